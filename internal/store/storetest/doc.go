@@ -1,0 +1,2 @@
+// Package storetest is the conformance suite every store.DB backend passes.
+package storetest
