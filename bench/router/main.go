@@ -1,0 +1,190 @@
+// Command routerbench serves the two Go processes of bench/router/run.sh: a
+// trivial backend ("hello\n") and a dynokit router in front of it.
+//
+//	routerbench -mode backend -addr 127.0.0.1:9001
+//	routerbench -mode router -addr 127.0.0.1:9000 -backend 127.0.0.1:9001 -app bench
+//	routerbench -mode wsecho -addr 127.0.0.1:9002   # raw Upgrade echo dyno
+//	routerbench -mode wsclient -target 127.0.0.1:9000 -host bench.localhost -n 20000
+//	routerbench -mode lookup -apps 10000            # route lookup cost with 10k apps
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/dynokit/dynokit/router"
+)
+
+type countingSink struct{ lines, bytes atomic.Int64 }
+
+func (s *countingSink) RouterLog(_ string, _ time.Time, line []byte) {
+	s.lines.Add(1)
+	s.bytes.Add(int64(len(line)))
+}
+
+func main() {
+	mode := flag.String("mode", "router", "backend | router | wsecho | wsclient | lookup")
+	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	backend := flag.String("backend", "", "backend address (router mode)")
+	app := flag.String("app", "bench", "app name (router mode)")
+	gogc := flag.Int("gogc", 400, "GC percent for the router process")
+	target := flag.String("target", "", "router address (wsclient mode)")
+	host := flag.String("host", "bench.localhost", "Host header (wsclient mode)")
+	n := flag.Int("n", 20000, "round trips (wsclient mode)")
+	apps := flag.Int("apps", 10000, "apps in the table (lookup mode)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the router process to this file")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch *mode {
+	case "backend":
+		ln := listen(*addr)
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "hello\n")
+		})}
+		go func() { <-ctx.Done(); srv.Close() }()
+		_ = srv.Serve(ln)
+	case "router":
+		debug.SetGCPercent(*gogc)
+		if *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				log.Fatal(err)
+			}
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+		sink := &countingSink{}
+		rt := router.New(router.Config{LogSink: sink})
+		if err := rt.SetBackends(*app, []router.Dyno{{ID: "d1", Name: "web.1", Addr: *backend}}); err != nil {
+			log.Fatal(err)
+		}
+		s := &router.Server{Router: rt, Listener: listen(*addr)}
+		if err := s.Run(ctx); err != nil {
+			log.Print(err)
+		}
+		fmt.Fprintf(os.Stderr, "router: %d log lines, %d bytes\n", sink.lines.Load(), sink.bytes.Load())
+	case "wsecho":
+		ln := listen(*addr)
+		go func() { <-ctx.Done(); ln.Close() }()
+		wsEcho(ln)
+	case "wsclient":
+		wsClient(*target, *host, *n)
+	case "lookup":
+		lookup(*apps)
+	default:
+		log.Fatalf("unknown -mode %q", *mode)
+	}
+}
+
+func listen(addr string) net.Listener {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ln.Addr().String()) // run.sh reads the bound address
+	return ln
+}
+
+// wsEcho answers any Upgrade request with 101 and then echoes bytes: the
+// relay cost is what matters, not WebSocket framing.
+func wsEcho(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			br := bufio.NewReader(c)
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_ = req
+			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+			_, _ = io.Copy(c, br)
+		}()
+	}
+}
+
+// wsClient opens one upgraded connection and measures n 64-byte round trips.
+func wsClient(target, host string, n int) {
+	c, err := net.Dial("tcp", target)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n", host)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		log.Fatalf("upgrade failed: %v %v", err, resp)
+	}
+	msg := make([]byte, 64)
+	got := make([]byte, 64)
+	lat := make([]time.Duration, 0, n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		t := time.Now()
+		if _, err := c.Write(msg); err != nil {
+			log.Fatal(err)
+		}
+		if _, err := io.ReadFull(br, got); err != nil {
+			log.Fatal(err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	el := time.Since(start)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	fmt.Printf("%.0f round-trips/s p50=%s p99=%s\n", float64(n)/el.Seconds(), lat[n/2], lat[n*99/100])
+}
+
+func lookup(apps int) {
+	rt := router.New(router.Config{})
+	t0 := time.Now()
+	for i := 0; i < apps; i++ {
+		name := "app" + strconv.Itoa(i)
+		if err := rt.SetBackends(name, []router.Dyno{{ID: name + "-1", Name: "web.1", Addr: "127.0.0.1:1"}}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fill := time.Since(t0)
+	hosts := make([]string, apps)
+	for i := range hosts {
+		hosts[i] = "app" + strconv.Itoa(i) + ".localhost"
+	}
+	res := testingBenchmark(func(i int) {
+		if _, ok := rt.Lookup(hosts[i%apps]); !ok {
+			log.Fatalf("lookup %s failed", hosts[i%apps])
+		}
+	})
+	fmt.Printf("table of %d apps filled in %s; lookup %s/op\n", apps, fill, res)
+}
+
+func testingBenchmark(f func(int)) time.Duration {
+	const n = 2_000_000
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		f(i)
+	}
+	return time.Since(t0) / n
+}

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Side-by-side HTTP proxy throughput: the backend directly, the dynokit
+# router, nginx and haproxy (upstream keep-alive everywhere), all on
+# loopback, measured with `wrk -t2 -c64 -d$DURATION` in alternating rounds.
+# Prints medians of req/s, p50, p99 and the proxy's own CPU time per request
+# (the backend's for "direct"; robust when the box is shared) and the ratios
+# dynokit/nginx and dynokit/haproxy; then a WebSocket-style echo through the router and the
+# route lookup cost with 10,000 apps.
+#
+#   bench/router/run.sh                 # 3 rounds of 10 s per target
+#   ROUNDS=5 DURATION=10s bench/router/run.sh
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+HOST=bench.localhost
+cd "$(dirname "$0")/../.."
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "installing ${need[*]}" >&2
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+
+D=$(mktemp -d /tmp/routerbench.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$D"
+}
+trap cleanup EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+echo "building routerbench…" >&2
+go build -o "$D/routerbench" ./bench/router
+
+# start_go NAME MODE ARGS… : start a routerbench process in the background
+# (not in a subshell, so cleanup knows its pid) and wait for its address;
+# sets ADDR_<NAME> and PID_<NAME>.
+start_go() {
+	local name=$1 out="$D/$1.addr"
+	shift
+	"$D/routerbench" -mode "$@" >"$out" 2>"$D/$name.log" &
+	pids+=($!)
+	printf -v "PID_$name" '%s' $!
+	for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.05; done
+	[ -s "$out" ] || { echo "routerbench $name did not start: $(cat "$D/$name.log")" >&2; exit 1; }
+	printf -v "ADDR_$name" '%s' "$(head -1 "$out")"
+}
+
+start_go backend backend -addr 127.0.0.1:0
+BACKEND=$ADDR_backend
+start_go ours router -addr 127.0.0.1:0 -backend "$BACKEND" -app bench
+OURS=$ADDR_ours
+start_go wsecho wsecho -addr 127.0.0.1:0
+WSECHO=$ADDR_wsecho
+
+NPORT=$(freeport)
+mkdir -p "$D/nginx/tmp"
+cat >"$D/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 2;
+pid $D/nginx/nginx.pid;
+error_log $D/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $D/nginx/tmp/body;
+  proxy_temp_path $D/nginx/tmp/proxy;
+  fastcgi_temp_path $D/nginx/tmp/fastcgi;
+  uwsgi_temp_path $D/nginx/tmp/uwsgi;
+  scgi_temp_path $D/nginx/tmp/scgi;
+  upstream dyno { server $BACKEND; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NPORT;
+    location / {
+      proxy_pass http://dyno;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+CONF
+"$NGINX" -p "$D/nginx" -c "$D/nginx/nginx.conf" &
+NGINX_PID=$!
+pids+=($NGINX_PID)
+
+HPORT=$(freeport)
+cat >"$D/haproxy.cfg" <<CONF
+global
+  nbthread 2
+  maxconn 8192
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option forwardfor
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:$HPORT
+  default_backend dyno
+backend dyno
+  server d1 $BACKEND
+CONF
+"$HAPROXY" -f "$D/haproxy.cfg" -q &
+HAPROXY_PID=$!
+pids+=($HAPROXY_PID)
+sleep 1
+
+declare -A PID=([direct]=$PID_backend [dynokit]=$PID_ours [nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID)
+# cputicks PID: user+system clock ticks of PID and its direct children
+# (nginx's workers), so CPU per request can be compared even on a busy box.
+cputicks() {
+	local total=0 p
+	for p in "$1" $(pgrep -P "$1" || true); do
+		[ -r "/proc/$p/stat" ] || continue
+		total=$(( total + $(awk '{print $14 + $15}' "/proc/$p/stat") ))
+	done
+	echo "$total"
+}
+HZ=$(getconf CLK_TCK)
+
+declare -A URL=(
+	[direct]="http://$BACKEND/"
+	[dynokit]="http://$OURS/"
+	[nginx]="http://127.0.0.1:$NPORT/"
+	[haproxy]="http://127.0.0.1:$HPORT/"
+)
+targets=(direct dynokit nginx haproxy)
+for t in "${targets[@]}"; do
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" "${URL[$t]}")
+	[ "$code" = 200 ] || { echo "$t: warm-up request got HTTP $code" >&2; exit 1; }
+done
+
+# wrk's latency distribution prints units (us, ms, s); convert to ms.
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f", v}'; }
+
+declare -A RPS P50 P99 CPU
+for round in $(seq "$ROUNDS"); do
+	# Rotate the order each round so no target always runs on a warmer box.
+	order=("${targets[@]:$(( (round-1) % 4 ))}" "${targets[@]:0:$(( (round-1) % 4 ))}")
+	for t in "${order[@]}"; do
+		c0=$(cputicks "${PID[$t]}")
+		out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Host: $HOST" "${URL[$t]}")
+		c1=$(cputicks "${PID[$t]}")
+		rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
+		nreq=$(awk '/requests in/ {print $1}' <<<"$out")
+		cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$nreq" 'BEGIN {printf "%.1f", (b-a)/hz*1e6/n}')
+		p50=$(awk '$1=="50%" {print $2}' <<<"$out" | to_ms)
+		p99=$(awk '$1=="99%" {print $2}' <<<"$out" | to_ms)
+		errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
+		[ -z "$errs" ] || echo "round $round $t: $errs" >&2
+		printf 'round %d %-8s %8s req/s  p50 %6s ms  p99 %7s ms  %6s µs CPU/req\n' "$round" "$t" "$rps" "$p50" "$p99" "$cpu" >&2
+		RPS[$t]+="$rps "
+		CPU[$t]+="$cpu "
+		P50[$t]+="$p50 "
+		P99[$t]+="$p99 "
+	done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo
+printf '%-8s %10s %10s %10s %14s   (median of %d x wrk -t2 -c%d -d%s)\n' target req/s p50_ms p99_ms cpu_us/req "$ROUNDS" "$CONNS" "$DURATION"
+declare -A M
+for t in "${targets[@]}"; do
+	M[$t]=$(median <<<"${RPS[$t]}")
+	printf '%-8s %10s %10s %10s %14s\n' "$t" "${M[$t]}" "$(median <<<"${P50[$t]}")" "$(median <<<"${P99[$t]}")" "$(median <<<"${CPU[$t]}")"
+done
+awk -v o="${M[dynokit]}" -v n="${M[nginx]}" -v h="${M[haproxy]}" -v d="${M[direct]}" \
+	'BEGIN {printf "\nratio dynokit/nginx   = %.2f\nratio dynokit/haproxy = %.2f\nratio dynokit/direct  = %.2f\n", o/n, o/h, o/d}'
+
+echo
+echo "upgrade (WebSocket-style) echo through the router, 64-byte round trips:"
+# The echo dyno is registered on a second router instance reading its own app.
+start_go wsrouter router -addr 127.0.0.1:0 -backend "$WSECHO" -app ws
+"$D/routerbench" -mode wsclient -target "$ADDR_wsrouter" -host ws.localhost -n 20000
+echo "same echo dyno directly:"
+"$D/routerbench" -mode wsclient -target "$WSECHO" -host ws.localhost -n 20000
+echo
+"$D/routerbench" -mode lookup -apps 10000

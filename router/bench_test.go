@@ -1,0 +1,150 @@
+package router
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// discardWriter is a minimal http.ResponseWriter so the benchmark measures
+// the router, not a recorder.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(s int)           { w.status = s }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) Flush()                      {}
+
+type nopSink struct{ n int }
+
+func (s *nopSink) RouterLog(string, time.Time, []byte) { s.n++ }
+
+// fastDyno answers every request on a connection with a fixed response, as
+// cheaply as possible, so the benchmark is dominated by the router.
+func fastDyno(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					// Read a head: lines until the empty one.
+					for {
+						line, err := br.ReadSlice('\n')
+						if err != nil {
+							return
+						}
+						if len(line) <= 2 {
+							break
+						}
+					}
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nDate: Sat, 21 Nov 2026 23:00:00 GMT\r\nContent-Length: 6\r\n\r\nhello\n"); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// BenchmarkProxy measures the proxy hot path: route lookup, balancing,
+// header rewriting, a pooled upstream round trip over loopback, response
+// relay and the log line.
+func BenchmarkProxy(b *testing.B) {
+	sink := &nopSink{}
+	rt := New(Config{LogSink: sink})
+	if err := rt.SetBackends("bench", []Dyno{{ID: "d1", Name: "web.1", Addr: fastDyno(b)}}); err != nil {
+		b.Fatal(err)
+	}
+	defer rt.CloseIdleConnections()
+	req := httptest.NewRequest("GET", "http://bench.localhost/path?q=1", nil)
+	req.RequestURI = "/path?q=1" // as net/http's server sets it (origin-form)
+	req.Header.Set("User-Agent", "wrk")
+	req.Header.Set("Accept", "*/*")
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		clear(w.h)
+		rt.ServeHTTP(w, req)
+		if w.status != 200 {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+}
+
+func BenchmarkAppendLogLine(b *testing.B) {
+	e := logLineCases[0].e
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = AppendLogLine(buf[:0], &e)
+	}
+}
+
+func BenchmarkRequestID(b *testing.B) {
+	g := newIDGen()
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = g.append(buf[:0])
+	}
+}
+
+func BenchmarkLookup10kApps(b *testing.B) {
+	rt := New(Config{})
+	const n = 10000
+	hosts := make([]string, n)
+	for i := 0; i < n; i++ {
+		name := "app" + strconv.Itoa(i)
+		hosts[i] = name + ".localhost"
+		if err := rt.SetBackends(name, []Dyno{{ID: name, Name: "web.1", Addr: "127.0.0.1:1"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if rt.lookup(hosts[i%n]) == nil {
+			b.Fatal("miss")
+		}
+	}
+}
+
+func BenchmarkBalancers(b *testing.B) {
+	bs := make([]*Backend, 8)
+	for i := range bs {
+		bs[i] = NewBackend(strconv.Itoa(i), "web", "127.0.0.1:1")
+	}
+	for _, tc := range []struct {
+		name string
+		bal  Balancer
+	}{{"Random", Random{}}, {"RoundRobin", &RoundRobin{}}, {"LeastConn", LeastConn{}}, {"PowerOfTwo", PowerOfTwo{}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if tc.bal.Pick(nil, bs) == nil {
+					b.Fatal("nil")
+				}
+			}
+		})
+	}
+}

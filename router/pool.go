@@ -1,0 +1,137 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// connPool keeps idle HTTP/1.1 keep-alive connections to one backend. It is
+// a LIFO stack: the most recently used connection is the least likely to
+// have been closed by the dyno.
+type connPool struct {
+	rt     *Router
+	b      *Backend
+	mu     sync.Mutex
+	idle   []*upConn
+	closed bool
+}
+
+// upConn is one upstream connection with its buffers.
+type upConn struct {
+	nc        net.Conn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	pool      *connPool
+	idleSince time.Time
+	reused    bool
+	line      []byte // accumulates header lines longer than br's buffer
+	values    [16]internSlot
+}
+
+func newConnPool(rt *Router, b *Backend) *connPool { return &connPool{rt: rt, b: b} }
+
+// take pops a live idle connection, or returns nil.
+func (p *connPool) take(now time.Time) *upConn {
+	p.mu.Lock()
+	for n := len(p.idle); n > 0; n = len(p.idle) {
+		uc := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		if now.Sub(uc.idleSince) < p.rt.cfg.UpstreamIdleTimeout {
+			p.mu.Unlock()
+			uc.reused = true
+			return uc
+		}
+		p.mu.Unlock()
+		uc.nc.Close()
+		p.mu.Lock()
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// dial opens a new connection within the connect timeout.
+func (p *connPool) dial(ctx context.Context) (*upConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.rt.cfg.ConnectTimeout)
+	defer cancel()
+	nc, err := p.rt.dial(ctx, "tcp", p.b.Addr)
+	if err != nil {
+		return nil, err
+	}
+	return &upConn{
+		nc:   nc,
+		br:   bufio.NewReaderSize(nc, 8<<10),
+		bw:   bufio.NewWriterSize(nc, 4<<10),
+		pool: p,
+	}, nil
+}
+
+// put returns uc for reuse, or closes it when the pool is full or closed.
+func (p *connPool) put(uc *upConn, now time.Time) {
+	uc.idleSince = now
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= p.rt.cfg.MaxIdleConnsPerBackend {
+		p.mu.Unlock()
+		uc.nc.Close()
+		return
+	}
+	// Drop the oldest connection if it has expired, so a stack that never
+	// empties does not keep dead connections at its bottom forever.
+	var expired *upConn
+	if len(p.idle) > 0 && now.Sub(p.idle[0].idleSince) >= p.rt.cfg.UpstreamIdleTimeout {
+		expired = p.idle[0]
+		copy(p.idle, p.idle[1:])
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+	}
+	p.idle = append(p.idle, uc)
+	p.mu.Unlock()
+	if expired != nil {
+		expired.nc.Close()
+	}
+}
+
+// close closes idle connections and makes put close returned ones; requests
+// in flight on this backend finish normally.
+func (p *connPool) close() {
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, uc := range idle {
+		uc.nc.Close()
+	}
+}
+
+// closeIdle closes the idle connections but keeps the pool usable.
+func (p *connPool) closeIdle() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, uc := range idle {
+		uc.nc.Close()
+	}
+}
+
+// idleCount reports pooled connections (tests).
+func (p *connPool) idleCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}
+
+// dialCode classifies a failed connection attempt.
+func dialCode(err error) Code {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return H19
+	}
+	return H21
+}

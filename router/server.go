@@ -1,0 +1,228 @@
+package router
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server runs a Router on an HTTP listener and, optionally, an HTTPS one
+// (HTTP/1.1 and HTTP/2, certificates chosen per SNI name by GetCertificate,
+// e.g. a *CertStore's). The zero value with Router set serves HTTP on
+// ":80".
+type Server struct {
+	Router *Router
+
+	// Addr and TLSAddr are listen addresses; Listener and TLSListener, when
+	// set, are used instead (and closed by Run). TLS is served only when
+	// TLSAddr or TLSListener is set.
+	Addr, TLSAddr         string
+	Listener, TLSListener net.Listener
+	// GetCertificate picks the certificate for a TLS handshake. Required for
+	// TLS.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+
+	// ReadHeaderTimeout bounds reading a request head (slowloris); default
+	// 10s. IdleTimeout closes idle client keep-alive connections; default
+	// 90s. ShutdownTimeout bounds the graceful drain on cancellation;
+	// default 30s.
+	ReadHeaderTimeout, IdleTimeout, ShutdownTimeout time.Duration
+	// MaxHeaderBytes bounds the whole request head as net/http reads it
+	// (default 1 MiB); the router's own per-line, per-name and count limits
+	// (8 KiB, 1000 bytes, 1000 headers) then apply with Heroku's statuses.
+	MaxHeaderBytes int
+	// Logger receives server errors; nil discards them.
+	Logger *slog.Logger
+
+	ready atomic.Pointer[serverAddrs]
+}
+
+type serverAddrs struct{ http, https net.Addr }
+
+// Addrs returns the bound HTTP and HTTPS addresses once Run is serving
+// (nil before, or when not served).
+func (s *Server) Addrs() (httpAddr, httpsAddr net.Addr) {
+	if a := s.ready.Load(); a != nil {
+		return a.http, a.https
+	}
+	return nil, nil
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: listeners
+// close, in-flight requests finish (bounded by ShutdownTimeout), upgraded
+// connections are closed.
+func (s *Server) Run(ctx context.Context) error {
+	if s.Router == nil {
+		return errors.New("router: Server.Router is nil")
+	}
+	withTLS := s.TLSAddr != "" || s.TLSListener != nil
+	if withTLS && s.GetCertificate == nil {
+		return errors.New("router: Server: TLS listener set but GetCertificate is nil")
+	}
+	ln := s.Listener
+	if ln == nil {
+		addr := s.Addr
+		if addr == "" {
+			addr = ":80"
+		}
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("router: listen %s: %w", addr, err)
+		}
+	}
+	tln := s.TLSListener
+	if withTLS && tln == nil {
+		var err error
+		if tln, err = net.Listen("tcp", s.TLSAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("router: listen %s: %w", s.TLSAddr, err)
+		}
+	}
+	dur := func(d, def time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return def
+	}
+	maxHdr := s.MaxHeaderBytes
+	if maxHdr <= 0 {
+		maxHdr = 1 << 20
+	}
+	var errLog *slogWriter
+	if s.Logger != nil {
+		errLog = &slogWriter{l: s.Logger}
+	}
+	newServer := func() *http.Server {
+		hs := &http.Server{
+			Handler:           s.Router,
+			ReadHeaderTimeout: dur(s.ReadHeaderTimeout, 10*time.Second),
+			IdleTimeout:       dur(s.IdleTimeout, 90*time.Second),
+			MaxHeaderBytes:    maxHdr,
+			// "OPTIONS *" belongs to the dyno, not to the router.
+			DisableGeneralOptionsHandler: true,
+		}
+		hs.ErrorLog = newStdLogger(errLog)
+		return hs
+	}
+	plain := newServer()
+	servers := []*http.Server{plain}
+	addrs := &serverAddrs{http: ln.Addr()}
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errc <- plain.Serve(ln)
+	}()
+	if withTLS {
+		hs := newServer()
+		hs.TLSConfig = &tls.Config{
+			GetCertificate: s.GetCertificate,
+			NextProtos:     []string{"h2", "http/1.1"},
+			MinVersion:     tls.VersionTLS12,
+		}
+		servers = append(servers, hs)
+		addrs.https = tln.Addr()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- hs.ServeTLS(tln, "", "")
+		}()
+	}
+	s.ready.Store(addrs)
+	defer s.ready.Store(nil)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		runErr = fmt.Errorf("router: serve: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dur(s.ShutdownTimeout, 30*time.Second))
+	defer cancel()
+	for _, hs := range servers {
+		if err := hs.Shutdown(sctx); err != nil {
+			hs.Close()
+		}
+	}
+	s.Router.CloseTunnels()
+	s.Router.CloseIdleConnections()
+	wg.Wait()
+	return runErr
+}
+
+// CertStore holds TLS certificates by domain for SNI. Lookups are lock-free;
+// Set and Remove copy the map. A wildcard certificate stored under
+// "*.example.com" serves one-label subdomains of example.com. The zero value
+// is ready to use.
+type CertStore struct {
+	mu    sync.Mutex
+	certs atomic.Pointer[map[string]*tls.Certificate]
+	// Default, when set, is served to clients that send no or an unknown
+	// SNI name.
+	Default *tls.Certificate
+}
+
+// Set stores cert for domain (lowercased; may be "*.example.com").
+func (cs *CertStore) Set(domain string, cert *tls.Certificate) error {
+	d := strings.TrimSuffix(strings.ToLower(domain), ".")
+	check := strings.TrimPrefix(d, "*.")
+	if err := validateDomain(check); err != nil {
+		return fmt.Errorf("router: certificate: %w", err)
+	}
+	if cert == nil || len(cert.Certificate) == 0 {
+		return fmt.Errorf("router: certificate for %q: empty certificate", domain)
+	}
+	cs.update(func(m map[string]*tls.Certificate) { m[d] = cert })
+	return nil
+}
+
+// Remove deletes the certificate of domain.
+func (cs *CertStore) Remove(domain string) {
+	d := strings.TrimSuffix(strings.ToLower(domain), ".")
+	cs.update(func(m map[string]*tls.Certificate) { delete(m, d) })
+}
+
+func (cs *CertStore) update(f func(map[string]*tls.Certificate)) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	n := map[string]*tls.Certificate{}
+	if old := cs.certs.Load(); old != nil {
+		for k, v := range *old {
+			n[k] = v
+		}
+	}
+	f(n)
+	cs.certs.Store(&n)
+}
+
+// ErrNoCertificate is returned for SNI names without a certificate (and no
+// Default).
+var ErrNoCertificate = errors.New("router: no certificate for server name")
+
+// GetCertificate is a tls.Config.GetCertificate hook.
+func (cs *CertStore) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
+	if m := cs.certs.Load(); m != nil && name != "" {
+		if c := (*m)[name]; c != nil {
+			return c, nil
+		}
+		if i := strings.IndexByte(name, '.'); i > 0 {
+			if c := (*m)["*"+name[i:]]; c != nil {
+				return c, nil
+			}
+		}
+	}
+	if cs.Default != nil {
+		return cs.Default, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrNoCertificate, hello.ServerName)
+}
