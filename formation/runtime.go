@@ -7,6 +7,8 @@ import (
 	"io"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DynoSpec describes one dyno to start. It is plain data: everything a
@@ -83,7 +85,7 @@ func (e Exit) String() string {
 	case e.OOMKilled:
 		return fmt.Sprintf("killed for exceeding its memory limit (status %d)", e.Code)
 	case e.Signal != 0:
-		return fmt.Sprintf("killed by %v (status %d)", e.Signal, e.Code)
+		return fmt.Sprintf("killed by %s (status %d)", unix.SignalName(e.Signal), e.Code)
 	default:
 		return fmt.Sprintf("exited with status %d", e.Code)
 	}

@@ -1,0 +1,68 @@
+// Package formation runs an app's dynos and keeps them at the scale the
+// platform asks for.
+//
+// # Vocabulary
+//
+//   - A dyno is one running process tree of an app: a formation dyno named
+//     after its process type and index ("web.1", "worker.2"), or a one-off
+//     dyno named "run.NNNN" (heroku run). DYNO carries the name.
+//   - A Runtime starts dynos (Runtime.Start → Dyno); a Dyno is signalled
+//     and waited on. Backends: formation/local (process groups on this
+//     host, the default) and formation/oci (OCI containers). Stop is
+//     Heroku's shutdown: SIGTERM to every process, a grace period
+//     (DefaultGrace, 30 s), then SIGKILL.
+//   - A Formation is the desired state of one app: its release, the
+//     quantity (and size) of each process type, and the Strategy used to
+//     replace dynos when the release changes (RestartAll, Preboot, Rolling).
+//   - An Instance is an observed dyno; Plan(desired, observed) is the pure
+//     function returning the Actions (start, stop) between the two.
+//   - The Reconciler owns the observed state: Set records a Formation, Run
+//     converges and heals (events plus a periodic resync), and publishes
+//     each dyno's life as Events worded as Heroku logs them.
+//
+// # Dyno lifecycle
+//
+// A formation dyno starts in state "starting". A dyno without a port is
+// "up" once started; a web dyno (DynoSpec.Port set) is up when the
+// Reconciler's ReadyFunc passes (by default its port accepts connections,
+// and HealthCheckPath answers when set). A web dyno that is not up within
+// BootTimeout (60 s) is killed (R10) and "crashed". Any exit of a formation
+// dyno that was not asked to stop, status 0 included, is a crash: the first
+// restarts at once, later ones after Backoff (HerokuBackoff: 20, 40, 60,
+// 180, 320 minutes), and the count resets after HealthyAfter up, on a new
+// release and on Restart. Stopped dynos go "down"; exited one-offs
+// "complete" and are never restarted.
+//
+// The platform provides each dyno's spec through Reconciler.Spec (command
+// from the release's process types, env from config vars plus PORT and
+// DYNO, the slug directory), so formation imports no other dynokit
+// package. Every web dyno needs its own port: the readiness check probes
+// it, and during a deploy old and new dynos of a slot run side by side.
+//
+// # Events
+//
+// Reconciler.OnEvent receives every Event in order, under the Reconciler's
+// lock (it must not block). State events carry Prev and State; a router
+// adds Addr when a web dyno's State becomes up and removes it on any other
+// state. Messages are Heroku's: "Starting process with command `...`",
+// "State changed from starting to up", "Stopping all processes with
+// SIGTERM", "Process exited with status 143", "Error R10 (Boot timeout)",
+// "Error R12 (Exit timeout)", "Error R14 (Memory quota exceeded)" (from
+// dynos implementing MemoryReader) and "Error R15 (Memory quota vastly
+// exceeded)" (Exit.OOMKilled).
+//
+// # Differences from the design notes
+//
+//   - There is no Store or Placer interface yet: desired state is set with
+//     Reconciler.Set (the platform persists it), and one Runtime serves
+//     every dyno. Both seams can be added without changing Plan.
+//   - R14 is reported when usage reaches MemoryWarnFraction (0.9) of the
+//     hard limit, because a cgroup limit never lets usage exceed the quota
+//     the way Heroku's swap-backed dynos do; R15 is the kernel's OOM kill.
+//   - Preboot retires each old web dyno as soon as its replacement is up;
+//     Heroku waits about three minutes after the deploy and then switches
+//     all routing at once. Rolling is a dynokit addition (Heroku has none
+//     for the Common Runtime).
+//   - Daily cycling (Reconciler.Cycle) is off by default and applies to
+//     formation dynos only; one-off lifetimes are the platform's to bound.
+package formation

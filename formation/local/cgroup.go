@@ -1,0 +1,311 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dynokit/dynokit/formation"
+)
+
+// cgroupSetup is what detectCgroups found: either cgroup v2 with the memory
+// controller, or cgroup v1 with a memory hierarchy (and maybe pids).
+type cgroupSetup struct {
+	v2       bool
+	memory   string // v2: the unified parent dir; v1: <memory root>/<parent>
+	pids     string // v1 only: <pids root>/<parent>, "" without the controller
+	pidsInV2 bool
+}
+
+// detectCgroups looks under root (normally /sys/fs/cgroup) for a writable
+// memory controller and prepares the parent cgroup. A hybrid layout whose
+// unified hierarchy lacks the memory controller (this project's CI machine:
+// only hugetlb there) is treated as v1.
+func detectCgroups(root, parent string) (cgroupSetup, error) {
+	if ctrls, err := os.ReadFile(filepath.Join(root, "cgroup.controllers")); err == nil {
+		fields := strings.Fields(string(ctrls))
+		if !contains(fields, "memory") {
+			return cgroupSetup{}, errors.New("cgroup v2 without the memory controller")
+		}
+		// Children can only use controllers their parent delegates.
+		_ = os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+memory"), 0)
+		if contains(fields, "pids") {
+			_ = os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+pids"), 0)
+		}
+		dir := filepath.Join(root, parent)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return cgroupSetup{}, fmt.Errorf("cgroup v2: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+memory"), 0); err != nil {
+			return cgroupSetup{}, fmt.Errorf("cgroup v2: enable memory controller in %s: %w", dir, err)
+		}
+		s := cgroupSetup{v2: true, memory: dir}
+		if contains(fields, "pids") && os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+pids"), 0) == nil {
+			s.pidsInV2 = true
+		}
+		return s, nil
+	}
+	memRoot := filepath.Join(root, "memory")
+	if _, err := os.Stat(filepath.Join(memRoot, "memory.limit_in_bytes")); err != nil {
+		return cgroupSetup{}, fmt.Errorf("no cgroup memory controller at %s: %w", memRoot, err)
+	}
+	s := cgroupSetup{memory: filepath.Join(memRoot, parent)}
+	if err := os.MkdirAll(s.memory, 0o755); err != nil {
+		return cgroupSetup{}, fmt.Errorf("cgroup v1 memory: %w", err)
+	}
+	if isDir(filepath.Join(root, "pids")) {
+		p := filepath.Join(root, "pids", parent)
+		if os.MkdirAll(p, 0o755) == nil {
+			s.pids = p
+		}
+	}
+	return s, nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// dynoCgroup is one dyno's cgroup (in each v1 hierarchy used).
+type dynoCgroup struct {
+	v2     bool
+	memDir string
+	pidDir string // v1 pids hierarchy, "" when unused
+	fd     *os.File
+}
+
+func (s cgroupSetup) create(name string, res formation.Resources) (*dynoCgroup, error) {
+	cg := &dynoCgroup{v2: s.v2, memDir: filepath.Join(s.memory, name)}
+	if err := os.Mkdir(cg.memDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create cgroup: %w", err)
+	}
+	fail := func(err error) (*dynoCgroup, error) {
+		cg.destroy()
+		return nil, err
+	}
+	if s.v2 {
+		if res.MemoryBytes > 0 {
+			if err := writeInt(filepath.Join(cg.memDir, "memory.max"), res.MemoryBytes); err != nil {
+				return fail(err)
+			}
+			_ = writeInt(filepath.Join(cg.memDir, "memory.swap.max"), 0)
+		}
+		if res.PIDs > 0 {
+			if !s.pidsInV2 {
+				return fail(errors.New("pids limit requested but the pids controller is not available"))
+			}
+			if err := writeInt(filepath.Join(cg.memDir, "pids.max"), res.PIDs); err != nil {
+				return fail(err)
+			}
+		}
+		fd, err := os.Open(cg.memDir)
+		if err != nil {
+			return fail(fmt.Errorf("open cgroup: %w", err))
+		}
+		cg.fd = fd
+		return cg, nil
+	}
+	if res.MemoryBytes > 0 {
+		if err := writeInt(filepath.Join(cg.memDir, "memory.limit_in_bytes"), res.MemoryBytes); err != nil {
+			return fail(err)
+		}
+		// Without swap accounting this file does not exist; the machine
+		// then has no swap limit to set.
+		_ = writeInt(filepath.Join(cg.memDir, "memory.memsw.limit_in_bytes"), res.MemoryBytes)
+	}
+	if res.PIDs > 0 {
+		if s.pids == "" {
+			return fail(errors.New("pids limit requested but the pids controller is not available"))
+		}
+		cg.pidDir = filepath.Join(s.pids, name)
+		if err := os.Mkdir(cg.pidDir, 0o755); err != nil {
+			cg.pidDir = ""
+			return fail(fmt.Errorf("create pids cgroup: %w", err))
+		}
+		if err := writeInt(filepath.Join(cg.pidDir, "pids.max"), res.PIDs); err != nil {
+			return fail(err)
+		}
+	}
+	return cg, nil
+}
+
+func writeInt(path string, v int64) error {
+	if err := os.WriteFile(path, []byte(strconv.FormatInt(v, 10)), 0); err != nil {
+		return fmt.Errorf("cgroup: write %s: %w", path, err)
+	}
+	return nil
+}
+
+func (cg *dynoCgroup) dirs() []string {
+	if cg.pidDir != "" {
+		return []string{cg.memDir, cg.pidDir}
+	}
+	return []string{cg.memDir}
+}
+
+// joinScript is prepended to the bootstrap on v1: the shell moves itself
+// into the cgroups before it runs anything, so no process of the dyno ever
+// runs outside them. (v2 joins atomically at clone instead.)
+func (cg *dynoCgroup) joinScript() string {
+	if cg.v2 {
+		return ""
+	}
+	var b strings.Builder
+	for _, d := range cg.dirs() {
+		// Paths are built from validated IDs and our own parent dirs.
+		fmt.Fprintf(&b, "echo $$ > '%s/cgroup.procs' || exit 126\n", d)
+	}
+	return b.String()
+}
+
+func (cg *dynoCgroup) prepare(attr *syscall.SysProcAttr) {
+	if cg.v2 && cg.fd != nil {
+		attr.UseCgroupFD = true
+		attr.CgroupFD = int(cg.fd.Fd())
+	}
+}
+
+// started closes what prepare opened.
+func (cg *dynoCgroup) started() {
+	if cg.fd != nil {
+		_ = cg.fd.Close()
+		cg.fd = nil
+	}
+}
+
+func (cg *dynoCgroup) add(pid int) error {
+	if cg.v2 {
+		return nil // already placed by CLONE_INTO_CGROUP
+	}
+	for _, d := range cg.dirs() {
+		if err := writeInt(filepath.Join(d, "cgroup.procs"), int64(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (cg *dynoCgroup) pids() []int {
+	b, err := os.ReadFile(filepath.Join(cg.memDir, "cgroup.procs"))
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, f := range bytes.Fields(b) {
+		if pid, err := strconv.Atoi(string(f)); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func (cg *dynoCgroup) signal(sig syscall.Signal) {
+	for _, pid := range cg.pids() {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
+// killAll kills whatever is left in the cgroup (processes that left the
+// dyno's process group) and waits briefly for it to empty.
+func (cg *dynoCgroup) killAll() {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		pids := cg.pids()
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (cg *dynoCgroup) oomKilled() bool {
+	name := "memory.oom_control"
+	if cg.v2 {
+		name = "memory.events"
+	}
+	return readKey(filepath.Join(cg.memDir, name), "oom_kill") > 0
+}
+
+// readKey reads "key value" lines and returns key's value (0 if absent).
+func readKey(path, key string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && k == key {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func readInt(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "max" {
+		return 0, nil
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+func (cg *dynoCgroup) memory() (formation.MemoryUsage, error) {
+	usageFile, limitFile := "memory.usage_in_bytes", "memory.limit_in_bytes"
+	if cg.v2 {
+		usageFile, limitFile = "memory.current", "memory.max"
+	}
+	used, err := readInt(filepath.Join(cg.memDir, usageFile))
+	if err != nil {
+		return formation.MemoryUsage{}, err
+	}
+	limit, err := readInt(filepath.Join(cg.memDir, limitFile))
+	if err != nil {
+		return formation.MemoryUsage{}, err
+	}
+	if limit >= 1<<62 { // v1 reports "no limit" as a huge page-aligned number
+		limit = 0
+	}
+	return formation.MemoryUsage{UsedBytes: used, LimitBytes: limit}, nil
+}
+
+// destroy removes the cgroups; the kernel refuses while processes remain,
+// so it retries briefly after killAll.
+func (cg *dynoCgroup) destroy() {
+	cg.started()
+	for _, d := range cg.dirs() {
+		for i := 0; i < 100; i++ {
+			err := syscall.Rmdir(d)
+			if err == nil || errors.Is(err, syscall.ENOENT) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}

@@ -1,0 +1,16 @@
+package formation
+
+import "context"
+
+// MemoryReader is implemented by dynos whose runtime can report their
+// memory use (formation/local does when the dyno runs in a cgroup). The
+// Reconciler polls it to report R14-style memory warnings.
+type MemoryReader interface {
+	Memory(ctx context.Context) (MemoryUsage, error)
+}
+
+// MemoryUsage is a dyno's current memory use and its limit (0 = none).
+type MemoryUsage struct {
+	UsedBytes  int64
+	LimitBytes int64
+}

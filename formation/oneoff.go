@@ -1,0 +1,135 @@
+package formation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"time"
+)
+
+// OneOffRequest asks for a one-off dyno (heroku run).
+type OneOffRequest struct {
+	App     string
+	Release int
+	Command string
+	Env     []string // merged onto the config vars by the SpecFunc
+	Size    string
+	// Attach connects Stdin, Stdout and Stderr to the dyno, like a
+	// terminal; a detached dyno's output goes to Reconciler.Output.
+	Attach         bool
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// OneOff is a running one-off dyno. It is never restarted.
+type OneOff struct {
+	Name string // "run.4821"
+	ID   string
+	r    *Reconciler
+	d    *dynoRec
+}
+
+// Wait blocks until the one-off exits and returns its Exit (the exit code
+// of an attached `heroku run`).
+func (o *OneOff) Wait(ctx context.Context) (Exit, error) {
+	select {
+	case <-o.d.done:
+		return o.d.exit, nil
+	case <-ctx.Done():
+		return Exit{}, fmt.Errorf("formation: wait %s: %w", o.Name, ctx.Err())
+	}
+}
+
+// Stop stops the one-off (SIGTERM, Grace, SIGKILL) and waits for it.
+func (o *OneOff) Stop(ctx context.Context) (Exit, error) {
+	o.r.mu.Lock()
+	o.r.stopLocked(o.d)
+	o.r.mu.Unlock()
+	return o.Wait(ctx)
+}
+
+// RunOneOff starts a one-off dyno named run.NNNN. It returns once the
+// dyno has started; the dyno is stopped with the others when Run ends.
+func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff, error) {
+	if req.App == "" || req.Command == "" {
+		return nil, errors.New("formation: one-off: OneOffRequest.App and Command must be set")
+	}
+	if r.Runtime == nil || r.Spec == nil {
+		return nil, errors.New("formation: Reconciler needs Runtime and Spec")
+	}
+	r.mu.Lock()
+	r.defaults()
+	if r.stopping {
+		r.mu.Unlock()
+		return nil, errors.New("formation: one-off: reconciler is shutting down")
+	}
+	name := r.oneOffNameLocked(req.App)
+	d := &dynoRec{
+		id: newDynoID(req.App, name, req.Release), app: req.App, typ: "run", name: name,
+		release: req.Release, oneOff: true, state: StateStarting, startedAt: time.Now(), done: make(chan struct{}),
+	}
+	r.dynos[d.id] = d // reserves the name
+	r.mu.Unlock()
+
+	fail := func(err error) (*OneOff, error) {
+		r.mu.Lock()
+		delete(r.dynos, d.id)
+		r.mu.Unlock()
+		return nil, fmt.Errorf("formation: one-off %s: %w", name, err)
+	}
+	spec, err := r.Spec(ctx, SpecRequest{App: req.App, Release: req.Release, Type: "run", Name: name, Size: req.Size, Command: req.Command, Env: req.Env})
+	if err != nil {
+		return fail(err)
+	}
+	spec.ID, spec.App, spec.Name, spec.Type, spec.Release = d.id, d.app, name, "run", req.Release
+	spec.Port = 0 // one-offs never receive HTTP
+	var stdio Stdio
+	if req.Attach {
+		spec.Stdin = req.Stdin
+		stdio = Stdio{Stdout: req.Stdout, Stderr: req.Stderr}
+	} else if r.Output != nil {
+		stdio = r.Output(req.App, name)
+	}
+	r.mu.Lock()
+	d.spec = spec
+	r.emit(d, Event{Message: msgStarting(spec.Command)})
+	r.mu.Unlock()
+	dyno, err := r.Runtime.Start(ctx, spec, stdio)
+	if err != nil {
+		return fail(err)
+	}
+	r.mu.Lock()
+	d.dyno = dyno
+	r.setState(d, StateUp)
+	r.watchers.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.watchers.Done()
+		exit, _ := dyno.Wait(context.WithoutCancel(ctx))
+		r.mu.Lock()
+		r.exitedLocked(d, exit)
+		r.mu.Unlock()
+	}()
+	return &OneOff{Name: name, ID: d.id, r: r, d: d}, nil
+}
+
+// oneOffNameLocked picks an unused run.NNNN (four digits, like Heroku).
+func (r *Reconciler) oneOffNameLocked(app string) string {
+	used := map[string]bool{}
+	for _, d := range r.dynos {
+		if d.app == app {
+			used[d.name] = true
+		}
+	}
+	for n := 9000; ; n *= 10 { // widen if four digits are nearly used up
+		for range 64 {
+			name := "run." + strconv.Itoa(n/9+rand.IntN(n))
+			if !used[name] {
+				return name
+			}
+		}
+	}
+}
