@@ -1,0 +1,149 @@
+package addons
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Provider provisions add-on resources: a database, a cache, anything an
+// app reaches through config vars.
+type Provider interface {
+	// Provision creates the resource for req, or returns the one already
+	// created for req.ID: a retried request never makes a second resource.
+	// Unknown plans give an error wrapping ErrUnknownPlan.
+	Provision(ctx context.Context, req ProvisionRequest) (Resource, error)
+	// Deprovision removes the resource and everything it holds. An unknown
+	// (or already removed) resourceID gives an error wrapping ErrNotFound.
+	Deprovision(ctx context.Context, resourceID string) error
+}
+
+// PlanChanger is implemented by providers that can move a resource to
+// another plan of the same service without losing its data.
+type PlanChanger interface {
+	// ChangePlan returns the resource on its new plan. A nil Config in the
+	// result means the config vars did not change.
+	ChangePlan(ctx context.Context, resourceID, plan string) (Resource, error)
+}
+
+// Backuper is implemented by providers that can copy a resource's data
+// out and back in (for PostgreSQL: pg_dump and pg_restore).
+type Backuper interface {
+	Backup(ctx context.Context, resourceID string, w io.Writer) error
+	// Restore replaces the resource's data with a backup taken by Backup.
+	Restore(ctx context.Context, resourceID string, r io.Reader) error
+}
+
+// Forker is implemented by providers that can create a new resource
+// holding a copy of an existing one's data.
+type Forker interface {
+	Fork(ctx context.Context, sourceResourceID string, req ProvisionRequest) (Resource, error)
+}
+
+// PlanLister is implemented by providers that know their own plans; a
+// Catalog checks its plans against it.
+type PlanLister interface {
+	Plans() []Plan
+}
+
+// ProvisionRequest asks a provider for a resource. Its fields mirror the
+// partner API provision body (heroku.md §8.3).
+type ProvisionRequest struct {
+	ID      string            // idempotency key chosen by the platform (the partner API uuid)
+	Name    string            // add-on name, e.g. "postgres-amber-42" (may be empty)
+	App     string            // billing app (informational)
+	Plan    string            // plan name within the service, e.g. "hobby"
+	Region  string            // optional
+	Options map[string]string // --key value flags from the user
+	// LogInputURL is where the provider may send the resource's logs
+	// (partner API log_input_url); empty when the platform offers none.
+	LogInputURL string
+}
+
+// Resource is what a provider made. Config keys carry the service's
+// config prefix (e.g. DATABASE_URL); the platform renames them per
+// attachment.
+type Resource struct {
+	ID          string // the provider's id, used for Deprovision and ChangePlan
+	Plan        string
+	Config      Config
+	LogDrainURL string // optional; the platform hands it to its log router
+	Message     string // optional, shown to the user
+}
+
+// Config maps config var names to values. Values are secrets (URLs with
+// passwords), so String, Format, GoString and LogValue print names only.
+type Config map[string]string
+
+// Names returns the sorted names.
+func (c Config) Names() []string { return slices.Sorted(maps.Keys(c)) }
+
+// String prints "map[A:[REDACTED] B:[REDACTED]]".
+func (c Config) String() string {
+	var b strings.Builder
+	b.WriteString("map[")
+	for i, k := range c.Names() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k + ":[REDACTED]")
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// GoString prints a Go-like literal with redacted values.
+func (c Config) GoString() string {
+	parts := make([]string, 0, len(c))
+	for _, k := range c.Names() {
+		parts = append(parts, strconv.Quote(k)+`:"[REDACTED]"`)
+	}
+	return "addons.Config{" + strings.Join(parts, ", ") + "}"
+}
+
+// Format redacts for every verb, including %x and %d which would
+// otherwise print the values.
+func (c Config) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, c.GoString())
+		return
+	}
+	_, _ = io.WriteString(f, c.String())
+}
+
+// LogValue logs the sorted names only.
+func (c Config) LogValue() slog.Value { return slog.StringValue(strings.Join(c.Names(), ",")) }
+
+// Clone returns a copy (nil stays nil).
+func (c Config) Clone() Config { return maps.Clone(c) }
+
+// Plan is one tier of a service.
+type Plan struct {
+	Name        string // e.g. "hobby"; unique within its service
+	Description string
+	Limits      Limits
+}
+
+// Limits are a plan's resource limits; zero means "not limited". Which
+// limits a provider enforces is in its package doc.
+type Limits struct {
+	Connections int   // concurrent connections (PostgreSQL: role and database CONNECTION LIMIT)
+	Bytes       int64 // storage or memory, informational unless the provider says otherwise
+}
+
+// Errors callers branch on.
+var (
+	ErrNotFound              = errors.New("addons: not found")
+	ErrUnknownService        = errors.New("addons: unknown service")
+	ErrUnknownPlan           = errors.New("addons: unknown plan")
+	ErrDuplicateAttachment   = errors.New("addons: attachment name already used by the app")
+	ErrPlanChangeUnsupported = errors.New("addons: provider cannot change plans")
+	ErrLastAttachment        = errors.New("addons: cannot detach the add-on's last attachment; destroy the add-on instead")
+	ErrInvalid               = errors.New("addons: invalid input")
+)

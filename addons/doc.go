@@ -1,0 +1,58 @@
+// Package addons provisions add-ons (databases, caches, any attached
+// resource) for apps and keeps the apps' config vars in step with them.
+//
+// Vocabulary (heroku.md §8):
+//
+//   - A Provider makes and removes resources. Provision returns a
+//     Resource whose config vars carry the service's config prefix
+//     (DATABASE_URL); it is idempotent on ProvisionRequest.ID, so a
+//     retried request never makes a second resource. Optional
+//     capabilities are extra interfaces found by type assertion:
+//     PlanChanger, Backuper, Forker, PlanLister.
+//   - A Catalog lists Services (a provider, a config prefix and Plans with
+//     per-plan Limits). It is a value the platform builds; there is no
+//     global registry.
+//   - An AddOn is one provisioned resource, billed to one app. An
+//     Attachment exposes it to an app under a name: the attachment name
+//     replaces the service prefix in every config var, so one add-on
+//     attached as DATABASE and as ANALYTICS_DB gives DATABASE_URL and
+//     ANALYTICS_DB_URL (§8.2). An attachment name is used once per app.
+//   - A LogDrainer (optional) is the platform's log router: an add-on
+//     whose provider returns a LogDrainURL gets its billing app's logs
+//     drained there while it exists.
+//   - A ConfigApplier is the platform's side: it sets and unsets an app's
+//     config vars in one step; on dynokit's release package that is one
+//     new release described "Attach DATABASE" or "Detach DATABASE".
+//     addons does not import release (packages along the pipeline do not
+//     import each other); the platform implements ConfigApplier.
+//
+// Lifecycle. Manager.Create looks the plan up, reserves the names,
+// provisions (bounded by Manager.Timeout), validates the returned config
+// var names (§9.7 rules, the service prefix, no clash with another
+// attachment's vars on the app) and applies them. There is no half
+// state: when the provider fails or times out, the app's config is
+// untouched; when validation or applying fails after provisioning, the
+// resource is deprovisioned again and both errors are reported
+// (go-multierror). Fork is Create through a Forker, copying an existing
+// add-on's data. Attach and Detach add and remove attachments;
+// ChangePlan asks a PlanChanger and pushes changed config vars to every
+// attached app (changing the plan back if an app refuses); UpdateConfig
+// pushes vars the provider changed later (rotated credentials);
+// Destroy unsets the vars on every app, then deprovisions, and puts the
+// vars back if the provider fails. Each add-on runs one operation at a
+// time (others get ErrBusy).
+//
+// Reference providers live in sub-packages: postgres (a role and a
+// database per add-on on a real PostgreSQL server) and redis (an ACL user
+// confined to a key prefix on a real Redis server). Package partner
+// speaks the Heroku add-on partner API v3 in both directions, and
+// addonstest holds the conformance suite and in-memory implementations.
+//
+// Deviation from design.md: the Manager keeps its state (add-ons,
+// attachments, idempotency keys) in memory. A persistent store behind an
+// interface is left for later (idempotency keys are kept for the
+// Manager's lifetime); a restarted Manager forgets its add-ons
+// while the providers keep the resources (providers persist their own
+// state, so re-provisioning with the same request id finds them).
+// Secrets: Config prints names only; errors and logs never carry values.
+package addons

@@ -1,0 +1,34 @@
+// Package postgres is an add-on provider that gives each add-on its own
+// role and database on a PostgreSQL server (13 or newer, for DROP
+// DATABASE … WITH (FORCE)), reached through DATABASE_URL.
+//
+// Provision creates, for a request id, a role and a database of the same
+// name (ResourceID: "pg" + 24 hex digits derived from the request id, so
+// retries converge), the role owning the database, with a 32-byte random
+// password (crypto/rand) and the plan's connection limit on both role
+// and database. CONNECT is revoked from PUBLIC on the database, so no
+// other add-on's role can connect to it. The password is sent to the
+// server as a SCRAM-SHA-256 verifier computed here, never in clear text,
+// so it cannot appear in the server's statement log. The provider keeps
+// each resource's plan and password in schema dynokit_addons of the
+// admin database, which add-on roles cannot read. Every step checks
+// before acting and runs under a per-resource advisory lock, so retried
+// or concurrent provisions with one request id make one resource.
+//
+// Deprovision drops the database (closing its connections) and the role
+// and forgets the password; unknown ids give addons.ErrNotFound.
+// ChangePlan changes the connection limits in place.
+//
+// Backup runs pg_dump (custom format) as the add-on's own role into any
+// io.Writer; Restore runs pg_restore --clean --single-transaction from
+// any io.Reader. Fork provisions a new resource and copies the source by
+// dump and restore, always: CREATE DATABASE … TEMPLATE needs the source
+// to have no connections (an app's database has some), and its copy
+// keeps the source role as owner of every object, which would let the
+// source's credentials into the fork. The client tools connect as the
+// add-on's role, so they use one of its plan's connections, and get the
+// password through PGPASSWORD, never argv.
+//
+// Limits.Connections is enforced; Limits.Bytes is not (PostgreSQL has no
+// per-database size quota).
+package postgres

@@ -1,0 +1,24 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dynokit/dynokit/addons"
+	"github.com/dynokit/dynokit/addons/postgres"
+)
+
+// A provider over a PostgreSQL server administered as postgres; each
+// add-on gets a role and a database of its own. (Needs a server, so it
+// is compiled but not run.)
+func Example() {
+	p := &postgres.Provider{AdminURL: "postgres://postgres:admin-password@127.0.0.1:5432/postgres"}
+	ctx := context.Background()
+	res, err := p.Provision(ctx, addons.ProvisionRequest{ID: "01234567-89ab-cdef-0123-456789abcdef", Plan: "hobby"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res.ID == postgres.ResourceID("01234567-89ab-cdef-0123-456789abcdef"), res.Config.Names())
+	_ = p.Deprovision(ctx, res.ID)
+}

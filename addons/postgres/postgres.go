@@ -1,0 +1,573 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/dynokit/dynokit/addons"
+)
+
+// ConfigPrefix is the prefix of the config vars the provider returns:
+// DATABASE_URL.
+const ConfigPrefix = "DATABASE"
+
+// DefaultPlans are offered when Provider.Offered is empty.
+var DefaultPlans = []addons.Plan{
+	{Name: "hobby", Description: "shared server, 5 connections", Limits: addons.Limits{Connections: 5}},
+	{Name: "standard", Description: "shared server, 20 connections", Limits: addons.Limits{Connections: 20}},
+	{Name: "premium", Description: "shared server, 100 connections", Limits: addons.Limits{Connections: 100}},
+}
+
+// Provider makes one role and one database per add-on on a PostgreSQL
+// server it administers. Set AdminURL; the other fields have defaults.
+// Safe for concurrent use; it holds no connection between calls.
+type Provider struct {
+	// AdminURL reaches the server as a superuser (or a role with
+	// CREATEROLE and CREATEDB that can also read what it dumps), e.g.
+	// postgres://postgres:pw@127.0.0.1:5432/postgres. The provider keeps
+	// its own records in schema dynokit_addons of that database.
+	AdminURL string
+	// Host and Port go into DATABASE_URL; default: AdminURL's.
+	Host string
+	Port int
+	// Offered lists the plans; empty means DefaultPlans. Limits.Connections
+	// becomes the role's and the database's CONNECTION LIMIT (0: none).
+	Offered []addons.Plan
+	// BinDir holds pg_dump and pg_restore; empty: the newest
+	// /usr/lib/postgresql/*/bin, else $PATH.
+	BinDir string
+	Logger *slog.Logger // nil discards
+
+	schemaReady atomic.Bool // bookkeeping schema known to exist
+}
+
+var (
+	_ addons.Provider    = (*Provider)(nil)
+	_ addons.PlanChanger = (*Provider)(nil)
+	_ addons.PlanLister  = (*Provider)(nil)
+	_ addons.Backuper    = (*Provider)(nil)
+	_ addons.Forker      = (*Provider)(nil)
+)
+
+// Plans implements addons.PlanLister.
+func (p *Provider) Plans() []addons.Plan {
+	if len(p.Offered) == 0 {
+		return slices.Clone(DefaultPlans)
+	}
+	return slices.Clone(p.Offered)
+}
+
+func (p *Provider) plan(name string) (addons.Plan, error) {
+	for _, pl := range p.Plans() {
+		if pl.Name == name {
+			return pl, nil
+		}
+	}
+	return addons.Plan{}, fmt.Errorf("plan %q is not offered (plans: %s): %w", truncate(name), planNames(p.Plans()), addons.ErrUnknownPlan)
+}
+
+func (p *Provider) log() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
+}
+
+// resourceIDPattern is what ResourceID makes; the id doubles as the
+// role and database name, so it must be a plain lower-case identifier.
+var resourceIDPattern = regexp.MustCompile(`^pg[0-9a-f]{24}$`)
+
+// ResourceID is the resource id (and role and database name) for a
+// provision request id: derived, so that retries converge on one name.
+func ResourceID(requestID string) string {
+	sum := sha256.Sum256([]byte("dynokit-addons-postgres\x00" + requestID))
+	return "pg" + hex.EncodeToString(sum[:12])
+}
+
+func (p *Provider) connect(ctx context.Context) (*pgx.Conn, error) {
+	if p.AdminURL == "" {
+		return nil, fmt.Errorf("postgres: Provider.AdminURL is empty: %w", addons.ErrInvalid)
+	}
+	cfg, err := pgx.ParseConfig(p.AdminURL)
+	if err != nil {
+		// The URL holds a password: never echo it.
+		return nil, fmt.Errorf("postgres: Provider.AdminURL does not parse as a connection string: %w", addons.ErrInvalid)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect to the admin database at %s:%d: %w", cfg.Host, cfg.Port, err)
+	}
+	return conn, nil
+}
+
+// lock opens an admin connection holding the advisory lock for id, so
+// that concurrent calls for one resource run one at a time, and makes
+// sure the bookkeeping table exists.
+func (p *Provider) lock(ctx context.Context, id string) (*pgx.Conn, func(), error) {
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	release := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = conn.Close(cctx) // closing the session releases the advisory lock
+	}
+	// One lock for schema creation: CREATE ... IF NOT EXISTS races
+	// with itself on the catalogs.
+	steps := []string{
+		"SELECT pg_advisory_lock(hashtext('dynokit_addons schema'))",
+		`CREATE SCHEMA IF NOT EXISTS dynokit_addons`,
+		`REVOKE ALL ON SCHEMA dynokit_addons FROM PUBLIC`,
+		`CREATE TABLE IF NOT EXISTS dynokit_addons.resources (
+			id text PRIMARY KEY,
+			request_id text NOT NULL UNIQUE,
+			plan text NOT NULL,
+			password text NOT NULL,
+			created_at timestamptz NOT NULL DEFAULT now())`,
+		"SELECT pg_advisory_unlock(hashtext('dynokit_addons schema'))",
+	}
+	if !p.schemaReady.Load() {
+		for _, q := range steps {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				release()
+				return nil, nil, fmt.Errorf("postgres: prepare bookkeeping schema: %w", err)
+			}
+		}
+		p.schemaReady.Store(true)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtext($1))", id); err != nil {
+		release()
+		return nil, nil, fmt.Errorf("postgres: lock resource %s: %w", id, err)
+	}
+	return conn, release, nil
+}
+
+type record struct {
+	plan, password string
+}
+
+func lookup(ctx context.Context, conn *pgx.Conn, id string) (record, bool, error) {
+	var r record
+	err := conn.QueryRow(ctx, "SELECT plan, password FROM dynokit_addons.resources WHERE id = $1", id).Scan(&r.plan, &r.password)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("postgres: read bookkeeping for %s: %w", id, err)
+	}
+	return r, true, nil
+}
+
+// Provision implements addons.Provider: a role and a database named
+// ResourceID(req.ID), the role owning the database, CONNECT revoked from
+// PUBLIC so no other add-on's role can connect.
+func (p *Provider) Provision(ctx context.Context, req addons.ProvisionRequest) (addons.Resource, error) {
+	res, _, err := p.provision(ctx, req)
+	return res, err
+}
+
+func (p *Provider) provision(ctx context.Context, req addons.ProvisionRequest) (addons.Resource, bool, error) {
+	if req.ID == "" {
+		return addons.Resource{}, false, fmt.Errorf("postgres: provision: request id must not be empty: %w", addons.ErrInvalid)
+	}
+	plan, err := p.plan(req.Plan)
+	if err != nil {
+		return addons.Resource{}, false, fmt.Errorf("postgres: provision: %w", err)
+	}
+	id := ResourceID(req.ID)
+	conn, release, err := p.lock(ctx, id)
+	if err != nil {
+		return addons.Resource{}, false, err
+	}
+	defer release()
+	rec, found, err := lookup(ctx, conn, id)
+	if err != nil {
+		return addons.Resource{}, false, err
+	}
+	if !found {
+		rec = record{plan: plan.Name, password: newPassword()}
+		if _, err := conn.Exec(ctx, "INSERT INTO dynokit_addons.resources (id, request_id, plan, password) VALUES ($1, $2, $3, $4)",
+			id, req.ID, rec.plan, rec.password); err != nil {
+			return addons.Resource{}, false, fmt.Errorf("postgres: provision %s: record: %w", id, err)
+		}
+	} else if plan, err = p.plan(rec.plan); err != nil {
+		return addons.Resource{}, false, fmt.Errorf("postgres: provision %s: recorded %w", id, err)
+	}
+	// Each step checks first, so a retry after a partial failure
+	// finishes the job.
+	var exists bool
+	ident := pgx.Identifier{id}.Sanitize()
+	limit := connLimit(plan)
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", id).Scan(&exists); err != nil {
+		return addons.Resource{}, false, fmt.Errorf("postgres: provision %s: %w", id, err)
+	}
+	if !exists {
+		verifier, err := scramVerifier(rec.password)
+		if err != nil {
+			return addons.Resource{}, false, fmt.Errorf("postgres: provision %s: hash password: %w", id, err)
+		}
+		// A SCRAM verifier, not the password, goes to the server: it
+		// never appears in the server's statement log.
+		q := fmt.Sprintf("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT CONNECTION LIMIT %d PASSWORD %s",
+			ident, limit, quoteLiteral(verifier))
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return addons.Resource{}, false, fmt.Errorf("postgres: provision %s: create role: %w", id, err)
+		}
+	}
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", id).Scan(&exists); err != nil {
+		return addons.Resource{}, false, fmt.Errorf("postgres: provision %s: %w", id, err)
+	}
+	if !exists {
+		q := fmt.Sprintf("CREATE DATABASE %s OWNER %s TEMPLATE template0 CONNECTION LIMIT %d", ident, ident, limit)
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return addons.Resource{}, false, fmt.Errorf("postgres: provision %s: create database: %w", id, err)
+		}
+	}
+	// Every database grants CONNECT and TEMP to PUBLIC by default.
+	if _, err := conn.Exec(ctx, fmt.Sprintf("REVOKE ALL ON DATABASE %s FROM PUBLIC", ident)); err != nil {
+		return addons.Resource{}, false, fmt.Errorf("postgres: provision %s: revoke public access: %w", id, err)
+	}
+	res, err := p.resource(id, plan.Name, rec.password)
+	if err != nil {
+		return addons.Resource{}, false, err
+	}
+	if !found {
+		p.log().Info("postgres: provisioned", "resource", id, "plan", plan.Name, "connections", limit)
+	}
+	return res, !found, nil
+}
+
+func connLimit(p addons.Plan) int {
+	if p.Limits.Connections <= 0 {
+		return -1 // PostgreSQL's "no limit"
+	}
+	return p.Limits.Connections
+}
+
+func (p *Provider) endpoint() (string, int, error) {
+	host, port := p.Host, p.Port
+	if host == "" || port == 0 {
+		cfg, err := pgx.ParseConfig(p.AdminURL)
+		if err != nil {
+			return "", 0, fmt.Errorf("postgres: Provider.AdminURL does not parse as a connection string: %w", addons.ErrInvalid)
+		}
+		if host == "" {
+			host = cfg.Host
+		}
+		if port == 0 {
+			port = int(cfg.Port)
+		}
+	}
+	return host, port, nil
+}
+
+func (p *Provider) resource(id, plan, password string) (addons.Resource, error) {
+	host, port, err := p.endpoint()
+	if err != nil {
+		return addons.Resource{}, err
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(id, password),
+		Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: "/" + id}
+	return addons.Resource{ID: id, Plan: plan, Config: addons.Config{ConfigPrefix + "_URL": u.String()}}, nil
+}
+
+// Deprovision implements addons.Provider: it drops the database (closing
+// its connections) and the role, and forgets the password.
+func (p *Provider) Deprovision(ctx context.Context, id string) error {
+	if !resourceIDPattern.MatchString(id) {
+		return fmt.Errorf("postgres: deprovision %q: %w", truncate(id), addons.ErrNotFound)
+	}
+	conn, release, err := p.lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, found, err := lookup(ctx, conn, id)
+	if err != nil {
+		return err
+	}
+	var role bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", id).Scan(&role); err != nil {
+		return fmt.Errorf("postgres: deprovision %s: %w", id, err)
+	}
+	if !found && !role {
+		return fmt.Errorf("postgres: deprovision %s: %w", id, addons.ErrNotFound)
+	}
+	ident := pgx.Identifier{id}.Sanitize()
+	for _, q := range []string{
+		"DROP DATABASE IF EXISTS " + ident + " WITH (FORCE)",
+		"DROP ROLE IF EXISTS " + ident,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("postgres: deprovision %s: %w", id, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "DELETE FROM dynokit_addons.resources WHERE id = $1", id); err != nil {
+		return fmt.Errorf("postgres: deprovision %s: forget: %w", id, err)
+	}
+	p.log().Info("postgres: deprovisioned", "resource", id)
+	return nil
+}
+
+// ChangePlan implements addons.PlanChanger: it changes the role's and
+// the database's connection limits. Config vars do not change.
+func (p *Provider) ChangePlan(ctx context.Context, id, planName string) (addons.Resource, error) {
+	if !resourceIDPattern.MatchString(id) {
+		return addons.Resource{}, fmt.Errorf("postgres: change plan of %q: %w", truncate(id), addons.ErrNotFound)
+	}
+	plan, err := p.plan(planName)
+	if err != nil {
+		return addons.Resource{}, fmt.Errorf("postgres: change plan of %s: %w", id, err)
+	}
+	conn, release, err := p.lock(ctx, id)
+	if err != nil {
+		return addons.Resource{}, err
+	}
+	defer release()
+	rec, found, err := lookup(ctx, conn, id)
+	if err != nil {
+		return addons.Resource{}, err
+	}
+	if !found {
+		return addons.Resource{}, fmt.Errorf("postgres: change plan of %s: %w", id, addons.ErrNotFound)
+	}
+	ident := pgx.Identifier{id}.Sanitize()
+	limit := connLimit(plan)
+	for _, q := range []string{
+		fmt.Sprintf("ALTER ROLE %s CONNECTION LIMIT %d", ident, limit),
+		fmt.Sprintf("ALTER DATABASE %s CONNECTION LIMIT %d", ident, limit),
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return addons.Resource{}, fmt.Errorf("postgres: change plan of %s: %w", id, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "UPDATE dynokit_addons.resources SET plan = $2 WHERE id = $1", id, plan.Name); err != nil {
+		return addons.Resource{}, fmt.Errorf("postgres: change plan of %s: record: %w", id, err)
+	}
+	return p.resource(id, plan.Name, rec.password)
+}
+
+// credentials returns the resource's connection parameters for the
+// client tools: a libpq conninfo without the password, which goes in
+// PGPASSWORD so it never shows in argv (ps) or errors.
+func (p *Provider) credentials(ctx context.Context, id string) (conninfo, password string, err error) {
+	if !resourceIDPattern.MatchString(id) {
+		return "", "", fmt.Errorf("postgres: %q: %w", truncate(id), addons.ErrNotFound)
+	}
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var rec record
+	err = conn.QueryRow(ctx, "SELECT plan, password FROM dynokit_addons.resources WHERE id = $1", id).Scan(&rec.plan, &rec.password)
+	var pgErr *pgconn.PgError
+	if errors.Is(err, pgx.ErrNoRows) || errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: nothing provisioned yet
+		return "", "", fmt.Errorf("postgres: %s: %w", id, addons.ErrNotFound)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("postgres: read bookkeeping for %s: %w", id, err)
+	}
+	host, port, err := p.endpoint()
+	if err != nil {
+		return "", "", err
+	}
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=prefer", conninfoValue(host), port, id, id), rec.password, nil
+}
+
+// Backup implements addons.Backuper: pg_dump in custom format, as the
+// add-on's own role, written to w.
+func (p *Provider) Backup(ctx context.Context, id string, w io.Writer) error {
+	conninfo, password, err := p.credentials(ctx, id)
+	if err != nil {
+		return fmt.Errorf("postgres: backup: %w", err)
+	}
+	if err := p.run(ctx, "pg_dump", password, nil, w, "--format=custom", "--no-owner", "--no-privileges", "--dbname="+conninfo); err != nil {
+		return fmt.Errorf("postgres: backup %s: %w", id, err)
+	}
+	return nil
+}
+
+// Restore implements addons.Backuper: pg_restore of a Backup into the
+// resource, replacing objects of the same names, in one transaction.
+func (p *Provider) Restore(ctx context.Context, id string, r io.Reader) error {
+	conninfo, password, err := p.credentials(ctx, id)
+	if err != nil {
+		return fmt.Errorf("postgres: restore: %w", err)
+	}
+	if err := p.run(ctx, "pg_restore", password, r, io.Discard, "--clean", "--if-exists", "--no-owner", "--no-privileges",
+		"--single-transaction", "--exit-on-error", "--dbname="+conninfo); err != nil {
+		return fmt.Errorf("postgres: restore %s: %w", id, err)
+	}
+	return nil
+}
+
+// Fork implements addons.Forker. It provisions a new resource for req
+// and copies the source's data by dump and restore (pg_dump piped into
+// pg_restore), not CREATE DATABASE ... TEMPLATE: a template copy needs
+// the source to have no connections (an app's database always has
+// some) and keeps the source role as owner of every copied object. A
+// retried Fork with the same req.ID returns the fork without copying
+// again.
+func (p *Provider) Fork(ctx context.Context, sourceID string, req addons.ProvisionRequest) (addons.Resource, error) {
+	if _, _, err := p.credentials(ctx, sourceID); err != nil {
+		return addons.Resource{}, fmt.Errorf("postgres: fork: source: %w", err)
+	}
+	res, created, err := p.provision(ctx, req)
+	if err != nil {
+		return addons.Resource{}, fmt.Errorf("postgres: fork %s: %w", sourceID, err)
+	}
+	if !created {
+		return res, nil
+	}
+	pr, pw := io.Pipe()
+	dumpErr := make(chan error, 1)
+	go func() {
+		err := p.Backup(ctx, sourceID, pw)
+		pw.CloseWithError(err)
+		dumpErr <- err
+	}()
+	restoreErr := p.Restore(ctx, res.ID, pr)
+	_ = pr.CloseWithError(errors.New("restore ended")) // unblocks pg_dump if restore stopped early
+	if err := errors.Join(<-dumpErr, restoreErr); err != nil {
+		cause := fmt.Errorf("postgres: fork %s into %s: %w", sourceID, res.ID, err)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if derr := p.Deprovision(dctx, res.ID); derr != nil {
+			return addons.Resource{}, multierror.Append(cause, fmt.Errorf("postgres: removing the failed fork: %w", derr))
+		}
+		return addons.Resource{}, cause
+	}
+	res.Message = "forked from " + sourceID + " by dump and restore"
+	return res, nil
+}
+
+// run runs a PostgreSQL client tool with the password in its
+// environment; its stderr (capped) explains failures.
+func (p *Provider) run(ctx context.Context, tool, password string, stdin io.Reader, stdout io.Writer, args ...string) error {
+	path, err := p.tool(tool)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=10")
+	cmd.Stdin, cmd.Stdout = stdin, stdout
+	var stderr capped
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w: %s", tool, err, bytes.TrimSpace(stderr.buf))
+	}
+	return nil
+}
+
+func (p *Provider) tool(name string) (string, error) {
+	if p.BinDir != "" {
+		return filepath.Join(p.BinDir, name), nil
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
+	slices.SortFunc(matches, func(a, b string) int { return version(b) - version(a) })
+	if len(matches) > 0 {
+		return matches[0], nil
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s not found (install postgresql-client): %w", name, err)
+	}
+	return path, nil
+}
+
+func version(path string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(path))))
+	return v
+}
+
+// capped keeps the first 4 KiB written to it.
+type capped struct{ buf []byte }
+
+func (c *capped) Write(b []byte) (int, error) {
+	if room := 4096 - len(c.buf); room > 0 {
+		c.buf = append(c.buf, b[:min(room, len(b))]...)
+	}
+	return len(b), nil
+}
+
+// newPassword returns 32 random bytes, base64url: safe in URLs and SQL
+// literals without escaping.
+func newPassword() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// scramVerifier computes what PostgreSQL stores for a SCRAM-SHA-256
+// password (RFC 5802/7677 keys, PostgreSQL's text format).
+func scramVerifier(password string) (string, error) {
+	const iterations = 4096
+	salt := make([]byte, 16)
+	_, _ = rand.Read(salt)
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
+	if err != nil {
+		return "", err
+	}
+	mac := func(key []byte, msg string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(msg))
+		return h.Sum(nil)
+	}
+	storedKey := sha256.Sum256(mac(salted, "Client Key"))
+	serverKey := mac(salted, "Server Key")
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations, b64(salt), b64(storedKey[:]), b64(serverKey)), nil
+}
+
+// quoteLiteral quotes s as an SQL string literal.
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+func planNames(ps []addons.Plan) string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// conninfoValue quotes a libpq conninfo value.
+func conninfoValue(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
+}
+
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}

@@ -1,0 +1,332 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dynokit/dynokit/addons"
+	"github.com/dynokit/dynokit/addons/addonstest"
+	"github.com/dynokit/dynokit/addons/internal/testserver"
+	"github.com/dynokit/dynokit/addons/postgres"
+)
+
+var server testserver.Postgres
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	server.Stop()
+	os.Exit(code)
+}
+
+func newProvider(t *testing.T) *postgres.Provider {
+	info := server.Start(t)
+	return &postgres.Provider{AdminURL: info.AdminURL, BinDir: info.BinDir, Offered: []addons.Plan{
+		{Name: "tiny", Limits: addons.Limits{Connections: 2}},
+		{Name: "hobby", Limits: addons.Limits{Connections: 5}},
+	}}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func connect(t *testing.T, dsn string) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx(t), dsn)
+	if err == nil {
+		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	}
+	return conn, err
+}
+
+func mustConnect(t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := connect(t, dsn)
+	if err != nil {
+		t.Fatalf("connect with the add-on's credentials: %v", err)
+	}
+	return conn
+}
+
+func provision(t *testing.T, p *postgres.Provider, plan string) addons.Resource {
+	t.Helper()
+	res, err := p.Provision(ctx(t), addons.ProvisionRequest{ID: fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano()), Plan: plan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Deprovision(context.Background(), res.ID) })
+	return res
+}
+
+func usable(t *testing.T, res addons.Resource) {
+	t.Helper()
+	conn := mustConnect(t, res.Config["DATABASE_URL"])
+	var user, db string
+	if err := conn.QueryRow(ctx(t), "SELECT current_user, current_database()").Scan(&user, &db); err != nil {
+		t.Fatal(err)
+	}
+	if user != res.ID || db != res.ID {
+		t.Errorf("connected as %s to %s, want %s", user, db, res.ID)
+	}
+	if _, err := conn.Exec(ctx(t), "CREATE TABLE IF NOT EXISTS probe (n int); INSERT INTO probe VALUES (1)"); err != nil {
+		t.Fatalf("the add-on's role cannot write its own database: %v", err)
+	}
+}
+
+func gone(t *testing.T, res addons.Resource) {
+	t.Helper()
+	if _, err := connect(t, res.Config["DATABASE_URL"]); err == nil {
+		t.Fatal("the deprovisioned add-on's credentials still connect")
+	}
+	admin := mustConnect(t, server.Start(t).AdminURL)
+	var n int
+	if err := admin.QueryRow(ctx(t), "SELECT (SELECT count(*) FROM pg_roles WHERE rolname = $1) + (SELECT count(*) FROM pg_database WHERE datname = $1)", res.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("role or database %s still exists after deprovision", res.ID)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	addonstest.Suite{Provider: newProvider(t), Prefix: "DATABASE", Plans: []string{"tiny", "hobby"}, Usable: usable, Gone: gone}.Run(t)
+}
+
+func TestIsolation(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	a := provision(t, p, "hobby")
+	b := provision(t, p, "hobby")
+	usable(t, b) // b has a table with a row
+
+	bURL, _ := url.Parse(b.Config["DATABASE_URL"])
+	aURL, _ := url.Parse(a.Config["DATABASE_URL"])
+
+	// a's credentials against b's database.
+	cross := *aURL
+	cross.Path = bURL.Path
+	_, err := connect(t, cross.String())
+	if err == nil || !strings.Contains(err.Error(), "permission denied for database") {
+		t.Fatalf("add-on a connecting to b's database: %v, want permission denied", err)
+	}
+	// b's role name with a's password: passwords are really checked.
+	wrong := *bURL
+	wrong.User = url.UserPassword(bURL.User.Username(), aURL.User.String())
+	if _, err := connect(t, wrong.String()); err == nil || !strings.Contains(err.Error(), "password authentication failed") {
+		t.Fatalf("wrong password: %v, want password authentication failed", err)
+	}
+	// a cannot read the provider's bookkeeping (other add-ons' passwords).
+	maint := *aURL
+	maint.Path = "/postgres"
+	conn := mustConnect(t, maint.String())
+	var n int
+	err = conn.QueryRow(ctx(t), "SELECT count(*) FROM dynokit_addons.resources").Scan(&n)
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("reading the bookkeeping table as an add-on: %v, want permission denied", err)
+	}
+	// a cannot become b.
+	own := mustConnect(t, a.Config["DATABASE_URL"])
+	if _, err := own.Exec(ctx(t), "SET ROLE "+pgx.Identifier{b.ID}.Sanitize()); err == nil {
+		t.Fatal("SET ROLE to another add-on's role succeeded")
+	}
+}
+
+func TestConnectionLimitPerPlan(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	res := provision(t, p, "tiny")
+	dsn := res.Config["DATABASE_URL"]
+	mustConnect(t, dsn)
+	mustConnect(t, dsn)
+	if _, err := connect(t, dsn); err == nil || !strings.Contains(err.Error(), "too many connections") {
+		t.Fatalf("third connection on a 2-connection plan: %v, want too many connections", err)
+	}
+	changed, err := p.ChangePlan(ctx(t), res.ID, "hobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed.Config["DATABASE_URL"] != dsn {
+		t.Error("plan change altered DATABASE_URL")
+	}
+	mustConnect(t, dsn) // the bigger plan allows it
+}
+
+func TestBackupRestore(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	res := provision(t, p, "hobby")
+	conn := mustConnect(t, res.Config["DATABASE_URL"])
+	if _, err := conn.Exec(ctx(t), "CREATE TABLE orders (id int PRIMARY KEY, item text); INSERT INTO orders VALUES (1, 'tea'), (2, 'cake')"); err != nil {
+		t.Fatal(err)
+	}
+	var dump bytes.Buffer
+	if err := p.Backup(ctx(t), res.ID, &dump); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(dump.Bytes(), []byte("PGDMP")) {
+		t.Fatalf("backup is not a pg_dump custom archive: %q", dump.Bytes()[:min(16, dump.Len())])
+	}
+	if _, err := conn.Exec(ctx(t), "DELETE FROM orders; CREATE TABLE extra (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Restore(ctx(t), res.ID, bytes.NewReader(dump.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx(t), "SELECT count(*) FROM orders").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("after restore: %d orders, %v; want 2", n, err)
+	}
+	if err := p.Backup(ctx(t), "pg000000000000000000000000", &dump); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("backup of unknown resource: %v", err)
+	}
+	if err := p.Restore(ctx(t), res.ID, strings.NewReader("not a dump")); err == nil {
+		t.Error("restoring garbage succeeded")
+	}
+}
+
+func TestFork(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	src := provision(t, p, "hobby")
+	conn := mustConnect(t, src.Config["DATABASE_URL"]) // stays open: an app is connected
+	if _, err := conn.Exec(ctx(t), "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('hello')"); err != nil {
+		t.Fatal(err)
+	}
+	req := addons.ProvisionRequest{ID: "fork-" + t.Name() + fmt.Sprint(time.Now().UnixNano()), Plan: "hobby"}
+	fork, err := p.Fork(ctx(t), src.ID, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Deprovision(context.Background(), fork.ID) })
+	if fork.ID == src.ID || fork.Config["DATABASE_URL"] == src.Config["DATABASE_URL"] {
+		t.Fatal("fork shares the source's identity")
+	}
+	if !strings.Contains(fork.Message, "dump and restore") {
+		t.Errorf("fork message %q does not say how it copied", fork.Message)
+	}
+	fconn := mustConnect(t, fork.Config["DATABASE_URL"])
+	var body, owner string
+	if err := fconn.QueryRow(ctx(t), "SELECT body, (SELECT tableowner FROM pg_tables WHERE tablename = 'notes') FROM notes").Scan(&body, &owner); err != nil {
+		t.Fatal(err)
+	}
+	if body != "hello" || owner != fork.ID {
+		t.Errorf("fork has %q owned by %s, want hello owned by %s", body, owner, fork.ID)
+	}
+	// Writes to the fork do not reach the source.
+	if _, err := fconn.Exec(ctx(t), "INSERT INTO notes VALUES ('fork only')"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx(t), "SELECT count(*) FROM notes").Scan(&n); err != nil || n != 1 {
+		t.Errorf("source has %d notes, want 1 (%v)", n, err)
+	}
+	// A retried fork returns the same resource without copying again.
+	again, err := p.Fork(ctx(t), src.ID, req)
+	if err != nil || again.ID != fork.ID {
+		t.Fatalf("retried fork: %v, %v", again.ID, err)
+	}
+	if err := fconn.QueryRow(ctx(t), "SELECT count(*) FROM notes").Scan(&n); err != nil || n != 2 {
+		t.Errorf("retried fork copied again: %d notes (%v)", n, err)
+	}
+	if _, err := p.Fork(ctx(t), "pg000000000000000000000000", addons.ProvisionRequest{ID: "x", Plan: "hobby"}); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("fork of unknown source: %v", err)
+	}
+}
+
+func TestErrorsKeepSecrets(t *testing.T) {
+	t.Parallel()
+	info := server.Start(t)
+	u, _ := url.Parse(info.AdminURL)
+	u.User = url.UserPassword("postgres", "wrong-secret-xyz")
+	p := &postgres.Provider{AdminURL: u.String()}
+	_, err := p.Provision(ctx(t), addons.ProvisionRequest{ID: "x", Plan: "hobby"})
+	if err == nil || strings.Contains(err.Error(), "wrong-secret-xyz") {
+		t.Fatalf("error %v (must fail and not show the password)", err)
+	}
+	p = &postgres.Provider{AdminURL: "postgres://u:wrong-secret-xyz@%zz"}
+	if _, err := p.Provision(ctx(t), addons.ProvisionRequest{ID: "x", Plan: "hobby"}); err == nil || strings.Contains(err.Error(), "wrong-secret-xyz") {
+		t.Fatalf("error %v (must fail and not show the password)", err)
+	}
+	p = newProvider(t)
+	if _, err := p.Provision(ctx(t), addons.ProvisionRequest{ID: "x", Plan: "gold"}); !errors.Is(err, addons.ErrUnknownPlan) {
+		t.Errorf("unknown plan: %v", err)
+	}
+}
+
+func TestManagerOnRealPostgres(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	cfg := &addonstest.MemConfig{}
+	m := &addons.Manager{Catalog: addons.Catalog{Services: []addons.Service{{
+		Name: "postgres", ConfigPrefix: postgres.ConfigPrefix, Plans: p.Plans(), Provider: p}}}, Config: cfg}
+	if err := m.Catalog.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := m.Create(ctx(t), addons.CreateRequest{App: "shop", Plan: "postgres:hobby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Attach(ctx(t), db.Name, "reports", "SHOP_DB"); err != nil {
+		t.Fatal(err)
+	}
+	shared := mustConnect(t, cfg.Vars("reports")["SHOP_DB_URL"])
+	if _, err := shared.Exec(ctx(t), "CREATE TABLE users (name text); INSERT INTO users VALUES ('ada')"); err != nil {
+		t.Fatal(err)
+	}
+	fork, err := m.Fork(ctx(t), db.Name, addons.CreateRequest{App: "staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	if err := mustConnect(t, cfg.Vars("staging")["DATABASE_URL"]).QueryRow(ctx(t), "SELECT name FROM users").Scan(&name); err != nil || name != "ada" {
+		t.Fatalf("forked add-on's data: %q, %v", name, err)
+	}
+	if err := m.Destroy(ctx(t), fork.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ChangePlan(ctx(t), db.Name, "tiny"); err != nil {
+		t.Fatal(err)
+	}
+	dsn := cfg.Vars("shop")["DATABASE_URL"]
+	if err := m.Destroy(ctx(t), db.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := connect(t, dsn); err == nil {
+		t.Error("destroyed add-on still accepts connections")
+	}
+}
+
+func TestResourceID(t *testing.T) {
+	a, b := postgres.ResourceID("req-1"), postgres.ResourceID("req-2")
+	if a == b || a != postgres.ResourceID("req-1") || len(a) != 26 || !strings.HasPrefix(a, "pg") {
+		t.Fatalf("ResourceID: %s %s", a, b)
+	}
+}
+
+func BenchmarkProvisionDeprovision(b *testing.B) {
+	info := server.Start(b)
+	p := &postgres.Provider{AdminURL: info.AdminURL}
+	c := context.Background()
+	i := 0
+	for b.Loop() {
+		i++
+		res, err := p.Provision(c, addons.ProvisionRequest{ID: fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i), Plan: "hobby"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Deprovision(c, res.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
