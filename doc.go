@@ -14,58 +14,73 @@
 // Every platform built on dynokit follows the path an app takes on Heroku:
 //
 //	git push ─► buildpack ─► slug ─► release ─► formation ─► router
-//	 (source)    (detect,     (tar.gz   (slug +     (process    (HTTP by Host
-//	             compile,     of ./app, config      types ×     to web dynos)
-//	             release)     checksum) vars, vN)   quantity)        │
-//	                                       ▲            │            ▼
-//	                          addons ──────┘            └──────► logplex
-//	                          (config vars               (every dyno's output,
-//	                           from real services)        router and platform
-//	                                                      events; tail; drains)
+//	                                    ▲            │
+//	                       addons ──────┘            └──────► logplex
 //
-//   - A push delivers the app's source. A buildpack build (package buildpack)
-//     turns it into a runnable tree and reports default process types; the
-//     app's Procfile (package procfile) names the commands it runs.
-//   - The tree is packed into a slug (package slug): a deterministic,
-//     content-addressed tar.gz kept in a slug store and extracted safely where
-//     dynos run.
-//   - A release (package release) pairs a slug with config vars and process
-//     types under a version number (v1, v2, …). Config changes, add-on
-//     changes and rollbacks create releases too; a release phase can gate a
-//     release before it becomes current.
-//   - A formation (package formation) says how many dynos of each process
-//     type an app runs. A reconciler keeps the observed dynos equal to the
-//     desired formation through a pluggable Runtime: local processes by
-//     default (formation/local), OCI containers through runc or crun
-//     (formation/oci).
-//   - The router (package router) sends HTTP requests by Host header to an
-//     app's web dynos with Heroku's headers, timeouts and error codes, and
-//     logs every request.
-//   - Logplex (package logplex) collects every dyno's output and the
-//     platform's own events per app, keeps recent history, serves live tails
-//     and forwards to syslog and HTTPS drains.
-//   - Add-ons (package addons) provision real services (PostgreSQL, Redis,
-//     or any provider speaking the Heroku add-on partner API) and turn their
-//     credentials into config vars, and so into a new release.
+// A push delivers the app's source. A build (package buildpack) runs
+// classic Heroku buildpacks over it, with a persistent per-app cache, and
+// reports default process types; the app's Procfile (package procfile)
+// names the commands it runs and takes precedence.
+//
+// The built tree is packed into a slug (package slug): a deterministic,
+// content-addressed tar.gz of ./app, kept in a slug Store and extracted
+// safely wherever dynos run.
+//
+// A release (package release) pairs a slug with config vars and process
+// types under a version number (v1, v2, …). Config changes, add-on changes,
+// rollbacks and promotions create releases too, and a release phase can
+// stop a release from becoming current.
+//
+// A formation (package formation) says how many dynos of each process type
+// an app runs. Its Reconciler keeps the running dynos equal to the desired
+// formation through a pluggable Runtime: local processes by default
+// (formation/local) or OCI containers through runc or crun (formation/oci).
+// It restarts crashed dynos with Heroku's back-off and deploys by restarting,
+// prebooting or rolling.
+//
+// The router (package router) sends HTTP requests by Host header to an
+// app's web dynos with Heroku's headers, timeouts and error codes, and
+// writes a log line for every request.
+//
+// Logplex (package logplex) keeps each app's log stream: every dyno's
+// output, router lines and platform events, with recent history, live tails
+// and syslog and HTTPS drains that count and report what they drop.
+//
+// Add-ons (package addons) provision real services (PostgreSQL, Redis, or
+// any provider speaking the Heroku add-on partner API) and hand their
+// credentials to the platform as config vars, and so as a new release.
 //
 // # How a host wires them
 //
-// Packages do not import each other along the pipeline, so a platform can
+// Packages along the pipeline do not import each other, so a platform can
 // replace any one piece (its own router, its own log system) without pulling
-// in the rest. The host's main connects them: formation events feed the
-// router's table and the log stream, dyno output goes to a logplex writer,
-// the router's request lines go to the same stream, and release changes
-// drive the reconciler. The examples show that glue in full:
+// in the rest. The host's main is the glue:
 //
-//   - examples/local runs a Procfile and a .env file on this machine, the way
-//     `heroku local` does.
+//   - formation's Reconciler.OnEvent receives every dyno event: web dynos
+//     that come up or go away become router.Router.SetBackends calls, and
+//     each event's Message goes to the app's logplex.Buffer with source
+//     "heroku";
+//   - Reconciler.Output returns a logplex line writer per dyno, so dyno
+//     output lands in the same stream, and router.Config.LogSink sends the
+//     router's request lines there too;
+//   - release.Manager creates releases; its RunPhase runs the release phase
+//     as a one-off dyno (Reconciler.RunOneOff), and a new current release
+//     becomes a Reconciler.Set of the app's formation;
+//   - addons.Manager hands add-on config vars to the platform through
+//     addons.ConfigApplier, which a platform implements with
+//     release.Manager.SetConfig.
+//
+// examples/local shows the formation half of that glue: it runs a Procfile
+// and a .env file on this machine the way `heroku local` does.
 //
 // # Conventions
 //
 // Blocking calls take a context.Context first. Errors read "pkg: what
 // failed: cause" and wrap their cause; typed errors carry the line, offset or
-// field at fault. Loggers are optional *slog.Logger fields where nil discards.
-// Configuration structs are usable as their zero value. Each interface with
-// several implementations ships a conformance suite in a <pkg>test package
-// that every implementation, including yours, can run.
+// field at fault, and sentinels exist only where callers branch. Loggers are
+// optional *slog.Logger fields where nil discards. Configuration structs are
+// usable as their zero value. Each interface with several implementations
+// ships a conformance suite in a <pkg>test package (formationtest, slugtest,
+// releasetest, logplextest, routertest, addonstest, buildpacktest) that
+// every implementation, including a platform's own, can run.
 package dynokit
