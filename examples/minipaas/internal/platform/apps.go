@@ -1,0 +1,216 @@
+package platform
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/internal/store"
+	"github.com/dynokit/dynokit/release"
+)
+
+// App is what the platform knows about one app.
+type App struct {
+	ID        string
+	Name      string
+	WebURL    string // http://<name>.<BaseDomain>/
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Release is the current (newest succeeded) release version, 0 before
+	// the first release.
+	Release     int
+	Formation   map[string]formation.Process
+	Domains     []string
+	Maintenance bool
+}
+
+// appNameRule is Heroku's: lowercase letter first, then lowercase letters,
+// digits and dashes, ending with a letter or digit, 3 to 30 characters.
+var appNameRule = regexp.MustCompile(`^[a-z][a-z0-9-]{1,28}[a-z0-9]$`)
+
+// NameError is an app name that breaks Heroku's naming rule.
+type NameError struct {
+	Name string
+}
+
+func (e *NameError) Error() string {
+	return fmt.Sprintf("platform: app name %q is invalid: it must start with a lowercase letter, contain only lowercase letters, digits and dashes, end with a letter or digit, and be 3 to 30 characters long", e.Name)
+}
+
+// ValidateAppName checks name against Heroku's app-name rule.
+func ValidateAppName(name string) error {
+	if !appNameRule.MatchString(name) {
+		return &NameError{Name: name}
+	}
+	return nil
+}
+
+// CreateApp creates an app with no release. A taken name is ErrConflict.
+func (p *Platform) CreateApp(ctx context.Context, name string) (App, error) {
+	if err := ValidateAppName(name); err != nil {
+		return App{}, err
+	}
+	now := time.Now().UTC()
+	rec := appRecord{ID: newID(), Name: name, CreatedAt: now, UpdatedAt: now, Formation: map[string]formation.Process{}}
+	p.mu.Lock()
+	if _, ok := p.apps[name]; ok {
+		p.mu.Unlock()
+		return App{}, fmt.Errorf("platform: create app %q: name is already taken: %w", name, ErrConflict)
+	}
+	if err := insertApp(ctx, p.kv, rec); err != nil {
+		p.mu.Unlock()
+		if errors.Is(err, store.ErrExists) {
+			return App{}, fmt.Errorf("platform: create app %q: name is already taken: %w", name, ErrConflict)
+		}
+		return App{}, fmt.Errorf("platform: create app %q: %w", name, err)
+	}
+	p.apps[name] = &appEntry{rec: rec}
+	p.byID[rec.ID] = name
+	p.mu.Unlock()
+	// The router now knows the host: it answers H14 (no web dynos) rather
+	// than "no such app" until the first deploy.
+	if err := p.restoreRoutes(rec); err != nil {
+		return App{}, fmt.Errorf("platform: create app %q: %w", name, err)
+	}
+	return p.appView(rec, 0), nil
+}
+
+// App returns one app, or an error wrapping ErrNotFound.
+func (p *Platform) App(ctx context.Context, name string) (App, error) {
+	_, rec, err := p.entry(name)
+	if err != nil {
+		return App{}, err
+	}
+	return p.appView(rec, p.currentVersion(ctx, rec.ID)), nil
+}
+
+// Apps lists every app, sorted by name.
+func (p *Platform) Apps(ctx context.Context) ([]App, error) {
+	p.mu.Lock()
+	recs := make([]appRecord, 0, len(p.apps))
+	for _, e := range p.apps {
+		recs = append(recs, e.rec.clone())
+	}
+	p.mu.Unlock()
+	slices.SortFunc(recs, func(a, b appRecord) int { return strings.Compare(a.Name, b.Name) })
+	out := make([]App, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, p.appView(r, p.currentVersion(ctx, r.ID)))
+	}
+	return out, nil
+}
+
+func (p *Platform) currentVersion(ctx context.Context, id string) int {
+	cur, err := p.rels.Current(ctx, id)
+	if err != nil {
+		return 0
+	}
+	return cur.Version
+}
+
+func (p *Platform) appView(r appRecord, version int) App {
+	r = r.clone()
+	return App{
+		ID: r.ID, Name: r.Name, WebURL: "http://" + r.Name + "." + p.cfg.BaseDomain + "/",
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Release: version,
+		Formation: r.Formation, Domains: r.Domains, Maintenance: r.Maintenance,
+	}
+}
+
+// DestroyApp stops every dyno of the app and waits for them to exit, stops
+// routing to it (its hosts answer "no such app"), and deletes its record,
+// build cache and extracted slugs. Its release history and log stream are
+// keyed by the app's ID, which dies with it: they become unreachable, and
+// an app created later under the same name starts at v1 with empty logs
+// (release.Store and logplex.Buffer have no deletion, so the old records
+// stay in releases.db, and the old lines in memory until the next start).
+func (p *Platform) DestroyApp(ctx context.Context, name string) error {
+	e, rec, err := p.lockApp(name)
+	if err != nil {
+		return err
+	}
+	defer e.op.Unlock()
+	e.gone = true
+	if err := deleteApp(ctx, p.kv, name); err != nil {
+		return fmt.Errorf("platform: destroy app %q: %w", name, err)
+	}
+	// Forget the app first, so events of its stopping dynos no longer reach
+	// the router or the logs.
+	p.mu.Lock()
+	delete(p.apps, name)
+	delete(p.byID, rec.ID)
+	p.mu.Unlock()
+	p.rec.Remove(name)
+	p.router.RemoveApp(name)
+	p.routeMu.Lock()
+	delete(p.web, name)
+	p.routeMu.Unlock()
+	if err := p.waitNoDynos(ctx, name); err != nil {
+		return fmt.Errorf("platform: destroy app %q: %w", name, err)
+	}
+	var errs []error
+	errs = append(errs, p.build.Cache.Purge(ctx, rec.ID))
+	errs = append(errs, os.RemoveAll(filepath.Join(p.cfg.DataDir, "apps", rec.ID)))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("platform: destroy app %q: remove files: %w", name, err)
+	}
+	return nil
+}
+
+// waitNoDynos waits until the Reconciler lists no dyno of app.
+func (p *Platform) waitNoDynos(ctx context.Context, app string) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for len(p.rec.Dynos(app)) > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for dynos to stop: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// updateApp applies change to the app's record, persists it, and returns
+// the new record. Callers hold e.op.
+func (p *Platform) updateApp(ctx context.Context, e *appEntry, change func(*appRecord) error) (appRecord, error) {
+	p.mu.Lock()
+	rec := e.rec.clone()
+	p.mu.Unlock()
+	if err := change(&rec); err != nil {
+		return appRecord{}, err
+	}
+	rec.UpdatedAt = time.Now().UTC()
+	if err := putApp(ctx, p.kv, rec); err != nil {
+		return appRecord{}, err
+	}
+	p.mu.Lock()
+	e.rec = rec.clone()
+	p.mu.Unlock()
+	return rec, nil
+}
+
+// newID returns a random UUID (version 4), the form Heroku gives app IDs.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// releaseOf rewrites a stored release (keyed by app ID) for callers, who
+// know apps by name.
+func releaseOf(r release.Release, name string) release.Release {
+	r = r.Clone()
+	r.App = name
+	return r
+}

@@ -1,0 +1,353 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/logplex"
+	"github.com/dynokit/dynokit/release"
+	"github.com/dynokit/dynokit/slug"
+)
+
+// Dyno is one dyno as `heroku ps` shows it.
+type Dyno struct {
+	ID        string
+	Name      string // "web.1", "run.4821"
+	Type      string
+	State     formation.State
+	Command   string
+	Release   int
+	Size      string
+	Addr      string    // host:port of a web dyno
+	UpdatedAt time.Time // when the dyno started
+}
+
+// setFormation hands the Reconciler the app's desired formation at rel:
+// every process type of the release with its recorded scale ("release" is
+// the release phase, never a long-running process). A release without a
+// slug (config set before the first deploy) runs nothing.
+func (p *Platform) setFormation(rec appRecord, rel release.Release) error {
+	if rel.Slug.IsZero() {
+		return nil
+	}
+	procs := map[string]formation.Process{}
+	for t, pr := range rec.Formation {
+		if _, ok := rel.ProcessTypes[t]; ok && t != "release" {
+			procs[t] = pr
+		}
+	}
+	f := formation.Formation{App: rec.Name, Release: rel.Version, Processes: procs, Strategy: p.cfg.Strategy}
+	if err := p.rec.Set(f); err != nil {
+		return fmt.Errorf("set formation: %w", err)
+	}
+	p.noteWebScale(rec.Name, procs["web"].Quantity)
+	return nil
+}
+
+// dynoSpec is the Reconciler's SpecFunc: the release's command and config
+// vars, PORT and DYNO, and the slug extracted for it.
+func (p *Platform) dynoSpec(ctx context.Context, req formation.SpecRequest) (formation.DynoSpec, error) {
+	id, ok := p.appID(req.App)
+	if !ok {
+		return formation.DynoSpec{}, fmt.Errorf("platform: dyno %s of %s: app no longer exists", req.Name, req.App)
+	}
+	rel, err := p.rels.Get(ctx, id, req.Release)
+	if err != nil {
+		return formation.DynoSpec{}, fmt.Errorf("platform: dyno %s of %s: release v%d: %w", req.Name, req.App, req.Release, err)
+	}
+	dir, err := p.slugDir(ctx, id, rel.Slug)
+	if err != nil {
+		return formation.DynoSpec{}, fmt.Errorf("platform: dyno %s of %s: %w", req.Name, req.App, err)
+	}
+	cmd := req.Command
+	if cmd == "" {
+		if cmd, ok = rel.ProcessTypes[req.Type]; !ok {
+			return formation.DynoSpec{}, fmt.Errorf("platform: dyno %s of %s: release v%d has no process type %q", req.Name, req.App, rel.Version, req.Type)
+		}
+	}
+	env := make([]string, 0, len(rel.Config)+len(req.Env)+2)
+	for _, k := range rel.Config.Names() {
+		env = append(env, k+"="+rel.Config[k])
+	}
+	env = append(env, req.Env...)
+	spec := formation.DynoSpec{Command: cmd, SlugDir: dir, Resources: resourcesFor(req.Size)}
+	if req.Type == "web" {
+		port, err := freePort()
+		if err != nil {
+			return formation.DynoSpec{}, fmt.Errorf("platform: dyno %s of %s: %w", req.Name, req.App, err)
+		}
+		spec.Port = port
+		env = append(env, "PORT="+strconv.Itoa(port))
+	}
+	spec.Env = append(env, "DYNO="+req.Name)
+	return spec, nil
+}
+
+// freePort asks the kernel for an unused loopback port. Another process
+// could take it before the dyno binds; the boot check then fails and the
+// dyno is restarted with a new port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("pick a port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// slugDir returns the directory the slug is extracted to, extracting it on
+// first use. Every dyno of every release sharing the slug starts from it;
+// the local runtime copies it per dyno, so it stays read-only.
+func (p *Platform) slugDir(ctx context.Context, appID string, ref release.SlugRef) (string, error) {
+	if ref.IsZero() {
+		return "", ErrNoRelease
+	}
+	d, err := slug.ParseDigest(ref.Checksum)
+	if err != nil {
+		return "", fmt.Errorf("slug checksum: %w", err)
+	}
+	dir := filepath.Join(p.cfg.DataDir, "apps", appID, "slugs", d.Hex())
+	p.extractMu.Lock()
+	defer p.extractMu.Unlock()
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return "", fmt.Errorf("extract slug: %w", err)
+	}
+	rc, _, err := p.slugs.Open(ctx, d)
+	if err != nil {
+		return "", fmt.Errorf("open slug %s: %w", d, err)
+	}
+	defer rc.Close()
+	if _, err := slug.Extract(ctx, rc, dir, slug.ExtractOptions{Want: d, Logger: p.log}); err != nil {
+		return "", fmt.Errorf("extract slug %s: %w", d, err)
+	}
+	return dir, nil
+}
+
+// dynoOutput sends a dyno's stdout and stderr into the app's log stream,
+// as app[web.1] lines.
+func (p *Platform) dynoOutput(app, dyno string) formation.Stdio {
+	id, ok := p.appID(app)
+	if !ok {
+		return formation.Stdio{}
+	}
+	w := logplex.NewLineWriter(p.logs, logplex.Message{App: id, Source: logplex.SourceApp, Proc: dyno})
+	return formation.Stdio{Stdout: w, Stderr: w}
+}
+
+// Scale sets the quantity of process types ("web": 3). Types must exist in
+// the current release; quantities are 0 to formation.MaxQuantity.
+func (p *Platform) Scale(ctx context.Context, app string, quantities map[string]int) error {
+	e, _, err := p.lockApp(app)
+	if err != nil {
+		return err
+	}
+	defer e.op.Unlock()
+	cur, err := p.current(ctx, app)
+	if err != nil {
+		return err
+	}
+	for _, t := range slices.Sorted(maps.Keys(quantities)) {
+		q := quantities[t]
+		if _, ok := cur.ProcessTypes[t]; !ok || t == "release" {
+			return fmt.Errorf("platform: scale %s: no process type %q in release v%d (types: %s): %w", app, t, cur.Version, strings.Join(runnableTypes(cur), ", "), ErrNotFound)
+		}
+		if q < 0 || q > formation.MaxQuantity {
+			return fmt.Errorf("platform: scale %s: %s=%d: quantity must be from 0 to %d", app, t, q, formation.MaxQuantity)
+		}
+	}
+	rec, err := p.updateApp(ctx, e, func(r *appRecord) error {
+		for t, q := range quantities {
+			pr := r.Formation[t]
+			pr.Quantity = q
+			r.Formation[t] = pr
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("platform: scale %s: %w", app, err)
+	}
+	if err := p.setFormation(rec, cur); err != nil {
+		return fmt.Errorf("platform: scale %s: %w", app, err)
+	}
+	return nil
+}
+
+func runnableTypes(r release.Release) []string {
+	var ts []string
+	for t := range r.ProcessTypes {
+		if t != "release" {
+			ts = append(ts, t)
+		}
+	}
+	slices.Sort(ts)
+	return ts
+}
+
+// Restart replaces the app's dynos (heroku ps:restart). typ may name a
+// process type or a dyno ("web", "web.1") and must match one of the app's
+// dynos; formation.Reconciler can only restart a whole app, so every
+// formation dyno of the app is replaced either way.
+func (p *Platform) Restart(ctx context.Context, app, typ string) error {
+	if _, _, err := p.entry(app); err != nil {
+		return err
+	}
+	if typ != "" && !slices.ContainsFunc(p.rec.Dynos(app), func(d formation.DynoStatus) bool {
+		return d.Type != "run" && logplex.MatchDyno(typ, d.Name)
+	}) {
+		return fmt.Errorf("platform: restart %s: no dyno matches %q: %w", app, typ, ErrNotFound)
+	}
+	p.rec.Restart(app)
+	return nil
+}
+
+// Dynos lists the app's dynos, formation and one-off, sorted by name.
+func (p *Platform) Dynos(ctx context.Context, app string) ([]Dyno, error) {
+	_, rec, err := p.entry(app)
+	if err != nil {
+		return nil, err
+	}
+	var out []Dyno
+	for _, d := range p.rec.Dynos(app) {
+		out = append(out, Dyno{
+			ID: d.ID, Name: d.Name, Type: d.Type, State: d.State, Command: d.Command,
+			Release: d.Release, Size: rec.Formation[d.Type].Size, Addr: d.Addr, UpdatedAt: d.StartedAt,
+		})
+	}
+	return out, nil
+}
+
+// OneOffIO attaches a one-off dyno like a terminal (heroku run).
+type OneOffIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Env is merged onto the config vars ("heroku run --env").
+	Env []string
+}
+
+// RunOneOff runs command in a one-off dyno of the current release and
+// returns its exit status. Cancelling ctx stops the dyno.
+func (p *Platform) RunOneOff(ctx context.Context, app, command string, stdio OneOffIO) (int, error) {
+	if strings.TrimSpace(command) == "" {
+		return -1, fmt.Errorf("platform: run on %s: command is empty", app)
+	}
+	cur, err := p.current(ctx, app)
+	if err != nil {
+		return -1, err
+	}
+	if cur.Slug.IsZero() {
+		return -1, fmt.Errorf("platform: run on %s: %w", app, ErrNoRelease)
+	}
+	return p.oneOff(ctx, app, cur.Version, command, stdio)
+}
+
+func (p *Platform) oneOff(ctx context.Context, app string, version int, command string, stdio OneOffIO) (int, error) {
+	o, err := p.rec.RunOneOff(ctx, formation.OneOffRequest{
+		App: app, Release: version, Command: command, Env: stdio.Env,
+		Attach: true, Stdin: stdio.Stdin, Stdout: orDiscard(stdio.Stdout), Stderr: orDiscard(stdio.Stderr),
+	})
+	if err != nil {
+		return -1, fmt.Errorf("platform: run on %s: %w", app, err)
+	}
+	exit, err := o.Wait(ctx)
+	if err != nil {
+		// ctx ended: stop the dyno, without a deadline of its own since
+		// Stop is bounded by the grace period.
+		exit, _ = o.Stop(context.WithoutCancel(ctx))
+		return exit.Code, fmt.Errorf("platform: run on %s: %w", app, err)
+	}
+	return exit.Code, nil
+}
+
+// RunDetached starts command in a one-off dyno whose output goes to the
+// app's logs (heroku run:detached) and returns the dyno's name. It runs
+// until it exits or the platform stops.
+func (p *Platform) RunDetached(ctx context.Context, app, command string) (string, error) {
+	if strings.TrimSpace(command) == "" {
+		return "", fmt.Errorf("platform: run on %s: command is empty", app)
+	}
+	cur, err := p.current(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	if cur.Slug.IsZero() {
+		return "", fmt.Errorf("platform: run on %s: %w", app, ErrNoRelease)
+	}
+	o, err := p.rec.RunOneOff(ctx, formation.OneOffRequest{App: app, Release: cur.Version, Command: command})
+	if err != nil {
+		return "", fmt.Errorf("platform: run on %s: %w", app, err)
+	}
+	return o.Name, nil
+}
+
+// runReleasePhase is the release.Manager's PhaseFunc: the "release"
+// command in a one-off dyno of the new (pending) release.
+func (p *Platform) runReleasePhase(ctx context.Context, r release.Release, out io.Writer) (int, error) {
+	name, ok := p.appName(r.App)
+	if !ok {
+		return -1, errors.New("app no longer exists")
+	}
+	return p.oneOff(ctx, name, r.Version, r.ProcessTypes["release"], OneOffIO{Stdout: out, Stderr: out})
+}
+
+// current returns the app's newest succeeded release, rewritten with its
+// name; an app without releases is ErrNoRelease.
+func (p *Platform) current(ctx context.Context, app string) (release.Release, error) {
+	id, ok := p.appID(app)
+	if !ok {
+		return release.Release{}, fmt.Errorf("platform: app %q: %w", app, ErrNotFound)
+	}
+	cur, err := p.rels.Current(ctx, id)
+	if errors.Is(err, release.ErrNotFound) {
+		return release.Release{}, fmt.Errorf("platform: app %q: %w", app, ErrNoRelease)
+	}
+	if err != nil {
+		return release.Release{}, fmt.Errorf("platform: app %q: current release: %w", app, err)
+	}
+	return releaseOf(cur, app), nil
+}
+
+// FormationEntry is the scale of one process type of the current release
+// (what GET /apps/{app}/formation lists).
+type FormationEntry struct {
+	Type      string
+	Command   string
+	Quantity  int
+	Size      string
+	UpdatedAt time.Time
+}
+
+// Formation lists the process types of the app's current release with
+// their scale, sorted by type. An app without a deploy has none.
+func (p *Platform) Formation(ctx context.Context, app string) ([]FormationEntry, error) {
+	_, rec, err := p.entry(app)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := p.current(ctx, app)
+	if errors.Is(err, ErrNoRelease) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []FormationEntry
+	for _, t := range runnableTypes(cur) {
+		pr := rec.Formation[t]
+		out = append(out, FormationEntry{Type: t, Command: cur.ProcessTypes[t], Quantity: pr.Quantity, Size: pr.Size, UpdatedAt: rec.UpdatedAt})
+	}
+	return out, nil
+}

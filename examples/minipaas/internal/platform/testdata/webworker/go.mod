@@ -1,0 +1,3 @@
+module example.com/webworker
+
+go 1.22
