@@ -266,18 +266,20 @@ func dynoIndex(name string) int {
 	return 0
 }
 
-// Restart replaces all of the app's formation dynos (heroku restart) and
-// resets their crash back-off.
-func (r *Reconciler) Restart(app string) {
+// Restart replaces the app's formation dynos (heroku restart) and resets
+// their crash back-off: those of the given process types (heroku restart
+// web), or all of them when no type is given.
+func (r *Reconciler) Restart(app string, types ...string) {
+	selected := func(typ string) bool { return len(types) == 0 || slices.Contains(types, typ) }
 	r.mu.Lock()
 	r.defaults()
 	for k := range r.crashes {
-		if k.app == app {
+		if k.app == app && selected(k.typ) {
 			delete(r.crashes, k)
 		}
 	}
 	for _, d := range r.dynos {
-		if d.app != app || d.oneOff {
+		if d.app != app || d.oneOff || !selected(d.typ) {
 			continue
 		}
 		if d.state == StateCrashed {

@@ -484,6 +484,29 @@ func TestReconcilerRestartAndRemove(t *testing.T) {
 	})
 }
 
+// Restart with process types replaces only those types' dynos
+// (heroku restart clock) and leaves the others running.
+func TestReconcilerRestartTypes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.set(1, formation.RestartAll, map[string]int{"worker": 2, "clock": 1})
+		before := f.fake.Live()
+		f.rec.Restart("app", "clock")
+		synctest.Wait()
+		after := f.fake.Live()
+		if len(after) != 3 {
+			t.Fatalf("%d live dynos after Restart, want 3", len(after))
+		}
+		for _, d := range before {
+			replaced := !slices.Contains(after, d)
+			if want := d.Spec.Type == "clock"; replaced != want {
+				t.Errorf("%s: replaced = %v, want %v", d.Spec.Name, replaced, want)
+			}
+		}
+		f.finish()
+	})
+}
+
 // The default readiness check probes the port and, with HealthCheckPath,
 // waits for a good HTTP answer (real sockets, so no synctest here).
 func TestReconcilerHealthCheckPath(t *testing.T) {

@@ -55,6 +55,7 @@ type tail struct {
 	max     int
 	dropped int
 	since   time.Time
+	ended   bool // the app was removed: finish after the queue
 }
 
 func (b *Buffer) now() time.Time {
@@ -185,14 +186,45 @@ func (t *tail) offer(m Message) bool {
 	return ok
 }
 
-// take returns what is queued and the drops that happened after it.
-func (t *tail) take(spare []Message) (batch []Message, dropped int, since time.Time) {
+// take returns what is queued, the drops that happened after it, and
+// whether the tail has ended.
+func (t *tail) take(spare []Message) (batch []Message, dropped int, since time.Time, ended bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	batch, t.queue = t.queue, spare[:0]
 	dropped, since = t.dropped, t.since
 	t.dropped = 0
-	return batch, dropped, since
+	return batch, dropped, since, t.ended
+}
+
+// end marks the tail finished and wakes its reader.
+func (t *tail) end() {
+	t.mu.Lock()
+	t.ended = true
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Remove forgets app: its history is dropped, and tails following it end
+// once they have delivered what was already queued for them. A later Send
+// for app starts a new, empty history (a destroyed app's name reused).
+func (b *Buffer) Remove(app string) {
+	b.mu.Lock()
+	a := b.apps[app]
+	delete(b.apps, app)
+	b.mu.Unlock()
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ring, a.next = nil, 0
+	for t := range a.tails {
+		t.end()
+	}
 }
 
 // Tail implements Source. See [Source] and [TailOptions].
@@ -239,13 +271,16 @@ func (b *Buffer) Tail(ctx context.Context, app string, opt TailOptions) iter.Seq
 		}
 		var spare []Message
 		for {
-			batch, dropped, since := t.take(spare)
+			batch, dropped, since, ended := t.take(spare)
 			for _, m := range batch {
 				if ctx.Err() != nil || !yield(m, nil) {
 					return
 				}
 			}
 			if dropped > 0 && !yield(TailOverflowNotice(app, b.now(), dropped, since), nil) {
+				return
+			}
+			if ended {
 				return
 			}
 			spare = batch

@@ -254,3 +254,61 @@ func TestFanoutSinkConformance(t *testing.T) {
 		}
 	})
 }
+
+// Remove drops an app's history, ends its followers after what was queued
+// for them, and leaves other apps alone; the name can be used again.
+func TestBufferRemove(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b := &logplex.Buffer{}
+	other := line(0)
+	other.App = "other"
+	for _, m := range []logplex.Message{line(1), line(2), other} {
+		if err := b.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan []string, 1)
+	started := make(chan struct{})
+	go func() {
+		var texts []string
+		for m, err := range b.Tail(ctx, "demo", logplex.TailOptions{Lines: 10, Follow: true}) {
+			if err != nil {
+				t.Error(err)
+				break
+			}
+			texts = append(texts, m.Text)
+			if len(texts) == 2 {
+				close(started)
+			}
+		}
+		got <- texts // only reached when the tail ends
+	}()
+	<-started
+	if err := b.Send(ctx, line(3)); err != nil {
+		t.Fatal(err)
+	}
+	b.Remove("demo")
+	select {
+	case texts := <-got:
+		if want := "line 1,line 2,line 3"; strings.Join(texts, ",") != want {
+			t.Errorf("follower saw %q, want %q", strings.Join(texts, ","), want)
+		}
+	case <-ctx.Done():
+		t.Fatal("a follower of a removed app did not end")
+	}
+	if n := b.Len("demo"); n != 0 {
+		t.Errorf("Len after Remove = %d, want 0", n)
+	}
+	if n := b.Len("other"); n != 1 {
+		t.Errorf("Remove touched another app: Len(other) = %d, want 1", n)
+	}
+	if err := b.Send(ctx, line(4)); err != nil {
+		t.Fatal(err)
+	}
+	for m, err := range b.Tail(ctx, "demo", logplex.TailOptions{Lines: 10}) {
+		if err != nil || m.Text != "line 4" {
+			t.Errorf("after reuse got %q, %v; want only line 4", m.Text, err)
+		}
+	}
+}
