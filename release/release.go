@@ -145,6 +145,17 @@ type Store interface {
 	List(ctx context.Context, app string, opt ListOptions) ([]Release, error)
 }
 
+// AppDeleter is implemented by stores that can forget an app's whole
+// history, for platforms that destroy apps (heroku apps:destroy). It is an
+// optional capability, found by type assertion, so that append-only
+// stores (an audit log) remain valid Stores.
+type AppDeleter interface {
+	// DeleteApp removes every release of app in one transaction. Deleting
+	// an app without releases is not an error. A later Append for the same
+	// name starts again at v1 (expectVersion 0).
+	DeleteApp(ctx context.Context, app string) error
+}
+
 // Sentinel errors callers branch on. Everything else is descriptive.
 var (
 	ErrNotFound = errors.New("release: not found")

@@ -43,6 +43,11 @@ func (s *Store) Append(ctx context.Context, app string, r release.Release, expec
 	return s.kv.Append(ctx, app, r, expectVersion)
 }
 
+// DeleteApp implements [release.AppDeleter].
+func (s *Store) DeleteApp(ctx context.Context, app string) error {
+	return s.kv.DeleteApp(ctx, app)
+}
+
 // Get implements [release.Store].
 func (s *Store) Get(ctx context.Context, app string, version int) (release.Release, error) {
 	return s.kv.Get(ctx, app, version)

@@ -44,6 +44,17 @@ func (s *Store) Append(ctx context.Context, app string, r release.Release, expec
 	return r.Clone(), nil
 }
 
+// DeleteApp implements [release.AppDeleter].
+func (s *Store) DeleteApp(ctx context.Context, app string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.apps, app)
+	return nil
+}
+
 // Get implements [release.Store].
 func (s *Store) Get(ctx context.Context, app string, version int) (release.Release, error) {
 	if err := ctx.Err(); err != nil {

@@ -39,6 +39,7 @@ func StoreSuite(t *testing.T, newStore func(t *testing.T) release.Store) {
 		{"ConcurrentAppendsNoLossNoDuplicate", testConcurrentAppends},
 		{"ConcurrentSetStatusOnce", testConcurrentSetStatus},
 		{"ManagerScenario", testManagerScenario},
+		{"DeleteApp", testDeleteApp},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -554,5 +555,43 @@ func testConcurrentSetStatus(t *testing.T, s release.Store) {
 	wg.Wait()
 	if ok.Load() != 1 {
 		t.Fatalf("%d concurrent SetStatus calls succeeded, want exactly 1", ok.Load())
+	}
+}
+
+// testDeleteApp checks the optional AppDeleter capability: the app's
+// history is gone, other apps are untouched, and the name starts again at
+// v1.
+func testDeleteApp(t *testing.T, s release.Store) {
+	d, ok := s.(release.AppDeleter)
+	if !ok {
+		t.Skip("store does not implement release.AppDeleter")
+	}
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := s.Append(ctx, "doomed", Sample(i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Append(ctx, "kept", Sample(9), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DeleteApp(ctx, "doomed"); err != nil {
+		t.Fatalf("DeleteApp: %v", err)
+	}
+	if _, err := s.Latest(ctx, "doomed"); !errors.Is(err, release.ErrNotFound) {
+		t.Errorf("Latest after DeleteApp: err = %v, want ErrNotFound", err)
+	}
+	if list, err := s.List(ctx, "doomed", release.ListOptions{}); err != nil || len(list) != 0 {
+		t.Errorf("List after DeleteApp = %d releases, %v; want none", len(list), err)
+	}
+	if r, err := s.Latest(ctx, "kept"); err != nil || r.Version != 1 {
+		t.Errorf("another app after DeleteApp: v%d, %v; want v1", r.Version, err)
+	}
+	if err := d.DeleteApp(ctx, "never-existed"); err != nil {
+		t.Errorf("DeleteApp of an app without releases: %v", err)
+	}
+	r, err := s.Append(ctx, "doomed", Sample(5), 0)
+	if err != nil || r.Version != 1 {
+		t.Errorf("Append after DeleteApp: v%d, %v; want v1", r.Version, err)
 	}
 }

@@ -104,6 +104,26 @@ func wrap(what string, err error) error {
 	return fmt.Errorf("release: %s: %w", what, err)
 }
 
+// DeleteApp implements release.AppDeleter.
+func (s *Store) DeleteApp(ctx context.Context, app string) error {
+	err := s.db.Update(ctx, func(tx store.Tx) error {
+		var keys [][]byte
+		if err := tx.Scan(ns(app), nil, false, 0, func(k, _ []byte) bool {
+			keys = append(keys, append([]byte(nil), k...))
+			return true
+		}); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := tx.Delete(ns(app), k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap("delete "+app, err)
+}
+
 // Get implements release.Store.
 func (s *Store) Get(ctx context.Context, app string, version int) (release.Release, error) {
 	var r release.Release
