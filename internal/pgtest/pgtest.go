@@ -2,9 +2,11 @@ package pgtest
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -28,8 +30,14 @@ type Server struct {
 	// Durable turns fsync and synchronous commit back on, for benchmarks
 	// that compare against stores that do sync. Set before first use.
 	Durable bool
+	// RequirePassword initialises the cluster with scram-sha-256 and a
+	// generated superuser password, so that credentials are really
+	// checked (tests of per-tenant roles need that; trust accepts any
+	// password). Set before first use.
+	RequirePassword bool
 
 	once     sync.Once
+	password string // superuser password, with RequirePassword
 	skip     string // non-empty: binaries missing
 	err      error  // start failure
 	dir      string
@@ -141,7 +149,33 @@ func (s *Server) NewDatabase(tb testing.TB) string {
 }
 
 func (s *Server) dsn(db string) string {
-	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=%s sslmode=disable", s.port, db)
+	dsn := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=%s sslmode=disable", s.port, db)
+	if s.password != "" {
+		dsn += " password=" + s.password
+	}
+	return dsn
+}
+
+// AdminURL starts the server if needed and returns a URL for its
+// superuser, postgres, on the database "postgres" (with the password when
+// RequirePassword is set).
+func (s *Server) AdminURL(tb testing.TB) string {
+	tb.Helper()
+	s.ready(tb)
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)), Path: "/postgres", RawQuery: "sslmode=disable"}
+	if s.password != "" {
+		u.User = url.UserPassword("postgres", s.password)
+	} else {
+		u.User = url.User("postgres")
+	}
+	return u.String()
+}
+
+// Port is the server's loopback port; it starts the server if needed.
+func (s *Server) Port(tb testing.TB) int {
+	tb.Helper()
+	s.ready(tb)
+	return s.port
 }
 
 func sanitize(name string) string {
@@ -257,11 +291,31 @@ func (s *Server) start() {
 		}
 	}
 	data := filepath.Join(s.dir, "data")
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres",
-		"--no-sync", "-E", "UTF8", "--locale=C")
+	args := []string{"-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"}
+	var pwfile string
+	if s.RequirePassword {
+		s.password = rand.Text()
+		pwfile = filepath.Join(s.dir, "pwfile")
+		if err := os.WriteFile(pwfile, []byte(s.password+"\n"), 0o600); err != nil {
+			s.err = err
+			return
+		}
+		if cred != nil {
+			if err := os.Chown(pwfile, int(cred.Uid), int(cred.Gid)); err != nil {
+				s.err = err
+				return
+			}
+		}
+		args = append(args, "-A", "scram-sha-256", "--pwfile", pwfile)
+	}
+	initdb := exec.Command(filepath.Join(bin, "initdb"), args...)
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	initdb.Dir = s.dir
-	if out, err := initdb.CombinedOutput(); err != nil {
+	out, err := initdb.CombinedOutput()
+	if pwfile != "" {
+		_ = os.Remove(pwfile)
+	}
+	if err != nil {
 		s.err = fmt.Errorf("initdb: %v\n%s", err, out)
 		return
 	}

@@ -130,3 +130,33 @@ func TestNoServerOutlivesKilledBinary(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// With RequirePassword the server checks credentials: the admin URL works,
+// the same user with a wrong password is refused, and NewDatabase's DSNs
+// carry the password.
+func TestRequirePassword(t *testing.T) {
+	s := &pgtest.Server{RequirePassword: true}
+	t.Cleanup(s.Stop) // registered first, so it runs after NewDatabase's cleanup
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	conn, err := pgx.Connect(ctx, s.AdminURL(t))
+	if err != nil {
+		t.Fatalf("admin URL: %v", err)
+	}
+	conn.Close(ctx)
+
+	wrong := fmt.Sprintf("postgres://postgres:wrong@127.0.0.1:%d/postgres?sslmode=disable", s.Port(t))
+	if conn, err := pgx.Connect(ctx, wrong); err == nil {
+		conn.Close(ctx)
+		t.Fatal("a wrong password was accepted")
+	} else if !strings.Contains(err.Error(), "password authentication failed") {
+		t.Fatalf("wrong password: %v, want a password authentication failure", err)
+	}
+
+	conn, err = pgx.Connect(ctx, s.NewDatabase(t))
+	if err != nil {
+		t.Fatalf("NewDatabase DSN: %v", err)
+	}
+	conn.Close(ctx)
+}

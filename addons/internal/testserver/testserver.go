@@ -1,11 +1,8 @@
-// Package testserver starts real PostgreSQL and Redis servers for the
-// addons tests, on free loopback ports in temp directories.
-//
-// It exists beside internal/pgtest because the add-on providers need
-// what pgtest does not give: password authentication that is really
-// checked (initdb -A scram-sha-256, a superuser with a password) so that
-// isolation between add-ons can be tested, and a Redis server with a
-// password on its default user.
+// Package testserver starts the real servers the addons tests need, on
+// free loopback ports in temp directories: PostgreSQL with password
+// authentication that is really checked (internal/pgtest with
+// RequirePassword), so that isolation between add-ons can be tested, and
+// a Redis server with a password on its default user.
 //
 // One server of each kind serves a test binary: declare package-level
 // values, call Stop from TestMain after m.Run. Servers start on first
@@ -15,7 +12,6 @@
 package testserver
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -23,7 +19,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -31,8 +26,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/dynokit/dynokit/internal/pgtest"
 )
@@ -115,17 +108,11 @@ func skipOrFail(tb testing.TB, why, pkg string) {
 }
 
 // Postgres is a lazily started PostgreSQL server with scram-sha-256
-// authentication. The zero value is ready; safe for concurrent use.
+// authentication: internal/pgtest's server with RequirePassword. The zero
+// value is ready; safe for concurrent use.
 type Postgres struct {
-	once     sync.Once
-	skip     string
-	err      error
-	dir      string
-	port     int
-	password string
-	binDir   string
-	proc     *process
-	stopOnce sync.Once
+	init sync.Once
+	srv  pgtest.Server
 }
 
 // PostgresInfo is how to reach a started server as its superuser.
@@ -140,129 +127,24 @@ type PostgresInfo struct {
 // or fails tb.
 func (s *Postgres) Start(tb testing.TB) PostgresInfo {
 	tb.Helper()
-	s.once.Do(s.start)
-	if s.skip != "" {
-		skipOrFail(tb, s.skip, "postgresql-15")
-	}
-	if s.err != nil {
-		tb.Fatalf("testserver: postgres: %v", s.err)
-	}
-	return PostgresInfo{
-		AdminURL: fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", s.password, s.port),
-		Host:     "127.0.0.1", Port: s.port, BinDir: s.binDir,
-	}
-}
-
-func (s *Postgres) start() {
+	s.init.Do(func() { s.srv.RequirePassword = true })
+	adminURL := s.srv.AdminURL(tb)
 	bin, err := pgtest.BinDir()
 	if err != nil {
-		s.skip = err.Error()
-		return
+		tb.Fatalf("testserver: postgres: %v", err)
 	}
-	s.binDir = bin
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			s.skip = "running as root and there is no user postgres to run initdb as"
-			return
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-	}
-	if s.dir, err = os.MkdirTemp("", "dynokit-addons-pg-"); err != nil {
-		s.err = err
-		return
-	}
-	s.password = randomPassword()
-	pwfile := filepath.Join(s.dir, "pwfile")
-	if err := os.WriteFile(pwfile, []byte(s.password+"\n"), 0o600); err != nil {
-		s.err = err
-		return
-	}
-	if cred != nil {
-		for _, p := range []string{s.dir, pwfile} {
-			if err := os.Chown(p, int(cred.Uid), int(cred.Gid)); err != nil {
-				s.err = err
-				return
-			}
-		}
-	}
-	data := filepath.Join(s.dir, "data")
-	initdb := exec.Command(filepath.Join(s.binDir, "initdb"), "-D", data, "-A", "scram-sha-256",
-		"--pwfile", pwfile, "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	initdb.Dir = s.dir
-	if out, err := initdb.CombinedOutput(); err != nil {
-		s.err = fmt.Errorf("initdb: %v\n%s", err, out)
-		return
-	}
-	_ = os.Remove(pwfile)
-	for attempt := 0; attempt < 3; attempt++ {
-		if s.err = s.startPostgres(data, cred); s.err == nil {
-			return
-		}
-	}
+	return PostgresInfo{AdminURL: adminURL, Host: "127.0.0.1", Port: s.srv.Port(tb), BinDir: bin}
 }
 
-func (s *Postgres) startPostgres(data string, cred *syscall.Credential) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	logPath := filepath.Join(s.dir, "postgres.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	cmd := exec.Command(filepath.Join(s.binDir, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", s.dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	proc, err := start(cmd)
-	if err != nil {
-		return fmt.Errorf("start postgres: %w", err)
-	}
-	s.port = port
-	url := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", s.password, port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		conn, err := pgx.Connect(ctx, url)
-		if err == nil {
-			_ = conn.Close(ctx)
-			cancel()
-			s.proc = proc
-			return nil
-		}
-		cancel()
-		if proc.dead() {
-			logged, _ := os.ReadFile(logPath)
-			return fmt.Errorf("postgres exited during startup on port %d:\n%s", port, logged)
-		}
-		if time.Now().After(deadline) {
-			proc.stop(syscall.SIGQUIT)
-			return fmt.Errorf("postgres not ready after 30 s: %v", err)
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
-}
+// Stop shuts the server down and removes its directory. Safe to call when
+// it never started, and more than once.
+func (s *Postgres) Stop() { s.srv.Stop() }
 
-// Stop shuts the server down (fast shutdown) and removes its directory.
-// Safe to call when it never started, and more than once.
-func (s *Postgres) Stop() {
-	s.once.Do(func() { s.skip = "stopped before first use" })
-	s.stopOnce.Do(func() {
-		s.proc.stop(syscall.SIGINT)
-		if s.dir != "" {
-			_ = os.RemoveAll(s.dir)
-		}
-	})
-}
+// PID is the postmaster's process id (0 when not running).
+func (s *Postgres) PID() int { return s.srv.PID() }
+
+// Dir is the server's temporary directory.
+func (s *Postgres) Dir() string { return s.srv.Dir() }
 
 // Redis is a lazily started redis-server whose default user has a
 // password. The zero value is ready; safe for concurrent use.
@@ -394,12 +276,6 @@ func (s *Redis) Stop() {
 		}
 	})
 }
-
-// PID returns the server's process id, 0 if it is not running.
-func (s *Postgres) PID() int { return s.proc.pid() }
-
-// Dir returns the server's temp directory.
-func (s *Postgres) Dir() string { return s.dir }
 
 // PID returns the server's process id, 0 if it is not running.
 func (s *Redis) PID() int { return s.proc.pid() }
