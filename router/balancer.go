@@ -10,7 +10,7 @@ import (
 // (quarantined backends included, so index-based policies stay stable) and
 // must return an available backend ([Backend.Available]) or nil when none is.
 // Implementations must be safe for concurrent use and must not retain the
-// slice.
+// slice or the request (the HTTP/1.1 front end reuses Request values).
 type Balancer interface {
 	Pick(r *http.Request, backends []*Backend) *Backend
 }

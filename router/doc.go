@@ -35,19 +35,33 @@
 //
 // # Request path
 //
-// The client side is net/http's server (robust parsing, HTTP/2, TLS). The
-// dyno side is the router's own lean HTTP/1.1 client: per-dyno pools of
+// Client side: [Server] serves plain HTTP with the router's own HTTP/1.1
+// front end and HTTPS (HTTP/1.1 and HTTP/2) with net/http; a Router is
+// also an ordinary http.Handler for embedders, and Server.NetHTTP puts
+// net/http back on the plain listener. The front end runs one goroutine
+// per connection and no other per request: a strict parser reads the head
+// (one copy into one string; names, values, Host and framing checked as
+// net/http's server checks them, Transfer-Encoding and Content-Length
+// conflicts refused), the Request, its header map and URL and the response
+// writer are reused across the requests of a connection, and the response
+// head and a small body leave in one write. Client disconnects while a
+// request waits on its dyno are detected by a background read that a
+// sweeper starts for requests in flight for 50–100 ms (net/http pays for
+// one per request), which cancels the request's context (H27).
+//
+// Dyno side: the router's own lean HTTP/1.1 client: per-dyno pools of
 // keep-alive connections, the request head written straight from the
-// incoming header map into a buffered writer, the response head parsed
-// into the outgoing header map, bodies streamed both ways through pooled
-// buffers, flushing whenever the dyno pauses so streams stay live. A
-// connection failure quarantines the dyno for QuarantineFor and retries on
-// another dyno (MaxAttempts, then H19/H21); nothing is retried once the
-// request may have reached a dyno, except an idempotent, bodiless request
-// whose pooled connection turned out to be closed before any response byte
-// (the same rule as net/http's Transport; Config.NeverReplay turns even that
-// off). Upgrade requests (WebSocket…) become a byte tunnel under the
-// rolling idle window.
+// incoming header map into a buffered writer (with a small request body,
+// one write), the response head parsed into the outgoing header map from
+// one read, bodies streamed both ways through pooled buffers, flushing
+// whenever the dyno pauses so streams stay live. A connection failure
+// quarantines the dyno for QuarantineFor and retries on another dyno
+// (MaxAttempts, then H19/H21); nothing is retried once the request may have
+// reached a dyno, except an idempotent, bodiless request whose pooled
+// connection turned out to be closed before any response byte (the same
+// rule as net/http's Transport; Config.NeverReplay turns even that off).
+// Upgrade requests (WebSocket…) become a byte tunnel under the rolling idle
+// window.
 //
 // Heroku semantics: X-Forwarded-For gets the peer's address appended (a
 // client-sent value is kept only from TrustedProxies, as are
@@ -70,24 +84,45 @@
 //   - The design sketched Balancer.Pick over a Pool type and a Proxy built
 //     on httputil.ReverseProxy. ReverseProxy reaches about a third of
 //     nginx's throughput here, so the dyno side is a purpose-built HTTP/1.1
-//     client instead (net/http still parses every client request). The
-//     go-style.md advice behind "wrap, don't fork ReverseProxy" — keep the
-//     standard library's parsing fixes — holds: client input is parsed by
-//     net/http, dyno responses by a strict parser with Heroku's limits.
+//     client instead. The go-style.md advice behind "wrap, don't fork
+//     ReverseProxy" — keep the standard library's parsing fixes — is kept
+//     by test rather than by reuse: every smuggling, limit and protocol test
+//     runs against both client front ends, and FuzzFrontParse checks that
+//     the front end never accepts a request net/http's reader rejects or
+//     reads differently (method, target, URL, Host, header map, length,
+//     body).
+//   - Own front end rather than github.com/valyala/fasthttp: fasthttp's
+//     server has the same goroutine-per-connection model over net.Conn, so
+//     the same syscall floor; its handler API is not http.Handler (its
+//     adaptor copies every request into an http.Request, giving back most
+//     of the gain), and its parser differs from net/http's, so the shared
+//     tests could not hold for both. The own front end is ~800 lines, feeds
+//     the same Router code as net/http does, and adds no dependency.
+//   - The front end is stricter than net/http in a few places: HTTP
+//     versions other than 1.0 and 1.1 get 505, Transfer-Encoding on an
+//     HTTP/1.0 request 400, and trailers are checked and dropped. Expect
+//     values other than 100-continue reach the router (H26, 417, with a
+//     log line); on the net/http front end, net/http answers 417 itself for
+//     HTTP/1.1 and no log line is written. A request body the handler left
+//     unread is discarded when already buffered, else the connection is
+//     closed. Client-gone detection lags by up to 100 ms (see above).
 //   - The platform passes plain [Dyno] values; Backends (which hold atomics
 //     and must not be copied) are created and owned by the router.
-//   - Expect values other than 100-continue are answered 417 by net/http
-//     itself for HTTP/1.1 before the handler runs, so no router log line is
-//     written for them; HTTP/2 requests get the router's own H26 answer.
-//   - Performance: with net/http serving clients, the floor per request is
-//     a bare net/http server's cost plus the dyno exchange. On the 2-core
-//     benchmark box the router spends about 40 µs of CPU per proxied
-//     request where nginx spends about 22 µs and a bare net/http "hello"
-//     server about 17 µs (bench/router/run.sh), so throughput is about 0.6×
-//     nginx's. Closing the gap needs a leaner HTTP/1.1 server for the
-//     client side (its parser would have to pass the same smuggling tests);
-//     the dyno side is already a lean pooled client.
-//   - obs-fold request headers are unfolded by net/http into one
-//     SP-joined value (RFC 9112 §5.2 allows this for a proxy) rather than
-//     rejected; the dyno never sees a continuation line.
+//   - Performance (bench/router/run.sh, 2-core box shared with other
+//     builds, one run per figure, medians of 3): behind net/http's server
+//     the router spent 47.9 µs of CPU per proxied request (0.58× nginx's
+//     req/s, 0.77× haproxy's; nginx 23.3 µs). With the front end: 26.9–29.5
+//     µs against nginx's 20.7–22.6 and haproxy's 22.1–22.3, 0.83–0.90×
+//     nginx's req/s and 0.69–0.90× haproxy's (the ratios swing with the
+//     box's load), p99 at or below both; the same router behind net/http
+//     spent 42–44 µs in those runs (bench/router/README.md). Profiles now
+//     put two thirds of the router's CPU in the kernel (the two writes and
+//     two or three reads per request, and waking the peers), a tenth in the
+//     Go scheduler and netpoller, and the handler, parser and writer at a
+//     few µs together; a bare net/http "hello" server costs about 18 µs per
+//     request here. Going further would mean leaving goroutine-per-
+//     connection I/O for an event loop over raw epoll.
+//   - obs-fold request headers are unfolded into one SP-joined value
+//     (RFC 9112 §5.2 allows this for a proxy), exactly as net/http joins
+//     them, rather than rejected; the dyno never sees a continuation line.
 package router

@@ -72,7 +72,7 @@ func newEnv(t *testing.T, cfg router.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &router.Server{Router: rt, Listener: ln, ShutdownTimeout: 2 * time.Second}
+	srv := &router.Server{NetHTTP: netHTTP(t), Router: rt, Listener: ln, ShutdownTimeout: 2 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
@@ -210,3 +210,16 @@ func (e *env) rawRequest(t *testing.T, raw string) string {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// forEachFront runs test against both client-side front ends of
+// router.Server: the router's own HTTP/1.1 server ("fast", the default)
+// and net/http's ("nethttp").
+func forEachFront(t *testing.T, test func(t *testing.T)) {
+	t.Helper()
+	t.Run("fast", test)
+	t.Run("nethttp", test)
+}
+
+// netHTTP reports whether t (or its parent) is forEachFront's "nethttp"
+// case.
+func netHTTP(t *testing.T) bool { return strings.Contains(t.Name()+"/", "/nethttp/") }

@@ -222,7 +222,22 @@ func (ex *exchange) roundTrip(w http.ResponseWriter, r *http.Request, uc *upConn
 	}
 	sent := time.Now()
 	uc.nc.SetReadDeadline(sent.Add(rt.cfg.FirstByteTimeout))
-	stop := context.AfterFunc(ctx, uc.abort)
+	// A client that goes away aborts the dyno exchange. The front end holds
+	// the hook itself (no allocation); net/http's server goes through the
+	// request context.
+	rw, _ := w.(*respWriter)
+	var stopCtx func() bool
+	if rw != nil {
+		rw.c.onGone(uc)
+	} else {
+		stopCtx = context.AfterFunc(ctx, uc.abort)
+	}
+	stop := func() bool {
+		if rw != nil {
+			return rw.c.offGone()
+		}
+		return stopCtx()
+	}
 	keep, handedOff := false, false
 	defer func() {
 		switch {

@@ -174,6 +174,16 @@ func (ex *exchange) reset() {
 
 // ServeHTTP implements http.Handler.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rt.serve(w, r) {
+		// The status is out but the body is incomplete: make net/http cut
+		// the connection instead of ending the response cleanly.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// serve handles one request. It returns true when the response is
+// incomplete and the client connection must be cut.
+func (rt *Router) serve(w http.ResponseWriter, r *http.Request) (abort bool) {
 	ex := rt.exchanges.Get().(*exchange)
 	ex.rt = rt
 	ex.start = time.Now()
@@ -205,14 +215,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.proxy(w, r, ex)
 	}
 	ex.finish()
-	abort := ex.abort
+	abort = ex.abort
 	ex.reset()
 	rt.exchanges.Put(ex)
-	if abort {
-		// The status is out but the body is incomplete: make net/http cut
-		// the connection instead of ending the response cleanly.
-		panic(http.ErrAbortHandler)
-	}
+	return abort
 }
 
 // setForwarding computes the request id and X-Forwarded-* values.

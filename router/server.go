@@ -35,12 +35,17 @@ type Server struct {
 	// 90s. ShutdownTimeout bounds the graceful drain on cancellation;
 	// default 30s.
 	ReadHeaderTimeout, IdleTimeout, ShutdownTimeout time.Duration
-	// MaxHeaderBytes bounds the whole request head as net/http reads it
-	// (default 1 MiB); the router's own per-line, per-name and count limits
-	// (8 KiB, 1000 bytes, 1000 headers) then apply with Heroku's statuses.
+	// MaxHeaderBytes bounds the whole request head (default 1 MiB; both
+	// front ends allow 4 KiB of slack above it, then answer 431); the
+	// router's own per-line, per-name and count limits (8 KiB, 1000 bytes,
+	// 1000 headers) then apply with Heroku's statuses.
 	MaxHeaderBytes int
 	// Logger receives server errors; nil discards them.
 	Logger *slog.Logger
+	// NetHTTP serves the plain-HTTP listener with net/http's server instead
+	// of the router's own HTTP/1.1 front end (about 1.4× the CPU per
+	// request; see the package doc). TLS is always served by net/http.
+	NetHTTP bool
 
 	ready atomic.Pointer[serverAddrs]
 }
@@ -112,16 +117,26 @@ func (s *Server) Run(ctx context.Context) error {
 		hs.ErrorLog = newStdLogger(errLog)
 		return hs
 	}
-	plain := newServer()
-	servers := []*http.Server{plain}
+	var servers []*http.Server
+	var fe *front
 	addrs := &serverAddrs{http: ln.Addr()}
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		errc <- plain.Serve(ln)
-	}()
+	if s.NetHTTP {
+		plain := newServer()
+		servers = append(servers, plain)
+		go func() {
+			defer wg.Done()
+			errc <- plain.Serve(ln)
+		}()
+	} else {
+		fe = newFront(s.Router, dur(s.ReadHeaderTimeout, 10*time.Second), dur(s.IdleTimeout, 90*time.Second), maxHdr, s.Logger)
+		go func() {
+			defer wg.Done()
+			errc <- fe.Serve(ln)
+		}()
+	}
 	if withTLS {
 		hs := newServer()
 		hs.TLSConfig = &tls.Config{
@@ -148,6 +163,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dur(s.ShutdownTimeout, 30*time.Second))
 	defer cancel()
+	if fe != nil {
+		if err := fe.shutdown(sctx); err != nil {
+			fe.close()
+		}
+	}
 	for _, hs := range servers {
 		if err := hs.Shutdown(sctx); err != nil {
 			hs.Close()

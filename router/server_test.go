@@ -19,39 +19,41 @@ import (
 // TestSlowlorisHeadBounded: a client that trickles its request head is cut
 // off after ReadHeaderTimeout, and nothing reaches the dyno.
 func TestSlowlorisHeadBounded(t *testing.T) {
-	rt := router.New(router.Config{})
-	hits := make(chan struct{}, 1)
-	mustSet(t, rt, "app", backend(t, func(w http.ResponseWriter, r *http.Request) { hits <- struct{}{} }))
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := &router.Server{Router: rt, Listener: ln, ReadHeaderTimeout: 200 * time.Millisecond}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	forEachFront(t, func(t *testing.T) {
+		rt := router.New(router.Config{})
+		hits := make(chan struct{}, 1)
+		mustSet(t, rt, "app", backend(t, func(w http.ResponseWriter, r *http.Request) { hits <- struct{}{} }))
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		srv := &router.Server{NetHTTP: netHTTP(t), Router: rt, Listener: ln, ReadHeaderTimeout: 200 * time.Millisecond}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(ctx) }()
+		defer func() { cancel(); <-done }()
 
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	t0 := time.Now()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.localhost\r\n")
-	for i := 0; i < 20; i++ {
-		if _, err := io.WriteString(c, "X-Slow: 1\r\n"); err != nil {
-			break
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	io.ReadAll(c)
-	if d := time.Since(t0); d > 2*time.Second {
-		t.Errorf("slow head held the connection for %s", d)
-	}
-	select {
-	case <-hits:
-		t.Error("a trickled head reached the dyno")
-	default:
-	}
+		defer c.Close()
+		t0 := time.Now()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.localhost\r\n")
+		for i := 0; i < 20; i++ {
+			if _, err := io.WriteString(c, "X-Slow: 1\r\n"); err != nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		io.ReadAll(c)
+		if d := time.Since(t0); d > 2*time.Second {
+			t.Errorf("slow head held the connection for %s", d)
+		}
+		select {
+		case <-hits:
+			t.Error("a trickled head reached the dyno")
+		default:
+		}
+	})
 }
 
 // TestSlogLogger: the router log line also goes to the slog.Logger, at
@@ -77,18 +79,20 @@ func TestSlogLogger(t *testing.T) {
 // TestExpectContinue: a client waiting for 100 Continue gets it and its
 // body reaches the dyno.
 func TestExpectContinue(t *testing.T) {
-	e := newEnv(t, router.Config{})
-	mustSet(t, e.rt, "app", backend(t, func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		io.WriteString(w, "got "+string(b)+" expect="+r.Header.Get("Expect"))
-	}))
-	req, _ := http.NewRequest("PUT", "http://"+e.addr+"/", strings.NewReader("payload"))
-	req.Host = "app.localhost"
-	req.Header.Set("Expect", "100-continue")
-	resp, body := e.do(t, req)
-	if resp.StatusCode != 200 || body != "got payload expect=" {
-		t.Errorf("%d %q", resp.StatusCode, body)
-	}
+	forEachFront(t, func(t *testing.T) {
+		e := newEnv(t, router.Config{})
+		mustSet(t, e.rt, "app", backend(t, func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			io.WriteString(w, "got "+string(b)+" expect="+r.Header.Get("Expect"))
+		}))
+		req, _ := http.NewRequest("PUT", "http://"+e.addr+"/", strings.NewReader("payload"))
+		req.Host = "app.localhost"
+		req.Header.Set("Expect", "100-continue")
+		resp, body := e.do(t, req)
+		if resp.StatusCode != 200 || body != "got payload expect=" {
+			t.Errorf("%d %q", resp.StatusCode, body)
+		}
+	})
 }
 
 type lockedWriter struct {
@@ -114,33 +118,35 @@ func (d *discardRecorder) Write(p []byte) (int, error) { return len(p), nil }
 // TestShutdownClosesTunnels: cancelling Run closes upgraded connections,
 // which http.Server.Shutdown alone would leave open.
 func TestShutdownClosesTunnels(t *testing.T) {
-	rt := router.New(router.Config{})
-	addr, _ := rawDyno(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
-		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
-		io.Copy(c, br)
+	forEachFront(t, func(t *testing.T) {
+		rt := router.New(router.Config{})
+		addr, _ := rawDyno(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+			io.Copy(c, br)
+		})
+		mustSet(t, rt, "app", addr)
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		srv := &router.Server{NetHTTP: netHTTP(t), Router: rt, Listener: ln, ShutdownTimeout: time.Second}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(ctx) }()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		br := bufio.NewReader(c)
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+			t.Fatalf("upgrade: %v", err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if _, err := br.ReadByte(); err == nil || strings.Contains(err.Error(), "timeout") {
+			t.Errorf("tunnel still open after shutdown: %v", err)
+		}
 	})
-	mustSet(t, rt, "app", addr)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := &router.Server{Router: rt, Listener: ln, ShutdownTimeout: time.Second}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-	br := bufio.NewReader(c)
-	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
-		t.Fatalf("upgrade: %v", err)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if _, err := br.ReadByte(); err == nil || strings.Contains(err.Error(), "timeout") {
-		t.Errorf("tunnel still open after shutdown: %v", err)
-	}
 }

@@ -16,91 +16,95 @@ import (
 // checks the router's answer and that no request the router did not see
 // (the "smuggled" one, path /smuggled) ever reaches the dyno.
 func TestSmugglingAndLimits(t *testing.T) {
-	e := newEnv(t, router.Config{})
-	type seen struct {
-		path string
-		body string
-	}
-	got := make(chan seen, 100)
-	addr, _ := rawDyno(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
-		for {
-			b, err := io.ReadAll(req.Body)
-			got <- seen{req.URL.Path, string(b)}
-			if err != nil {
-				return
-			}
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			if req, err = http.ReadRequest(br); err != nil {
-				return
-			}
+	forEachFront(t, func(t *testing.T) {
+		e := newEnv(t, router.Config{})
+		type seen struct {
+			path string
+			body string
 		}
-	})
-	mustSet(t, e.rt, "app", addr)
-	const host = "Host: app.localhost\r\n"
-	smuggled := "GET /smuggled HTTP/1.1\r\n" + host + "\r\n"
-	for _, tc := range []struct {
-		name   string
-		raw    string
-		status string // first response's status line prefix
-		// dyno lists the paths the dyno may see, in order ("" = none).
-		dyno []string
-	}{
-		{"conflicting content-length", "POST /a HTTP/1.1\r\n" + host + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello" + smuggled, "HTTP/1.1 400", nil},
-		{"content-length list", "POST /a HTTP/1.1\r\n" + host + "Content-Length: 5, 6\r\n\r\nhello" + smuggled, "HTTP/1.1 400", nil},
-		{"te and cl: chunked wins, re-framed", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 ", []string{"/a", "/smuggled"}},
-		{"unknown transfer-encoding", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 501", nil},
-		// net/http unfolds obs-fold into one SP-joined value, which RFC 9112 §5.2
-		// allows a proxy to forward: the dyno never sees a continuation line.
-		{"obs-fold unfolded", "GET /a HTTP/1.1\r\n" + host + "X-Folded: a\r\n Transfer-Encoding: chunked\r\n\r\n", "HTTP/1.1 200", []string{"/a"}},
-		{"space before colon", "GET /a HTTP/1.1\r\n" + host + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n", "HTTP/1.1 400", nil},
-		{"invalid header name", "GET /a HTTP/1.1\r\n" + host + "Bad[Name]: x\r\n\r\n", "HTTP/1.1 400", nil},
-		{"NUL in header value", "GET /a HTTP/1.1\r\n" + host + "X-A: a\x00b\r\n\r\n", "HTTP/1.1 400", nil},
-		{"duplicate host", "GET /a HTTP/1.1\r\n" + host + "Host: other.localhost\r\n\r\n", "HTTP/1.1 400", nil},
-		{"bad chunk size", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 400", nil},
-		{"chunk size overflow", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\nhello\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 400", nil},
-		{"request line too long", "GET /" + strings.Repeat("a", 8200) + " HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 414", nil},
-		{"header name too long", "GET /a HTTP/1.1\r\n" + host + "X-" + strings.Repeat("n", 1000) + ": v\r\n\r\n", "HTTP/1.1 431", nil},
-		{"header value too long", "GET /a HTTP/1.1\r\n" + host + "X-Big: " + strings.Repeat("v", 8200) + "\r\n\r\n", "HTTP/1.1 431", nil},
-		{"too many headers", "GET /a HTTP/1.1\r\n" + host + strings.Repeat("X-H: v\r\n", 1001) + "\r\n", "HTTP/1.1 431", nil},
-		{"unsupported expect", "POST /a HTTP/1.1\r\n" + host + "Expect: 200-ok\r\nContent-Length: 1\r\n\r\nx", "HTTP/1.1 417", nil},
-		{"connect method", "CONNECT app.localhost:443 HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 405", nil},
-		{"http/1.0 without host", "GET /a HTTP/1.0\r\n\r\n", "HTTP/1.0 404", nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			resp := e.rawRequest(t, tc.raw)
-			if !strings.HasPrefix(resp, tc.status) {
-				first, _, _ := strings.Cut(resp, "\r\n")
-				t.Errorf("answer %q, want prefix %q", first, tc.status)
-			}
-			var paths []string
-			deadline := time.After(100 * time.Millisecond)
-		collect:
+		got := make(chan seen, 100)
+		addr, _ := rawDyno(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
 			for {
-				select {
-				case s := <-got:
-					paths = append(paths, s.path)
-				case <-deadline:
-					break collect
+				b, err := io.ReadAll(req.Body)
+				got <- seen{req.URL.Path, string(b)}
+				if err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				if req, err = http.ReadRequest(br); err != nil {
+					return
 				}
 			}
-			if strings.Join(paths, ",") != strings.Join(tc.dyno, ",") {
-				t.Errorf("dyno saw %v, want %v", paths, tc.dyno)
-			}
 		})
-	}
+		mustSet(t, e.rt, "app", addr)
+		const host = "Host: app.localhost\r\n"
+		smuggled := "GET /smuggled HTTP/1.1\r\n" + host + "\r\n"
+		for _, tc := range []struct {
+			name   string
+			raw    string
+			status string // first response's status line prefix
+			// dyno lists the paths the dyno may see, in order ("" = none).
+			dyno []string
+		}{
+			{"conflicting content-length", "POST /a HTTP/1.1\r\n" + host + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello" + smuggled, "HTTP/1.1 400", nil},
+			{"content-length list", "POST /a HTTP/1.1\r\n" + host + "Content-Length: 5, 6\r\n\r\nhello" + smuggled, "HTTP/1.1 400", nil},
+			{"te and cl: chunked wins, re-framed", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 ", []string{"/a", "/smuggled"}},
+			{"unknown transfer-encoding", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 501", nil},
+			// net/http unfolds obs-fold into one SP-joined value, which RFC 9112 §5.2
+			// allows a proxy to forward: the dyno never sees a continuation line.
+			{"obs-fold unfolded", "GET /a HTTP/1.1\r\n" + host + "X-Folded: a\r\n Transfer-Encoding: chunked\r\n\r\n", "HTTP/1.1 200", []string{"/a"}},
+			{"space before colon", "GET /a HTTP/1.1\r\n" + host + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n", "HTTP/1.1 400", nil},
+			{"invalid header name", "GET /a HTTP/1.1\r\n" + host + "Bad[Name]: x\r\n\r\n", "HTTP/1.1 400", nil},
+			{"NUL in header value", "GET /a HTTP/1.1\r\n" + host + "X-A: a\x00b\r\n\r\n", "HTTP/1.1 400", nil},
+			{"duplicate host", "GET /a HTTP/1.1\r\n" + host + "Host: other.localhost\r\n\r\n", "HTTP/1.1 400", nil},
+			{"bad chunk size", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 400", nil},
+			{"chunk size overflow", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\nhello\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 400", nil},
+			{"request line too long", "GET /" + strings.Repeat("a", 8200) + " HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 414", nil},
+			{"header name too long", "GET /a HTTP/1.1\r\n" + host + "X-" + strings.Repeat("n", 1000) + ": v\r\n\r\n", "HTTP/1.1 431", nil},
+			{"header value too long", "GET /a HTTP/1.1\r\n" + host + "X-Big: " + strings.Repeat("v", 8200) + "\r\n\r\n", "HTTP/1.1 431", nil},
+			{"too many headers", "GET /a HTTP/1.1\r\n" + host + strings.Repeat("X-H: v\r\n", 1001) + "\r\n", "HTTP/1.1 431", nil},
+			{"unsupported expect", "POST /a HTTP/1.1\r\n" + host + "Expect: 200-ok\r\nContent-Length: 1\r\n\r\nx", "HTTP/1.1 417", nil},
+			{"connect method", "CONNECT app.localhost:443 HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 405", nil},
+			{"http/1.0 without host", "GET /a HTTP/1.0\r\n\r\n", "HTTP/1.0 404", nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				resp := e.rawRequest(t, tc.raw)
+				if !strings.HasPrefix(resp, tc.status) {
+					first, _, _ := strings.Cut(resp, "\r\n")
+					t.Errorf("answer %q, want prefix %q", first, tc.status)
+				}
+				var paths []string
+				deadline := time.After(100 * time.Millisecond)
+			collect:
+				for {
+					select {
+					case s := <-got:
+						paths = append(paths, s.path)
+					case <-deadline:
+						break collect
+					}
+				}
+				if strings.Join(paths, ",") != strings.Join(tc.dyno, ",") {
+					t.Errorf("dyno saw %v, want %v", paths, tc.dyno)
+				}
+			})
+		}
+	})
 }
 
 // TestConnectionHeaderCannotStripRouterHeaders is go-style.md §4.1's check:
 // a client naming our headers in Connection must not delete them.
 func TestConnectionHeaderCannotStripRouterHeaders(t *testing.T) {
-	e := newEnv(t, router.Config{})
-	hdrs := make(chan http.Header, 1)
-	mustSet(t, e.rt, "app", backend(t, func(w http.ResponseWriter, r *http.Request) { hdrs <- r.Header }))
-	e.get(t, "app.localhost", "/", "Connection", "X-Request-Id, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Port, X-Request-Start, Via")
-	h := <-hdrs
-	for _, k := range []string{"X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Request-Start", "Via"} {
-		if h.Get(k) == "" {
-			t.Errorf("%s stripped by the client's Connection header", k)
+	forEachFront(t, func(t *testing.T) {
+		e := newEnv(t, router.Config{})
+		hdrs := make(chan http.Header, 1)
+		mustSet(t, e.rt, "app", backend(t, func(w http.ResponseWriter, r *http.Request) { hdrs <- r.Header }))
+		e.get(t, "app.localhost", "/", "Connection", "X-Request-Id, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Port, X-Request-Start, Via")
+		h := <-hdrs
+		for _, k := range []string{"X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Request-Start", "Via"} {
+			if h.Get(k) == "" {
+				t.Errorf("%s stripped by the client's Connection header", k)
+			}
 		}
-	}
+	})
 }

@@ -9,6 +9,7 @@
 #
 #   bench/router/run.sh                 # 3 rounds of 10 s per target
 #   ROUNDS=5 DURATION=10s bench/router/run.sh
+#   NETHTTP=1 bench/router/run.sh       # also the router on net/http's server
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -60,6 +61,9 @@ start_go backend backend -addr 127.0.0.1:0
 BACKEND=$ADDR_backend
 start_go ours router -addr 127.0.0.1:0 -backend "$BACKEND" -app bench
 OURS=$ADDR_ours
+if [ "${NETHTTP:-0}" = 1 ]; then
+	start_go std router -addr 127.0.0.1:0 -backend "$BACKEND" -app bench -nethttp
+fi
 start_go wsecho wsecho -addr 127.0.0.1:0
 WSECHO=$ADDR_wsecho
 
@@ -119,6 +123,7 @@ pids+=($HAPROXY_PID)
 sleep 1
 
 declare -A PID=([direct]=$PID_backend [dynokit]=$PID_ours [nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID)
+[ "${NETHTTP:-0}" = 1 ] && PID[dk-nethttp]=$PID_std
 # cputicks PID: user+system clock ticks of PID and its direct children
 # (nginx's workers), so CPU per request can be compared even on a busy box.
 cputicks() {
@@ -138,6 +143,10 @@ declare -A URL=(
 	[haproxy]="http://127.0.0.1:$HPORT/"
 )
 targets=(direct dynokit nginx haproxy)
+if [ "${NETHTTP:-0}" = 1 ]; then
+	URL[dk-nethttp]="http://$ADDR_std/"
+	targets+=(dk-nethttp)
+fi
 for t in "${targets[@]}"; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" "${URL[$t]}")
 	[ "$code" = 200 ] || { echo "$t: warm-up request got HTTP $code" >&2; exit 1; }
@@ -149,7 +158,8 @@ to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms
 declare -A RPS P50 P99 CPU
 for round in $(seq "$ROUNDS"); do
 	# Rotate the order each round so no target always runs on a warmer box.
-	order=("${targets[@]:$(( (round-1) % 4 ))}" "${targets[@]:0:$(( (round-1) % 4 ))}")
+	k=$(( (round-1) % ${#targets[@]} ))
+	order=("${targets[@]:$k}" "${targets[@]:0:$k}")
 	for t in "${order[@]}"; do
 		c0=$(cputicks "${PID[$t]}")
 		out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Host: $HOST" "${URL[$t]}")
@@ -161,7 +171,7 @@ for round in $(seq "$ROUNDS"); do
 		p99=$(awk '$1=="99%" {print $2}' <<<"$out" | to_ms)
 		errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
 		[ -z "$errs" ] || echo "round $round $t: $errs" >&2
-		printf 'round %d %-8s %8s req/s  p50 %6s ms  p99 %7s ms  %6s µs CPU/req\n' "$round" "$t" "$rps" "$p50" "$p99" "$cpu" >&2
+		printf 'round %d %-10s %8s req/s  p50 %6s ms  p99 %7s ms  %6s µs CPU/req\n' "$round" "$t" "$rps" "$p50" "$p99" "$cpu" >&2
 		RPS[$t]+="$rps "
 		CPU[$t]+="$cpu "
 		P50[$t]+="$p50 "
@@ -172,14 +182,17 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo
-printf '%-8s %10s %10s %10s %14s   (median of %d x wrk -t2 -c%d -d%s)\n' target req/s p50_ms p99_ms cpu_us/req "$ROUNDS" "$CONNS" "$DURATION"
+printf '%-10s %10s %10s %10s %14s   (median of %d x wrk -t2 -c%d -d%s)\n' target req/s p50_ms p99_ms cpu_us/req "$ROUNDS" "$CONNS" "$DURATION"
 declare -A M
 for t in "${targets[@]}"; do
 	M[$t]=$(median <<<"${RPS[$t]}")
-	printf '%-8s %10s %10s %10s %14s\n' "$t" "${M[$t]}" "$(median <<<"${P50[$t]}")" "$(median <<<"${P99[$t]}")" "$(median <<<"${CPU[$t]}")"
+	printf '%-10s %10s %10s %10s %14s\n' "$t" "${M[$t]}" "$(median <<<"${P50[$t]}")" "$(median <<<"${P99[$t]}")" "$(median <<<"${CPU[$t]}")"
 done
 awk -v o="${M[dynokit]}" -v n="${M[nginx]}" -v h="${M[haproxy]}" -v d="${M[direct]}" \
 	'BEGIN {printf "\nratio dynokit/nginx   = %.2f\nratio dynokit/haproxy = %.2f\nratio dynokit/direct  = %.2f\n", o/n, o/h, o/d}'
+if [ "${NETHTTP:-0}" = 1 ]; then
+	awk -v o="${M[dynokit]}" -v s="${M[dk-nethttp]}" 'BEGIN {printf "ratio dynokit/dk-nethttp = %.2f (the router on net/http'"'"'s server)\n", o/s}'
+fi
 
 echo
 echo "upgrade (WebSocket-style) echo through the router, 64-byte round trips:"
