@@ -1,0 +1,1089 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+	"github.com/dynokit/dynokit/logplex"
+	"github.com/dynokit/dynokit/release"
+	"github.com/dynokit/dynokit/slug"
+)
+
+// The single account of a minipaas: whoever holds the API token.
+const (
+	accountEmail = "owner@minipaas.localhost"
+	accountName  = "minipaas owner"
+)
+
+// accountID is stable across restarts, so the CLI's owner checks hold.
+var accountID = nameUUID("account", accountEmail)
+
+// maxBody bounds request bodies; config vars are at most 32 KB per app.
+const maxBody = 1 << 20
+
+// api answers the Platform API v3 subset the heroku CLI uses (heroku.md
+// §9, real-components.md §2), translating each request into Platform calls.
+type api struct {
+	p          *platform.Platform
+	routerPort string
+	// slugs is the platform's slug store (DataDir/slugs), read for sizes;
+	// repoDir names an app's git repository.
+	slugs   *slug.FSStore
+	repoDir func(app string) string
+	// rv and runAddr serve heroku run's attachments.
+	rv      *rendezvous
+	runAddr string
+	log     *slog.Logger
+}
+
+func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore, repoDir func(string) string, rv *rendezvous, runAddr string, log *slog.Logger) http.Handler {
+	a := &api{p: p, routerPort: portOf(routerAddr), slugs: slugs, repoDir: repoDir, rv: rv, runAddr: runAddr, log: log}
+	s := &platformapi.Server{Token: token, Logger: log}
+	h := func(pattern string, fn platformapi.HandlerFunc) {
+		s.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {
+			return fn(w, r.WithContext(platform.WithUser(r.Context(), accountEmail)))
+		})
+	}
+	h("GET /account", a.account)
+	h("POST /apps", a.createApp)
+	h("GET /apps", a.listApps)
+	h("GET /users/{user}/apps", a.listApps)
+	h("GET /apps/{app}", a.getApp)
+	h("PATCH /apps/{app}", a.patchApp)
+	h("DELETE /apps/{app}", a.destroyApp)
+	h("GET /apps/{app}/config-vars", a.getConfig)
+	h("PATCH /apps/{app}/config-vars", a.patchConfig)
+	h("GET /apps/{app}/releases", a.listReleases)
+	h("GET /apps/{app}/releases/{release}", a.getRelease)
+	h("GET /apps/{app}/releases/{release}/config-vars", a.getReleaseConfig)
+	h("POST /apps/{app}/releases", a.rollback)
+	h("GET /apps/{app}/formation", a.getFormation)
+	h("PATCH /apps/{app}/formation", a.patchFormation)
+	h("GET /apps/{app}/formation/{type}", a.getFormationType)
+	h("PATCH /apps/{app}/formation/{type}", a.patchFormationType)
+	h("GET /apps/{app}/dynos", a.listDynos)
+	h("POST /apps/{app}/dynos", a.runDyno)
+	h("DELETE /apps/{app}/dynos", a.restartAll)
+	h("DELETE /apps/{app}/dynos/{dyno}", a.restartDyno)
+	h("DELETE /apps/{app}/formations/{type}", a.restartType)
+	h("POST /apps/{app}/log-sessions", a.createLogSession)
+	h("GET /apps/{app}/domains", a.listDomains)
+	h("POST /apps/{app}/domains", a.addDomain)
+	// minipaas configures no add-on servers and serves no TLS, so these
+	// lists are truly empty; apps:info and domains:add read them.
+	h("GET /apps/{app}/addons", a.emptyList)
+	h("GET /apps/{app}/sni-endpoints", a.emptyList)
+	return s
+}
+
+// nameUUID derives a stable UUID-shaped id from parts (SHA-256, with the
+// version and variant bits of an RFC 4122 name-based UUID), for objects the
+// platform keys by name or number: releases, formation entries, the account.
+func nameUUID(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	b := sum[:16]
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// apiError maps platform errors to API errors. Platform messages name apps,
+// vars and rules but never config values, so they may be shown.
+func apiError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "platform: ")
+	var nameErr *platform.NameError
+	var cfgErr *release.ConfigVarError
+	switch {
+	case errors.Is(err, platform.ErrNotFound):
+		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "%s", msg)
+	case errors.Is(err, platform.ErrConflict):
+		return platformapi.Conflict("%s", msg)
+	case errors.Is(err, platform.ErrNoRelease):
+		return platformapi.InvalidParams("%s", msg)
+	case errors.As(err, &nameErr), errors.As(err, &cfgErr):
+		return platformapi.InvalidParams("%s", msg)
+	case errors.Is(err, context.Canceled):
+		return platformapi.Errorf(http.StatusServiceUnavailable, platformapi.IDServiceUnavailable, "request cancelled")
+	}
+	return err // logged, answered as a generic 500
+}
+
+// app looks up the {app} path value, answering 404 for a missing app.
+func (a *api) app(r *http.Request) (platform.App, error) {
+	name := r.PathValue("app")
+	app, err := a.p.App(r.Context(), name)
+	if errors.Is(err, platform.ErrNotFound) {
+		return app, platformapi.NotFound("app", name)
+	}
+	if err != nil {
+		return app, apiError(err)
+	}
+	return app, nil
+}
+
+type ref struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type owner struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+type appJSON struct {
+	ID                           string  `json:"id"`
+	Name                         string  `json:"name"`
+	WebURL                       string  `json:"web_url"`
+	GitURL                       string  `json:"git_url"`
+	Maintenance                  bool    `json:"maintenance"`
+	Generation                   string  `json:"generation"`
+	ProcessTier                  string  `json:"process_tier"`
+	Region                       ref     `json:"region"`
+	Stack                        ref     `json:"stack"`
+	BuildStack                   ref     `json:"build_stack"`
+	Owner                        owner   `json:"owner"`
+	Team                         *ref    `json:"team"`
+	Space                        *ref    `json:"space"`
+	BuildpackProvidedDescription *string `json:"buildpack_provided_description"`
+	ACM                          bool    `json:"acm"`
+	CreateStatus                 string  `json:"create_status"`
+	// Sizes are filled in for a single app only (null in lists).
+	SlugSize   *int64  `json:"slug_size"`
+	RepoSize   *int64  `json:"repo_size"`
+	CreatedAt  string  `json:"created_at"`
+	UpdatedAt  string  `json:"updated_at"`
+	ReleasedAt *string `json:"released_at"`
+}
+
+var (
+	regionLocal = ref{ID: nameUUID("region", "local"), Name: "local"}
+	stackLocal  = ref{ID: nameUUID("stack", "local"), Name: "local"}
+)
+
+func (a *api) appJSON(r *http.Request, app platform.App) appJSON {
+	j := appJSON{
+		ID:           app.ID,
+		Name:         app.Name,
+		WebURL:       a.webURL(app),
+		GitURL:       "http://" + r.Host + "/" + app.Name + ".git",
+		Maintenance:  app.Maintenance,
+		Generation:   "cedar",
+		ProcessTier:  "production",
+		Region:       regionLocal,
+		Stack:        stackLocal,
+		BuildStack:   stackLocal,
+		Owner:        owner{ID: accountID, Email: accountEmail},
+		CreateStatus: "complete",
+		CreatedAt:    rfc3339(app.CreatedAt),
+		UpdatedAt:    rfc3339(app.UpdatedAt),
+	}
+	if app.Release > 0 {
+		u := rfc3339(app.UpdatedAt)
+		j.ReleasedAt = &u
+	}
+	return j
+}
+
+// webURL is the app's URL through the router, with the router's port.
+func (a *api) webURL(app platform.App) string {
+	u := app.WebURL // http://<app>.localhost/
+	if a.routerPort != "80" && a.routerPort != "" {
+		u = strings.TrimSuffix(u, "/") + ":" + a.routerPort + "/"
+	}
+	return u
+}
+
+func (a *api) account(w http.ResponseWriter, r *http.Request) error {
+	platformapi.WriteJSON(w, http.StatusOK, map[string]any{
+		"id":                        accountID,
+		"email":                     accountEmail,
+		"name":                      accountName,
+		"verified":                  true,
+		"two_factor_authentication": false,
+		"created_at":                "2026-01-01T00:00:00Z",
+		"updated_at":                "2026-01-01T00:00:00Z",
+	})
+	return nil
+}
+
+func (a *api) createApp(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	if body.Name == "" {
+		// The CLI omits the name to get a generated one.
+		body.Name = "app-" + nameUUID("app", time.Now().String(), r.Header.Get("Request-Id"))[:8]
+	}
+	app, err := a.p.CreateApp(r.Context(), body.Name)
+	if errors.Is(err, platform.ErrConflict) {
+		return platformapi.InvalidParams("Name %s is already taken", body.Name)
+	}
+	if err != nil {
+		return apiError(err)
+	}
+	platformapi.WriteJSON(w, http.StatusCreated, a.appJSON(r, app))
+	return nil
+}
+
+func (a *api) listApps(w http.ResponseWriter, r *http.Request) error {
+	if u := r.PathValue("user"); u != "" && u != "~" && u != accountEmail && u != accountID {
+		return platformapi.NotFound("user", u)
+	}
+	apps, err := a.p.Apps(r.Context())
+	if err != nil {
+		return apiError(err)
+	}
+	out := make([]appJSON, 0, len(apps))
+	for _, app := range apps {
+		out = append(out, a.appJSON(r, app))
+	}
+	return platformapi.Paginate(w, r, out,
+		platformapi.Field[appJSON]{Name: "id", Key: func(j appJSON) string { return j.ID }},
+		platformapi.Field[appJSON]{Name: "name", Key: func(j appJSON) string { return j.Name }},
+	)
+}
+
+func (a *api) getApp(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	j := a.appJSON(r, app)
+	slugSize, repoSize := a.slugSize(r.Context(), app), dirSize(a.repoDir(app.Name))
+	j.SlugSize, j.RepoSize = &slugSize, &repoSize
+	platformapi.WriteJSON(w, http.StatusOK, j)
+	return nil
+}
+
+// slugSize is the compressed size of the current release's slug, 0 when
+// there is none.
+func (a *api) slugSize(ctx context.Context, app platform.App) int64 {
+	if app.Release == 0 {
+		return 0
+	}
+	rel, err := a.p.Release(ctx, app.Name, app.Release)
+	if err != nil || rel.Slug.IsZero() {
+		return 0
+	}
+	d, err := slug.ParseDigest(rel.Slug.Checksum)
+	if err != nil {
+		return 0
+	}
+	info, err := a.slugs.Stat(ctx, d)
+	if err != nil {
+		a.log.Warn("minipaas: slug size", "app", app.Name, "err", err)
+		return 0
+	}
+	return info.Size
+}
+
+// dirSize sums the sizes of the regular files under dir (0 if missing).
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a missing repo, or a file gone meanwhile
+		}
+		if d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func (a *api) patchApp(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Maintenance *bool   `json:"maintenance"`
+		Name        *string `json:"name"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	if body.Name != nil && *body.Name != app.Name {
+		return platformapi.InvalidParams("renaming apps is not supported")
+	}
+	if body.Maintenance != nil {
+		if err := a.p.SetMaintenance(r.Context(), app.Name, *body.Maintenance); err != nil {
+			return apiError(err)
+		}
+	}
+	if app, err = a.app(r); err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
+	return nil
+}
+
+func (a *api) destroyApp(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	if err := a.p.DestroyApp(r.Context(), app.Name); err != nil {
+		return apiError(err)
+	}
+	platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
+	return nil
+}
+
+func (a *api) getConfig(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	vars, err := a.p.Config(r.Context(), app.Name)
+	if err != nil {
+		return apiError(err)
+	}
+	platformapi.WriteJSON(w, http.StatusOK, configJSON(vars))
+	return nil
+}
+
+func configJSON(vars release.ConfigVars) map[string]string {
+	out := make(map[string]string, len(vars))
+	for k, v := range vars {
+		out[k] = v
+	}
+	return out
+}
+
+// patchConfig sets vars with string values and unsets those given as null.
+func (a *api) patchConfig(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	var body map[string]*string
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	set := map[string]string{}
+	var unset []string
+	for k, v := range body {
+		if v == nil {
+			unset = append(unset, k)
+		} else {
+			set[k] = *v
+		}
+	}
+	sort.Strings(unset)
+	if len(set) > 0 || len(unset) > 0 {
+		if _, err := a.p.SetConfig(r.Context(), app.Name, set, unset); err != nil {
+			return apiError(err)
+		}
+	}
+	vars, err := a.p.Config(r.Context(), app.Name)
+	if err != nil {
+		return apiError(err)
+	}
+	platformapi.WriteJSON(w, http.StatusOK, configJSON(vars))
+	return nil
+}
+
+type releaseJSON struct {
+	ID                  string   `json:"id"`
+	Version             int      `json:"version"`
+	Description         string   `json:"description"`
+	Status              string   `json:"status"`
+	Current             bool     `json:"current"`
+	EligibleForRollback bool     `json:"eligible_for_rollback"`
+	Slug                *ref     `json:"slug"`
+	AddonPlanNames      []string `json:"addon_plan_names"`
+	App                 ref      `json:"app"`
+	User                owner    `json:"user"`
+	OutputStreamURL     *string  `json:"output_stream_url"`
+	CreatedAt           string   `json:"created_at"`
+	UpdatedAt           string   `json:"updated_at"`
+}
+
+func releaseID(app platform.App, version int) string {
+	return nameUUID("release", app.ID, strconv.Itoa(version))
+}
+
+func releaseToJSON(app platform.App, rel release.Release) releaseJSON {
+	j := releaseJSON{
+		ID:                  releaseID(app, rel.Version),
+		Version:             rel.Version,
+		Description:         rel.Description,
+		Status:              string(rel.Status),
+		Current:             rel.Version == app.Release,
+		EligibleForRollback: rel.Status == release.StatusSucceeded && !rel.Slug.IsZero(),
+		AddonPlanNames:      []string{},
+		App:                 ref{ID: app.ID, Name: app.Name},
+		User:                owner{ID: accountID, Email: rel.User},
+		CreatedAt:           rfc3339(rel.CreatedAt),
+		UpdatedAt:           rfc3339(rel.UpdatedAt),
+	}
+	if j.User.Email == "" {
+		j.User.Email = accountEmail
+	}
+	if !rel.Slug.IsZero() {
+		j.Slug = &ref{ID: rel.Slug.ID}
+	}
+	return j
+}
+
+// allReleases reads the app's whole history, oldest first; Paginate then
+// serves whatever window the Range header asks for.
+func (a *api) allReleases(ctx context.Context, app platform.App) ([]releaseJSON, error) {
+	var out []releaseJSON
+	opt := release.ListOptions{Max: release.MaxMax, Order: release.Asc}
+	for {
+		page, err := a.p.Releases(ctx, app.Name, opt)
+		if err != nil {
+			return nil, apiError(err)
+		}
+		for _, rel := range page {
+			out = append(out, releaseToJSON(app, rel))
+		}
+		next, more := release.NextRange(opt, page)
+		if !more {
+			return out, nil
+		}
+		opt = next
+	}
+}
+
+func (a *api) listReleases(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	rels, err := a.allReleases(r.Context(), app)
+	if err != nil {
+		return err
+	}
+	return platformapi.Paginate(w, r, rels,
+		platformapi.Field[releaseJSON]{Name: "version", Key: func(j releaseJSON) string { return strconv.Itoa(j.Version) }, Numeric: true},
+		platformapi.Field[releaseJSON]{Name: "id", Key: func(j releaseJSON) string { return j.ID }},
+	)
+}
+
+// findRelease resolves a release by version ("12", "v12") or id.
+func (a *api) findRelease(ctx context.Context, app platform.App, idOrVersion string) (release.Release, error) {
+	v := strings.TrimPrefix(strings.ToLower(idOrVersion), "v")
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		rel, err := a.p.Release(ctx, app.Name, n)
+		if err != nil {
+			return rel, apiError(err)
+		}
+		return rel, nil
+	}
+	rels, err := a.allReleases(ctx, app)
+	if err != nil {
+		return release.Release{}, err
+	}
+	for _, j := range rels {
+		if j.ID == strings.ToLower(idOrVersion) {
+			rel, err := a.p.Release(ctx, app.Name, j.Version)
+			if err != nil {
+				return rel, apiError(err)
+			}
+			return rel, nil
+		}
+	}
+	return release.Release{}, platformapi.NotFound("release", idOrVersion)
+}
+
+func (a *api) getRelease(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	rel, err := a.findRelease(r.Context(), app, r.PathValue("release"))
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, releaseToJSON(app, rel))
+	return nil
+}
+
+func (a *api) getReleaseConfig(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	rel, err := a.findRelease(r.Context(), app, r.PathValue("release"))
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, configJSON(rel.Config))
+	return nil
+}
+
+// rollback answers POST /apps/{app}/releases {"release": "<id or version>"}.
+// Creating a release from a slug id is not supported: slugs come from builds.
+func (a *api) rollback(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Release json.RawMessage `json:"release"`
+		Slug    string          `json:"slug"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	if len(body.Release) == 0 {
+		if body.Slug != "" {
+			return platformapi.InvalidParams("releasing a slug by id is not supported; push with git to deploy")
+		}
+		return platformapi.InvalidParams("release is required: the id or version of the release to roll back to")
+	}
+	// The release may come as a string (id or version) or a number.
+	var target string
+	if err := json.Unmarshal(body.Release, &target); err != nil {
+		var n int
+		if err := json.Unmarshal(body.Release, &n); err != nil {
+			return platformapi.InvalidParams("release must be a release id or version")
+		}
+		target = strconv.Itoa(n)
+	}
+	to, err := a.findRelease(r.Context(), app, target)
+	if err != nil {
+		return err
+	}
+	rel, err := a.p.Rollback(r.Context(), app.Name, to.Version)
+	if err != nil {
+		return apiError(err)
+	}
+	if app, err = a.app(r); err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusCreated, releaseToJSON(app, rel))
+	return nil
+}
+
+type formationJSON struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	Command   string `json:"command"`
+	Quantity  int    `json:"quantity"`
+	Size      string `json:"size"`
+	DynoSize  ref    `json:"dyno_size"`
+	App       ref    `json:"app"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+// displaySize is the size the CLI shows; unsized dynos run unlimited.
+func displaySize(size string) string {
+	if size == "" {
+		return "Basic"
+	}
+	return size
+}
+
+func (a *api) formation(ctx context.Context, app platform.App) ([]formationJSON, error) {
+	entries, err := a.p.Formation(ctx, app.Name)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	out := make([]formationJSON, 0, len(entries))
+	for _, e := range entries {
+		size := displaySize(e.Size)
+		out = append(out, formationJSON{
+			ID:        nameUUID("formation", app.ID, e.Type),
+			Type:      e.Type,
+			Command:   e.Command,
+			Quantity:  e.Quantity,
+			Size:      size,
+			DynoSize:  ref{ID: nameUUID("dyno-size", strings.ToLower(size)), Name: size},
+			App:       ref{ID: app.ID, Name: app.Name},
+			CreatedAt: rfc3339(app.CreatedAt),
+			UpdatedAt: rfc3339(e.UpdatedAt),
+		})
+	}
+	return out, nil
+}
+
+func (a *api) getFormation(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	f, err := a.formation(r.Context(), app)
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, f)
+	return nil
+}
+
+func (a *api) getFormationType(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	f, err := a.formation(r.Context(), app)
+	if err != nil {
+		return err
+	}
+	typ := r.PathValue("type")
+	for _, e := range f {
+		if e.Type == typ {
+			platformapi.WriteJSON(w, http.StatusOK, e)
+			return nil
+		}
+	}
+	return platformapi.NotFound("formation", typ)
+}
+
+// formationUpdate is one entry of a formation PATCH. The CLI sends quantity
+// as a string ("2"); other clients send a number.
+type formationUpdate struct {
+	Type     string          `json:"type"`
+	Quantity json.RawMessage `json:"quantity"`
+	Size     string          `json:"size"`
+	DynoSize *struct {
+		Name string `json:"name"`
+	} `json:"dyno_size"`
+}
+
+func (u formationUpdate) quantity() (int, bool, error) {
+	if len(u.Quantity) == 0 || string(u.Quantity) == "null" {
+		return 0, false, nil
+	}
+	var n int
+	if err := json.Unmarshal(u.Quantity, &n); err == nil {
+		return n, true, nil
+	}
+	var s string
+	if err := json.Unmarshal(u.Quantity, &s); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
+			return n, true, nil
+		}
+	}
+	return 0, false, platformapi.InvalidParams("quantity of %s must be a whole number", u.Type)
+}
+
+func (u formationUpdate) size() string {
+	if u.DynoSize != nil && u.DynoSize.Name != "" {
+		return u.DynoSize.Name
+	}
+	return u.Size
+}
+
+// applyFormation scales and resizes in that order; each is one platform call.
+func (a *api) applyFormation(ctx context.Context, app platform.App, updates []formationUpdate) error {
+	quantities := map[string]int{}
+	sizes := map[string]string{}
+	for _, u := range updates {
+		if u.Type == "" {
+			return platformapi.InvalidParams("every formation update needs a type")
+		}
+		n, ok, err := u.quantity()
+		if err != nil {
+			return err
+		}
+		if ok {
+			if n < 0 {
+				return platformapi.InvalidParams("quantity of %s must not be negative", u.Type)
+			}
+			quantities[u.Type] = n
+		}
+		if s := u.size(); s != "" {
+			ds, found := platform.LookupDynoSize(s)
+			if !found {
+				return platformapi.InvalidParams("unknown dyno size %q", s)
+			}
+			sizes[u.Type] = ds.Name
+		}
+	}
+	if len(quantities) > 0 {
+		if err := a.p.Scale(ctx, app.Name, quantities); err != nil {
+			if strings.Contains(err.Error(), "quantity must be") {
+				return platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
+			}
+			return apiError(err)
+		}
+	}
+	if len(sizes) > 0 {
+		if err := a.p.Resize(ctx, app.Name, sizes); err != nil {
+			return apiError(err)
+		}
+	}
+	return nil
+}
+
+func (a *api) patchFormation(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Updates []formationUpdate `json:"updates"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	if len(body.Updates) == 0 {
+		return platformapi.InvalidParams("updates is required: [{\"type\": \"web\", \"quantity\": 2}]")
+	}
+	if err := a.applyFormation(r.Context(), app, body.Updates); err != nil {
+		return err
+	}
+	f, err := a.formation(r.Context(), app)
+	if err != nil {
+		return err
+	}
+	// Answer with the entries that were updated, as Heroku does.
+	var out []formationJSON
+	for _, e := range f {
+		for _, u := range body.Updates {
+			if u.Type == e.Type {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	if out == nil {
+		out = []formationJSON{}
+	}
+	platformapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *api) patchFormationType(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	var u formationUpdate
+	if err := platformapi.DecodeJSON(r, maxBody, &u); err != nil {
+		return err
+	}
+	u.Type = r.PathValue("type")
+	if err := a.applyFormation(r.Context(), app, []formationUpdate{u}); err != nil {
+		return err
+	}
+	return a.getFormationType(w, r)
+}
+
+type dynoJSON struct {
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	Type      string  `json:"type"`
+	State     string  `json:"state"`
+	Command   string  `json:"command"`
+	Size      string  `json:"size"`
+	AttachURL *string `json:"attach_url"`
+	Release   struct {
+		ID      string `json:"id"`
+		Version int    `json:"version"`
+	} `json:"release"`
+	App       ref    `json:"app"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+func (a *api) listDynos(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	dynos, err := a.p.Dynos(r.Context(), app.Name)
+	if err != nil {
+		return apiError(err)
+	}
+	out := make([]dynoJSON, 0, len(dynos))
+	for _, d := range dynos {
+		j := dynoJSON{
+			ID:        nameUUID("dyno", app.ID, d.ID),
+			Name:      d.Name,
+			Type:      d.Type,
+			State:     string(d.State),
+			Command:   d.Command,
+			Size:      displaySize(d.Size),
+			App:       ref{ID: app.ID, Name: app.Name},
+			CreatedAt: rfc3339(d.UpdatedAt),
+			UpdatedAt: rfc3339(d.UpdatedAt),
+		}
+		j.Release.ID = releaseID(app, d.Release)
+		j.Release.Version = d.Release
+		out = append(out, j)
+	}
+	return platformapi.Paginate(w, r, out,
+		platformapi.Field[dynoJSON]{Name: "name", Key: func(j dynoJSON) string { return j.Name }},
+		platformapi.Field[dynoJSON]{Name: "id", Key: func(j dynoJSON) string { return j.ID }},
+	)
+}
+
+var configName = regexp.MustCompile(`^\w+$`)
+
+// runDyno answers POST /apps/{app}/dynos (heroku run, run:detached).
+func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Command string `json:"command"`
+		Attach  bool   `json:"attach"`
+		// Values may be numbers (COLUMNS, LINES) or null (an unset TERM).
+		Env map[string]json.RawMessage `json:"env"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	if strings.TrimSpace(body.Command) == "" {
+		return platformapi.InvalidParams("command is required")
+	}
+	if app.Release == 0 {
+		return platformapi.InvalidParams("%s has no release yet: deploy it first", app.Name)
+	}
+	env := make([]string, 0, len(body.Env))
+	var custom []string // not a terminal setting
+	for k, raw := range body.Env {
+		if !configName.MatchString(k) {
+			return platformapi.InvalidParams("env name %q: letters, digits and underscores only", k)
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return platformapi.InvalidParams("env %s: %v", k, err)
+		}
+		switch v := v.(type) {
+		case nil:
+			continue
+		case string:
+			env = append(env, k+"="+v)
+		case float64:
+			env = append(env, k+"="+strconv.FormatFloat(v, 'f', -1, 64))
+		default:
+			return platformapi.InvalidParams("env %s must be a string", k)
+		}
+		if k != "TERM" && k != "COLUMNS" && k != "LINES" {
+			custom = append(custom, k)
+		}
+	}
+	sort.Strings(env)
+	now := rfc3339(time.Now())
+	j := dynoJSON{
+		ID:        platformapi.NewUUID(),
+		Type:      "run",
+		State:     "starting",
+		Command:   body.Command,
+		Size:      displaySize(""),
+		App:       ref{ID: app.ID, Name: app.Name},
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	j.Release.ID = releaseID(app, app.Release)
+	j.Release.Version = app.Release
+	if body.Attach {
+		secret, err := a.rv.add(app.Name, body.Command, env)
+		if err != nil {
+			return err
+		}
+		// The dyno gets its name when the CLI attaches and it starts.
+		j.Name = "run"
+		u := "rendezvous://" + a.runAddr + "/" + secret
+		j.AttachURL = &u
+	} else {
+		// The terminal's settings mean nothing to a detached dyno.
+		if len(custom) > 0 {
+			return platformapi.InvalidParams("env is only supported with attach (heroku run), not for %s", strings.Join(custom, ", "))
+		}
+		name, err := a.p.RunDetached(r.Context(), app.Name, body.Command)
+		if err != nil {
+			return apiError(err)
+		}
+		j.Name = name
+	}
+	platformapi.WriteJSON(w, http.StatusCreated, j)
+	return nil
+}
+
+// restartAll answers DELETE /apps/{app}/dynos: every dyno is replaced.
+func (a *api) restartAll(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	dynos, err := a.p.Dynos(r.Context(), app.Name)
+	if err != nil {
+		return apiError(err)
+	}
+	// Restart replaces every formation dyno whatever type it names; an app
+	// without dynos has nothing to restart.
+	if len(dynos) > 0 {
+		if err := a.p.Restart(r.Context(), app.Name, dynos[0].Type); err != nil {
+			return apiError(err)
+		}
+	}
+	platformapi.WriteJSON(w, http.StatusAccepted, map[string]any{})
+	return nil
+}
+
+// restartType answers DELETE /apps/{app}/formations/{type} (ps:restart -p).
+func (a *api) restartType(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	if err := a.p.Restart(r.Context(), app.Name, r.PathValue("type")); err != nil {
+		return apiError(err)
+	}
+	platformapi.WriteJSON(w, http.StatusAccepted, map[string]any{})
+	return nil
+}
+
+func (a *api) emptyList(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.app(r); err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, []any{})
+	return nil
+}
+
+func (a *api) restartDyno(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	if err := a.p.Restart(r.Context(), app.Name, r.PathValue("dyno")); err != nil {
+		return apiError(err)
+	}
+	platformapi.WriteJSON(w, http.StatusAccepted, map[string]any{})
+	return nil
+}
+
+func (a *api) createLogSession(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Lines  *int   `json:"lines"`
+		Source string `json:"source"`
+		Dyno   string `json:"dyno"`
+		Tail   bool   `json:"tail"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	opt := logplex.SessionOptions{Source: body.Source, Dyno: body.Dyno, Tail: body.Tail}
+	if body.Lines != nil {
+		if *body.Lines < 0 {
+			return platformapi.InvalidParams("lines must not be negative")
+		}
+		opt.Lines = *body.Lines
+	}
+	sess, err := a.p.CreateLogSession(r.Context(), app.Name, opt)
+	if err != nil {
+		if errors.Is(err, platform.ErrNotFound) {
+			return apiError(err)
+		}
+		return platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
+	}
+	now := rfc3339(time.Now())
+	platformapi.WriteJSON(w, http.StatusCreated, map[string]any{
+		"id":          sess.ID,
+		"logplex_url": sess.URL("http://" + r.Host + logSessionsPath),
+		"created_at":  now,
+		"updated_at":  now,
+	})
+	return nil
+}
+
+type domainJSON struct {
+	ID        string  `json:"id"`
+	Hostname  string  `json:"hostname"`
+	Kind      string  `json:"kind"`
+	CNAME     *string `json:"cname"`
+	Status    string  `json:"status"`
+	App       ref     `json:"app"`
+	CreatedAt string  `json:"created_at"`
+	UpdatedAt string  `json:"updated_at"`
+}
+
+func domainToJSON(app platform.App, host, kind string) domainJSON {
+	j := domainJSON{
+		ID:        nameUUID("domain", app.ID, host),
+		Hostname:  host,
+		Kind:      kind,
+		Status:    "succeeded",
+		App:       ref{ID: app.ID, Name: app.Name},
+		CreatedAt: rfc3339(app.CreatedAt),
+		UpdatedAt: rfc3339(app.UpdatedAt),
+	}
+	if kind == "custom" {
+		// Point the custom domain at the app's own host name.
+		cname := app.Name + ".localhost"
+		j.CNAME = &cname
+	}
+	return j
+}
+
+func (a *api) listDomains(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	domains, err := a.p.Domains(r.Context(), app.Name)
+	if err != nil {
+		return apiError(err)
+	}
+	out := []domainJSON{domainToJSON(app, app.Name+".localhost", "heroku")}
+	for _, d := range domains {
+		out = append(out, domainToJSON(app, d, "custom"))
+	}
+	return platformapi.Paginate(w, r, out,
+		platformapi.Field[domainJSON]{Name: "hostname", Key: func(j domainJSON) string { return j.Hostname }},
+		platformapi.Field[domainJSON]{Name: "id", Key: func(j domainJSON) string { return j.ID }},
+	)
+}
+
+func (a *api) addDomain(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Hostname string `json:"hostname"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	host := strings.ToLower(strings.TrimSpace(body.Hostname))
+	if host == "" {
+		return platformapi.InvalidParams("hostname is required")
+	}
+	if err := a.p.AddDomain(r.Context(), app.Name, host); err != nil {
+		if errors.Is(err, platform.ErrConflict) || errors.Is(err, platform.ErrNotFound) {
+			return apiError(err)
+		}
+		return platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
+	}
+	platformapi.WriteJSON(w, http.StatusCreated, domainToJSON(app, host, "custom"))
+	return nil
+}

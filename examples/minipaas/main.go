@@ -1,0 +1,381 @@
+// Command minipaas is a one-binary Heroku for one machine: git push an app
+// to it, and drive it with the real heroku CLI.
+//
+//	go run ./examples/minipaas
+//
+// serves the apps at http://<app>.localhost:5000 (the router) and the
+// Platform API and git on http://127.0.0.1:5001. State lives in -data-dir.
+// See README.md.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dynokit/dynokit/examples/minipaas/internal/gitpush"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/formation/oci"
+	"github.com/dynokit/dynokit/router"
+	"github.com/dynokit/dynokit/slug"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "minipaas:", err)
+		os.Exit(1)
+	}
+}
+
+// options is what the command line decides, plus what tests inject.
+type options struct {
+	DataDir      string
+	RouterAddr   string
+	APIAddr      string
+	RunAddr      string // heroku run's TLS rendezvous
+	Runtime      string // "local" or "oci"
+	ShareGoCache bool
+	Verbose      bool
+
+	// Set by tests: listeners already open (so free ports need no guessing),
+	// extra build environment, and a shorter dyno stop grace.
+	routerListener, apiListener, runListener net.Listener
+	buildEnv                                 []string
+	stopGrace                                time.Duration
+	opened                                   func(*platform.Platform) // called once serving
+}
+
+// defaultDataDir is $XDG_DATA_HOME/dynokit-minipaas, else
+// ~/.local/share/dynokit-minipaas, else ./minipaas-data.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "dynokit-minipaas")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "dynokit-minipaas")
+	}
+	return "minipaas-data"
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("minipaas", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "directory holding all state (apps, releases, slugs, build caches, dynos)")
+	fs.StringVar(&o.RouterAddr, "router-addr", "127.0.0.1:5000", "listen address of the router serving http://<app>.localhost")
+	fs.StringVar(&o.APIAddr, "api-addr", "127.0.0.1:5001", "listen address of the Platform API and the git server")
+	fs.StringVar(&o.RunAddr, "rendezvous-addr", "127.0.0.1:5002", "listen address of the TLS rendezvous that `heroku run` attaches to")
+	fs.StringVar(&o.Runtime, "runtime", "local", "dyno runtime: local (processes) or oci (runc containers; needs root)")
+	fs.BoolVar(&o.ShareGoCache, "share-go-cache", true, "let Go builds use this machine's build cache (go env GOCACHE), so they compile warm")
+	fs.BoolVar(&o.Verbose, "v", false, "log platform diagnostics to stderr")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	}
+	if o.Runtime != "local" && o.Runtime != "oci" {
+		return o, fmt.Errorf("-runtime %q: want local or oci", o.Runtime)
+	}
+	if o.DataDir == "" {
+		return o, errors.New("-data-dir must not be empty")
+	}
+	return o, nil
+}
+
+// run is main without the process: it serves until ctx is done, then stops
+// every dyno and closes the state.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	o, err := parseFlags(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, o, stdout)
+}
+
+func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
+	logger := slog.New(slog.DiscardHandler)
+	if o.Verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+
+	token, generated := os.Getenv("DYNOKIT_API_TOKEN"), false
+	if token == "" {
+		if token, err = newToken(); err != nil {
+			return err
+		}
+		generated = true
+	}
+
+	dataDir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+
+	buildEnv := append([]string(nil), o.buildEnv...)
+	if o.ShareGoCache {
+		if c := hostGoCache(ctx); c != "" {
+			buildEnv = append(buildEnv, "GOCACHE="+c)
+		}
+	}
+	cfg := platform.Config{
+		DataDir:   dataDir,
+		BuildEnv:  buildEnv,
+		StopGrace: o.stopGrace,
+		Logger:    logger,
+	}
+	if o.Runtime == "oci" {
+		cfg.Runtime = &oci.Runtime{Dir: filepath.Join(dataDir, "oci"), Logger: logger}
+	}
+
+	// Listen before Open, so a busy port fails fast and leaves nothing behind.
+	routerLn, err := listen(o.routerListener, o.RouterAddr)
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	apiLn, err := listen(o.apiListener, o.APIAddr)
+	if err != nil {
+		routerLn.Close()
+		return fmt.Errorf("api: %w", err)
+	}
+	caFile := filepath.Join(dataDir, "rendezvous-ca.pem")
+	runTLS, err := rendezvousTLS(caFile)
+	if err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		return err
+	}
+	runLn, err := listen(o.runListener, o.RunAddr)
+	if err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		return fmt.Errorf("rendezvous: %w", err)
+	}
+	runLn = tls.NewListener(runLn, runTLS)
+
+	p, err := platform.Open(ctx, cfg)
+	if err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		runLn.Close()
+		return fmt.Errorf("open platform: %w", err)
+	}
+	defer func() {
+		if cerr := p.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close platform: %w", cerr)
+		}
+	}()
+
+	git := &gitpush.Handler{
+		Root:      filepath.Join(dataDir, "repos"),
+		Token:     token,
+		AppExists: func(ctx context.Context, app string) bool { _, err := p.App(ctx, app); return err == nil },
+		Deploy:    gitDeploy(p, filepath.Join(dataDir, "tmp"), portOf(routerLn.Addr().String())),
+		Logger:    logger,
+	}
+	// The slug store's layout is part of platform.Config's documentation.
+	slugs := &slug.FSStore{Dir: filepath.Join(dataDir, "slugs")}
+	rv := newRendezvous(p, logger)
+	api := newAPI(p, token, routerLn.Addr().String(), slugs, git.RepoDir, rv, runLn.Addr().String(), logger)
+
+	apiSrv := &http.Server{
+		Handler:           apiMux(api, git, p),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	routerSrv := &router.Server{Router: p.Router(), Listener: routerLn, Logger: logger, ShutdownTimeout: 10 * time.Second}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	wg.Add(4)
+	go func() { defer wg.Done(); errs <- wrapErr("platform", p.Run(runCtx)) }()
+	go func() { defer wg.Done(); errs <- wrapErr("rendezvous", rv.serve(runCtx, runLn)) }()
+	go func() { defer wg.Done(); errs <- wrapErr("router", routerSrv.Run(runCtx)) }()
+	go func() {
+		defer wg.Done()
+		err := apiSrv.Serve(apiLn)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errs <- wrapErr("api", err)
+	}()
+
+	printWelcome(stdout, routerLn.Addr().String(), apiLn.Addr().String(), dataDir, caFile, token, generated)
+	if o.opened != nil {
+		o.opened(p)
+	}
+
+	// The first failure, or the signal, stops everything.
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errs:
+	}
+	fmt.Fprintln(stdout, "minipaas: stopping (dynos get SIGTERM, then SIGKILL after their grace)")
+	cancel()
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 15*time.Second)
+	if err := apiSrv.Shutdown(shutCtx); err != nil {
+		apiSrv.Close() // log streams that never end; cut them
+	}
+	shutCancel()
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		if first == nil {
+			first = e
+		}
+	}
+	return first
+}
+
+func wrapErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func listen(ln net.Listener, addr string) (net.Listener, error) {
+	if ln != nil {
+		return ln, nil
+	}
+	return net.Listen("tcp", addr)
+}
+
+// newToken makes a 32-byte random API key.
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate API token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// hostGoCache is `go env GOCACHE`, or "" when go is missing.
+func hostGoCache(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "env", "GOCACHE").Output()
+	if err != nil {
+		return ""
+	}
+	c := strings.TrimSpace(string(out))
+	if !filepath.IsAbs(c) {
+		return "" // "off" or unset
+	}
+	return c
+}
+
+// apiMux sends git smart HTTP (/<app>.git/...) to the git server, log
+// session streams (which the CLI opens without API headers) to the
+// platform's log sessions, and everything else to the Platform API.
+func apiMux(api http.Handler, git http.Handler, p *platform.Platform) http.Handler {
+	logs := http.StripPrefix(logSessionsPath, p.LogSessions())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case isGitPath(r.URL.Path):
+			git.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, logSessionsPath+"/"):
+			logs.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
+		}
+	})
+}
+
+const logSessionsPath = "/log-sessions"
+
+// isGitPath reports whether path is under /<something>.git/.
+func isGitPath(path string) bool {
+	first, _, found := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return found && strings.HasSuffix(first, ".git")
+}
+
+// gitDeploy turns a push into a platform deploy of the pushed revision.
+func gitDeploy(p *platform.Platform, tmpRoot, routerPort string) func(context.Context, gitpush.DeployRequest) error {
+	return func(ctx context.Context, req gitpush.DeployRequest) error {
+		// Whoever holds the token is the account (see api.go).
+		ctx = platform.WithUser(ctx, accountEmail)
+		if err := os.MkdirAll(tmpRoot, 0o700); err != nil {
+			return fmt.Errorf("deploy %s: %w", req.App, err)
+		}
+		src, err := os.MkdirTemp(tmpRoot, "push-"+req.App+"-")
+		if err != nil {
+			return fmt.Errorf("deploy %s: %w", req.App, err)
+		}
+		defer os.RemoveAll(src)
+		if err := req.Export(ctx, src); err != nil {
+			fmt.Fprintf(req.Output, " !     Could not check out %s\n", req.NewRev)
+			return fmt.Errorf("deploy %s: %w", req.App, err)
+		}
+		// On failure the platform has explained it in the build output, and
+		// gitpush reports the error as the push's rejection.
+		if _, err := p.Deploy(ctx, req.App, src, req.NewRev, req.Output); err != nil {
+			return err
+		}
+		// The platform has printed "Released vN" and the app's URL.
+		if routerPort != "80" {
+			// The platform's URL has no port; give the one that works.
+			fmt.Fprintf(req.Output, "       Open http://%s.localhost:%s/\n", req.App, routerPort)
+		}
+		return nil
+	}
+}
+
+func printWelcome(w io.Writer, routerAddr, apiAddr, dataDir, caFile, token string, generated bool) {
+	routerPort := portOf(routerAddr)
+	apiURL := "http://" + apiAddr
+	tokenRef := "$DYNOKIT_API_TOKEN"
+	fmt.Fprintf(w, "minipaas is running\n")
+	fmt.Fprintf(w, "  apps:         http://<app>.localhost:%s  (router on %s)\n", routerPort, routerAddr)
+	fmt.Fprintf(w, "  API and git:  %s\n", apiURL)
+	fmt.Fprintf(w, "  state:        %s\n", dataDir)
+	if generated {
+		fmt.Fprintf(w, "  API token:    %s  (generated; set DYNOKIT_API_TOKEN to choose one)\n", token)
+		fmt.Fprintf(w, "\nexport DYNOKIT_API_TOKEN=%s\n", token)
+	} else {
+		fmt.Fprintf(w, "  API token:    from DYNOKIT_API_TOKEN\n")
+	}
+	fmt.Fprintf(w, "\nDeploy a first app (from a git repository of a Go, Node.js or static app):\n")
+	fmt.Fprintf(w, "  curl -sf -X POST -H 'Accept: application/vnd.heroku+json; version=3' -H \"Authorization: Bearer %s\" -H 'Content-Type: application/json' -d '{\"name\":\"demo\"}' %s/apps\n", tokenRef, apiURL)
+	fmt.Fprintf(w, "  git push http://:%s@%s/demo.git main\n", tokenRef, apiAddr)
+	fmt.Fprintf(w, "  curl http://demo.localhost:%s/\n", routerPort)
+	fmt.Fprintf(w, "\nOr with the heroku CLI:\n")
+	fmt.Fprintf(w, "  HEROKU_HOST=%s HEROKU_API_KEY=%s heroku apps:create demo\n", apiURL, tokenRef)
+	fmt.Fprintf(w, "  (heroku run also needs NODE_EXTRA_CA_CERTS=%s)\n", caFile)
+	fmt.Fprintf(w, "\nStop with Ctrl-C (dynos are stopped; state stays in the data dir).\n")
+}
+
+func portOf(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return port
+}

@@ -1,0 +1,498 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+)
+
+// lockedBuffer collects what the platform prints, from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// minipaas is the whole program running in-process on loopback ports.
+type minipaas struct {
+	t          *testing.T
+	p          *platform.Platform
+	apiURL     string
+	apiAddr    string
+	routerAddr string
+	runAddr    string
+	token      string
+	dataDir    string
+	out        *lockedBuffer
+	cancel     context.CancelFunc
+	done       chan error
+	stopOnce   sync.Once
+}
+
+func requireTools(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"git", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not on PATH", tool)
+		}
+	}
+}
+
+// startMinipaas runs serve as main would, with listeners on free ports,
+// a temporary data dir and the token from DYNOKIT_API_TOKEN. It is stopped
+// (every dyno with it) when the test ends.
+func startMinipaas(t *testing.T) *minipaas {
+	t.Helper()
+	requireTools(t)
+	token, err := newToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DYNOKIT_API_TOKEN", token)
+
+	o, err := parseFlags([]string{"-data-dir", filepath.Join(t.TempDir(), "data")}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.routerListener = listenLoopback(t)
+	o.apiListener = listenLoopback(t)
+	o.runListener = listenLoopback(t)
+	// Builds share the test's Go build cache (-share-go-cache) and must not
+	// reach the network: the test apps have no dependencies.
+	o.buildEnv = []string{"GOFLAGS=-mod=mod", "GOPROXY=off"}
+	o.stopGrace = 3 * time.Second
+	opened := make(chan *platform.Platform, 1)
+	o.opened = func(p *platform.Platform) { opened <- p }
+
+	m := &minipaas{
+		t:          t,
+		apiAddr:    o.apiListener.Addr().String(),
+		routerAddr: o.routerListener.Addr().String(),
+		runAddr:    o.runListener.Addr().String(),
+		token:      token,
+		dataDir:    o.DataDir,
+		out:        &lockedBuffer{},
+		done:       make(chan error, 1),
+	}
+	m.apiURL = "http://" + m.apiAddr
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	go func() { m.done <- serve(ctx, o, m.out) }()
+	select {
+	case m.p = <-opened:
+	case err := <-m.done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("the platform did not open within 30 s")
+	}
+	t.Cleanup(m.stop)
+	return m
+}
+
+func listenLoopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// stop is what SIGTERM does: cancel and wait for serve to return.
+func (m *minipaas) stop() { m.stopOnce.Do(m.stopNow) }
+
+func (m *minipaas) stopNow() {
+	m.cancel()
+	select {
+	case err := <-m.done:
+		if err != nil {
+			m.t.Errorf("serve: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		m.t.Fatal("serve did not return 60 s after cancel")
+	}
+	if m.t.Failed() {
+		m.t.Logf("minipaas output:\n%s", m.out.String())
+	}
+}
+
+// api makes an authenticated Platform API request and decodes the answer
+// into v (when not nil); it returns the status.
+func (m *minipaas) api(method, path, body string, v any) int {
+	m.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, m.apiURL+path, rd)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/vnd.heroku+json; version=3")
+	req.Header.Set("Authorization", "Bearer "+m.token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		m.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		m.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if v != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, v); err != nil {
+			m.t.Fatalf("%s %s: decode %q: %v", method, path, b, err)
+		}
+	}
+	if resp.StatusCode >= 300 {
+		m.t.Logf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return resp.StatusCode
+}
+
+// get requests / of app through the router, as http://<app>.localhost,
+// or as the custom domain app when it has a dot.
+func (m *minipaas) get(app string) (int, string, error) {
+	req, err := http.NewRequest("GET", "http://"+m.routerAddr+"/", nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = app
+	if !strings.Contains(app, ".") {
+		req.Host += ".localhost"
+	}
+	req.Close = true // a fresh pick of dyno per request
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// waitFor requests app until match accepts the answer, or fails after 90 s.
+func (m *minipaas) waitFor(app, what string, match func(status int, body string) bool) string {
+	m.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var (
+		status int
+		body   string
+		err    error
+	)
+	for time.Now().Before(deadline) {
+		status, body, err = m.get(app)
+		if err == nil && match(status, body) {
+			return body
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	m.t.Fatalf("%s: %s: last answer %d %q (err %v)", app, what, status, body, err)
+	return ""
+}
+
+// gitClient runs the real git with an isolated configuration.
+type gitClient struct {
+	t    *testing.T
+	home string
+}
+
+func newGitClient(t *testing.T) *gitClient {
+	return &gitClient{t: t, home: t.TempDir()}
+}
+
+func (g *gitClient) cmd(ctx context.Context, dir string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"HOME="+g.home,
+		"XDG_CONFIG_HOME="+g.home,
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_CONFIG_GLOBAL="+filepath.Join(g.home, "gitconfig"),
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_ASKPASS=",
+		"SSH_ASKPASS=",
+		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
+		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
+	)
+	return cmd
+}
+
+func (g *gitClient) run(dir string, args ...string) {
+	g.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if out, err := g.cmd(ctx, dir, args...).CombinedOutput(); err != nil {
+		g.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// push runs git push and returns its output (the remote: lines included).
+func (g *gitClient) push(dir, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := g.cmd(ctx, dir, "push", url, "main").CombinedOutput()
+	return string(out), err
+}
+
+// helloRepo is a git work tree holding the platform's hello test app
+// (answers "$GREETING from $DYNO"), committed on main.
+func (g *gitClient) helloRepo() string {
+	g.t.Helper()
+	dir := g.t.TempDir()
+	src := filepath.Join("internal", "platform", "testdata", "hello")
+	for _, name := range []string{"go.mod", "main.go"} {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			g.t.Fatal(err)
+		}
+	}
+	g.run(dir, "init", "-q", "-b", "main")
+	g.run(dir, "add", ".")
+	g.run(dir, "commit", "-q", "-m", "hello")
+	return dir
+}
+
+func (m *minipaas) gitURL(app, password string) string {
+	return "http://:" + password + "@" + m.apiAddr + "/" + app + ".git"
+}
+
+// pushHello pushes the hello app to app and waits for its first 200.
+func (m *minipaas) pushHello(g *gitClient, app string) {
+	m.t.Helper()
+	repo := g.helloRepo()
+	start := time.Now()
+	out, err := g.push(repo, m.gitURL(app, m.token))
+	if err != nil {
+		m.t.Fatalf("git push: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "remote: -----> ") {
+		m.t.Errorf("git push output has no build steps (remote: -----> ):\n%s", out)
+	}
+	pushed := time.Since(start)
+	m.waitFor(app, "first answer after the push", func(status int, body string) bool {
+		return status == 200 && strings.Contains(body, "from web.1")
+	})
+	m.t.Logf("git push %s: %v; push → first 200 through the router: %v", app, pushed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+}
+
+func TestFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-data-dir", "/tmp/x", "-runtime", "oci", "-api-addr", "127.0.0.1:7001"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.DataDir != "/tmp/x" || o.Runtime != "oci" || o.APIAddr != "127.0.0.1:7001" || o.RouterAddr != "127.0.0.1:5000" {
+		t.Errorf("parsed %+v", o)
+	}
+	for _, bad := range [][]string{{"-runtime", "docker"}, {"extra"}, {"-data-dir", ""}, {"-nope"}} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted", bad)
+		}
+	}
+	for path, want := range map[string]bool{
+		"/demo.git/info/refs":        true,
+		"/demo.git/git-receive-pack": true,
+		"/apps/demo":                 false,
+		"/demo.git":                  false,
+		"/log-sessions/x":            false,
+	} {
+		if got := isGitPath(path); got != want {
+			t.Errorf("isGitPath(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
+
+// TestGitPushDeploys is the newcomer's path: create an app through the API,
+// git push a Go web app over smart HTTP, see the build, reach the app
+// through the router.
+func TestGitPushDeploys(t *testing.T) {
+	m := startMinipaas(t)
+	out := m.out.String()
+	for _, want := range []string{"git push http://:$DYNOKIT_API_TOKEN@" + m.apiAddr + "/demo.git main", "curl http://demo.localhost:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("start-up output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, m.token) {
+		t.Error("start-up output shows the token taken from DYNOKIT_API_TOKEN")
+	}
+
+	var created struct {
+		ID, Name string
+		WebURL   string `json:"web_url"`
+	}
+	if code := m.api("POST", "/apps", `{"name":"hello"}`, &created); code != http.StatusCreated {
+		t.Fatalf("POST /apps: %d", code)
+	}
+	if created.Name != "hello" || created.WebURL != "http://hello.localhost:"+portOf(m.routerAddr)+"/" || len(created.ID) != 36 {
+		t.Errorf("created %+v", created)
+	}
+
+	g := newGitClient(t)
+	m.pushHello(g, "hello")
+
+	// A wrong token, and an app that does not exist, are refused and
+	// create nothing.
+	repo := g.helloRepo()
+	if out, err := g.push(repo, m.gitURL("hello", "wrong")); err == nil {
+		t.Errorf("push with a wrong token succeeded:\n%s", out)
+	}
+	if out, err := g.push(repo, m.gitURL("ghost", m.token)); err == nil || !strings.Contains(out, "not found") {
+		t.Errorf("push to a missing app: err %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(m.dataDir, "repos", "ghost.git")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("push to a missing app left a repository: %v", err)
+	}
+	if code := m.api("GET", "/apps/ghost", "", nil); code != http.StatusNotFound {
+		t.Errorf("GET /apps/ghost after the push: %d", code)
+	}
+
+	var rels []struct {
+		Version     int
+		Description string
+		Current     bool
+	}
+	if code := m.api("GET", "/apps/hello/releases", "", &rels); code != http.StatusOK || len(rels) != 1 || rels[0].Version != 1 || !rels[0].Current || !strings.HasPrefix(rels[0].Description, "Deploy ") {
+		t.Errorf("releases after the push: %d %+v", code, rels)
+	}
+
+	// Stopping the program (what SIGTERM does) stops the dynos.
+	dynos, err := m.p.Dynos(context.Background(), "hello")
+	if err != nil || len(dynos) != 1 || dynos[0].Addr == "" {
+		t.Fatalf("dynos of hello: %+v, %v", dynos, err)
+	}
+	m.stop()
+	if conn, err := net.DialTimeout("tcp", dynos[0].Addr, 5*time.Second); err == nil {
+		conn.Close()
+		t.Errorf("web.1 still listens on %s after the platform stopped", dynos[0].Addr)
+	}
+	if code, _, err := m.get("hello"); err == nil {
+		t.Errorf("router still answers (%d) after stop", code)
+	}
+}
+
+// TestHerokuCLI drives minipaas with the real heroku CLI, one command at a
+// time, as a user would after a git push.
+func TestHerokuCLI(t *testing.T) {
+	m := startMinipaas(t)
+	cli := herokucli.Require(t, m.apiURL, m.token)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	heroku := func(args ...string) string {
+		t.Helper()
+		res, err := cli.Run(ctx, args...)
+		if err != nil {
+			t.Fatalf("heroku %s: %v", strings.Join(args, " "), err)
+		}
+		if res.ExitCode != 0 {
+			t.Fatalf("heroku %s: %s", strings.Join(args, " "), res)
+		}
+		t.Logf("$ heroku %s\n%s", strings.Join(args, " "), res.Stdout+res.Stderr)
+		return res.Stdout + res.Stderr
+	}
+	expect := func(out string, wants ...string) {
+		t.Helper()
+		for _, w := range wants {
+			if !strings.Contains(out, w) {
+				t.Errorf("output lacks %q:\n%s", w, out)
+			}
+		}
+	}
+	const app = "clidemo"
+
+	expect(heroku("apps:create", app), "http://"+app+".localhost:"+portOf(m.routerAddr)+"/")
+	m.pushHello(newGitClient(t), app)
+	expect(heroku("apps"), accountEmail, app)
+	expect(heroku("apps:info", "-a", app), "Slug Size:", "Owner:", accountEmail, "web: 1")
+
+	expect(heroku("config:set", "GREETING=bonjour", "-a", app), "done, v2")
+	m.waitFor(app, "the new config var", func(status int, body string) bool {
+		return status == 200 && strings.HasPrefix(body, "bonjour from web.")
+	})
+	expect(heroku("config", "-a", app), "GREETING", "bonjour")
+
+	expect(heroku("ps:scale", "web=2", "-a", app), "web at 2")
+	seen := map[string]bool{}
+	m.waitFor(app, "two web dynos", func(status int, body string) bool {
+		if status == 200 {
+			seen[strings.TrimSpace(strings.TrimPrefix(body, "bonjour from "))] = true
+		}
+		return seen["web.1"] && seen["web.2"]
+	})
+	expect(heroku("ps", "-a", app), "web.1: up", "web.2: up", "bin/hello")
+
+	// heroku run attaches to a one-off dyno over the TLS rendezvous, with
+	// the app's config and the exit status of the command.
+	cli.Env = append(cli.Env, "NODE_EXTRA_CA_CERTS="+filepath.Join(m.dataDir, "rendezvous-ca.pem"))
+	res, err := cli.Run(ctx, "run", "--exit-code", "-a", app, "echo ran-$GREETING-$DYNO; false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("$ heroku run --exit-code ...\n%s", res.Stdout+res.Stderr)
+	if res.ExitCode != 1 || !strings.Contains(res.Stdout, "ran-bonjour-run.") {
+		t.Errorf("heroku run: want the output and exit code 1: %s", res)
+	}
+
+	expect(heroku("releases", "-a", app), "v2", "v1", "Deploy ", accountEmail)
+	expect(heroku("rollback", "-a", app), "Rolling back", "to v1", "done, v3")
+	m.waitFor(app, "the rollback to v1's config", func(status int, body string) bool {
+		return status == 200 && strings.HasPrefix(body, " from web.")
+	})
+
+	expect(heroku("logs", "-n", "50", "-a", app), "app[web.", "heroku[router]")
+
+	var info struct{ ID string }
+	if code := m.api("GET", "/apps/"+app, "", &info); code != http.StatusOK {
+		t.Fatalf("GET /apps/%s: %d", app, code)
+	}
+	expect(heroku("apps:destroy", "--confirm", app, "-a", app), "Destroying")
+	if code := m.api("GET", "/apps/"+app, "", nil); code != http.StatusNotFound {
+		t.Errorf("GET /apps/%s after destroy: %d", app, code)
+	}
+	if code, body, err := m.get(app); err != nil || code != http.StatusNotFound {
+		t.Errorf("router after destroy: %d %q %v", code, body, err)
+	}
+	// The reconciler keys apps by ID; look under the name too.
+	for _, key := range []string{info.ID, app} {
+		if dynos := m.p.Reconciler().Dynos(key); len(dynos) > 0 {
+			t.Errorf("dynos of %s still there after destroy: %+v", app, dynos)
+		}
+	}
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+)
+
+// The rendezvous is how `heroku run` attaches to a one-off dyno
+// (real-components.md §2): POST /apps/{app}/dynos answers an attach_url
+// rendezvous://host:port/<secret>; the CLI opens TLS to it, writes the
+// secret and a CRLF, discards the first line it gets back, then streams the
+// dyno's output to its stdout and its stdin to the dyno, ending stdin with
+// 0x04. The CLI verifies the certificate, so minipaas makes a private CA
+// and tells the user to trust it with NODE_EXTRA_CA_CERTS.
+type rendezvous struct {
+	p   *platform.Platform
+	log *slog.Logger
+	// ttl bounds the wait between POST /dynos and the CLI's connection.
+	ttl time.Duration
+
+	mu      sync.Mutex
+	pending map[string]pendingRun // by secret
+	wg      sync.WaitGroup
+}
+
+type pendingRun struct {
+	app, command string
+	env          []string
+	expires      time.Time
+}
+
+const (
+	rendezvousTTL = 60 * time.Second
+	// eotByte ends the CLI's stdin.
+	eotByte = 0x04
+)
+
+func newRendezvous(p *platform.Platform, log *slog.Logger) *rendezvous {
+	return &rendezvous{p: p, log: log, ttl: rendezvousTTL, pending: map[string]pendingRun{}}
+}
+
+// add registers a run and returns the secret the CLI will present.
+func (rv *rendezvous) add(app, command string, env []string) (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("rendezvous secret: %w", err)
+	}
+	secret := hex.EncodeToString(b)
+	now := time.Now()
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	for s, r := range rv.pending {
+		if now.After(r.expires) {
+			delete(rv.pending, s)
+		}
+	}
+	rv.pending[secret] = pendingRun{app: app, command: command, env: env, expires: now.Add(rv.ttl)}
+	return secret, nil
+}
+
+// take returns and forgets the run of secret: a secret works once.
+func (rv *rendezvous) take(secret string) (pendingRun, bool) {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	r, ok := rv.pending[secret]
+	delete(rv.pending, secret)
+	if !ok || time.Now().After(r.expires) {
+		return pendingRun{}, false
+	}
+	return r, true
+}
+
+// serve accepts attachments on ln (a TLS listener) until ctx is done, then
+// waits for the runs in flight, whose dynos ctx stops.
+func (rv *rendezvous) serve(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	defer rv.wg.Wait()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("rendezvous accept: %w", err)
+		}
+		rv.wg.Add(1)
+		go func() {
+			defer rv.wg.Done()
+			rv.handle(ctx, conn)
+		}()
+	}
+}
+
+func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
+	defer conn.Close()
+	stopOnCancel := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stopOnCancel()
+
+	// The secret line, bounded in time and size.
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReaderSize(conn, 512)
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		rv.log.Debug("minipaas: rendezvous: no secret line", "err", err)
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	secret, _, _ := strings.Cut(strings.TrimRight(string(line), "\r\n"), "?")
+	run, ok := rv.take(secret)
+	out := &syncWriter{w: conn}
+	// The CLI discards the first line it receives.
+	if _, err := io.WriteString(out, "rendezvous\r\n"); err != nil {
+		return
+	}
+	if !ok {
+		io.WriteString(out, "minipaas: unknown or expired rendezvous; run the command again\r\n")
+		return
+	}
+
+	// Copy the CLI's input to the dyno's stdin until EOT. The CLI starts
+	// sending only after it has read the first line, so the dyno's output
+	// is held back until then (or briefly, for a terminal that sends
+	// nothing), lest it arrive in the same read and be discarded with it.
+	stdinR, stdinW := io.Pipe()
+	firstInput := make(chan struct{})
+	inputDone := make(chan struct{})
+	go func() {
+		defer close(inputDone)
+		var once sync.Once
+		seen := func() { once.Do(func() { close(firstInput) }) }
+		defer seen()
+		buf := make([]byte, 4096)
+		for {
+			n, err := br.Read(buf)
+			if n > 0 {
+				seen()
+				data := buf[:n]
+				if i := strings.IndexByte(string(data), eotByte); i >= 0 {
+					stdinW.Write(data[:i])
+					stdinW.Close()
+					return
+				}
+				if _, werr := stdinW.Write(data); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				stdinW.CloseWithError(err)
+				return
+			}
+		}
+	}()
+	select {
+	case <-firstInput:
+	case <-time.After(2 * time.Second):
+	case <-ctx.Done():
+		return
+	}
+
+	code, err := rv.p.RunOneOff(ctx, run.app, run.command, platform.OneOffIO{Stdin: stdinR, Stdout: out, Stderr: out, Env: run.env})
+	stdinR.Close()
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintf(out, "minipaas: %s\r\n", strings.TrimPrefix(err.Error(), "platform: "))
+	}
+	rv.log.Info("minipaas: one-off dyno exited", "app", run.app, "status", code)
+	// Closing before the CLI has sent its EOT makes it fail writing; give
+	// it a moment.
+	select {
+	case <-inputDone:
+	case <-time.After(2 * time.Second):
+	case <-ctx.Done():
+	}
+}
+
+// syncWriter serialises the dyno's stdout and stderr onto one connection.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// rendezvousTLS makes a private CA (its certificate written to caFile for
+// NODE_EXTRA_CA_CERTS) and a server certificate it signs for 127.0.0.1 and
+// localhost. Both are made at every start; the CA key never leaves memory.
+func rendezvousTLS(caFile string) (*tls.Config, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("rendezvous CA key: %w", err)
+	}
+	now := time.Now()
+	ca := &x509.Certificate{
+		SerialNumber:          big.NewInt(now.UnixNano()),
+		Subject:               pkix.Name{CommonName: "minipaas rendezvous CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("rendezvous CA: %w", err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, fmt.Errorf("rendezvous CA: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("rendezvous key: %w", err)
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano() + 1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("rendezvous certificate: %w", err)
+	}
+	pemCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	if err := os.WriteFile(caFile, pemCA, 0o644); err != nil {
+		return nil, fmt.Errorf("rendezvous CA file: %w", err)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS12,
+	}, nil
+}
