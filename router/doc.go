@@ -79,6 +79,63 @@
 // metrics (requests, status classes, error codes, service-time
 // percentiles) are read with [Router.Stats].
 //
+// # Certificates
+//
+// [Server] serves TLS when TLSAddr or TLSListener is set and picks a
+// certificate per handshake from the SNI name:
+//
+//   - Explicit certificates: a [CertStore] holds those the platform sets
+//     (Set/Remove by domain, "*.example.com" for one-label wildcards, an
+//     optional Default for unknown names). Pass its GetCertificate as
+//     Server.GetCertificate, or put it in ACME.Certs.
+//   - ACME ([ACME], built on golang.org/x/crypto/acme/autocert): set
+//     Server.ACME and the router obtains certificates for the hosts it
+//     routes — the apps' custom domains ([Router.SetDomains]), plus
+//     "<app>.<BaseDomain>" with ACME.AppHosts, narrowed by ACME.Allow (e.g.
+//     a per-app opt-in) — and nothing else: an unrouted SNI name never
+//     reaches the CA. A certificate is ordered on the first handshake for
+//     the name (that handshake waits for the order, seconds with Let's
+//     Encrypt) and renewed in the background RenewBefore expiry (30 days
+//     by default). A failed order holds the host back for a minute,
+//     doubling up to an hour, so a domain whose DNS does not point here
+//     cannot burn the CA's failed-validation limit one handshake at a
+//     time. DirectoryURL defaults to Let's Encrypt production; HTTPClient
+//     or RootCAs point it at another CA (Pebble in the tests); Email is
+//     the account contact. Configuring ACME accepts the CA's terms.
+//
+// Order for a name: a Server.GetCertificate hit, then ACME.Certs (exact,
+// then wildcard), then ACME for routed names, then ACME.Certs.Default, else
+// the handshake fails. A removed domain stops being served at once (the
+// policy is checked on every handshake) and is not renewed: autocert's
+// renewal timers skip the host policy, so ACME's HTTP client refuses any
+// new order for a name the router does not route. Its files stay cached.
+//
+// Challenges: TLS-ALPN-01 is tried first ("acme-tls/1" is offered on the
+// TLS listener and its handshakes get the token certificate before any
+// explicit one); HTTP-01 is answered on the plain-HTTP listener, by both
+// front ends, for /.well-known/acme-challenge/ before routing, so it works
+// for apps with no dyno up or in maintenance. The CA must reach the
+// listeners on ports 443 and 80 of the domain's address.
+//
+// Cache: with ACME.CacheDir (required unless ACME.Cache replaces it) the
+// account key ("acme_account+key") and one PEM file per certificate
+// (private key and chain, named by domain, "+rsa" for the RSA certificate
+// kept for clients without ECDSA) live in that directory (0700, files
+// 0600), so a restart serves them without a new order.
+//
+// x/crypto/acme polls a finalizing order at the finalize response's
+// Location header, which RFC 8555 does not require and Pebble omits (Go
+// issue 77704); ACME's HTTP client supplies the order URL it saw at order
+// creation when the header is missing.
+//
+// Not done: DNS-01, hence no ACME wildcard certificates (a base-domain
+// wildcard must be set in the CertStore); OCSP stapling; revoking or
+// deleting the cached certificate of a removed domain; external account
+// binding; sharing one cache and one order per name across several
+// router processes (autocert coordinates within a process only; a shared
+// ACME.Cache makes them reuse certificates but they may order
+// concurrently).
+//
 // # Deviations from the design
 //
 //   - The design sketched Balancer.Pick over a Pool type and a Proxy built

@@ -29,6 +29,7 @@ type front struct {
 	idleTimeout       time.Duration
 	maxHead           int // request head limit in bytes
 	logger            *slog.Logger
+	challenge         http.Handler // ACME HTTP-01 challenges; nil without ACME
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -320,7 +321,13 @@ func (c *fconn) serve() {
 			return
 		}
 		c.seq.Add(1) // odd: a request is in flight
-		abort := f.rt.serve(&c.w, c.req)
+		var abort bool
+		if f.challenge != nil && strings.HasPrefix(c.req.URL.Path, acmeChallengePrefix) {
+			// Served before routing: the host may have no dyno up yet.
+			f.challenge.ServeHTTP(&c.w, c.req)
+		} else {
+			abort = f.rt.serve(&c.w, c.req)
+		}
 		c.endRequest()
 		if c.hijacked {
 			return

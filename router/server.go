@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/crypto/acme"
 )
 
 // Server runs a Router on an HTTP listener and, optionally, an HTTPS one
@@ -27,8 +29,13 @@ type Server struct {
 	Addr, TLSAddr         string
 	Listener, TLSListener net.Listener
 	// GetCertificate picks the certificate for a TLS handshake. Required for
-	// TLS.
+	// TLS unless ACME is set; with both, it is asked first and ACME only
+	// when it fails (so a CertStore with a Default belongs in ACME.Certs).
 	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// ACME, when set, issues certificates for the router's hosts: HTTP-01
+	// challenges are answered on the plain listener before routing,
+	// TLS-ALPN-01 on the TLS listener. Nil: no ACME.
+	ACME *ACME
 
 	// ReadHeaderTimeout bounds reading a request head (slowloris); default
 	// 10s. IdleTimeout closes idle client keep-alive connections; default
@@ -69,8 +76,13 @@ func (s *Server) Run(ctx context.Context) error {
 		return errors.New("router: Server.Router is nil")
 	}
 	withTLS := s.TLSAddr != "" || s.TLSListener != nil
-	if withTLS && s.GetCertificate == nil {
-		return errors.New("router: Server: TLS listener set but GetCertificate is nil")
+	if withTLS && s.GetCertificate == nil && s.ACME == nil {
+		return errors.New("router: Server: TLS listener set but GetCertificate and ACME are nil")
+	}
+	if s.ACME != nil {
+		if err := s.ACME.init(); err != nil {
+			return err
+		}
 	}
 	ln := s.Listener
 	if ln == nil {
@@ -125,6 +137,9 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Add(1)
 	if s.NetHTTP {
 		plain := newServer()
+		if s.ACME != nil {
+			plain.Handler = s.ACME.HTTPHandler(s.Router)
+		}
 		servers = append(servers, plain)
 		go func() {
 			defer wg.Done()
@@ -132,6 +147,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	} else {
 		fe = newFront(s.Router, dur(s.ReadHeaderTimeout, 10*time.Second), dur(s.IdleTimeout, 90*time.Second), maxHdr, s.Logger)
+		fe.challenge = s.ACME.challengeHandler()
 		go func() {
 			defer wg.Done()
 			errc <- fe.Serve(ln)
@@ -140,9 +156,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if withTLS {
 		hs := newServer()
 		hs.TLSConfig = &tls.Config{
-			GetCertificate: s.GetCertificate,
+			GetCertificate: s.getCertificate(),
 			NextProtos:     []string{"h2", "http/1.1"},
 			MinVersion:     tls.VersionTLS12,
+		}
+		if s.ACME != nil {
+			// TLS-ALPN-01 validations offer only this protocol; without it
+			// crypto/tls would refuse their handshakes.
+			hs.TLSConfig.NextProtos = append(hs.TLSConfig.NextProtos, acme.ALPNProto)
 		}
 		servers = append(servers, hs)
 		addrs.https = tln.Addr()
@@ -177,6 +198,27 @@ func (s *Server) Run(ctx context.Context) error {
 	s.Router.CloseIdleConnections()
 	wg.Wait()
 	return runErr
+}
+
+// getCertificate combines GetCertificate and ACME (see their docs).
+func (s *Server) getCertificate() func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	get, a := s.GetCertificate, s.ACME
+	switch {
+	case a == nil:
+		return get
+	case get == nil:
+		return a.GetCertificate
+	}
+	return func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		// A challenge handshake must reach ACME even when get has a
+		// certificate (or a default) for the name.
+		if !isALPNChallenge(hello) {
+			if c, err := get(hello); err == nil {
+				return c, nil
+			}
+		}
+		return a.GetCertificate(hello)
+	}
 }
 
 // CertStore holds TLS certificates by domain for SNI. Lookups are lock-free;
@@ -230,19 +272,28 @@ var ErrNoCertificate = errors.New("router: no certificate for server name")
 
 // GetCertificate is a tls.Config.GetCertificate hook.
 func (cs *CertStore) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
-	if m := cs.certs.Load(); m != nil && name != "" {
-		if c := (*m)[name]; c != nil {
-			return c, nil
-		}
-		if i := strings.IndexByte(name, '.'); i > 0 {
-			if c := (*m)["*"+name[i:]]; c != nil {
-				return c, nil
-			}
-		}
+	if c := cs.lookup(hello.ServerName); c != nil {
+		return c, nil
 	}
 	if cs.Default != nil {
 		return cs.Default, nil
 	}
 	return nil, fmt.Errorf("%w: %q", ErrNoCertificate, hello.ServerName)
+}
+
+// lookup returns the certificate stored for serverName or its wildcard,
+// ignoring Default.
+func (cs *CertStore) lookup(serverName string) *tls.Certificate {
+	name := strings.TrimSuffix(strings.ToLower(serverName), ".")
+	if m := cs.certs.Load(); m != nil && name != "" {
+		if c := (*m)[name]; c != nil {
+			return c
+		}
+		if i := strings.IndexByte(name, '.'); i > 0 {
+			if c := (*m)["*"+name[i:]]; c != nil {
+				return c
+			}
+		}
+	}
+	return nil
 }
