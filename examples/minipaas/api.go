@@ -48,10 +48,13 @@ type api struct {
 	rv      *rendezvous
 	runAddr string
 	log     *slog.Logger
+	// addons provisions add-ons (addons.go); its catalog is empty when no
+	// add-on servers are configured.
+	addons *addonService
 }
 
-func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore, repoDir func(string) string, rv *rendezvous, runAddr string, log *slog.Logger) http.Handler {
-	a := &api{p: p, routerPort: portOf(routerAddr), slugs: slugs, repoDir: repoDir, rv: rv, runAddr: runAddr, log: log}
+func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore, repoDir func(string) string, rv *rendezvous, runAddr string, log *slog.Logger, ad *addonService) http.Handler {
+	a := &api{p: p, routerPort: portOf(routerAddr), slugs: slugs, repoDir: repoDir, rv: rv, runAddr: runAddr, log: log, addons: ad}
 	s := &platformapi.Server{Token: token, Logger: log}
 	h := func(pattern string, fn platformapi.HandlerFunc) {
 		s.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {
@@ -83,9 +86,9 @@ func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore,
 	h("POST /apps/{app}/log-sessions", a.createLogSession)
 	h("GET /apps/{app}/domains", a.listDomains)
 	h("POST /apps/{app}/domains", a.addDomain)
-	// minipaas configures no add-on servers and serves no TLS, so these
-	// lists are truly empty; apps:info and domains:add read them.
-	h("GET /apps/{app}/addons", a.emptyList)
+	a.addonRoutes(h)
+	// minipaas serves no TLS, so this list is truly empty; domains:add
+	// reads it.
 	h("GET /apps/{app}/sni-endpoints", a.emptyList)
 	return s
 }
@@ -345,6 +348,10 @@ func (a *api) patchApp(w http.ResponseWriter, r *http.Request) error {
 func (a *api) destroyApp(w http.ResponseWriter, r *http.Request) error {
 	app, err := a.app(r)
 	if err != nil {
+		return err
+	}
+	// Its add-ons' resources go first: nothing else would remove them.
+	if err := a.addons.destroyApp(r.Context(), app.Name); err != nil {
 		return err
 	}
 	if err := a.p.DestroyApp(r.Context(), app.Name); err != nil {

@@ -57,6 +57,9 @@ type options struct {
 	Runtime      string // "local" or "oci"
 	ShareGoCache bool
 	Verbose      bool
+	// Admin URLs of the servers add-ons are made on (addons.go); empty:
+	// that service is not offered.
+	PostgresURL, RedisURL string
 
 	// Set by tests: listeners already open (so free ports need no guessing),
 	// extra build environment, and a shorter dyno stop grace.
@@ -89,6 +92,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Runtime, "runtime", "local", "dyno runtime: local (processes) or oci (runc containers; needs root)")
 	fs.BoolVar(&o.ShareGoCache, "share-go-cache", true, "let Go builds use this machine's build cache (go env GOCACHE), so they compile warm")
 	fs.BoolVar(&o.Verbose, "v", false, "log platform diagnostics to stderr")
+	fs.StringVar(&o.PostgresURL, "postgres-url", "", "admin URL of a PostgreSQL server for heroku-postgresql add-ons (postgres://user:password@host:port/db)")
+	fs.StringVar(&o.RedisURL, "redis-url", "", "admin URL of a Redis 7 server for heroku-redis add-ons (redis://:password@host:port)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -190,17 +195,25 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		}
 	}()
 
+	// The slug store's layout is part of platform.Config's documentation.
+	slugs := &slug.FSStore{Dir: filepath.Join(dataDir, "slugs")}
+	ad, err := openAddons(ctx, p, o.PostgresURL, o.RedisURL, logger)
+	if err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		runLn.Close()
+		return err
+	}
+	defer ad.close()
 	git := &gitpush.Handler{
 		Root:      filepath.Join(dataDir, "repos"),
 		Token:     token,
 		AppExists: func(ctx context.Context, app string) bool { _, err := p.App(ctx, app); return err == nil },
-		Deploy:    gitDeploy(p, filepath.Join(dataDir, "tmp"), portOf(routerLn.Addr().String())),
+		Deploy:    gitDeploy(p, ad.provisionManifest, filepath.Join(dataDir, "tmp"), portOf(routerLn.Addr().String())),
 		Logger:    logger,
 	}
-	// The slug store's layout is part of platform.Config's documentation.
-	slugs := &slug.FSStore{Dir: filepath.Join(dataDir, "slugs")}
 	rv := newRendezvous(p, logger)
-	api := newAPI(p, token, routerLn.Addr().String(), slugs, git.RepoDir, rv, runLn.Addr().String(), logger)
+	api := newAPI(p, token, routerLn.Addr().String(), slugs, git.RepoDir, rv, runLn.Addr().String(), logger, ad)
 
 	apiSrv := &http.Server{
 		Handler:           apiMux(api, git, p),
@@ -318,7 +331,7 @@ func isGitPath(path string) bool {
 }
 
 // gitDeploy turns a push into a platform deploy of the pushed revision.
-func gitDeploy(p *platform.Platform, tmpRoot, routerPort string) func(context.Context, gitpush.DeployRequest) error {
+func gitDeploy(p *platform.Platform, provision addonProvisioner, tmpRoot, routerPort string) func(context.Context, gitpush.DeployRequest) error {
 	return func(ctx context.Context, req gitpush.DeployRequest) error {
 		// Whoever holds the token is the account (see api.go).
 		ctx = platform.WithUser(ctx, accountEmail)
@@ -335,8 +348,9 @@ func gitDeploy(p *platform.Platform, tmpRoot, routerPort string) func(context.Co
 			return fmt.Errorf("deploy %s: %w", req.App, err)
 		}
 		// On failure the platform has explained it in the build output, and
-		// gitpush reports the error as the push's rejection.
-		if _, err := p.Deploy(ctx, req.App, src, req.NewRev, req.Output); err != nil {
+		// gitpush reports the error as the push's rejection. A first deploy
+		// with an app.json sets the app up from it (appjson.go).
+		if err := deployApp(ctx, p, provision, req.App, src, req.NewRev, req.Output); err != nil {
 			return err
 		}
 		// The platform has printed "Released vN" and the app's URL.

@@ -46,6 +46,12 @@ func (e *BuildError) Unwrap() error { return e.Err }
 // Heroku's build output reads. commit names the release ("Deploy 1a2b3c4")
 // and may be empty. On any failure the current release keeps running.
 func (p *Platform) Deploy(ctx context.Context, app, srcDir, commit string, out io.Writer) (release.Release, error) {
+	return p.deploy(ctx, app, srcDir, commit, nil, out)
+}
+
+// deploy is Deploy with an explicit buildpack list (nil: detect among the
+// builtin ones).
+func (p *Platform) deploy(ctx context.Context, app, srcDir, commit string, bps []buildpack.Buildpack, out io.Writer) (release.Release, error) {
 	out = orDiscard(out)
 	e, rec, err := p.entry(app)
 	if err != nil {
@@ -73,10 +79,14 @@ func (p *Platform) Deploy(ctx context.Context, app, srcDir, commit string, out i
 	}
 
 	p.apiLog(rec.ID, "Build started by "+user)
-	res, err := p.build.Build(ctx, buildpack.BuildInput{
+	in := buildpack.BuildInput{
 		App: rec.ID, AppDir: appDir, Detect: p.bps, ConfigVars: config,
 		SourceVersion: commit, Output: out,
-	})
+	}
+	if len(bps) > 0 {
+		in.Buildpacks, in.Detect = bps, nil
+	}
+	res, err := p.build.Build(ctx, in)
 	if err != nil {
 		fmt.Fprintf(out, " !     Push rejected, failed to compile app.\n")
 		p.apiLog(rec.ID, "Build failed -- check your build output")

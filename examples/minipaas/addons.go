@@ -1,0 +1,981 @@
+package main
+
+// Add-ons: heroku-postgresql and heroku-redis backed by the admin URLs of
+// real servers (-postgres-url, -redis-url), through dynokit's addons.Manager.
+//
+// Persistence. The Manager keeps its state in memory, and the providers keep
+// their resources (and passwords) on their servers, idempotent on the
+// provision request id. minipaas stores one record per add-on in
+// platform.db (name, id, app, service, plan, attachment, state) and, on
+// start, rebuilds the Manager by creating every recorded add-on again with
+// its recorded request id: the provider finds the existing resource and
+// returns the same config, and the config applier skips the release when
+// the app already holds exactly those vars. The Manager picks a random
+// provision id per Create, so the providers are wrapped to send the
+// recorded id instead (stableProvider).
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dynokit/dynokit/addons"
+	"github.com/dynokit/dynokit/addons/postgres"
+	"github.com/dynokit/dynokit/addons/redis"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+)
+
+const (
+	servicePostgres = "heroku-postgresql"
+	serviceRedis    = "heroku-redis"
+)
+
+// Plans named as Heroku's, so `heroku addons:create heroku-postgresql:essential-0`
+// works unchanged; the first is each service's default.
+var (
+	postgresPlans = []addons.Plan{
+		{Name: "essential-0", Description: "shared server, 20 connections", Limits: addons.Limits{Connections: 20}},
+		{Name: "essential-1", Description: "shared server, 40 connections", Limits: addons.Limits{Connections: 40}},
+		{Name: "essential-2", Description: "shared server, 80 connections", Limits: addons.Limits{Connections: 80}},
+		{Name: "standard-0", Description: "shared server, 120 connections", Limits: addons.Limits{Connections: 120}},
+	}
+	redisPlans = []addons.Plan{
+		{Name: "mini", Description: "shared server, 25 MB (not enforced)", Limits: addons.Limits{Bytes: 25 << 20}},
+		{Name: "premium-0", Description: "shared server, 50 MB (not enforced)", Limits: addons.Limits{Bytes: 50 << 20}},
+	}
+)
+
+// addonRecord is what platform.db keeps per add-on (never config values).
+type addonRecord struct {
+	ID         string    `json:"id"` // the API id and the provision request id
+	Name       string    `json:"name"`
+	App        string    `json:"app"`
+	Service    string    `json:"service"`
+	Plan       string    `json:"plan"` // within Service
+	Attachment string    `json:"attachment"`
+	ResourceID string    `json:"resource_id,omitempty"`
+	State      string    `json:"state"` // provisioning, provisioned, deprovisioning
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// addonService is the platform's add-on front end: catalog, Manager and
+// records.
+type addonService struct {
+	p       *platform.Platform
+	m       *addons.Manager
+	ids     *stableIDs
+	secrets []string // admin passwords, scrubbed from error messages
+	closers []func() error
+	drains  *logDrains
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	records map[string]addonRecord // by add-on name
+	busy    map[string]bool        // add-ons being destroyed
+}
+
+// newAddonService builds the catalog from the admin URLs (either may be
+// empty: that service is then not offered).
+func newAddonService(p *platform.Platform, postgresURL, redisURL string, log *slog.Logger) (*addonService, error) {
+	s := &addonService{p: p, ids: &stableIDs{m: map[string]string{}}, log: log, records: map[string]addonRecord{}, busy: map[string]bool{}}
+	var cat addons.Catalog
+	if postgresURL != "" {
+		u, err := url.Parse(postgresURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			return nil, errors.New("-postgres-url: want postgres://user:password@host:port/database")
+		}
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			s.secrets = append(s.secrets, pw)
+		}
+		prov := &postgres.Provider{AdminURL: postgresURL, Offered: postgresPlans, Logger: log}
+		cat.Services = append(cat.Services, addons.Service{
+			Name: servicePostgres, ConfigPrefix: postgres.ConfigPrefix, Plans: postgresPlans,
+			Provider: stableProvider{prov, s.ids},
+		})
+	}
+	if redisURL != "" {
+		u, err := url.Parse(redisURL)
+		if err != nil || u.Scheme != "redis" || u.Host == "" {
+			return nil, errors.New("-redis-url: want redis://[user]:password@host:port")
+		}
+		prov := &redis.Provider{Addr: u.Host, Username: u.User.Username(), Offered: redisPlans, Logger: log}
+		if pw, ok := u.User.Password(); ok {
+			prov.Password = pw
+			if pw != "" {
+				s.secrets = append(s.secrets, pw)
+			}
+		}
+		s.closers = append(s.closers, prov.Close)
+		cat.Services = append(cat.Services, addons.Service{
+			Name: serviceRedis, ConfigPrefix: redis.ConfigPrefix, Plans: redisPlans,
+			Provider: stableProvider{prov, s.ids},
+		})
+	}
+	if err := cat.Validate(); err != nil {
+		s.close()
+		return nil, fmt.Errorf("add-on catalog: %w", err)
+	}
+	s.drains = &logDrains{p: p, log: log}
+	s.m = &addons.Manager{Catalog: cat, Config: skipUnchanged{p}, Drains: s.drains, Logger: log}
+	return s, nil
+}
+
+func (s *addonService) close() {
+	if s.drains != nil {
+		s.drains.close()
+	}
+	for _, c := range s.closers {
+		_ = c()
+	}
+}
+
+// stableIDs maps add-on names to the provision request ids minipaas chose
+// and recorded.
+type stableIDs struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (s *stableIDs) set(name, id string) { s.mu.Lock(); s.m[name] = id; s.mu.Unlock() }
+func (s *stableIDs) del(name string)     { s.mu.Lock(); delete(s.m, name); s.mu.Unlock() }
+func (s *stableIDs) get(name string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.m[name]
+	return id, ok
+}
+
+// stableProvider sends the recorded request id of the add-on instead of
+// the Manager's per-Create one, so provisioning again after a restart finds
+// the resource made before.
+type stableProvider struct {
+	addons.Provider
+	ids *stableIDs
+}
+
+func (p stableProvider) Provision(ctx context.Context, req addons.ProvisionRequest) (addons.Resource, error) {
+	id, ok := p.ids.get(req.Name)
+	if !ok {
+		return addons.Resource{}, fmt.Errorf("add-on %s has no recorded request id", req.Name)
+	}
+	req.ID = id
+	return p.Provider.Provision(ctx, req)
+}
+
+// Plans keeps the catalog's check of plans against the provider.
+func (p stableProvider) Plans() []addons.Plan {
+	if l, ok := p.Provider.(addons.PlanLister); ok {
+		return l.Plans()
+	}
+	return nil
+}
+
+type restoringKey struct{}
+
+// skipUnchanged is the Manager's ConfigApplier: the platform, except that
+// while restoring after a restart an attach whose vars the app already
+// holds makes no new release.
+type skipUnchanged struct{ p *platform.Platform }
+
+func (c skipUnchanged) ApplyConfig(ctx context.Context, app string, set map[string]string, unset []string, description string) error {
+	if ctx.Value(restoringKey{}) != nil && len(unset) == 0 {
+		cur, err := c.p.Config(ctx, app)
+		if err != nil {
+			return err
+		}
+		same := true
+		for k, v := range set {
+			if cv, ok := cur[k]; !ok || cv != v {
+				same = false
+				break
+			}
+		}
+		if same {
+			return nil
+		}
+	}
+	return c.p.ApplyConfig(ctx, app, set, unset, description)
+}
+
+func (s *addonService) putRecord(ctx context.Context, rec addonRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := s.p.PutAddonRecord(ctx, rec.Name, b); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.records[rec.Name] = rec
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *addonService) deleteRecord(ctx context.Context, name string) error {
+	if err := s.p.DeleteAddonRecord(ctx, name); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.records, name)
+	s.mu.Unlock()
+	s.ids.del(name)
+	return nil
+}
+
+// restore rebuilds the Manager from the records after a restart. An add-on
+// that cannot be restored (its server is down) is logged and keeps its
+// record, so the next start tries again.
+func (s *addonService) restore(ctx context.Context) error {
+	raw, err := s.p.AddonRecords(ctx)
+	if err != nil {
+		return err
+	}
+	for name, b := range raw {
+		var rec addonRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			s.log.Warn("minipaas: unreadable add-on record", "addon", name, "err", err)
+			continue
+		}
+		s.mu.Lock()
+		s.records[name] = rec
+		s.mu.Unlock()
+		s.ids.set(name, rec.ID)
+	}
+	for _, rec := range s.sortedRecords() {
+		if err := s.restoreOne(ctx, rec); err != nil {
+			s.log.Warn("minipaas: could not restore add-on", "addon", rec.Name, "app", rec.App, "err", s.scrub(err))
+		}
+	}
+	return nil
+}
+
+func (s *addonService) sortedRecords() []addonRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]addonRecord, 0, len(s.records))
+	for _, r := range s.records {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b addonRecord) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out
+}
+
+func (s *addonService) restoreOne(ctx context.Context, rec addonRecord) error {
+	svc, err := s.m.Catalog.Service(rec.Service)
+	if err != nil {
+		return fmt.Errorf("service %s is not configured now", rec.Service)
+	}
+	_, appErr := s.p.App(ctx, rec.App)
+	if errors.Is(appErr, platform.ErrNotFound) {
+		// The app went away before its add-on: finish removing it.
+		if rec.ResourceID != "" {
+			if err := svc.Provider.Deprovision(ctx, rec.ResourceID); err != nil && !errors.Is(err, addons.ErrNotFound) {
+				return err
+			}
+		}
+		return s.deleteRecord(ctx, rec.Name)
+	}
+	if appErr != nil {
+		return appErr
+	}
+	a, err := s.m.Create(context.WithValue(ctx, restoringKey{}, true), addons.CreateRequest{
+		App: rec.App, Plan: rec.Service + ":" + rec.Plan, Name: rec.Name, As: rec.Attachment,
+	})
+	if err != nil {
+		return err
+	}
+	if rec.State == "deprovisioning" {
+		// A destroy was interrupted: finish it through the Manager, which
+		// unsets the app's vars too.
+		return s.destroy(ctx, rec.Name)
+	}
+	if rec.State != "provisioned" || rec.ResourceID != a.ProviderID {
+		rec.State, rec.ResourceID = "provisioned", a.ProviderID
+		return s.putRecord(ctx, rec)
+	}
+	return nil
+}
+
+// create provisions an add-on: the record is written first, so a crash
+// midway is finished (or undone) by the next start's restore.
+func (s *addonService) create(ctx context.Context, app, plan, name, as string, options map[string]string) (addonRecord, error) {
+	svcName, planName, _ := strings.Cut(plan, ":")
+	svc, err := s.m.Catalog.Service(svcName)
+	if err != nil {
+		return addonRecord{}, s.unknownService(svcName)
+	}
+	if planName == "" {
+		planName = svc.Plans[0].Name
+	}
+	if !slices.ContainsFunc(svc.Plans, func(p addons.Plan) bool { return p.Name == planName }) {
+		names := make([]string, 0, len(svc.Plans))
+		for _, p := range svc.Plans {
+			names = append(names, svcName+":"+p.Name)
+		}
+		return addonRecord{}, platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound,
+			"Couldn't find plan %q of %s; plans: %s", truncate(plan, 100), svcName, strings.Join(names, ", "))
+	}
+	if name == "" {
+		name = newAddonName(svcName)
+	}
+	rec := addonRecord{
+		ID: platformapi.NewUUID(), Name: name, App: app, Service: svcName, Plan: planName,
+		Attachment: as, State: "provisioning", CreatedAt: time.Now().UTC(),
+	}
+	// Claim the name in memory first, so concurrent creates of one name
+	// cannot overwrite each other's record or request id.
+	s.mu.Lock()
+	_, taken := s.records[name]
+	if !taken {
+		s.records[name] = rec
+	}
+	s.mu.Unlock()
+	if taken {
+		return addonRecord{}, platformapi.InvalidParams("Name %s is already taken by another add-on", name)
+	}
+	s.ids.set(name, rec.ID)
+	if err := s.putRecord(ctx, rec); err != nil {
+		s.mu.Lock()
+		delete(s.records, name)
+		s.mu.Unlock()
+		s.ids.del(name)
+		return addonRecord{}, err
+	}
+	a, err := s.m.Create(ctx, addons.CreateRequest{
+		App: app, Plan: svcName + ":" + planName, Name: name, As: as, Options: options,
+	})
+	if err != nil {
+		// The Manager left no resource and no config behind.
+		if derr := s.deleteRecord(context.WithoutCancel(ctx), name); derr != nil {
+			s.log.Warn("minipaas: add-on record", "addon", name, "err", derr)
+		}
+		return addonRecord{}, s.apiError(err, "create add-on "+svcName+":"+planName+" for app "+app)
+	}
+	rec.Attachment, rec.ResourceID, rec.State = a.Attachments[0].Name, a.ProviderID, "provisioned"
+	if err := s.putRecord(context.WithoutCancel(ctx), rec); err != nil {
+		// Restore would still find it (state provisioning); say so.
+		s.log.Warn("minipaas: add-on record", "addon", name, "err", err)
+	}
+	return rec, nil
+}
+
+// destroy removes an add-on: its vars leave the app (a release), then the
+// resource goes.
+func (s *addonService) destroy(ctx context.Context, name string) error {
+	s.mu.Lock()
+	rec, ok := s.records[name]
+	busy := s.busy[name]
+	if ok && !busy {
+		s.busy[name] = true
+	}
+	s.mu.Unlock()
+	if !ok {
+		return platformapi.NotFound("add-on", name)
+	}
+	if busy {
+		return platformapi.Conflict("add-on %s is being destroyed", name)
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.busy, name)
+		s.mu.Unlock()
+	}()
+	if _, err := s.m.AddOn(name); err != nil {
+		return s.destroyUnrestored(ctx, rec)
+	}
+	// Marked first, so a crash midway is finished by the next start.
+	marked := rec
+	marked.State = "deprovisioning"
+	if err := s.putRecord(ctx, marked); err != nil {
+		return err
+	}
+	if err := s.m.Destroy(ctx, name); err != nil {
+		if perr := s.putRecord(context.WithoutCancel(ctx), rec); perr != nil {
+			s.log.Warn("minipaas: add-on record", "addon", name, "err", perr)
+		}
+		return s.apiError(err, "destroy add-on "+name)
+	}
+	return s.deleteRecord(context.WithoutCancel(ctx), name)
+}
+
+// destroyUnrestored removes an add-on the Manager does not hold (its
+// server was down at start) straight through its provider. Its vars stay
+// in the app's config, so this is only done when the app itself goes.
+func (s *addonService) destroyUnrestored(ctx context.Context, rec addonRecord) error {
+	unavailable := platformapi.Errorf(http.StatusServiceUnavailable, platformapi.IDServiceUnavailable,
+		"add-on %s is not available: it could not be restored when minipaas started (is its %s server up? see -v)", rec.Name, rec.Service)
+	svc, err := s.m.Catalog.Service(rec.Service)
+	if err != nil {
+		return s.unknownService(rec.Service)
+	}
+	if ctx.Value(destroyingAppKey{}) == nil || rec.ResourceID == "" {
+		return unavailable
+	}
+	if err := svc.Provider.Deprovision(ctx, rec.ResourceID); err != nil && !errors.Is(err, addons.ErrNotFound) {
+		return s.apiError(err, "destroy add-on "+rec.Name)
+	}
+	return s.deleteRecord(context.WithoutCancel(ctx), rec.Name)
+}
+
+type destroyingAppKey struct{}
+
+// destroyApp destroys every add-on billed to app, before the app goes.
+func (s *addonService) destroyApp(ctx context.Context, app string) error {
+	ctx = context.WithValue(ctx, destroyingAppKey{}, true)
+	for _, rec := range s.sortedRecords() {
+		if rec.App != app {
+			continue
+		}
+		if err := s.destroy(ctx, rec.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// list returns the add-ons billed to app (all apps when app is ""), oldest
+// first, with what the Manager knows of them.
+func (s *addonService) list(app string) []addonView {
+	var out []addonView
+	for _, rec := range s.sortedRecords() {
+		if app != "" && rec.App != app {
+			continue
+		}
+		out = append(out, s.view(rec))
+	}
+	return out
+}
+
+type addonView struct {
+	rec   addonRecord
+	addon addons.AddOn
+	live  bool // restored into the Manager
+}
+
+func (s *addonService) view(rec addonRecord) addonView {
+	a, err := s.m.AddOn(rec.Name)
+	return addonView{rec: rec, addon: a, live: err == nil}
+}
+
+// unknownService explains a missing service, naming the flag that would
+// offer it.
+func (s *addonService) unknownService(name string) error {
+	switch name {
+	case servicePostgres, "postgresql", "postgres":
+		return platformapi.InvalidParams("%s is not available: this minipaas has no PostgreSQL server configured (start it with -postgres-url)", servicePostgres)
+	case serviceRedis, "redis":
+		return platformapi.InvalidParams("%s is not available: this minipaas has no Redis server configured (start it with -redis-url)", serviceRedis)
+	}
+	var names []string
+	for _, svc := range s.m.Catalog.Services {
+		names = append(names, svc.Name)
+	}
+	offered := "none (start minipaas with -postgres-url or -redis-url)"
+	if len(names) > 0 {
+		offered = strings.Join(names, ", ")
+	}
+	return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find add-on service %q; offered: %s", truncate(name, 100), offered)
+}
+
+// apiError maps addons errors to API errors. The Manager's messages carry
+// names, never config values; admin passwords are scrubbed in case a
+// server's error echoes them.
+func (s *addonService) apiError(err error, what string) error {
+	msg := s.scrub(err).Error()
+	switch {
+	case errors.Is(err, addons.ErrNotFound):
+		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "%s", msg)
+	case errors.Is(err, addons.ErrBusy):
+		return platformapi.Conflict("%s", msg)
+	case errors.Is(err, addons.ErrUnknownService), errors.Is(err, addons.ErrUnknownPlan):
+		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "%s", msg)
+	case errors.Is(err, addons.ErrDuplicateAttachment), errors.Is(err, addons.ErrInvalid):
+		return platformapi.InvalidParams("%s", msg)
+	case errors.Is(err, platform.ErrNotFound):
+		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "%s", msg)
+	}
+	s.log.Error("minipaas: add-on operation failed", "op", what, "err", msg)
+	return platformapi.Errorf(http.StatusBadGateway, "provider_error", "%s failed: %s", what, msg)
+}
+
+func (s *addonService) scrub(err error) error {
+	msg := err.Error()
+	for _, sec := range s.secrets {
+		msg = strings.ReplaceAll(msg, sec, "[REDACTED]")
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+var nameWords = []string{
+	"amber", "brisk", "cubic", "dusty", "eager", "fluid", "glossy", "humble", "ivory", "jolly",
+	"keen", "lunar", "misty", "noble", "opaque", "polar", "quiet", "rigid", "shaped", "tidal",
+	"urban", "vivid", "woven", "young", "zesty", "solid", "clear", "curly", "deep", "flat",
+}
+
+// newAddonName makes a Heroku-style name: postgresql-shaped-12345.
+func newAddonName(service string) string {
+	w, _ := rand.Int(rand.Reader, big.NewInt(int64(len(nameWords))))
+	n, _ := rand.Int(rand.Reader, big.NewInt(90000))
+	return strings.TrimPrefix(service, "heroku-") + "-" + nameWords[w.Int64()] + "-" + strconv.FormatInt(n.Int64()+10000, 10)
+}
+
+// --- HTTP ---
+
+func (a *api) addonRoutes(h func(string, platformapi.HandlerFunc)) {
+	h("GET /apps/{app}/addons", a.listAddons)
+	h("POST /apps/{app}/addons", a.createAddon)
+	h("GET /apps/{app}/addons/{addon}", a.getAppAddon)
+	h("DELETE /apps/{app}/addons/{addon}", a.destroyAddon)
+	h("GET /addons", a.listAllAddons)
+	h("GET /addons/{addon}", a.getAddon)
+	h("GET /addons/{addon}/addon-attachments", a.addonAttachments)
+	h("GET /apps/{app}/addon-attachments", a.appAttachments)
+	h("GET /addon-attachments", a.appAttachments)
+	h("POST /actions/addons/resolve", a.resolveAddon)
+	h("POST /actions/addon-attachments/resolve", a.resolveAttachment)
+	h("GET /addon-services", a.listServices)
+	h("GET /addon-services/{service}/plans", a.listPlans)
+}
+
+type billedPrice struct {
+	Cents    int    `json:"cents"`
+	Contract bool   `json:"contract"`
+	Unit     string `json:"unit"`
+}
+
+type addonJSON struct {
+	ID               string         `json:"id"`
+	Name             string         `json:"name"`
+	AddonService     ref            `json:"addon_service"`
+	Plan             ref            `json:"plan"`
+	App              ref            `json:"app"`
+	BillingEntity    map[string]any `json:"billing_entity"`
+	BilledPrice      billedPrice    `json:"billed_price"`
+	ConfigVars       []string       `json:"config_vars"`
+	ProviderID       string         `json:"provider_id"`
+	ProvisionMessage *string        `json:"provision_message"`
+	State            string         `json:"state"`
+	WebURL           *string        `json:"web_url"`
+	Actions          []any          `json:"actions"`
+	CreatedAt        string         `json:"created_at"`
+	UpdatedAt        string         `json:"updated_at"`
+}
+
+type attachmentJSON struct {
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	Namespace *string `json:"namespace"`
+	Addon     struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+		App  ref    `json:"app"`
+	} `json:"addon"`
+	App         ref     `json:"app"`
+	WebURL      *string `json:"web_url"`
+	LogInputURL *string `json:"log_input_url"`
+	CreatedAt   string  `json:"created_at"`
+	UpdatedAt   string  `json:"updated_at"`
+}
+
+// addonApp is a.app that also accepts the app's id, which the CLI sends
+// in some add-on paths (addons:destroy deletes /apps/{app id}/addons/…).
+// Without {app} in the path it returns the zero App.
+func (a *api) addonApp(r *http.Request) (platform.App, error) {
+	v := r.PathValue("app")
+	if v == "" {
+		return platform.App{}, nil
+	}
+	app, err := a.app(r)
+	if err == nil || !looksLikeUUID(v) {
+		return app, err
+	}
+	apps, lerr := a.p.Apps(r.Context())
+	if lerr != nil {
+		return app, apiError(lerr)
+	}
+	for _, x := range apps {
+		if x.ID == v {
+			return x, nil
+		}
+	}
+	return app, err
+}
+
+func looksLikeUUID(s string) bool {
+	return len(s) == 36 && strings.Count(s, "-") == 4
+}
+
+func (a *api) appRef(ctx context.Context, name string) ref {
+	if app, err := a.p.App(ctx, name); err == nil {
+		return ref{ID: app.ID, Name: app.Name}
+	}
+	return ref{ID: nameUUID("app", name), Name: name}
+}
+
+func (a *api) addonToJSON(ctx context.Context, v addonView) addonJSON {
+	app := a.appRef(ctx, v.rec.App)
+	j := addonJSON{
+		ID:            v.rec.ID,
+		Name:          v.rec.Name,
+		AddonService:  ref{ID: nameUUID("addon-service", v.rec.Service), Name: v.rec.Service},
+		Plan:          ref{ID: nameUUID("plan", v.rec.Service, v.rec.Plan), Name: v.rec.Service + ":" + v.rec.Plan},
+		App:           app,
+		BillingEntity: map[string]any{"id": app.ID, "name": app.Name, "type": "app"},
+		BilledPrice:   billedPrice{Unit: "month"},
+		ConfigVars:    []string{},
+		ProviderID:    v.rec.ResourceID,
+		State:         v.rec.State,
+		Actions:       []any{},
+		CreatedAt:     rfc3339(v.rec.CreatedAt),
+		UpdatedAt:     rfc3339(v.rec.CreatedAt),
+	}
+	if v.live {
+		for _, at := range v.addon.Attachments {
+			j.ConfigVars = append(j.ConfigVars, at.ConfigNames...)
+		}
+		if v.addon.Message != "" {
+			msg := v.addon.Message
+			j.ProvisionMessage = &msg
+		}
+	} else if j.State == "provisioned" {
+		// Recorded, but its server did not answer when minipaas started.
+		j.State = "provisioning"
+	}
+	return j
+}
+
+func (a *api) attachmentsOf(ctx context.Context, v addonView) []attachmentJSON {
+	if !v.live {
+		return nil
+	}
+	var out []attachmentJSON
+	for _, at := range v.addon.Attachments {
+		j := attachmentJSON{
+			ID:        nameUUID("addon-attachment", v.rec.ID, at.App, at.Name),
+			Name:      at.Name,
+			App:       a.appRef(ctx, at.App),
+			CreatedAt: rfc3339(v.rec.CreatedAt),
+			UpdatedAt: rfc3339(v.rec.CreatedAt),
+		}
+		j.Addon.ID, j.Addon.Name, j.Addon.App = v.rec.ID, v.rec.Name, a.appRef(ctx, v.rec.App)
+		out = append(out, j)
+	}
+	return out
+}
+
+func (a *api) listAddons(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.addonApp(r)
+	if err != nil {
+		return err
+	}
+	out := []addonJSON{}
+	for _, v := range a.addons.list(app.Name) {
+		out = append(out, a.addonToJSON(r.Context(), v))
+	}
+	return paginateAddons(w, r, out)
+}
+
+func (a *api) listAllAddons(w http.ResponseWriter, r *http.Request) error {
+	out := []addonJSON{}
+	for _, v := range a.addons.list("") {
+		out = append(out, a.addonToJSON(r.Context(), v))
+	}
+	return paginateAddons(w, r, out)
+}
+
+func paginateAddons(w http.ResponseWriter, r *http.Request, out []addonJSON) error {
+	return platformapi.Paginate(w, r, out,
+		platformapi.Field[addonJSON]{Name: "id", Key: func(j addonJSON) string { return j.ID }},
+		platformapi.Field[addonJSON]{Name: "name", Key: func(j addonJSON) string { return j.Name }},
+	)
+}
+
+// findAddon resolves an add-on by id, name, or (with app) attachment name.
+func (a *api) findAddon(app, idOrName string) (addonView, error) {
+	for _, v := range a.addons.list(app) {
+		if v.rec.ID == idOrName || v.rec.Name == idOrName {
+			return v, nil
+		}
+	}
+	if app != "" {
+		for _, v := range a.addons.list(app) {
+			if strings.EqualFold(v.rec.Attachment, idOrName) {
+				return v, nil
+			}
+		}
+	}
+	if app != "" {
+		return addonView{}, platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find add-on %q on app %s", truncate(idOrName, 100), app)
+	}
+	return addonView{}, platformapi.NotFound("add-on", idOrName)
+}
+
+func (a *api) getAddon(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.findAddon("", r.PathValue("addon"))
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, a.addonToJSON(r.Context(), v))
+	return nil
+}
+
+func (a *api) getAppAddon(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.addonApp(r)
+	if err != nil {
+		return err
+	}
+	v, err := a.findAddon(app.Name, r.PathValue("addon"))
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, a.addonToJSON(r.Context(), v))
+	return nil
+}
+
+func (a *api) createAddon(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.addonApp(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		// The CLI sends the plan as a string; the schema also allows {"name": …}.
+		Plan       json.RawMessage `json:"plan"`
+		Name       string          `json:"name"`
+		Attachment *struct {
+			Name string `json:"name"`
+		} `json:"attachment"`
+		Config map[string]any `json:"config"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	var plan string
+	if err := json.Unmarshal(body.Plan, &plan); err != nil {
+		var p struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(body.Plan, &p) == nil {
+			plan = p.Name
+		}
+	}
+	plan = strings.TrimSpace(plan)
+	if plan == "" {
+		return platformapi.InvalidParams("plan is required, e.g. %q", servicePostgres+":essential-0")
+	}
+	var as string
+	if body.Attachment != nil {
+		as = strings.ToUpper(strings.TrimSpace(body.Attachment.Name))
+	}
+	if as != "" {
+		if err := addons.ValidateAttachmentName(as); err != nil {
+			return platformapi.InvalidParams("attachment name %q: %s", truncate(as, 100), strings.TrimPrefix(err.Error(), "addons: "))
+		}
+	}
+	if body.Name != "" {
+		if err := addons.ValidateAddonName(body.Name); err != nil {
+			return platformapi.InvalidParams("add-on name %q: %s", truncate(body.Name, 100), strings.TrimPrefix(err.Error(), "addons: "))
+		}
+	}
+	options := map[string]string{}
+	for k, v := range body.Config {
+		switch v := v.(type) {
+		case string:
+			options[k] = v
+		case bool, float64:
+			options[k] = fmt.Sprint(v)
+		default:
+			return platformapi.InvalidParams("config %s must be a string", truncate(k, 100))
+		}
+	}
+	rec, err := a.addons.create(r.Context(), app.Name, plan, body.Name, as, options)
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusCreated, a.addonToJSON(r.Context(), a.addons.view(rec)))
+	return nil
+}
+
+func (a *api) destroyAddon(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.addonApp(r)
+	if err != nil {
+		return err
+	}
+	v, err := a.findAddon(app.Name, r.PathValue("addon"))
+	if err != nil {
+		return err
+	}
+	j := a.addonToJSON(r.Context(), v)
+	if err := a.addons.destroy(r.Context(), v.rec.Name); err != nil {
+		return err
+	}
+	j.State = "deprovisioned"
+	platformapi.WriteJSON(w, http.StatusOK, j)
+	return nil
+}
+
+func (a *api) appAttachments(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.addonApp(r)
+	if err != nil {
+		return err
+	}
+	out := []attachmentJSON{}
+	for _, v := range a.addons.list("") {
+		for _, at := range a.attachmentsOf(r.Context(), v) {
+			if app.Name == "" || at.App.Name == app.Name {
+				out = append(out, at)
+			}
+		}
+	}
+	platformapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *api) addonAttachments(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.findAddon("", r.PathValue("addon"))
+	if err != nil {
+		return err
+	}
+	out := a.attachmentsOf(r.Context(), v)
+	if out == nil {
+		out = []attachmentJSON{}
+	}
+	platformapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// resolveAddon answers the CLI's lookup of an add-on by name, id or
+// attachment name, optionally within an app; the answer is a list.
+func (a *api) resolveAddon(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Addon        string `json:"addon"`
+		App          string `json:"app"`
+		AddonService string `json:"addon_service"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	if body.Addon == "" {
+		return platformapi.InvalidParams("addon is required")
+	}
+	v, err := a.findAddon(body.App, body.Addon)
+	if err != nil {
+		return err
+	}
+	if body.AddonService != "" && body.AddonService != v.rec.Service {
+		return platformapi.NotFound("add-on", body.Addon)
+	}
+	platformapi.WriteJSON(w, http.StatusOK, []addonJSON{a.addonToJSON(r.Context(), v)})
+	return nil
+}
+
+func (a *api) resolveAttachment(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		AddonAttachment string `json:"addon_attachment"`
+		App             string `json:"app"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	out := []attachmentJSON{}
+	for _, v := range a.addons.list("") {
+		for _, at := range a.attachmentsOf(r.Context(), v) {
+			if (body.App == "" || at.App.Name == body.App) &&
+				(at.Name == body.AddonAttachment || at.ID == body.AddonAttachment || v.rec.Name == body.AddonAttachment) {
+				out = append(out, at)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return platformapi.NotFound("add-on attachment", body.AddonAttachment)
+	}
+	platformapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *api) listServices(w http.ResponseWriter, r *http.Request) error {
+	out := []map[string]any{}
+	for _, svc := range a.addons.m.Catalog.Services {
+		out = append(out, map[string]any{
+			"id": nameUUID("addon-service", svc.Name), "name": svc.Name, "human_name": svc.Name,
+			"state": "ga", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+		})
+	}
+	platformapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *api) listPlans(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("service")
+	svc, err := a.addons.m.Catalog.Service(name)
+	if err != nil {
+		return a.addons.unknownService(name)
+	}
+	out := []map[string]any{}
+	for i, p := range svc.Plans {
+		out = append(out, map[string]any{
+			"id": nameUUID("plan", svc.Name, p.Name), "name": svc.Name + ":" + p.Name,
+			"human_name": p.Name, "description": p.Description, "default": i == 0, "state": "public",
+			"price":         billedPrice{Unit: "month"},
+			"addon_service": ref{ID: nameUUID("addon-service", svc.Name), Name: svc.Name},
+		})
+	}
+	platformapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// openAddons builds the add-on service and brings back the recorded
+// add-ons.
+func openAddons(ctx context.Context, p *platform.Platform, postgresURL, redisURL string, log *slog.Logger) (*addonService, error) {
+	s, err := newAddonService(p, postgresURL, redisURL, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.restore(ctx); err != nil {
+		s.close()
+		return nil, fmt.Errorf("add-ons: %w", err)
+	}
+	return s, nil
+}
+
+// provisionManifest creates an app.json's add-ons on app, in order, before
+// its first build (so the build and the release see their config vars).
+// The first failure stops the setup, as a failed add-on fails Heroku's app
+// setup.
+func (s *addonService) provisionManifest(ctx context.Context, app string, list []manifestAddon, out io.Writer) error {
+	for _, ad := range list {
+		options := make(map[string]string, len(ad.Options))
+		for k, v := range ad.Options {
+			options[k] = fmt.Sprint(v)
+		}
+		fmt.Fprintf(out, "-----> Provisioning add-on %s\n", ad.Plan)
+		rec, err := s.create(ctx, app, ad.Plan, "", ad.As, options)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ad.Plan, err)
+		}
+		fmt.Fprintf(out, "       Created %s as %s\n", rec.Name, rec.Attachment)
+	}
+	return nil
+}

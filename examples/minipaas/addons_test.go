@@ -1,0 +1,457 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/internal/pgtest"
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// startMinipaasWith is startMinipaas with a chosen data dir and extra
+// flags, so a test can restart the platform on the same state.
+func startMinipaasWith(t *testing.T, dataDir, token string, args ...string) *minipaas {
+	t.Helper()
+	requireTools(t)
+	t.Setenv("DYNOKIT_API_TOKEN", token)
+	o, err := parseFlags(append([]string{"-data-dir", dataDir}, args...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.routerListener = listenLoopback(t)
+	o.apiListener = listenLoopback(t)
+	o.runListener = listenLoopback(t)
+	o.buildEnv = []string{"GOFLAGS=-mod=mod", "GOPROXY=off"}
+	o.stopGrace = 3 * time.Second
+	opened := make(chan *platform.Platform, 1)
+	o.opened = func(p *platform.Platform) { opened <- p }
+	m := &minipaas{
+		t:          t,
+		apiAddr:    o.apiListener.Addr().String(),
+		routerAddr: o.routerListener.Addr().String(),
+		runAddr:    o.runListener.Addr().String(),
+		token:      token,
+		dataDir:    dataDir,
+		out:        &lockedBuffer{},
+		done:       make(chan error, 1),
+	}
+	m.apiURL = "http://" + m.apiAddr
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	go func() { m.done <- serve(ctx, o, m.out) }()
+	select {
+	case m.p = <-opened:
+	case err := <-m.done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("the platform did not open within 60 s")
+	}
+	t.Cleanup(m.stop)
+	return m
+}
+
+// startRedis runs a throw-away redis-server whose default user needs a
+// password, stopped when t ends. It returns the admin URL.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("DYNOKIT_TEST_REQUIRE") == "1" {
+			t.Fatal("redis-server not found in PATH (DYNOKIT_TEST_REQUIRE=1)")
+		}
+		t.Skip("redis-server not found in PATH")
+	}
+	dir := t.TempDir()
+	ln := listenLoopback(t)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	password, err := newToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The password goes in a config file, not argv, so ps does not show it.
+	conf := filepath.Join(dir, "redis.conf")
+	if err := os.WriteFile(conf, []byte("requirepass "+password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logBuf lockedBuffer
+	cmd := exec.Command(bin, conf, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--save", "", "--appendonly", "no", "--daemonize", "no")
+	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
+	// Pdeathsig is per thread: start from a locked thread that lives as
+	// long as the server, so a dying test binary takes the server along.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	started, exited := make(chan error, 1), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer close(exited)
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	adminURL := "redis://:" + password + "@127.0.0.1:" + strconv.Itoa(port)
+	opt, err := goredis.ParseURL(adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(opt)
+	defer c.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return adminURL
+		}
+		select {
+		case <-exited:
+			t.Fatalf("redis-server exited during startup:\n%s", logBuf.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server not ready after 20 s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type addonOut struct {
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	State        string   `json:"state"`
+	ConfigVars   []string `json:"config_vars"`
+	ProviderID   string   `json:"provider_id"`
+	AddonService struct {
+		Name string `json:"name"`
+	} `json:"addon_service"`
+	Plan struct {
+		Name string `json:"name"`
+	} `json:"plan"`
+	App struct {
+		Name string `json:"name"`
+	} `json:"app"`
+}
+
+func (m *minipaas) releases(app string) []releaseOut {
+	m.t.Helper()
+	var rels []releaseOut
+	if st := m.api("GET", "/apps/"+app+"/releases", "", &rels); st != 200 {
+		m.t.Fatalf("GET releases of %s: %d", app, st)
+	}
+	return rels
+}
+
+func (m *minipaas) listAddons(app string) []addonOut {
+	m.t.Helper()
+	var list []addonOut
+	if st := m.api("GET", "/apps/"+app+"/addons", "", &list); st != 200 {
+		m.t.Fatalf("GET addons of %s: %d", app, st)
+	}
+	return list
+}
+
+func (m *minipaas) config(app string) map[string]string {
+	m.t.Helper()
+	var cfg map[string]string
+	if st := m.api("GET", "/apps/"+app+"/config-vars", "", &cfg); st != 200 {
+		m.t.Fatalf("GET config-vars of %s: %d", app, st)
+	}
+	return cfg
+}
+
+// dynoEnv runs a one-off dyno printing $name, as heroku run would.
+func (m *minipaas) dynoEnv(app, name string) string {
+	m.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code, err := m.p.RunOneOff(ctx, app, "printf %s \"$"+name+"\"", platform.OneOffIO{Stdout: &out, Stderr: &errOut})
+	if err != nil || code != 0 {
+		m.t.Fatalf("one-off dyno: exit %d, %v: %s", code, err, errOut.String())
+	}
+	return out.String()
+}
+
+func TestAddons(t *testing.T) {
+	pg := &pgtest.Server{RequirePassword: true}
+	t.Cleanup(pg.Stop)
+	pgAdmin := pg.AdminURL(t)
+	redisAdmin := startRedis(t)
+	token, err := newToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	flags := []string{"-postgres-url", pgAdmin, "-redis-url", redisAdmin}
+	m := startMinipaasWith(t, dataDir, token, flags...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	const app = "shop"
+	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	m.pushHello(newGitClient(t), app)
+	before := len(m.releases(app))
+
+	// PostgreSQL, as the CLI asks for it.
+	var pgAddon addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0","attachment":{"name":"DATABASE"},"config":{}}`, &pgAddon); st != 201 {
+		t.Fatalf("create postgres add-on: %d", st)
+	}
+	if !strings.HasPrefix(pgAddon.Name, "postgresql-") || pgAddon.State != "provisioned" ||
+		pgAddon.AddonService.Name != "heroku-postgresql" || pgAddon.Plan.Name != "heroku-postgresql:essential-0" ||
+		pgAddon.App.Name != app || strings.Join(pgAddon.ConfigVars, ",") != "DATABASE_URL" || pgAddon.ID == "" {
+		t.Errorf("postgres add-on = %+v", pgAddon)
+	}
+	rels := m.releases(app)
+	if len(rels) != before+1 || !strings.Contains(rels[len(rels)-1].Description, "Attach DATABASE") {
+		t.Errorf("after attach: %d releases (want %d), last %+v", len(rels), before+1, rels[len(rels)-1])
+	}
+	dbURL := m.config(app)["DATABASE_URL"]
+	if !strings.HasPrefix(dbURL, "postgres") {
+		t.Fatalf("DATABASE_URL not set (config has %d vars)", len(m.config(app)))
+	}
+	if got := m.dynoEnv(app, "DATABASE_URL"); got != dbURL {
+		t.Errorf("the dyno's DATABASE_URL differs from the config var (len %d vs %d)", len(got), len(dbURL))
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect with DATABASE_URL: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE items (n int); INSERT INTO items VALUES (42)"); err != nil {
+		t.Errorf("use the add-on database: %v", err)
+	}
+	conn.Close(ctx)
+
+	// Redis.
+	var rdAddon addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-redis:mini"}`, &rdAddon); st != 201 {
+		t.Fatalf("create redis add-on: %d", st)
+	}
+	if !strings.HasPrefix(rdAddon.Name, "redis-") || rdAddon.State != "provisioned" {
+		t.Errorf("redis add-on = %+v", rdAddon)
+	}
+	cfg := m.config(app)
+	checkRedis := func(cfg map[string]string) {
+		t.Helper()
+		opt, err := goredis.ParseURL(cfg["REDIS_URL"])
+		if err != nil {
+			t.Fatalf("REDIS_URL: %v", err)
+		}
+		c := goredis.NewClient(opt)
+		defer c.Close()
+		key := cfg["REDIS_KEY_PREFIX"] + "greeting"
+		if err := c.Set(ctx, key, "hi", 0).Err(); err != nil {
+			t.Errorf("SET with REDIS_URL: %v", err)
+		}
+		if v, err := c.Get(ctx, key).Result(); err != nil || v != "hi" {
+			t.Errorf("GET with REDIS_URL = %q, %v", v, err)
+		}
+	}
+	checkRedis(cfg)
+
+	// Failures change nothing and say why.
+	n := len(m.releases(app))
+	m.expectError("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0","attachment":{"name":"DATABASE"}}`, 422, "invalid_params")
+	m.expectError("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:gigantic"}`, 404, "not_found")
+	m.expectError("POST", "/apps/"+app+"/addons", `{"plan":"heroku-kafka:basic-0"}`, 404, "not_found")
+	if got := len(m.releases(app)); got != n {
+		t.Errorf("failed creates made %d releases", got-n)
+	}
+
+	if list := m.listAddons(app); len(list) != 2 {
+		t.Fatalf("list add-ons: %d add-ons, want 2", len(list))
+	}
+	var atts []struct {
+		Name string `json:"name"`
+	}
+	if st := m.api("GET", "/apps/"+app+"/addon-attachments", "", &atts); st != 200 || len(atts) != 2 {
+		t.Errorf("list attachments: %d, %+v", st, atts)
+	}
+
+	// A restart on the same data dir brings the add-ons back, with no new
+	// release and the same credentials.
+	n = len(m.releases(app))
+	m.stop()
+	m = startMinipaasWith(t, dataDir, token, flags...)
+	list := m.listAddons(app)
+	if len(list) != 2 {
+		t.Fatalf("after restart: %d add-ons, want 2", len(list))
+	}
+	for _, a := range list {
+		if a.State != "provisioned" || len(a.ConfigVars) == 0 {
+			t.Errorf("after restart: %+v", a)
+		}
+	}
+	if got := len(m.releases(app)); got != n {
+		t.Errorf("the restart made %d releases", got-n)
+	}
+	if m.config(app)["DATABASE_URL"] != dbURL {
+		t.Error("DATABASE_URL changed across the restart")
+	}
+	var one addonOut
+	if st := m.api("GET", "/addons/"+pgAddon.Name, "", &one); st != 200 || one.ID != pgAddon.ID {
+		t.Errorf("GET /addons/%s: %d %+v", pgAddon.Name, st, one)
+	}
+
+	// Destroy the database: a release without the var, and it is gone.
+	if st := m.api("DELETE", "/apps/"+app+"/addons/"+pgAddon.ID, "", nil); st != 200 {
+		t.Fatalf("destroy postgres add-on: %d", st)
+	}
+	rels = m.releases(app)
+	if !strings.Contains(rels[len(rels)-1].Description, "Detach DATABASE") {
+		t.Errorf("after destroy: last release %+v", rels[len(rels)-1])
+	}
+	if _, ok := m.config(app)["DATABASE_URL"]; ok {
+		t.Error("DATABASE_URL still set after destroy")
+	}
+	admin, err := pgx.Connect(ctx, pgAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var dbs int
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", pgAddon.ProviderID).Scan(&dbs); err != nil || dbs != 0 {
+		t.Errorf("database %s after destroy: %d (%v)", pgAddon.ProviderID, dbs, err)
+	}
+	m.expectError("DELETE", "/apps/"+app+"/addons/"+pgAddon.Name, "", 404, "not_found")
+
+	// The real CLI: create, list, destroy (a few commands: ~2 s each).
+	t.Run("heroku CLI", func(t *testing.T) {
+		cli := herokucli.Require(t, m.apiURL, m.token)
+		heroku := func(args ...string) string {
+			t.Helper()
+			res, err := cli.Run(ctx, args...)
+			if err != nil || res.ExitCode != 0 {
+				t.Fatalf("heroku %s: %v %s", strings.Join(args, " "), err, res)
+			}
+			return res.Stdout + res.Stderr
+		}
+		out := heroku("addons:create", "heroku-postgresql:essential-0", "-a", app)
+		if !strings.Contains(out, "as DATABASE_URL") {
+			t.Errorf("addons:create output:\n%s", out)
+		}
+		url := m.config(app)["DATABASE_URL"]
+		if url == "" || url == dbURL {
+			t.Errorf("after addons:create: DATABASE_URL is empty or the destroyed database's")
+		}
+		var cliAddon addonOut
+		for _, a := range m.listAddons(app) {
+			if a.AddonService.Name == "heroku-postgresql" {
+				cliAddon = a
+			}
+		}
+		out = heroku("addons", "-a", app)
+		for _, want := range []string{cliAddon.Name, "essential-0", "as DATABASE", rdAddon.Name, "as REDIS"} {
+			if want == "" || !strings.Contains(out, want) {
+				t.Errorf("addons output lacks %q:\n%s", want, out)
+			}
+		}
+		out = heroku("addons:destroy", cliAddon.Name, "--confirm", app, "-a", app)
+		if !strings.Contains(out, "Destroying "+cliAddon.Name) {
+			t.Errorf("addons:destroy output:\n%s", out)
+		}
+		if _, ok := m.config(app)["DATABASE_URL"]; ok {
+			t.Error("DATABASE_URL still set after addons:destroy")
+		}
+	})
+
+	// Started while its Redis is unreachable, minipaas keeps the add-on's
+	// record and lists it as provisioning; the next start restores it.
+	m.stop()
+	dead := listenLoopback(t)
+	deadURL := "redis://:x@" + dead.Addr().String()
+	dead.Close()
+	m = startMinipaasWith(t, dataDir, token, "-postgres-url", pgAdmin, "-redis-url", deadURL)
+	if list := m.listAddons(app); len(list) != 1 || list[0].Name != rdAddon.Name || list[0].State != "provisioning" {
+		t.Errorf("with Redis down: %+v", list)
+	}
+	m.expectError("DELETE", "/apps/"+app+"/addons/"+rdAddon.Name, "", 503, "service_unavailable")
+	m.stop()
+	m = startMinipaasWith(t, dataDir, token, flags...)
+	if list := m.listAddons(app); len(list) != 1 || list[0].State != "provisioned" {
+		t.Errorf("with Redis back: %+v", list)
+	}
+	checkRedis(m.config(app))
+
+	// Destroying the app destroys its Redis user too.
+	if st := m.api("DELETE", "/apps/"+app, "", nil); st != 200 {
+		t.Fatalf("destroy app: %d", st)
+	}
+	opt, _ := goredis.ParseURL(redisAdmin)
+	rc := goredis.NewClient(opt)
+	defer rc.Close()
+	if users, err := rc.Do(ctx, "ACL", "USERS").StringSlice(); err != nil || len(users) != 1 {
+		t.Errorf("redis ACL users after destroying the app: %v (%v)", users, err)
+	}
+	if st := m.api("GET", "/addons", "", &list); st != 200 || len(list) != 0 {
+		t.Errorf("add-ons after destroying the app: %d %+v", st, list)
+	}
+	if pw := pgURLPassword(pgAdmin); pw == "" || strings.Contains(m.out.String(), pw) {
+		t.Error("the admin URL has no password, or it appears in the platform's output")
+	}
+}
+
+func pgURLPassword(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	pw, _ := pu.User.Password()
+	return pw
+}
+
+// Without add-on servers the services are absent and creating one says
+// which flag would offer it.
+func TestAddonsUnconfigured(t *testing.T) {
+	m := startMinipaas(t)
+	if st := m.api("POST", "/apps", `{"name":"plain"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	st, _, body := m.rawAPI("POST", "/apps/plain/addons", `{"plan":"heroku-postgresql:essential-0"}`, m.authHeaders())
+	if st != 422 || !strings.Contains(body, "-postgres-url") || !strings.Contains(body, `"id":"invalid_params"`) {
+		t.Errorf("postgres without -postgres-url: %d %s", st, body)
+	}
+	st, _, body = m.rawAPI("POST", "/apps/plain/addons", `{"plan":"heroku-redis"}`, m.authHeaders())
+	if st != 422 || !strings.Contains(body, "-redis-url") {
+		t.Errorf("redis without -redis-url: %d %s", st, body)
+	}
+	var list []addonOut
+	if st := m.api("GET", "/apps/plain/addons", "", &list); st != 200 || len(list) != 0 {
+		t.Errorf("list: %d %+v", st, list)
+	}
+}
