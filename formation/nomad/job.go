@@ -1,0 +1,295 @@
+package nomad
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dynokit/dynokit/formation"
+)
+
+// The job types below are the JSON form of a Nomad job (POST /v1/jobs),
+// limited to what a dyno uses.
+
+// Job is a Nomad job as this package registers it.
+type Job struct {
+	ID          string
+	Name        string
+	Type        string
+	Datacenters []string
+	Namespace   string            `json:",omitempty"`
+	Region      string            `json:",omitempty"`
+	Meta        map[string]string `json:",omitempty"`
+	TaskGroups  []*TaskGroup
+}
+
+// TaskGroup is a job's task group.
+type TaskGroup struct {
+	Name             string
+	Count            int
+	RestartPolicy    *RestartPolicy
+	ReschedulePolicy *ReschedulePolicy
+	Networks         []*Network `json:",omitempty"`
+	Tasks            []*Task
+}
+
+// RestartPolicy is what the Nomad client does when a task exits.
+type RestartPolicy struct {
+	Attempts int
+	Interval time.Duration
+	Delay    time.Duration
+	Mode     string
+}
+
+// ReschedulePolicy is what the Nomad servers do when an allocation fails.
+type ReschedulePolicy struct {
+	Attempts  int
+	Interval  time.Duration
+	Unlimited bool
+}
+
+// Network reserves ports on the node.
+type Network struct {
+	ReservedPorts []Port `json:",omitempty"`
+}
+
+// Port is a static port reservation.
+type Port struct {
+	Label string
+	Value int
+}
+
+// Task is the dyno's process.
+type Task struct {
+	Name        string
+	Driver      string
+	Config      map[string]any
+	Env         map[string]string
+	Artifacts   []*Artifact `json:",omitempty"`
+	KillTimeout time.Duration
+	KillSignal  string
+	Resources   *TaskResources
+	LogConfig   *LogConfig
+}
+
+// Artifact is a file Nomad downloads into the task directory before start.
+type Artifact struct {
+	GetterSource  string
+	GetterOptions map[string]string `json:",omitempty"`
+	RelativeDest  string
+}
+
+// TaskResources are what the scheduler reserves for the task.
+type TaskResources struct {
+	CPU      int
+	MemoryMB int
+}
+
+// LogConfig bounds the task's rotated log files on the client.
+type LogConfig struct {
+	MaxFiles      int
+	MaxFileSizeMB int
+}
+
+// taskName is the one task of a dyno's job; the process type would be the
+// natural name, but a fixed one keeps log and signal calls independent of it.
+const taskName = "dyno"
+
+// slugSource is how the job gets the slug.
+type slugSource struct {
+	dir      string // a path on the Nomad client (raw_exec on this host)
+	url      string // an HTTP URL of the slug (Nomad downloads it as an artifact)
+	checksum string // "sha256:<hex>" for the artifact
+}
+
+// stdinSource is where the dyno's bash reads its stdin from.
+type stdinSource struct {
+	addr  string // host:port; empty means /dev/null
+	token string
+}
+
+// buildJob turns a DynoSpec into the Nomad job that runs it.
+func (r *Runtime) buildJob(spec formation.DynoSpec, slug slugSource, stdin stdinSource) *Job {
+	env := map[string]string{"PATH": DefaultPath}
+	for _, kv := range spec.Env { // later entries win, as in DynoSpec
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	if spec.Port != 0 {
+		env["PORT"] = strconv.Itoa(spec.Port)
+	}
+	// Nomad replaces ${name} in env values with node attributes and other
+	// variables, with no escape; such values go to bootstrap as arguments
+	// (which can be escaped) and are exported there instead.
+	var verbatim []string
+	for k, v := range env {
+		if nomadVarRe.MatchString(v) {
+			verbatim = append(verbatim, k+"="+v)
+			delete(env, k)
+		}
+	}
+	sort.Strings(verbatim)
+
+	memMB := r.DefaultMemoryMB
+	if memMB <= 0 {
+		memMB = 512
+	}
+	if b := spec.Resources.MemoryBytes; b > 0 {
+		memMB = int((b + 1<<20 - 1) >> 20)
+		if memMB < 10 { // Nomad's minimum
+			memMB = 10
+		}
+	}
+	kill := r.KillTimeout
+	if kill <= 0 {
+		kill = formation.DefaultGrace
+	}
+
+	task := &Task{
+		Name:   taskName,
+		Driver: r.driver(),
+		Config: map[string]any{
+			"command": r.shell(),
+			// $0 names the dyno in bash's messages; the rest are read by
+			// bootstrap and cleared before the command runs.
+			"args": escapeArgs(append([]string{"-c", bootstrap, spec.Name, spec.Command, slug.dir, stdin.addr, stdin.token}, verbatim...)),
+		},
+		Env:         env,
+		KillTimeout: kill,
+		KillSignal:  "SIGTERM",
+		Resources:   &TaskResources{CPU: 100, MemoryMB: memMB},
+		LogConfig:   &LogConfig{MaxFiles: 10, MaxFileSizeMB: 10},
+	}
+	if slug.url != "" {
+		opts := map[string]string{"archive": "tar.gz"}
+		if slug.checksum != "" {
+			opts["checksum"] = slug.checksum
+		}
+		// The slug's entries are ./app/..., so it unpacks into local/app.
+		task.Artifacts = []*Artifact{{GetterSource: slug.url, GetterOptions: opts, RelativeDest: "local/"}}
+	}
+	tg := &TaskGroup{
+		Name:  "dyno",
+		Count: 1,
+		// The Reconciler owns restarts and their back-off: Nomad must run
+		// the process once and report how it ended.
+		RestartPolicy:    &RestartPolicy{Attempts: 0, Interval: 24 * time.Hour, Delay: 15 * time.Second, Mode: "fail"},
+		ReschedulePolicy: &ReschedulePolicy{Attempts: 0, Interval: 24 * time.Hour, Unlimited: false},
+		Tasks:            []*Task{task},
+	}
+	if spec.Port != 0 {
+		// Reserving the port makes Nomad refuse to place two dynos that
+		// want the same port on one node.
+		tg.Networks = []*Network{{ReservedPorts: []Port{{Label: "web", Value: spec.Port}}}}
+	}
+	dcs := r.Datacenters
+	if len(dcs) == 0 {
+		dcs = []string{"*"}
+	}
+	meta := map[string]string{"dynokit.dyno": spec.Name}
+	if spec.App != "" {
+		meta["dynokit.app"] = spec.App
+	}
+	if spec.Type != "" {
+		meta["dynokit.type"] = spec.Type
+	}
+	if spec.Release != 0 {
+		meta["dynokit.release"] = fmt.Sprint(spec.Release)
+	}
+	return &Job{
+		ID:          r.jobID(spec.ID),
+		Name:        r.jobID(spec.ID),
+		Type:        "batch", // one run; exit 0 is "complete", not a reason to restart
+		Datacenters: dcs,
+		Namespace:   r.Namespace,
+		Region:      r.Region,
+		Meta:        meta,
+		TaskGroups:  []*TaskGroup{tg},
+	}
+}
+
+// nomadVarRe is what Nomad's env interpolation replaces.
+var nomadVarRe = regexp.MustCompile(`\$\{[a-zA-Z0-9_\-.]+\}`)
+
+// escapeArgs protects task config strings from Nomad's HCL2 evaluation,
+// which would read ${...} and %{...} as its own expressions.
+func escapeArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		a = strings.ReplaceAll(a, "${", "$${")
+		out[i] = strings.ReplaceAll(a, "%{", "%%{")
+	}
+	return out
+}
+
+// bootstrap runs as bash -c with $0 = dyno name, $1 = the command,
+// $2 = a slug directory to copy (empty when Nomad unpacked the slug into
+// local/app), $3 = host:port to read stdin from (empty: none) and $4 = the
+// token that claims that stdin; further arguments are KEY=VALUE pairs to
+// export (env values Nomad would otherwise interpolate).
+//
+// It runs the command in a process group of its own and forwards the
+// signals Nomad delivers (Nomad signals only the task's main process) to
+// that whole group, so a signal reaches grandchildren as the formation
+// contract requires. When the command ends, what is left of its group is
+// killed and bash ends the same way the command did.
+const bootstrap = `
+__dynokit_cmd=$1 __dynokit_src=$2 __dynokit_in=$3 __dynokit_tok=$4
+shift 4
+for __dynokit_kv in "$@"; do export "$__dynokit_kv"; done
+set --
+__dynokit_app=$NOMAD_TASK_DIR/app
+if [ -n "$__dynokit_src" ]; then
+  mkdir -p "$__dynokit_app" && cp -a "$__dynokit_src/." "$__dynokit_app/" || { echo "dynokit: cannot copy the slug from $__dynokit_src" >&2; exit 1; }
+fi
+mkdir -p "$NOMAD_TASK_DIR/tmp"
+export HOME=$__dynokit_app TMPDIR=$NOMAD_TASK_DIR/tmp
+cd "$__dynokit_app" || exit 1
+if [ -n "$__dynokit_in" ]; then
+  exec 3<>"/dev/tcp/${__dynokit_in%:*}/${__dynokit_in##*:}" || { echo "dynokit: cannot connect stdin to $__dynokit_in" >&2; exit 1; }
+  printf '%s\n' "$__dynokit_tok" >&3
+  exec 0<&3 3<&-
+else
+  exec 0</dev/null
+fi
+for __dynokit_f in "$__dynokit_app"/.profile.d/*.sh; do
+  if [ -r "$__dynokit_f" ]; then . "$__dynokit_f"; fi
+done
+if [ -r "$__dynokit_app/.profile" ]; then . "$__dynokit_app/.profile"; fi
+unset __dynokit_f __dynokit_kv __dynokit_app __dynokit_src __dynokit_in __dynokit_tok
+set -m
+bash -c "$__dynokit_cmd" <&0 &
+__dynokit_pid=$!
+set +m
+for __dynokit_s in HUP INT QUIT USR1 USR2 TERM ALRM; do
+  trap "kill -$__dynokit_s -- -$__dynokit_pid 2>/dev/null" $__dynokit_s
+done
+# wait returns early when a trapped signal arrives; bash keeps the status
+# of a reaped job, so the last wait reports how the command ended.
+while kill -0 "$__dynokit_pid" 2>/dev/null; do wait "$__dynokit_pid"; done
+wait "$__dynokit_pid"
+__dynokit_st=$?
+kill -KILL -- -"$__dynokit_pid" 2>/dev/null
+# raw_exec enforces the memory limit through the task's cgroup but does not
+# report OOM kills; leave a mark in the alloc dir for the runtime to read.
+[ "$__dynokit_st" = 137 ] && while IFS=: read -r _ __dynokit_ctl __dynokit_cg; do
+  case $__dynokit_ctl in
+  memory|*,memory|memory,*|*,memory,*) __dynokit_ev=/sys/fs/cgroup/memory$__dynokit_cg/memory.oom_control ;;
+  '') __dynokit_ev=/sys/fs/cgroup$__dynokit_cg/memory.events ;;
+  *) continue ;;
+  esac
+  [ -r "$__dynokit_ev" ] || continue
+  while read -r __dynokit_k __dynokit_n; do
+    if [ "$__dynokit_k" = oom_kill ] && [ "$__dynokit_n" -gt 0 ]; then : >"$NOMAD_ALLOC_DIR/dynokit-oom-killed"; fi
+  done <"$__dynokit_ev"
+done </proc/self/cgroup 2>/dev/null
+if [ "$__dynokit_st" -gt 128 ] && [ "$__dynokit_st" -le 192 ]; then
+  __dynokit_sig=$((__dynokit_st - 128))
+  trap - $(kill -l "$__dynokit_sig" 2>/dev/null) 2>/dev/null
+  kill -"$__dynokit_sig" $$ 2>/dev/null
+fi
+exit "$__dynokit_st"
+`

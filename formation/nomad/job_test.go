@@ -1,0 +1,81 @@
+package nomad_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/formation/nomad"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func TestJobGolden(t *testing.T) {
+	spec := formation.DynoSpec{
+		ID:        "myapp.web.1.v3",
+		App:       "myapp",
+		Name:      "web.1",
+		Type:      "web",
+		Release:   3,
+		Command:   "bundle exec puma -p $PORT",
+		Env:       []string{"RACK_ENV=production", "PORT=1", "DYNO=web.1"},
+		SlugDir:   "/var/lib/dynokit/slugs/myapp-v3",
+		Port:      5000,
+		Resources: formation.Resources{MemoryBytes: 300<<20 + 1},
+	}
+	for _, c := range []struct {
+		name string
+		rt   *nomad.Runtime
+	}{
+		{"job-slugdir", &nomad.Runtime{Datacenters: []string{"dc1"}, KillTimeout: 10 * time.Second}},
+		{"job-artifact", &nomad.Runtime{Namespace: "apps", SlugURL: func(s formation.DynoSpec) (string, string, bool) {
+			return "http://slugs.internal/slugs/SHA256:0123", "sha256:0123", true
+		}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := json.MarshalIndent(c.rt.Job(spec), "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := filepath.Join("testdata", c.name+".golden.json")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("job differs from %s (go test -update rewrites it):\n%s", golden, got)
+			}
+		})
+	}
+}
+
+// The job's env: later DynoSpec.Env entries win, DynoSpec.Port is PORT.
+func TestJobEnv(t *testing.T) {
+	job := (&nomad.Runtime{}).Job(formation.DynoSpec{ID: "a.web.1", Name: "web.1", Command: "x",
+		Env: []string{"FOO=1", "FOO=2", "PORT=9", "EMPTY=", "PATH=/opt/bin"}, Port: 7000})
+	env := job.TaskGroups[0].Tasks[0].Env
+	want := map[string]string{"FOO": "2", "PORT": "7000", "EMPTY": "", "PATH": "/opt/bin"}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("env[%s] = %q, want %q (env %v)", k, env[k], v, env)
+		}
+	}
+	if n := len(job.TaskGroups[0].Networks); n != 0 && job.TaskGroups[0].Networks[0].ReservedPorts[0].Value != 7000 {
+		t.Errorf("reserved port = %+v", job.TaskGroups[0].Networks)
+	}
+	if got := job.TaskGroups[0].Tasks[0].Config["args"].([]string); !strings.Contains(got[1], ".profile.d") {
+		t.Errorf("bootstrap does not source .profile.d: %q", got[1])
+	}
+}
