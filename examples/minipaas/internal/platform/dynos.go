@@ -205,12 +205,22 @@ func (p *Platform) Restart(ctx context.Context, app, typ string) error {
 	if _, _, err := p.entry(app); err != nil {
 		return err
 	}
-	if typ != "" && !slices.ContainsFunc(p.rec.Dynos(app), func(d formation.DynoStatus) bool {
-		return d.Type != "run" && logplex.MatchDyno(typ, d.Name)
-	}) {
+	if typ == "" {
+		p.rec.Restart(app)
+		return nil
+	}
+	// typ is a process type ("web") or a dyno ("web.1"); formation
+	// restarts by type, so a dyno's whole type is replaced.
+	var types []string
+	for _, d := range p.rec.Dynos(app) {
+		if d.Type != "run" && logplex.MatchDyno(typ, d.Name) && !slices.Contains(types, d.Type) {
+			types = append(types, d.Type)
+		}
+	}
+	if len(types) == 0 {
 		return fmt.Errorf("platform: restart %s: no dyno matches %q: %w", app, typ, ErrNotFound)
 	}
-	p.rec.Restart(app)
+	p.rec.Restart(app, types...)
 	return nil
 }
 

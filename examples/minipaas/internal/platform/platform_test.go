@@ -481,17 +481,19 @@ func TestEndToEnd(t *testing.T) {
 	}
 	p.waitFor(t, "webworker", "maintenance off", ok("web ok"))
 
-	// Restarting a process type replaces its dyno.
-	workerID := func() (string, formation.State) {
+	// Restarting a process type replaces its dyno and no other.
+	dynoID := func(name string) (string, formation.State) {
 		ds, _ := p.Dynos(ctx, "webworker")
 		for _, d := range ds {
-			if d.Name == "worker.1" {
+			if d.Name == name {
 				return d.ID, d.State
 			}
 		}
 		return "", ""
 	}
+	workerID := func() (string, formation.State) { return dynoID("worker.1") }
 	oldWorker, _ := workerID()
+	oldWeb, _ := dynoID("web.1")
 	if err := p.Restart(ctx, "webworker", "worker"); err != nil {
 		t.Fatal(err)
 	}
@@ -502,6 +504,9 @@ func TestEndToEnd(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("worker.1 was not replaced after Restart")
 		}
+	}
+	if web, _ := dynoID("web.1"); web != oldWeb {
+		t.Errorf("restarting worker replaced web.1 too (%s → %s)", oldWeb, web)
 	}
 	if err := p.Restart(ctx, "webworker", "clock"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Restart(clock) = %v, want ErrNotFound", err)
