@@ -81,8 +81,8 @@ func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore,
 	h("GET /apps/{app}/dynos", a.listDynos)
 	h("POST /apps/{app}/dynos", a.runDyno)
 	h("DELETE /apps/{app}/dynos", a.restartAll)
-	h("DELETE /apps/{app}/dynos/{dyno}", a.restartDyno)
-	h("DELETE /apps/{app}/formations/{type}", a.restartType)
+	h("DELETE /apps/{app}/dynos/{dyno}", a.restartMatching("dyno"))
+	h("DELETE /apps/{app}/formations/{type}", a.restartMatching("type"))
 	h("POST /apps/{app}/log-sessions", a.createLogSession)
 	h("GET /apps/{app}/domains", a.listDomains)
 	h("POST /apps/{app}/domains", a.addDomain)
@@ -951,17 +951,21 @@ func (a *api) restartAll(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// restartType answers DELETE /apps/{app}/formations/{type} (ps:restart -p).
-func (a *api) restartType(w http.ResponseWriter, r *http.Request) error {
-	app, err := a.app(r)
-	if err != nil {
-		return err
+// restartMatching answers DELETE /apps/{app}/formations/{type}
+// (ps:restart -p) and DELETE /apps/{app}/dynos/{dyno}: what to restart is
+// the path value named param, a process type or a dyno name.
+func (a *api) restartMatching(param string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		app, err := a.app(r)
+		if err != nil {
+			return err
+		}
+		if err := a.p.Restart(r.Context(), app.Name, r.PathValue(param)); err != nil {
+			return apiError(err)
+		}
+		platformapi.WriteJSON(w, http.StatusAccepted, map[string]any{})
+		return nil
 	}
-	if err := a.p.Restart(r.Context(), app.Name, r.PathValue("type")); err != nil {
-		return apiError(err)
-	}
-	platformapi.WriteJSON(w, http.StatusAccepted, map[string]any{})
-	return nil
 }
 
 func (a *api) emptyList(w http.ResponseWriter, r *http.Request) error {
@@ -969,18 +973,6 @@ func (a *api) emptyList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	platformapi.WriteJSON(w, http.StatusOK, []any{})
-	return nil
-}
-
-func (a *api) restartDyno(w http.ResponseWriter, r *http.Request) error {
-	app, err := a.app(r)
-	if err != nil {
-		return err
-	}
-	if err := a.p.Restart(r.Context(), app.Name, r.PathValue("dyno")); err != nil {
-		return apiError(err)
-	}
-	platformapi.WriteJSON(w, http.StatusAccepted, map[string]any{})
 	return nil
 }
 
