@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -22,50 +21,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 )
-
-// startMinipaasWith is startMinipaas with a chosen data dir and extra
-// flags, so a test can restart the platform on the same state.
-func startMinipaasWith(t *testing.T, dataDir, token string, args ...string) *minipaas {
-	t.Helper()
-	requireTools(t)
-	t.Setenv("DYNOKIT_API_TOKEN", token)
-	o, err := parseFlags(append([]string{"-data-dir", dataDir}, args...), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.routerListener = listenLoopback(t)
-	o.apiListener = listenLoopback(t)
-	o.runListener = listenLoopback(t)
-	o.buildEnv = []string{"GOFLAGS=-mod=mod", "GOPROXY=off"}
-	o.stopGrace = 3 * time.Second
-	opened := make(chan *platform.Platform, 1)
-	o.opened = func(p *platform.Platform) { opened <- p }
-	m := &minipaas{
-		t:          t,
-		apiAddr:    o.apiListener.Addr().String(),
-		routerAddr: o.routerListener.Addr().String(),
-		runAddr:    o.runListener.Addr().String(),
-		token:      token,
-		dataDir:    dataDir,
-		out:        &lockedBuffer{},
-		done:       make(chan error, 1),
-	}
-	m.apiURL = "http://" + m.apiAddr
-	ctx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
-	go func() { m.done <- serve(ctx, o, m.out) }()
-	select {
-	case m.p = <-opened:
-	case err := <-m.done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("the platform did not open within 60 s")
-	}
-	t.Cleanup(m.stop)
-	return m
-}
 
 // startRedis runs a throw-away redis-server whose default user needs a
 // password, stopped when t ends. It returns the admin URL.

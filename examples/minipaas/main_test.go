@@ -65,18 +65,24 @@ func requireTools(t *testing.T) {
 }
 
 // startMinipaas runs serve as main would, with listeners on free ports,
-// a temporary data dir and the token from DYNOKIT_API_TOKEN. It is stopped
+// a temporary data dir and a new token in DYNOKIT_API_TOKEN. It is stopped
 // (every dyno with it) when the test ends.
 func startMinipaas(t *testing.T) *minipaas {
 	t.Helper()
-	requireTools(t)
 	token, err := newToken()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("DYNOKIT_API_TOKEN", token)
+	return startMinipaasWith(t, filepath.Join(t.TempDir(), "data"), token)
+}
 
-	o, err := parseFlags([]string{"-data-dir", filepath.Join(t.TempDir(), "data")}, io.Discard)
+// startMinipaasWith is startMinipaas with a chosen data dir, token and
+// extra flags, so a test can restart the platform on the same state.
+func startMinipaasWith(t *testing.T, dataDir, token string, args ...string) *minipaas {
+	t.Helper()
+	requireTools(t)
+	t.Setenv("DYNOKIT_API_TOKEN", token)
+	o, err := parseFlags(append([]string{"-data-dir", dataDir}, args...), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,9 +115,9 @@ func startMinipaas(t *testing.T) *minipaas {
 	case err := <-m.done:
 		cancel()
 		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		cancel()
-		t.Fatal("the platform did not open within 30 s")
+		t.Fatal("the platform did not open within 60 s")
 	}
 	t.Cleanup(m.stop)
 	return m
