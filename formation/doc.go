@@ -19,6 +19,13 @@
 //   - The Reconciler owns the observed state: Set records a Formation, Run
 //     converges and heals (events plus a periodic resync), and publishes
 //     each dyno's life as Events worded as Heroku logs them.
+//   - A Scheduler is the other seam, for engines that keep a formation
+//     running by themselves (a Nomad job per app, Kubernetes Deployments):
+//     it takes a whole Deployment (slug URL, config vars, command and
+//     quantity per process type) and owns placement, replica counts and
+//     restarts, so no Reconciler sits in front of it. Restarter and
+//     LogFollower are its optional capabilities. Backends:
+//     formation/nomad (Scheduler), formation/kubernetes (a nested module).
 //
 // # Dyno lifecycle
 //

@@ -1,0 +1,115 @@
+package formation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Scheduler runs whole formations on an engine that keeps dynos running by
+// itself (a Nomad job per app, Kubernetes Deployments): the engine owns
+// placement, replica counts, restarts and back-off, so no Reconciler sits in
+// front of it. It is the other seam next to Runtime: a Runtime starts one
+// dyno and the Reconciler keeps the formation; a Scheduler takes the
+// formation.
+//
+// Apply and Scale return once the engine has accepted the change, not when
+// dynos are up; Dynos reports what the engine observes.
+type Scheduler interface {
+	// Apply makes the engine run d: it creates what is missing and updates
+	// what differs. Process types absent from d are removed. Applying the
+	// same Deployment twice changes nothing.
+	Apply(ctx context.Context, d Deployment) error
+	// Scale sets the quantity of one process type of the app's deployment
+	// without a new release. An app or type never applied is an error
+	// wrapping ErrUnknown.
+	Scale(ctx context.Context, app, typ string, quantity int) error
+	// Dynos lists the app's dynos as the engine reports them, sorted by
+	// type and index; an unknown app has none.
+	Dynos(ctx context.Context, app string) ([]DynoStatus, error)
+	// Delete removes everything Apply created for the app and stops its
+	// dynos. Deleting an unknown app is not an error.
+	Delete(ctx context.Context, app string) error
+}
+
+// Restarter is implemented by schedulers that can replace an app's running
+// dynos in place (heroku ps:restart): those of the given process types, or
+// all of them when none is given.
+type Restarter interface {
+	Restart(ctx context.Context, app string, types ...string) error
+}
+
+// LogFollower is implemented by schedulers that can stream dyno output.
+// FollowLogs writes each dyno's output to the Stdio that out returns for it
+// (called once per dyno, as dynos appear) until ctx is done.
+type LogFollower interface {
+	FollowLogs(ctx context.Context, app string, out func(dyno string) Stdio) error
+}
+
+// ErrUnknown is wrapped by Scheduler.Scale for an app or process type that
+// was never applied.
+var ErrUnknown = errors.New("formation: unknown app or process type")
+
+// Deployment is everything a Scheduler needs to run one app's formation.
+type Deployment struct {
+	App     string
+	Release int
+	// Slug is where the engine's nodes fetch the app (slug.Handler serves
+	// slugs by digest).
+	Slug SlugSource
+	// Env holds the config vars as KEY=VALUE; the scheduler adds PORT for
+	// web dynos and DYNO. Later entries win.
+	Env []string
+	// Processes maps a process type to its command and scale. Type "web"
+	// receives HTTP traffic on $PORT.
+	Processes map[string]ProcessSpec
+	// Grace is the time between SIGTERM and SIGKILL when a dyno is stopped;
+	// 0 means DefaultGrace.
+	Grace time.Duration
+}
+
+// SlugSource locates a slug for nodes that download it.
+type SlugSource struct {
+	URL    string // http(s) URL of the gzipped tar
+	Digest string // "SHA256:<hex>": nodes verify the download against it
+}
+
+// ProcessSpec is one process type of a Deployment.
+type ProcessSpec struct {
+	Command   string
+	Quantity  int
+	Size      string // dyno size name, informational (labels, logs)
+	Resources Resources
+}
+
+// Validate checks the fields every Scheduler relies on.
+func (d Deployment) Validate() error {
+	switch {
+	case d.App == "":
+		return errors.New("formation: Deployment.App must not be empty")
+	case d.Release < 0:
+		return fmt.Errorf("formation: app %s: Deployment.Release %d must not be negative", d.App, d.Release)
+	case d.Slug.URL == "":
+		return fmt.Errorf("formation: app %s: Deployment.Slug.URL must not be empty", d.App)
+	case d.Grace < 0:
+		return fmt.Errorf("formation: app %s: Deployment.Grace %v must not be negative", d.App, d.Grace)
+	}
+	for typ, p := range d.Processes {
+		if typ == "" || typ == "run" {
+			return fmt.Errorf("formation: app %s: process type %q is reserved or empty", d.App, typ)
+		}
+		for _, c := range typ {
+			if !isTypeRune(c) {
+				return fmt.Errorf("formation: app %s: process type %q contains %q (allowed: letters, digits, '_', '-')", d.App, typ, c)
+			}
+		}
+		if p.Command == "" {
+			return fmt.Errorf("formation: app %s: process type %s: empty command", d.App, typ)
+		}
+		if p.Quantity < 0 || p.Quantity > MaxQuantity {
+			return fmt.Errorf("formation: app %s: %s quantity %d must be from 0 to %d", d.App, typ, p.Quantity, MaxQuantity)
+		}
+	}
+	return nil
+}
