@@ -17,6 +17,12 @@
 // The suite checks processes and goroutines for leaks, so Run must not run
 // in parallel with other tests of the same binary.
 //
+// TestScheduler is the same for formation.Scheduler backends (a Nomad job
+// per app, Kubernetes Deployments): API-level cases for every engine, and,
+// with SchedulerOptions.RunsDynos, cases that run the suite's own dyno
+// program (the test binary, served as a slug by ServeSlug; the backend's
+// TestMain calls DynoMain first).
+//
 // Fake is an in-memory Runtime for unit tests of callers (the Reconciler,
 // platforms): its dynos run nothing and are driven by the test. Buffer is a
 // concurrency-safe output sink whose content can be awaited.

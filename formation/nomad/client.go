@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,21 @@ type client struct {
 	namespace string
 	region    string
 	http      *http.Client
+}
+
+// newClient makes a client for the API at addr; empty means $NOMAD_ADDR,
+// then http://127.0.0.1:4646. A nil hc means http.DefaultClient.
+func newClient(addr, token, namespace, region string, hc *http.Client) *client {
+	if addr == "" {
+		addr = os.Getenv("NOMAD_ADDR")
+	}
+	if addr == "" {
+		addr = "http://127.0.0.1:4646"
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &client{base: strings.TrimRight(addr, "/"), token: token, namespace: namespace, region: region, http: hc}
 }
 
 // apiError is a non-2xx answer from Nomad.
@@ -122,19 +138,35 @@ func (c *client) block(ctx context.Context, path string, index uint64, out any) 
 // The API objects below carry only the fields this backend reads.
 
 type allocation struct {
-	ID            string
-	JobID         string
-	EvalID        string
-	ClientStatus  string
-	DesiredStatus string
-	TaskStates    map[string]*taskState
-	ModifyIndex   uint64
+	ID             string
+	Name           string // "<job>.<group>[<index>]"
+	JobID          string
+	JobVersion     uint64
+	TaskGroup      string
+	EvalID         string
+	ClientStatus   string
+	DesiredStatus  string
+	NextAllocation string // the replacement of a rescheduled allocation
+	TaskStates     map[string]*taskState
+	ModifyIndex    uint64
+	// AllocatedResources is in allocation lists only with resources=true.
+	AllocatedResources *struct {
+		Shared struct {
+			Ports []struct {
+				Label  string
+				Value  int
+				HostIP string
+			}
+		}
+	}
 }
 
 type taskState struct {
-	State  string
-	Failed bool
-	Events []*taskEvent
+	State     string
+	Failed    bool
+	Restarts  int
+	StartedAt time.Time
+	Events    []*taskEvent
 }
 
 type taskEvent struct {

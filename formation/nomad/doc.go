@@ -1,8 +1,18 @@
-// Package nomad is a formation.Runtime that runs dynos on a HashiCorp
-// Nomad cluster: when a platform outgrows one host, an existing scheduler
-// places its dynos, not a cluster manager of dynokit's own.
+// Package nomad runs dynos on a HashiCorp Nomad cluster: when a platform
+// outgrows one host, an existing scheduler places its dynos, not a cluster
+// manager of dynokit's own. It has two modes:
 //
-// # One dyno, one job
+//   - Runtime, a formation.Runtime: one Nomad batch job per dyno, driven by
+//     formation.Reconciler like the local and OCI backends (the Reconciler
+//     owns restarts, back-off, readiness and deploy strategies).
+//   - Scheduler, a formation.Scheduler (with Restarter and LogFollower):
+//     one Nomad service job per app, Nomad owning placement, counts,
+//     restarts, rolling deploys and health.
+//
+// Both run each dyno as a task "dyno" whose bash bootstrap sets the dyno up
+// as Heroku does (below) and both read output from Nomad's log API.
+//
+// # Runtime: one dyno, one job
 //
 // Each dyno becomes one Nomad batch job (Runtime.Job shows it) whose ID is
 // DynoSpec.ID:
@@ -84,38 +94,111 @@
 // Runtime.StdinAddr, which must be reachable from the Nomad client), proves
 // itself with a random token, and reads stdin from that connection.
 //
-// # Addresses
+// # Runtime addresses
 //
 // With raw_exec on a client whose network interface is loopback (the dev
 // agent) a web dyno binds 127.0.0.1:$PORT, so its address is known before
 // Start returns and can go straight into router.SetBackends. On a real
-// cluster the address is the node's IP and the reserved port; reading it
-// from the allocation (or from Nomad's service registrations) is future
-// work, below.
+// cluster the address is the node's IP and the reserved port, which only
+// the Scheduler reads back (below).
+//
+// # Scheduler: one app, one job
+//
+// Scheduler.Apply registers the job Scheduler.Job builds from a
+// formation.Deployment, with ID JobPrefix+app ("dynokit-shop"):
+//
+//   - driver Scheduler.Driver; when empty, the driver the job already uses,
+//     else exec when a ready node has it healthy, else raw_exec (the
+//     fallback for clients where exec cannot run: not root, no cgroups).
+//   - type "service"; one task group per process type, named after it,
+//     count = quantity. A type missing from the Deployment loses its group
+//     (Nomad stops its dynos); a Deployment with no types purges the job.
+//   - the slug as an artifact from Deployment.Slug.URL with
+//     checksum=sha256:<hex> from Slug.Digest, unpacked into local/app.
+//   - env: the config vars (Nomad-interpolated values passed verbatim as
+//     for the Runtime), PATH, PORT="${NOMAD_PORT_http}" for web, and DYNO
+//     = <type>.<NOMAD_ALLOC_INDEX+1> set by the bootstrap (Nomad gives a
+//     replacement the index of the allocation it replaces, so web.1 stays
+//     web.1).
+//   - web: a dynamic port labelled "http" and a service
+//     (provider "nomad", name JobPrefix+app+"-web") with a TCP check, or an
+//     HTTP check of Scheduler.HealthCheckPath.
+//   - kill_signal SIGTERM, kill_timeout Deployment.Grace (default 30 s);
+//     memory from ProcessSpec.Resources as for the Runtime; group meta
+//     records the release and command (read back by Dynos), so a new
+//     release replaces every dyno even when nothing else changed.
+//
+// Scale re-registers the job with one group's count changed, conditional
+// on the job's modify index (Nomad's scale endpoint refuses while a
+// deployment is rolling). Delete purges the job. Restart uses the
+// allocation restart API (in place: same allocation, same port; not
+// counted as a crash). FollowLogs follows every allocation of the job from
+// its first byte, as allocations appear. WebBackends reads the service's
+// registrations (/v1/service/<name>), keeps those of live allocations whose
+// checks pass, and returns router.Dyno values for router.SetBackends;
+// FeedRouter keeps a router's table current by polling it.
+//
+// # Scheduler states
+//
+// Dynos lists the allocations Nomad means to run (desired status "run",
+// not a failed one already replaced), named from the allocation index:
+//
+//   - pending, task not started yet: starting
+//   - running, task running: up (web: once its checks pass, else starting)
+//   - task pending again after a crash (Nomad's "Restarting"): crashed,
+//     RestartAt = the event time plus Nomad's start delay
+//   - client status failed or lost, or task dead: crashed
+//   - client status complete: down
+//
+// Addr is the node address and the allocated "http" port.
+//
+// # Scheduler policies
+//
+// Heroku restarts a crashed dyno at once, and restarts it again, if it
+// crashes again, after a cool-off of up to 20 minutes. DefaultRestart maps that onto
+// Nomad's restart stanza: attempts 1, delay 0, interval 20 min, mode
+// "delay" (once the attempts of an interval are used, Nomad waits for the
+// interval to end, then the count starts over). Heroku's longer back-off
+// for dynos crashing for hours has no Nomad equivalent (the interval is
+// fixed). Nomad's 25 % jitter applies to a non-zero delay.
+// DefaultReschedule (unlimited, 30 s exponential up to 1 h) covers what
+// the client cannot restart in place: lost nodes and failed allocations.
+// DefaultUpdate makes a new release a rolling deploy, one dyno per type at
+// a time, each healthy (checks passing, or task running for types without
+// a service) for 10 s, without auto-revert; set Scheduler.UpdateStrategy
+// with MaxParallel = the quantity for Heroku's restart-all. All three can
+// be replaced per Scheduler.
 //
 // # Testing
 //
-// The tests start a Nomad dev agent (server and client in one process) on
-// free loopback ports with raw_exec enabled, from $DYNOKIT_NOMAD or the
-// binary scripts/install-nomad builds (Nomad 1.10.5 from the Go module
-// proxy); without one they are skipped unless DYNOKIT_TEST_REQUIRE=1. They
-// run the formationtest conformance suite, the Reconciler (deploy, route a
-// request through the router, scale down, a crash restarted, stop) and the
-// slug as a checksummed artifact from slug.Handler.
+// The tests start one Nomad dev agent per test binary (package nomadtest:
+// server and client in one process on free loopback ports with raw_exec
+// enabled), from $DYNOKIT_NOMAD or the binary scripts/install-nomad builds
+// (Nomad 1.10.5 from the Go module proxy); without one they are skipped
+// unless DYNOKIT_TEST_REQUIRE=1. They run the formationtest conformance
+// suites for both modes (formationtest.Run for the Runtime,
+// formationtest.TestScheduler for the Scheduler, whose dynos run this test
+// binary from a slug served by slug.Handler), the Reconciler with the
+// Runtime (deploy, route through the router, scale down, a crash restarted,
+// stop), the slug as a checksummed artifact, and the Scheduler feeding a
+// real router from service registrations, logs through FollowLogs and
+// Restart. examples/minipaas -runtime nomad is tested end to end (git push,
+// request through the router, logs) in that package.
 //
 // # What is left
 //
-//   - A job-per-formation mode: one job per app and release, a task group
-//     per process type with its count, Nomad's restart and reschedule
-//     policies standing in for the Reconciler's (scale through the job's
-//     count), with dyno states read from the allocations.
-//   - Nomad native service registrations (provider "nomad") for web dynos,
-//     read back to feed router.SetBackends with the nodes' addresses.
-//   - Logs into logplex directly from the allocation log API (today they go
-//     to the Stdio writers the platform supplies).
-//   - examples/minipaas -runtime nomad.
-//   - exec as the default driver. It works here, but each dyno took 15–35 s
-//     to start on this 2-core test machine (the client builds a chroot per
-//     allocation), and Nomad's artifact getter refuses a slug with no files
-//     ("empty archive"); the conformance suite runs against raw_exec.
+//   - exec in the tests, and as the Runtime's default. The Scheduler
+//     prefers exec when Driver is empty, and exec works, but a web dyno took
+//     25 s from Apply to up with exec against 0.9 s with raw_exec on this
+//     2-core test machine (BenchmarkSchedulerWebUp: the client builds a
+//     chroot per allocation); Nomad's artifact getter also refuses a slug
+//     with no files ("empty archive"). The conformance suites run against
+//     raw_exec.
+//   - Logs into logplex directly: FollowLogs and the Runtime deliver to
+//     writers the platform supplies (minipaas sends them to logplex).
+//   - The Scheduler in examples/minipaas: its platform drives a Runtime
+//     through the Reconciler, so -runtime nomad uses the per-dyno Runtime.
+//   - FeedRouter polls: check results move no index a blocking query could
+//     wait on. Heroku's escalating back-off past 20 minutes, and R10/R14
+//     style events for Scheduler dynos, have no counterpart yet.
 package nomad

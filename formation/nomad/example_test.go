@@ -1,13 +1,16 @@
 package nomad_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log"
 	"strings"
+	"time"
 
 	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/formation/nomad"
+	"github.com/dynokit/dynokit/router"
 )
 
 // Job shows the Nomad job a web dyno becomes: one task group of count 1
@@ -93,4 +96,58 @@ func ExampleRuntime_Job() {
 	//   "KillTimeoutSec": 30,
 	//   "MemoryMB": 512
 	// }
+}
+
+// Scheduler.Job shows the Nomad job an app's formation becomes: a group
+// per process type with its count, Heroku-like restart policy, the slug as
+// a checksummed artifact, and web's dynamic port registered as a Nomad
+// service with a check.
+func ExampleScheduler_Job() {
+	s := &nomad.Scheduler{}
+	job := s.Job(formation.Deployment{
+		App:     "shop",
+		Release: 7,
+		Slug:    formation.SlugSource{URL: "http://10.0.0.5:8080/slugs/ab12", Digest: "SHA256:ab12"},
+		Env:     []string{"RACK_ENV=production"},
+		Processes: map[string]formation.ProcessSpec{
+			"web":    {Command: "bundle exec puma -p $PORT", Quantity: 2},
+			"worker": {Command: "bundle exec sidekiq", Quantity: 1},
+		},
+		Grace: 10 * time.Second,
+	})
+	fmt.Println("job", job.ID, job.Type)
+	for _, tg := range job.TaskGroups {
+		task := tg.Tasks[0]
+		fmt.Printf("group %s count=%d restart=%d/%v mode=%s kill=%s after %v\n", tg.Name, tg.Count,
+			tg.RestartPolicy.Attempts, tg.RestartPolicy.Interval, tg.RestartPolicy.Mode, task.KillSignal, task.KillTimeout)
+		fmt.Printf("  artifact %s %s\n", task.Artifacts[0].GetterSource, task.Artifacts[0].GetterOptions["checksum"])
+		fmt.Printf("  env RACK_ENV=%s PORT=%q\n", task.Env["RACK_ENV"], task.Env["PORT"])
+		for _, svc := range tg.Services {
+			fmt.Printf("  service %s port=%s provider=%s check=%s\n", svc.Name, svc.PortLabel, svc.Provider, svc.Checks[0].Type)
+		}
+	}
+	// Output:
+	// job dynokit-shop service
+	// group web count=2 restart=1/20m0s mode=delay kill=SIGTERM after 10s
+	//   artifact http://10.0.0.5:8080/slugs/ab12 sha256:ab12
+	//   env RACK_ENV=production PORT="${NOMAD_PORT_http}"
+	//   service dynokit-shop-web port=http provider=nomad check=tcp
+	// group worker count=1 restart=1/20m0s mode=delay kill=SIGTERM after 10s
+	//   artifact http://10.0.0.5:8080/slugs/ab12 sha256:ab12
+	//   env RACK_ENV=production PORT=""
+}
+
+// FeedRouter keeps a router's table of an app's web dynos equal to the
+// healthy registrations of its Nomad service.
+func ExampleScheduler_FeedRouter() {
+	s := &nomad.Scheduler{Address: "http://127.0.0.1:4646"}
+	r := router.New(router.Config{BaseDomain: "localhost"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		if err := s.FeedRouter(ctx, r, "shop", time.Second); err != nil {
+			log.Print(err)
+		}
+	}()
+	// Serve r; requests for shop.localhost reach the web dynos Nomad runs.
 }

@@ -32,7 +32,10 @@ type TaskGroup struct {
 	Count            int
 	RestartPolicy    *RestartPolicy
 	ReschedulePolicy *ReschedulePolicy
-	Networks         []*Network `json:",omitempty"`
+	Update           *UpdateStrategy   `json:",omitempty"`
+	Networks         []*Network        `json:",omitempty"`
+	Services         []*Service        `json:",omitempty"`
+	Meta             map[string]string `json:",omitempty"`
 	Tasks            []*Task
 }
 
@@ -44,22 +47,61 @@ type RestartPolicy struct {
 	Mode     string
 }
 
-// ReschedulePolicy is what the Nomad servers do when an allocation fails.
+// ReschedulePolicy is what the Nomad servers do when an allocation fails
+// (its restarts are exhausted in mode "fail", or its node is lost): place a
+// replacement, on another node if one fits, after Delay growing by
+// DelayFunction ("constant", "exponential", "fibonacci") up to MaxDelay.
 type ReschedulePolicy struct {
-	Attempts  int
-	Interval  time.Duration
-	Unlimited bool
+	Attempts      int
+	Interval      time.Duration
+	Unlimited     bool
+	Delay         time.Duration `json:",omitempty"`
+	DelayFunction string        `json:",omitempty"`
+	MaxDelay      time.Duration `json:",omitempty"`
+}
+
+// UpdateStrategy is how Nomad replaces a group's allocations when the job
+// changes (a rolling deploy): MaxParallel at a time, each healthy (its
+// checks passing, or its task running when it has none) for MinHealthyTime
+// before the next, within HealthyDeadline.
+type UpdateStrategy struct {
+	MaxParallel      int
+	HealthCheck      string // "checks", "task_states" or "manual"
+	MinHealthyTime   time.Duration
+	HealthyDeadline  time.Duration
+	ProgressDeadline time.Duration
+	AutoRevert       bool
 }
 
 // Network reserves ports on the node.
 type Network struct {
 	ReservedPorts []Port `json:",omitempty"`
+	DynamicPorts  []Port `json:",omitempty"`
 }
 
-// Port is a static port reservation.
+// Port is a static port reservation (Value set) or a dynamic port Nomad
+// picks (Value 0); the task sees it as NOMAD_PORT_<Label>.
 type Port struct {
 	Label string
-	Value int
+	Value int `json:",omitempty"`
+}
+
+// Service is a Nomad service registration of a group's port.
+type Service struct {
+	Name      string
+	PortLabel string
+	Provider  string         // "nomad": Nomad's own service catalogue, no Consul
+	Tags      []string       `json:",omitempty"`
+	Checks    []ServiceCheck `json:",omitempty"`
+}
+
+// ServiceCheck is a health check Nomad's client runs against a service.
+type ServiceCheck struct {
+	Name     string
+	Type     string // "http" or "tcp"
+	Path     string `json:",omitempty"`
+	Interval time.Duration
+	Timeout  time.Duration
 }
 
 // Task is the dyno's process.
@@ -121,17 +163,7 @@ func (r *Runtime) buildJob(spec formation.DynoSpec, slug slugSource, stdin stdin
 	if spec.Port != 0 {
 		env["PORT"] = strconv.Itoa(spec.Port)
 	}
-	// Nomad replaces ${name} in env values with node attributes and other
-	// variables, with no escape; such values go to bootstrap as arguments
-	// (which can be escaped) and are exported there instead.
-	var verbatim []string
-	for k, v := range env {
-		if nomadVarRe.MatchString(v) {
-			verbatim = append(verbatim, k+"="+v)
-			delete(env, k)
-		}
-	}
-	sort.Strings(verbatim)
+	verbatim := splitVerbatim(env)
 
 	memMB := r.DefaultMemoryMB
 	if memMB <= 0 {
@@ -209,6 +241,23 @@ func (r *Runtime) buildJob(spec formation.DynoSpec, slug slugSource, stdin stdin
 		Meta:        meta,
 		TaskGroups:  []*TaskGroup{tg},
 	}
+}
+
+// splitVerbatim removes from env the values Nomad would interpolate and
+// returns them as sorted KEY=VALUE pairs. Nomad replaces ${name} in env
+// values with node attributes and other variables, with no escape; such
+// values go to bootstrap as arguments (which can be escaped) and are
+// exported there instead.
+func splitVerbatim(env map[string]string) []string {
+	var verbatim []string
+	for k, v := range env {
+		if nomadVarRe.MatchString(v) {
+			verbatim = append(verbatim, k+"="+v)
+			delete(env, k)
+		}
+	}
+	sort.Strings(verbatim)
+	return verbatim
 }
 
 // nomadVarRe is what Nomad's env interpolation replaces.

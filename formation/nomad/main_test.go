@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynokit/dynokit/formation/formationtest"
 )
 
 // helperVar switches the test binary into a web app that runs inside
@@ -19,6 +21,7 @@ import (
 const helperVar = "NOMAD_TEST_HELPER"
 
 func TestMain(m *testing.M) {
+	formationtest.DynoMain() // the scheduler suite's dynos run this binary
 	if mode := os.Getenv(helperVar); mode != "" {
 		if mode != "http" {
 			fmt.Fprintf(os.Stderr, "unknown %s=%q\n", helperVar, mode)
@@ -27,9 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(serveHelper())
 	}
 	code := m.Run()
-	if shared != nil {
-		shared.stop()
-	}
+	agents.Stop()
 	os.Exit(code)
 }
 

@@ -115,18 +115,7 @@ func (r *Runtime) shell() string {
 func (r *Runtime) jobID(dynoID string) string { return dynoID }
 
 func (r *Runtime) client() *client {
-	addr := r.Address
-	if addr == "" {
-		addr = os.Getenv("NOMAD_ADDR")
-	}
-	if addr == "" {
-		addr = "http://127.0.0.1:4646"
-	}
-	hc := r.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	return &client{base: strings.TrimRight(addr, "/"), token: r.Token, namespace: r.Namespace, region: r.Region, http: hc}
+	return newClient(r.Address, r.Token, r.Namespace, r.Region, r.HTTPClient)
 }
 
 // validID keeps IDs usable as Nomad job IDs and in URL paths.
