@@ -1,0 +1,339 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"iter"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+	"github.com/dynokit/dynokit/logplex"
+	"github.com/dynokit/dynokit/release"
+)
+
+// Source is what the dashboard reads; *platform.Platform satisfies it.
+// Errors for an unknown app must wrap platform.ErrNotFound.
+type Source interface {
+	Apps(ctx context.Context) ([]platform.App, error)
+	App(ctx context.Context, name string) (platform.App, error)
+	Releases(ctx context.Context, app string, opt release.ListOptions) ([]release.Release, error)
+	Dynos(ctx context.Context, app string) ([]platform.Dyno, error)
+	Logs(ctx context.Context, app string, opt logplex.TailOptions) (iter.Seq2[logplex.Message, error], error)
+}
+
+// Defaults of the Handler's optional fields.
+const (
+	DefaultPrefix    = "/dashboard"
+	DefaultLogLines  = 100
+	DefaultReleases  = 20
+	DefaultHeartbeat = 20 * time.Second
+	// maxLogLines bounds ?lines= of the log stream.
+	maxLogLines = 1500
+)
+
+// Handler serves the dashboard under Prefix, to clients that give Token as
+// the password of HTTP basic auth (any user name, as git push does). It only
+// reads, so it answers GET and HEAD only. Set the fields before the first
+// request and do not change them afterwards.
+type Handler struct {
+	// Source is the platform read. Required.
+	Source Source
+	// Token is the API token; an empty Token refuses every request.
+	Token string
+	// Prefix is the path the dashboard is mounted at, without a trailing
+	// slash. Default DefaultPrefix.
+	Prefix string
+	// RouterPort is the router's port, added to apps' web URLs (the
+	// platform's URLs have none). Empty or "80" keeps them as they are.
+	RouterPort string
+	// Next, when set, serves every request outside Prefix, so the dashboard
+	// can front another handler on one listener.
+	Next http.Handler
+	// LogLines is how many recent lines the app page and a new log stream
+	// start with. Default DefaultLogLines.
+	LogLines int
+	// Heartbeat is the interval of the comment lines that keep an idle log
+	// stream open through proxies. Default DefaultHeartbeat.
+	Heartbeat time.Duration
+	// Done, when closed, ends every log stream: give it the server's stop
+	// signal, so that http.Server.Shutdown need not wait for streams that
+	// would otherwise last as long as their browser tabs.
+	Done <-chan struct{}
+	// Logger receives diagnostics; nil discards.
+	Logger *slog.Logger
+
+	once  sync.Once
+	mux   http.Handler
+	pages map[string]*template.Template
+	log   *slog.Logger
+}
+
+//go:embed templates static
+var files embed.FS
+
+// setSecurityHeaders goes on every dashboard answer: scripts and styles
+// come only from the dashboard's own static files (no inline code, so an
+// escaping slip cannot run), and no other site may frame it.
+func setSecurityHeaders(hdr http.Header) {
+	hdr.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("X-Frame-Options", "DENY")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("Cache-Control", "no-store")
+}
+
+func (h *Handler) init() {
+	h.log = h.Logger
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.Prefix == "" {
+		h.Prefix = DefaultPrefix
+	}
+	h.Prefix = strings.TrimSuffix(h.Prefix, "/")
+	if h.LogLines <= 0 {
+		h.LogLines = DefaultLogLines
+	}
+	if h.LogLines > maxLogLines {
+		h.LogLines = maxLogLines
+	}
+	if h.Heartbeat <= 0 {
+		h.Heartbeat = DefaultHeartbeat
+	}
+
+	// The templates are part of the binary: a parse error is a bug that
+	// every test catches, so Must is the right failure.
+	funcs := template.FuncMap{
+		"path": h.path,
+		"when": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04:05 MST")
+		},
+		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	}
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html"))
+	h.pages = map[string]*template.Template{}
+	for _, name := range []string{"apps", "app", "error"} {
+		t := template.Must(layout.Clone())
+		h.pages[name] = template.Must(t.ParseFS(files, "templates/"+name+".html"))
+	}
+
+	static, err := fs.Sub(files, "static")
+	if err != nil {
+		panic(err) // the embed pattern above guarantees the directory
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", h.appsPage)
+	mux.HandleFunc("GET /apps/{app}", h.appPage)
+	mux.HandleFunc("GET /apps/{app}/logs", h.logStream)
+	mux.Handle("GET /static/", http.StripPrefix("/static", http.FileServerFS(static)))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.errorPage(w, r, http.StatusNotFound, "No such page.")
+	})
+	h.mux = http.StripPrefix(h.Prefix, mux)
+}
+
+func (h *Handler) path(elem ...string) string {
+	return h.Prefix + "/" + strings.Join(elem, "/")
+}
+
+// ServeHTTP serves the dashboard, or hands the request to Next when it is
+// outside Prefix.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.once.Do(h.init)
+	p := r.URL.Path
+	if p != h.Prefix && !strings.HasPrefix(p, h.Prefix+"/") {
+		if h.Next != nil {
+			h.Next.ServeHTTP(w, r)
+		} else {
+			http.NotFound(w, r)
+		}
+		return
+	}
+	setSecurityHeaders(w.Header())
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="minipaas dashboard", charset="UTF-8"`)
+		http.Error(w, "401 unauthorized: give the API token as the basic auth password", http.StatusUnauthorized)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.errorPage(w, r, http.StatusMethodNotAllowed, "The dashboard only reads.")
+		return
+	}
+	if p == h.Prefix {
+		http.Redirect(w, r, h.Prefix+"/", http.StatusMovedPermanently)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// authorized accepts the token as the basic auth password, the user name
+// being anything, like the git server; or as a bearer token, like the API.
+func (h *Handler) authorized(r *http.Request) bool {
+	tok, ok := platformapi.BearerOrBasic(r)
+	return ok && platformapi.TokenMatches(tok, h.Token)
+}
+
+// webURL is the app's URL with the router's port.
+func (h *Handler) webURL(a platform.App) string {
+	u := a.WebURL
+	if h.RouterPort == "" || h.RouterPort == "80" || u == "" {
+		return u
+	}
+	return strings.TrimSuffix(u, "/") + ":" + h.RouterPort + "/"
+}
+
+type appRow struct {
+	platform.App
+	URL   string
+	Dynos []platform.Dyno
+}
+
+func (h *Handler) appsPage(w http.ResponseWriter, r *http.Request) {
+	apps, err := h.Source.Apps(r.Context())
+	if err != nil {
+		h.fail(w, r, "list apps", err)
+		return
+	}
+	rows := make([]appRow, 0, len(apps))
+	for _, a := range apps {
+		dynos, err := h.Source.Dynos(r.Context(), a.Name)
+		if errors.Is(err, platform.ErrNotFound) {
+			continue // destroyed since the list was made
+		}
+		if err != nil {
+			h.fail(w, r, "dynos of "+a.Name, err)
+			return
+		}
+		rows = append(rows, appRow{App: a, URL: h.webURL(a), Dynos: dynos})
+	}
+	h.render(w, r, http.StatusOK, "apps", map[string]any{"Title": "Apps", "Apps": rows})
+}
+
+// logTimeFormat is the time of Heroku's log display, in microseconds.
+const logTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+// logLine is a log message as the page and the stream show it.
+type logLine struct {
+	Time   string `json:"time"`
+	Source string `json:"source"`
+	Proc   string `json:"proc"`
+	Text   string `json:"text"`
+}
+
+func toLine(m logplex.Message) logLine {
+	return logLine{Time: m.Time.UTC().Format(logTimeFormat), Source: m.Source, Proc: m.Proc, Text: m.Text}
+}
+
+func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("app")
+	ctx := r.Context()
+	app, err := h.Source.App(ctx, name)
+	if err != nil {
+		h.fail(w, r, "app "+name, err)
+		return
+	}
+	rels, err := h.Source.Releases(ctx, name, release.ListOptions{Max: DefaultReleases})
+	if err != nil {
+		h.fail(w, r, "releases of "+name, err)
+		return
+	}
+	dynos, err := h.Source.Dynos(ctx, name)
+	if err != nil {
+		h.fail(w, r, "dynos of "+name, err)
+		return
+	}
+	dynos = slices.Clone(dynos) // the Source's slice is not ours to reorder
+	sort.SliceStable(dynos, func(i, j int) bool { return dynoLess(dynos[i].Name, dynos[j].Name) })
+	// The recent lines are in the page for readers without JavaScript; the
+	// script replaces them with the stream, which starts with the same.
+	recent, err := h.recentLogs(ctx, name)
+	if err != nil {
+		h.fail(w, r, "logs of "+name, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "app", map[string]any{
+		"Title":    app.Name,
+		"App":      app,
+		"URL":      h.webURL(app),
+		"Releases": rels,
+		"Dynos":    dynos,
+		"Logs":     recent,
+		"Stream":   h.path("apps", app.Name, "logs"),
+	})
+}
+
+// dynoLess orders web.2 before web.10.
+func dynoLess(a, b string) bool {
+	at, an, _ := strings.Cut(a, ".")
+	bt, bn, _ := strings.Cut(b, ".")
+	if at != bt {
+		return at < bt
+	}
+	if len(an) != len(bn) {
+		return len(an) < len(bn)
+	}
+	return an < bn
+}
+
+// recentLogs reads the history of the app's log stream, without following.
+func (h *Handler) recentLogs(ctx context.Context, app string) ([]logLine, error) {
+	seq, err := h.Source.Logs(ctx, app, logplex.TailOptions{Lines: h.LogLines})
+	if err != nil {
+		return nil, err
+	}
+	var lines []logLine
+	for m, err := range seq {
+		if err != nil {
+			return lines, err
+		}
+		lines = append(lines, toLine(m))
+	}
+	return lines, nil
+}
+
+// fail answers a Source error: 404 for an unknown app, else 500 with the
+// detail logged, not shown.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if errors.Is(err, platform.ErrNotFound) {
+		h.errorPage(w, r, http.StatusNotFound, "No such app.")
+		return
+	}
+	h.log.Warn("dashboard: "+what+" failed", "err", err)
+	h.errorPage(w, r, http.StatusInternalServerError, "The platform could not answer; see its log.")
+}
+
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	h.render(w, r, status, "error", map[string]any{"Title": http.StatusText(status), "Status": status, "Message": msg})
+}
+
+// render executes the page into a buffer first, so a template error becomes
+// a 500 rather than half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
+	data["Prefix"] = h.Prefix
+	var buf bytes.Buffer
+	if err := h.pages[page].ExecuteTemplate(&buf, "layout.html", data); err != nil {
+		h.log.Error("dashboard: render "+page+" failed", "err", err)
+		http.Error(w, "500 internal server error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
