@@ -60,15 +60,23 @@ var (
 
 // addonRecord is what platform.db keeps per add-on (never config values).
 type addonRecord struct {
-	ID         string    `json:"id"` // the API id and the provision request id
-	Name       string    `json:"name"`
-	App        string    `json:"app"`
-	Service    string    `json:"service"`
-	Plan       string    `json:"plan"` // within Service
-	Attachment string    `json:"attachment"`
-	ResourceID string    `json:"resource_id,omitempty"`
-	State      string    `json:"state"` // provisioning, provisioned, deprovisioning
-	CreatedAt  time.Time `json:"created_at"`
+	ID         string `json:"id"` // the API id and the provision request id
+	Name       string `json:"name"`
+	App        string `json:"app"`
+	Service    string `json:"service"`
+	Plan       string `json:"plan"` // within Service
+	Attachment string `json:"attachment"`
+	// Shared are the attachments to other apps (addons:attach), restored
+	// after the billing app's.
+	Shared     []sharedAttachment `json:"shared,omitempty"`
+	ResourceID string             `json:"resource_id,omitempty"`
+	State      string             `json:"state"` // provisioning, provisioned, deprovisioning
+	CreatedAt  time.Time          `json:"created_at"`
+}
+
+type sharedAttachment struct {
+	App  string `json:"app"`
+	Name string `json:"name"`
 }
 
 // addonService is the platform's add-on front end: catalog, Manager and
@@ -173,6 +181,16 @@ func (p stableProvider) Provision(ctx context.Context, req addons.ProvisionReque
 	}
 	req.ID = id
 	return p.Provider.Provision(ctx, req)
+}
+
+// ChangePlan passes plan changes through (the embedded interface alone
+// would hide the provider's PlanChanger).
+func (p stableProvider) ChangePlan(ctx context.Context, resourceID, plan string) (addons.Resource, error) {
+	pc, ok := p.Provider.(addons.PlanChanger)
+	if !ok {
+		return addons.Resource{}, fmt.Errorf("this service cannot change plans: %w", addons.ErrInvalid)
+	}
+	return pc.ChangePlan(ctx, resourceID, plan)
 }
 
 // Plans keeps the catalog's check of plans against the provider.
@@ -302,6 +320,22 @@ func (s *addonService) restoreOne(ctx context.Context, rec addonRecord) error {
 		// unsets the app's vars too.
 		return s.destroy(ctx, rec.Name)
 	}
+	var kept []sharedAttachment
+	for _, sh := range rec.Shared {
+		if _, err := s.p.App(ctx, sh.App); errors.Is(err, platform.ErrNotFound) {
+			continue // that app went away
+		}
+		if _, err := s.m.Attach(context.WithValue(ctx, restoringKey{}, true), rec.Name, sh.App, sh.Name); err != nil {
+			return fmt.Errorf("attachment %s to %s: %w", sh.Name, sh.App, err)
+		}
+		kept = append(kept, sh)
+	}
+	if len(kept) != len(rec.Shared) {
+		rec.Shared = kept
+		if err := s.putRecord(ctx, rec); err != nil {
+			return err
+		}
+	}
 	if rec.State != "provisioned" || rec.ResourceID != a.ProviderID {
 		rec.State, rec.ResourceID = "provisioned", a.ProviderID
 		return s.putRecord(ctx, rec)
@@ -372,6 +406,93 @@ func (s *addonService) create(ctx context.Context, app, plan, name, as string, o
 	return rec, nil
 }
 
+// changePlan moves an add-on to another plan of its service
+// (addons:upgrade, addons:downgrade). The providers keep the credentials,
+// so the apps' config vars, and their dynos, stay as they are.
+func (s *addonService) changePlan(ctx context.Context, name, plan string) (addonRecord, error) {
+	s.mu.Lock()
+	rec, ok := s.records[name]
+	s.mu.Unlock()
+	if !ok {
+		return addonRecord{}, platformapi.NotFound("add-on", name)
+	}
+	svcName, planName, found := strings.Cut(plan, ":")
+	if !found {
+		svcName, planName = rec.Service, plan
+	}
+	svc, err := s.m.Catalog.Service(svcName)
+	if err != nil || svcName != rec.Service || !slices.ContainsFunc(svc.Plans, func(p addons.Plan) bool { return p.Name == planName }) {
+		// Worded as Heroku's, which the CLI recognises to list the plans.
+		return addonRecord{}, platformapi.InvalidParams("Couldn't find either the add-on service or the add-on plan of %q.", truncate(plan, 100))
+	}
+	if _, err := s.m.AddOn(name); err != nil {
+		return addonRecord{}, platformapi.Errorf(http.StatusServiceUnavailable, platformapi.IDServiceUnavailable,
+			"add-on %s is not available: it could not be restored when minipaas started", name)
+	}
+	if planName == rec.Plan {
+		return rec, nil
+	}
+	if _, err := s.m.ChangePlan(ctx, name, planName); err != nil {
+		return addonRecord{}, s.apiError(err, "change the plan of add-on "+name)
+	}
+	rec.Plan = planName
+	if err := s.putRecord(context.WithoutCancel(ctx), rec); err != nil {
+		return addonRecord{}, err
+	}
+	return rec, nil
+}
+
+// attach exposes an add-on to another app (addons:attach): a release of
+// that app with the add-on's vars under the attachment name.
+func (s *addonService) attach(ctx context.Context, name, app, as string) (addons.Attachment, error) {
+	s.mu.Lock()
+	rec, ok := s.records[name]
+	s.mu.Unlock()
+	if !ok {
+		return addons.Attachment{}, platformapi.NotFound("add-on", name)
+	}
+	if app == rec.App {
+		return addons.Attachment{}, platformapi.InvalidParams("%s is already attached to %s as %s", name, app, rec.Attachment)
+	}
+	at, err := s.m.Attach(ctx, name, app, as)
+	if err != nil {
+		return addons.Attachment{}, s.apiError(err, "attach add-on "+name+" to "+app)
+	}
+	s.mu.Lock()
+	rec = s.records[name]
+	rec.Shared = append(slices.Clone(rec.Shared), sharedAttachment{App: app, Name: at.Name})
+	s.mu.Unlock()
+	if err := s.putRecord(context.WithoutCancel(ctx), rec); err != nil {
+		return addons.Attachment{}, err
+	}
+	return at, nil
+}
+
+// detach removes an attachment made by attach; the billing app's own one
+// goes only with the add-on (addons:destroy).
+func (s *addonService) detach(ctx context.Context, name, app, as string) error {
+	s.mu.Lock()
+	rec, ok := s.records[name]
+	s.mu.Unlock()
+	if !ok {
+		return platformapi.NotFound("add-on", name)
+	}
+	if !slices.Contains(rec.Shared, sharedAttachment{App: app, Name: as}) {
+		if app == rec.App {
+			return platformapi.InvalidParams("%s is the billing app of %s: destroy the add-on instead (heroku addons:destroy)", app, name)
+		}
+		return platformapi.NotFound("add-on attachment", as)
+	}
+	if err := s.m.Detach(ctx, app, as); err != nil {
+		return s.apiError(err, "detach "+as+" from "+app)
+	}
+	s.mu.Lock()
+	rec = s.records[name]
+	rec.Shared = slices.DeleteFunc(slices.Clone(rec.Shared), func(x sharedAttachment) bool { return x == sharedAttachment{App: app, Name: as} })
+	s.mu.Unlock()
+	return s.putRecord(context.WithoutCancel(ctx), rec)
+}
+
 // destroy removes an add-on: its vars leave the app (a release), then the
 // resource goes.
 func (s *addonService) destroy(ctx context.Context, name string) error {
@@ -432,11 +553,23 @@ func (s *addonService) destroyUnrestored(ctx context.Context, rec addonRecord) e
 
 type destroyingAppKey struct{}
 
-// destroyApp destroys every add-on billed to app, before the app goes.
+// destroyApp destroys every add-on billed to app and detaches those it
+// shares with others, before the app goes.
 func (s *addonService) destroyApp(ctx context.Context, app string) error {
 	ctx = context.WithValue(ctx, destroyingAppKey{}, true)
 	for _, rec := range s.sortedRecords() {
 		if rec.App != app {
+			for _, sh := range rec.Shared {
+				if sh.App != app {
+					continue
+				}
+				if _, err := s.m.AddOn(rec.Name); err != nil {
+					continue // not restored: restore drops it, the app being gone
+				}
+				if err := s.detach(ctx, rec.Name, sh.App, sh.Name); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if err := s.destroy(ctx, rec.Name); err != nil {
@@ -446,12 +579,12 @@ func (s *addonService) destroyApp(ctx context.Context, app string) error {
 	return nil
 }
 
-// list returns the add-ons billed to app (all apps when app is ""), oldest
-// first, with what the Manager knows of them.
+// list returns the add-ons billed to or attached to app (all apps when
+// app is ""), oldest first, with what the Manager knows of them.
 func (s *addonService) list(app string) []addonView {
 	var out []addonView
 	for _, rec := range s.sortedRecords() {
-		if app != "" && rec.App != app {
+		if app != "" && rec.App != app && !slices.ContainsFunc(rec.Shared, func(sh sharedAttachment) bool { return sh.App == app }) {
 			continue
 		}
 		out = append(out, s.view(rec))
@@ -463,6 +596,13 @@ type addonView struct {
 	rec   addonRecord
 	addon addons.AddOn
 	live  bool // restored into the Manager
+}
+
+// record returns the named add-on's current record.
+func (s *addonService) record(name string) addonRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.records[name]
 }
 
 func (s *addonService) view(rec addonRecord) addonView {
@@ -549,11 +689,16 @@ func (a *api) addonRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /apps/{app}/addons", a.createAddon)
 	h("GET /apps/{app}/addons/{addon}", a.getAppAddon)
 	h("DELETE /apps/{app}/addons/{addon}", a.destroyAddon)
+	h("PATCH /apps/{app}/addons/{addon}", a.patchAddon)
 	h("GET /addons", a.listAllAddons)
 	h("GET /addons/{addon}", a.getAddon)
 	h("GET /addons/{addon}/addon-attachments", a.addonAttachments)
 	h("GET /apps/{app}/addon-attachments", a.appAttachments)
 	h("GET /addon-attachments", a.appAttachments)
+	h("POST /addon-attachments", a.createAttachment)
+	h("GET /addon-attachments/{attachment}", a.getAttachment)
+	h("GET /apps/{app}/addon-attachments/{attachment}", a.getAttachment)
+	h("DELETE /addon-attachments/{attachment}", a.destroyAttachment)
 	h("POST /actions/addons/resolve", a.resolveAddon)
 	h("POST /actions/addon-attachments/resolve", a.resolveAttachment)
 	h("GET /addon-services", a.listServices)
@@ -600,28 +745,13 @@ type attachmentJSON struct {
 	UpdatedAt   string  `json:"updated_at"`
 }
 
-// addonApp is a.app that also accepts the app's id, which the CLI sends
-// in some add-on paths (addons:destroy deletes /apps/{app id}/addons/…).
-// Without {app} in the path it returns the zero App.
+// addonApp is a.app, except that without {app} in the path it returns the
+// zero App (add-on routes exist with and without an app).
 func (a *api) addonApp(r *http.Request) (platform.App, error) {
-	v := r.PathValue("app")
-	if v == "" {
+	if r.PathValue("app") == "" {
 		return platform.App{}, nil
 	}
-	app, err := a.app(r)
-	if err == nil || !looksLikeUUID(v) {
-		return app, err
-	}
-	apps, lerr := a.p.Apps(r.Context())
-	if lerr != nil {
-		return app, apiError(lerr)
-	}
-	for _, x := range apps {
-		if x.ID == v {
-			return x, nil
-		}
-	}
-	return app, err
+	return a.app(r)
 }
 
 func looksLikeUUID(s string) bool {
@@ -722,8 +852,13 @@ func (a *api) findAddon(app, idOrName string) (addonView, error) {
 	}
 	if app != "" {
 		for _, v := range a.addons.list(app) {
-			if strings.EqualFold(v.rec.Attachment, idOrName) {
+			if v.rec.App == app && strings.EqualFold(v.rec.Attachment, idOrName) {
 				return v, nil
+			}
+			for _, sh := range v.rec.Shared {
+				if sh.App == app && strings.EqualFold(sh.Name, idOrName) {
+					return v, nil
+				}
 			}
 		}
 	}
@@ -833,6 +968,147 @@ func (a *api) destroyAddon(w http.ResponseWriter, r *http.Request) error {
 	}
 	j.State = "deprovisioned"
 	platformapi.WriteJSON(w, http.StatusOK, j)
+	return nil
+}
+
+// patchAddon changes an add-on's plan (addons:upgrade and
+// addons:downgrade send {"plan": {"name": "service:plan"}}).
+func (a *api) patchAddon(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.addonApp(r)
+	if err != nil {
+		return err
+	}
+	v, err := a.findAddon(app.Name, r.PathValue("addon"))
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Plan json.RawMessage `json:"plan"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	var plan string
+	if err := json.Unmarshal(body.Plan, &plan); err != nil {
+		var p struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(body.Plan, &p) == nil {
+			plan = p.Name
+		}
+	}
+	if plan = strings.TrimSpace(plan); plan == "" {
+		return platformapi.InvalidParams("plan is required, e.g. {\"plan\": {\"name\": %q}}", v.rec.Service+":"+v.rec.Plan)
+	}
+	rec, err := a.addons.changePlan(r.Context(), v.rec.Name, plan)
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, a.addonToJSON(r.Context(), a.addons.view(rec)))
+	return nil
+}
+
+// createAttachment attaches an add-on to another app (addons:attach).
+func (a *api) createAttachment(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Addon     nameOrID `json:"addon"`
+		App       nameOrID `json:"app"`
+		Name      string   `json:"name"`
+		Namespace *string  `json:"namespace"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	if body.Namespace != nil && *body.Namespace != "" {
+		return platformapi.InvalidParams("credential namespaces are not supported: attach without --credential")
+	}
+	app, err := a.appByNameOrID(r.Context(), body.App.key())
+	if err != nil {
+		return err
+	}
+	v, err := a.findAddon("", body.Addon.key())
+	if err != nil {
+		return err
+	}
+	as := strings.ToUpper(strings.TrimSpace(body.Name))
+	if as != "" {
+		if err := addons.ValidateAttachmentName(as); err != nil {
+			return platformapi.InvalidParams("attachment name %q: %s", truncate(as, 100), strings.TrimPrefix(err.Error(), "addons: "))
+		}
+	}
+	at, err := a.addons.attach(r.Context(), v.rec.Name, app.Name, as)
+	if err != nil {
+		return err
+	}
+	for _, j := range a.attachmentsOf(r.Context(), a.addons.view(a.addons.record(v.rec.Name))) {
+		if j.App.Name == at.App && j.Name == at.Name {
+			platformapi.WriteJSON(w, http.StatusCreated, j)
+			return nil
+		}
+	}
+	return errors.New("the new attachment is missing from the add-on")
+}
+
+// nameOrID is an API reference given as {"name": …}, {"id": …} or a string.
+type nameOrID struct{ ID, Name string }
+
+func (n *nameOrID) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		n.Name = s
+		return nil
+	}
+	var v struct{ ID, Name string }
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	n.ID, n.Name = v.ID, v.Name
+	return nil
+}
+
+func (n nameOrID) key() string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return n.ID
+}
+
+// findAttachment resolves an attachment by id, or by name within app.
+func (a *api) findAttachment(ctx context.Context, app, idOrName string) (attachmentJSON, addonView, error) {
+	for _, v := range a.addons.list(app) {
+		for _, at := range a.attachmentsOf(ctx, v) {
+			if at.ID == idOrName || (app != "" && at.App.Name == app && strings.EqualFold(at.Name, idOrName)) {
+				return at, v, nil
+			}
+		}
+	}
+	return attachmentJSON{}, addonView{}, platformapi.NotFound("add-on attachment", idOrName)
+}
+
+func (a *api) getAttachment(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.addonApp(r)
+	if err != nil {
+		return err
+	}
+	at, _, err := a.findAttachment(r.Context(), app.Name, r.PathValue("attachment"))
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, at)
+	return nil
+}
+
+// destroyAttachment detaches (addons:detach): the app gets a release
+// without the attachment's vars.
+func (a *api) destroyAttachment(w http.ResponseWriter, r *http.Request) error {
+	at, v, err := a.findAttachment(r.Context(), "", r.PathValue("attachment"))
+	if err != nil {
+		return err
+	}
+	if err := a.addons.detach(r.Context(), v.rec.Name, at.App.Name, at.Name); err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, at)
 	return nil
 }
 

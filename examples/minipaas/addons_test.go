@@ -258,6 +258,46 @@ func TestAddons(t *testing.T) {
 		t.Errorf("list attachments: %d, %+v", st, atts)
 	}
 
+	// The Redis add-on shared with a second app (addons:attach): that app
+	// gets the vars under its attachment name.
+	const app2 = "shop-admin"
+	if st := m.api("POST", "/apps", `{"name":"`+app2+`"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	var shared struct {
+		ID, Name string
+		App      struct{ Name string }
+	}
+	if st := m.api("POST", "/addon-attachments", `{"addon":{"name":"`+rdAddon.Name+`"},"app":{"name":"`+app2+`"},"name":"cache"}`, &shared); st != 201 ||
+		shared.Name != "CACHE" || shared.App.Name != app2 {
+		t.Fatalf("attach redis to %s: %d %+v", app2, st, shared)
+	}
+	if got := m.config(app2)["CACHE_URL"]; got == "" || got != cfg["REDIS_URL"] {
+		t.Errorf("%s: CACHE_URL is not the add-on's REDIS_URL", app2)
+	}
+	m.expectError("POST", "/addon-attachments", `{"addon":{"name":"`+rdAddon.Name+`"},"app":{"name":"`+app2+`"},"name":"cache"}`, 422, "invalid_params")
+	m.expectError("POST", "/addon-attachments", `{"addon":{"name":"`+rdAddon.Name+`"},"app":{"name":"`+app+`"}}`, 422, "invalid_params")
+	m.expectError("DELETE", "/addon-attachments/"+nameUUIDOfAttachment(rdAddon.ID, app, "REDIS"), "", 422, "invalid_params")
+	if list := m.listAddons(app2); len(list) != 1 || list[0].Name != rdAddon.Name || list[0].App.Name != app {
+		t.Errorf("add-ons of %s: %+v", app2, list)
+	}
+	n2 := len(m.releases(app2))
+
+	// Destroying an app an add-on is shared with detaches it first.
+	if st := m.api("POST", "/apps", `{"name":"shop-tmp"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	if st := m.api("POST", "/addon-attachments", `{"addon":{"name":"`+pgAddon.Name+`"},"app":{"name":"shop-tmp"}}`, nil); st != 201 {
+		t.Fatalf("attach postgres to shop-tmp: %d", st)
+	}
+	if st := m.api("DELETE", "/apps/shop-tmp", "", nil); st != 200 {
+		t.Fatalf("destroy shop-tmp: %d", st)
+	}
+	var pgAtts []struct{ App struct{ Name string } }
+	if st := m.api("GET", "/addons/"+pgAddon.Name+"/addon-attachments", "", &pgAtts); st != 200 || len(pgAtts) != 1 || pgAtts[0].App.Name != app {
+		t.Errorf("attachments of %s after destroying shop-tmp: %d %+v", pgAddon.Name, st, pgAtts)
+	}
+
 	// A restart on the same data dir brings the add-ons back, with no new
 	// release and the same credentials.
 	n = len(m.releases(app))
@@ -274,6 +314,13 @@ func TestAddons(t *testing.T) {
 	}
 	if got := len(m.releases(app)); got != n {
 		t.Errorf("the restart made %d releases", got-n)
+	}
+	if got := len(m.releases(app2)); got != n2 {
+		t.Errorf("the restart made %d releases of %s", got-n2, app2)
+	}
+	var att struct{ Name string }
+	if st := m.api("GET", "/apps/"+app2+"/addon-attachments/CACHE", "", &att); st != 200 || att.Name != "CACHE" {
+		t.Errorf("after restart: attachment CACHE of %s: %d %+v", app2, st, att)
 	}
 	if m.config(app)["DATABASE_URL"] != dbURL {
 		t.Error("DATABASE_URL changed across the restart")
@@ -336,6 +383,61 @@ func TestAddons(t *testing.T) {
 				t.Errorf("addons output lacks %q:\n%s", want, out)
 			}
 		}
+		// addons:upgrade changes the plan: the connection limit follows,
+		// the credentials (so the config, and the dynos) stay.
+		n := len(m.releases(app))
+		out = heroku("addons:upgrade", cliAddon.Name, "essential-1", "-a", app)
+		if !strings.Contains(out, "to heroku-postgresql:essential-1") {
+			t.Errorf("addons:upgrade output:\n%s", out)
+		}
+		var limit int
+		if err := admin.QueryRow(ctx, "SELECT rolconnlimit FROM pg_roles WHERE rolname = $1", cliAddon.ProviderID).Scan(&limit); err != nil || limit != 40 {
+			t.Errorf("connection limit after the upgrade: %d (%v), want 40", limit, err)
+		}
+		if got := m.config(app)["DATABASE_URL"]; got != url {
+			t.Error("DATABASE_URL changed with the plan")
+		}
+		if got := len(m.releases(app)); got != n {
+			t.Errorf("the upgrade made %d releases", got-n)
+		}
+		var one addonOut
+		if st := m.api("GET", "/addons/"+cliAddon.Name, "", &one); st != 200 || one.Plan.Name != "heroku-postgresql:essential-1" {
+			t.Errorf("after the upgrade: %d %+v", st, one)
+		}
+		// Worded so that the CLI lists the plans.
+		st, _, body := m.rawAPI("PATCH", "/apps/"+app+"/addons/"+cliAddon.Name, `{"plan":{"name":"heroku-postgresql:gigantic-9"}}`, m.authHeaders())
+		if st != 422 || !strings.Contains(body, `"message":"Couldn't find either the add-on`) {
+			t.Errorf("upgrade to an unknown plan: %d %s", st, body)
+		}
+		m.expectError("PATCH", "/apps/"+app+"/addons/"+cliAddon.Name, `{"plan":{"name":"heroku-redis:mini"}}`, 422, "invalid_params")
+
+		// addons:attach gives the second app the database, addons:detach
+		// takes it back.
+		out = heroku("addons:attach", cliAddon.Name, "--as", "REPORTING_DB", "-a", app2)
+		if !strings.Contains(out, "Setting REPORTING_DB config vars and restarting "+app2) {
+			t.Errorf("addons:attach output:\n%s", out)
+		}
+		shared := m.config(app2)["REPORTING_DB_URL"]
+		if shared != url {
+			t.Errorf("%s: REPORTING_DB_URL is not the add-on's DATABASE_URL", app2)
+		}
+		conn, err := pgx.Connect(ctx, shared)
+		if err != nil {
+			t.Errorf("connect with REPORTING_DB_URL: %v", err)
+		} else {
+			conn.Close(ctx)
+		}
+		out = heroku("addons", "-a", app2)
+		t.Logf("$ heroku addons -a %s\n%s", app2, out)
+		for _, want := range []string{cliAddon.Name, "REPORTING_DB", rdAddon.Name, "CACHE"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("addons -a %s lacks %q:\n%s", app2, want, out)
+			}
+		}
+		heroku("addons:detach", "REPORTING_DB", "-a", app2)
+		if _, ok := m.config(app2)["REPORTING_DB_URL"]; ok {
+			t.Error("REPORTING_DB_URL still set after addons:detach")
+		}
 		out = heroku("addons:destroy", cliAddon.Name, "--confirm", app, "-a", app)
 		if !strings.Contains(out, "Destroying "+cliAddon.Name) {
 			t.Errorf("addons:destroy output:\n%s", out)
@@ -363,9 +465,13 @@ func TestAddons(t *testing.T) {
 	}
 	checkRedis(m.config(app))
 
-	// Destroying the app destroys its Redis user too.
+	// Destroying the app destroys its Redis user too, and takes the
+	// vars from the app it was shared with.
 	if st := m.api("DELETE", "/apps/"+app, "", nil); st != 200 {
 		t.Fatalf("destroy app: %d", st)
+	}
+	if _, ok := m.config(app2)["CACHE_URL"]; ok {
+		t.Errorf("%s still has CACHE_URL after the add-on's app was destroyed", app2)
 	}
 	opt, _ := goredis.ParseURL(redisAdmin)
 	rc := goredis.NewClient(opt)
@@ -379,6 +485,11 @@ func TestAddons(t *testing.T) {
 	if pw := pgURLPassword(pgAdmin); pw == "" || strings.Contains(m.out.String(), pw) {
 		t.Error("the admin URL has no password, or it appears in the platform's output")
 	}
+}
+
+// nameUUIDOfAttachment is the id the API gives an attachment.
+func nameUUIDOfAttachment(addonID, app, name string) string {
+	return nameUUID("addon-attachment", addonID, app, name)
 }
 
 func pgURLPassword(u string) string {

@@ -51,10 +51,13 @@ type api struct {
 	// addons provisions add-ons (addons.go); its catalog is empty when no
 	// add-on servers are configured.
 	addons *addonService
+	// pipelines groups apps for promotion (pipelines.go).
+	pipelines *pipelines
 }
 
 func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore, repoDir func(string) string, rv *rendezvous, runAddr string, log *slog.Logger, ad *addonService) http.Handler {
-	a := &api{p: p, routerPort: portOf(routerAddr), slugs: slugs, repoDir: repoDir, rv: rv, runAddr: runAddr, log: log, addons: ad}
+	a := &api{p: p, routerPort: portOf(routerAddr), slugs: slugs, repoDir: repoDir, rv: rv, runAddr: runAddr, log: log, addons: ad,
+		pipelines: &pipelines{p: p}}
 	s := &platformapi.Server{Token: token, Logger: log}
 	h := func(pattern string, fn platformapi.HandlerFunc) {
 		s.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {
@@ -62,6 +65,7 @@ func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore,
 		})
 	}
 	h("GET /account", a.account)
+	h("GET /users/{user}", a.user) // pipelines:create reads the owner's id
 	h("POST /apps", a.createApp)
 	h("GET /apps", a.listApps)
 	h("GET /users/{user}/apps", a.listApps)
@@ -87,6 +91,7 @@ func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore,
 	h("GET /apps/{app}/domains", a.listDomains)
 	h("POST /apps/{app}/domains", a.addDomain)
 	a.addonRoutes(h)
+	a.pipelineRoutes(h)
 	// minipaas serves no TLS, so this list is truly empty; domains:add
 	// reads it.
 	h("GET /apps/{app}/sni-endpoints", a.emptyList)
@@ -130,10 +135,21 @@ func apiError(err error) error {
 
 // app looks up the {app} path value, answering 404 for a missing app.
 func (a *api) app(r *http.Request) (platform.App, error) {
-	name := r.PathValue("app")
-	app, err := a.p.App(r.Context(), name)
+	return a.appByNameOrID(r.Context(), r.PathValue("app"))
+}
+
+// appByNameOrID finds an app by name or, as Heroku accepts everywhere an
+// app is named, by ID (the CLI sends IDs in some paths: addons:destroy,
+// pipelines:promote).
+func (a *api) appByNameOrID(ctx context.Context, nameOrID string) (platform.App, error) {
+	app, err := a.p.App(ctx, nameOrID)
+	if errors.Is(err, platform.ErrNotFound) && looksLikeUUID(nameOrID) {
+		if byID, ok := a.appByID(ctx, nameOrID); ok {
+			return byID, nil
+		}
+	}
 	if errors.Is(err, platform.ErrNotFound) {
-		return app, platformapi.NotFound("app", name)
+		return app, platformapi.NotFound("app", nameOrID)
 	}
 	if err != nil {
 		return app, apiError(err)
@@ -212,6 +228,14 @@ func (a *api) webURL(app platform.App) string {
 		u = strings.TrimSuffix(u, "/") + ":" + a.routerPort + "/"
 	}
 	return u
+}
+
+// user answers GET /users/{user} for the one account (~, its email or id).
+func (a *api) user(w http.ResponseWriter, r *http.Request) error {
+	if u := r.PathValue("user"); u != "~" && u != accountEmail && u != accountID {
+		return platformapi.NotFound("user", u)
+	}
+	return a.account(w, r)
 }
 
 func (a *api) account(w http.ResponseWriter, r *http.Request) error {
@@ -356,6 +380,11 @@ func (a *api) destroyApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := a.p.DestroyApp(r.Context(), app.Name); err != nil {
 		return apiError(err)
+	}
+	// Its pipeline coupling names a gone app now; listings skip such
+	// couplings anyway, so a failure here only leaves a stale record.
+	if err := a.pipelines.removeApp(context.WithoutCancel(r.Context()), app.ID); err != nil {
+		a.log.Warn("minipaas: remove the pipeline coupling of a destroyed app", "app", app.Name, "err", err)
 	}
 	platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
 	return nil

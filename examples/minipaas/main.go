@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dynokit/dynokit/examples/minipaas/internal/dashboard"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/gitpush"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/formation/oci"
@@ -54,7 +55,8 @@ type options struct {
 	RouterAddr   string
 	APIAddr      string
 	RunAddr      string // heroku run's TLS rendezvous
-	Runtime      string // "local" or "oci"
+	Runtime      string // "local", "oci" or "nomad"
+	NomadAddr    string // Nomad HTTP API for -runtime nomad
 	ShareGoCache bool
 	Verbose      bool
 	// Admin URLs of the servers add-ons are made on (addons.go); empty:
@@ -89,7 +91,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.RouterAddr, "router-addr", "127.0.0.1:5000", "listen address of the router serving http://<app>.localhost")
 	fs.StringVar(&o.APIAddr, "api-addr", "127.0.0.1:5001", "listen address of the Platform API and the git server")
 	fs.StringVar(&o.RunAddr, "rendezvous-addr", "127.0.0.1:5002", "listen address of the TLS rendezvous that `heroku run` attaches to")
-	fs.StringVar(&o.Runtime, "runtime", "local", "dyno runtime: local (processes) or oci (runc containers; needs root)")
+	fs.StringVar(&o.Runtime, "runtime", "local", "dyno runtime: local (processes), oci (runc containers; needs root) or nomad (a Nomad job per dyno; the Nomad client must run on this host with raw_exec enabled)")
+	fs.StringVar(&o.NomadAddr, "nomad-addr", defaultNomadAddr(), "Nomad HTTP API for -runtime nomad ($NOMAD_ADDR when set)")
 	fs.BoolVar(&o.ShareGoCache, "share-go-cache", true, "let Go builds use this machine's build cache (go env GOCACHE), so they compile warm")
 	fs.BoolVar(&o.Verbose, "v", false, "log platform diagnostics to stderr")
 	fs.StringVar(&o.PostgresURL, "postgres-url", "", "admin URL of a PostgreSQL server for heroku-postgresql add-ons (postgres://user:password@host:port/db)")
@@ -100,8 +103,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
-	if o.Runtime != "local" && o.Runtime != "oci" {
-		return o, fmt.Errorf("-runtime %q: want local or oci", o.Runtime)
+	if o.Runtime != "local" && o.Runtime != "oci" && o.Runtime != "nomad" {
+		return o, fmt.Errorf("-runtime %q: want local, oci or nomad", o.Runtime)
 	}
 	if o.DataDir == "" {
 		return o, errors.New("-data-dir must not be empty")
@@ -155,6 +158,12 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	if o.Runtime == "oci" {
 		cfg.Runtime = &oci.Runtime{Dir: filepath.Join(dataDir, "oci"), Logger: logger}
+		if err := reapOrphanContainers(ctx, "runc", filepath.Join(dataDir, "oci"), logger); err != nil {
+			return err
+		}
+	}
+	if o.Runtime == "nomad" {
+		cfg.Runtime = newNomadRuntime(o.NomadAddr, logger)
 	}
 
 	// Listen before Open, so a busy port fails fast and leaves nothing behind.
@@ -216,7 +225,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	api := newAPI(p, token, routerLn.Addr().String(), slugs, git.RepoDir, rv, runLn.Addr().String(), logger, ad)
 
 	apiSrv := &http.Server{
-		Handler:           apiMux(api, git, p),
+		Handler:           &dashboard.Handler{Source: p, Token: token, RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, p), Done: ctx.Done(), Logger: logger},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -369,6 +378,7 @@ func printWelcome(w io.Writer, routerAddr, apiAddr, dataDir, caFile, token strin
 	fmt.Fprintf(w, "minipaas is running\n")
 	fmt.Fprintf(w, "  apps:         http://<app>.localhost:%s  (router on %s)\n", routerPort, routerAddr)
 	fmt.Fprintf(w, "  API and git:  %s\n", apiURL)
+	fmt.Fprintf(w, "  dashboard:    %s/dashboard/  (any user, the API token as password)\n", apiURL)
 	fmt.Fprintf(w, "  state:        %s\n", dataDir)
 	if generated {
 		fmt.Fprintf(w, "  API token:    %s  (generated; set DYNOKIT_API_TOKEN to choose one)\n", token)

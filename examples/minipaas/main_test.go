@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -283,20 +284,20 @@ func (g *gitClient) push(dir, url string) (string, error) {
 // (answers "$GREETING from $DYNO"), committed on main.
 func (g *gitClient) helloRepo() string {
 	g.t.Helper()
+	return g.testdataRepo("hello")
+}
+
+// testdataRepo is a git work tree holding a copy of the platform's test app
+// internal/platform/testdata/<name>, committed on main.
+func (g *gitClient) testdataRepo(name string) string {
+	g.t.Helper()
 	dir := g.t.TempDir()
-	src := filepath.Join("internal", "platform", "testdata", "hello")
-	for _, name := range []string{"go.mod", "main.go"} {
-		b, err := os.ReadFile(filepath.Join(src, name))
-		if err != nil {
-			g.t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			g.t.Fatal(err)
-		}
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("internal", "platform", "testdata", name))); err != nil {
+		g.t.Fatal(err)
 	}
 	g.run(dir, "init", "-q", "-b", "main")
 	g.run(dir, "add", ".")
-	g.run(dir, "commit", "-q", "-m", "hello")
+	g.run(dir, "commit", "-q", "-m", name)
 	return dir
 }
 
@@ -418,6 +419,184 @@ func TestGitPushDeploys(t *testing.T) {
 	}
 }
 
+// getPath requests path of app through the router.
+func (m *minipaas) getPath(app, path string) (int, string, error) {
+	req, err := http.NewRequest("GET", "http://"+m.routerAddr+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = app + ".localhost"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// herokuFunc runs a CLI command that must succeed and returns its output.
+func herokuFunc(t *testing.T, cli *herokucli.CLI) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		res, err := cli.Run(ctx, args...)
+		if err != nil {
+			t.Fatalf("heroku %s: %v", strings.Join(args, " "), err)
+		}
+		if res.ExitCode != 0 {
+			t.Fatalf("heroku %s: %s", strings.Join(args, " "), res)
+		}
+		t.Logf("$ heroku %s\n%s", strings.Join(args, " "), res.Stdout+res.Stderr)
+		return res.Stdout + res.Stderr
+	}
+}
+
+func expectIn(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+// waitDynos waits until the app's dynos named in want are all up.
+func (m *minipaas) waitDynos(app string, want ...string) {
+	m.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var dynos []platform.Dyno
+	for {
+		var err error
+		dynos, err = m.p.Dynos(context.Background(), app)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		up := map[string]bool{}
+		for _, d := range dynos {
+			up[d.Name] = d.State == "up"
+		}
+		all := true
+		for _, w := range want {
+			all = all && up[w]
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("dynos of %s: want %v up, have %+v", app, want, dynos)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cliWebWorker pushes an app with a web and a worker process type, scales
+// the worker with the CLI, and reads the worker's logs with the filters.
+func cliWebWorker(t *testing.T, m *minipaas, cli *herokucli.CLI) {
+	heroku := herokuFunc(t, cli)
+	const app = "cliworker"
+	heroku("apps:create", app)
+	repo := newGitClient(t).testdataRepo("webworker")
+	g := newGitClient(t)
+	if out, err := g.push(repo, m.gitURL(app, m.token)); err != nil {
+		t.Fatalf("git push: %v\n%s", err, out)
+	}
+	m.waitFor(app, "the web process", func(status int, body string) bool { return status == 200 && body == "web ok\n" })
+
+	// A new process type other than web starts at zero dynos, as on Heroku.
+	expectIn(t, heroku("ps:scale", "worker=2", "-a", app), "worker at 2")
+	m.waitDynos(app, "web.1", "worker.1", "worker.2")
+	expectIn(t, heroku("ps", "-a", app), "=== web (", "web.1: up", "=== worker (", "worker.1: up", "worker.2: up", "bin/worker")
+
+	// --dyno picks one dyno's lines; --source app leaves out heroku[...].
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tail, err := cli.Start(ctx, "logs", "--tail", "--source", "app", "--dyno", "worker.2", "-a", app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, ok := tail.WaitOutput(60*time.Second, func(out string) bool {
+		return strings.Count(out, "app[worker.2]: worker tick") >= 3
+	})
+	tail.Stop()
+	if !ok {
+		t.Errorf("logs --tail --dyno worker.2: no worker.2 ticks within 60 s:\n%s", out)
+	}
+	for _, not := range []string{"worker.1", "web.1", "heroku["} {
+		if strings.Contains(out, not) {
+			t.Errorf("logs --source app --dyno worker.2 shows %s lines:\n%s", not, out)
+		}
+	}
+}
+
+// cliPipelines promotes app's slug to a production app in a pipeline: the
+// target runs the same slug with its own config vars.
+func cliPipelines(t *testing.T, m *minipaas, cli *herokucli.CLI, app string) {
+	heroku := herokuFunc(t, cli)
+	prod := app + "-prod"
+	// The target is made through the API: the CLI's part is the pipeline.
+	if code := m.api("POST", "/apps", `{"name":"`+prod+`"}`, nil); code != http.StatusCreated {
+		t.Fatalf("create %s: %d", prod, code)
+	}
+	if code := m.api("PATCH", "/apps/"+prod+"/config-vars", `{"GREETING":"production"}`, nil); code != http.StatusOK {
+		t.Fatalf("config of %s: %d", prod, code)
+	}
+	expectIn(t, heroku("pipelines:create", "shop", "-a", app, "--stage", "staging"), "Adding "+app+" to shop pipeline as staging")
+	expectIn(t, heroku("pipelines:add", "shop", "-a", prod, "--stage", "production"), "Adding "+prod+" to shop pipeline as production")
+	expectIn(t, heroku("pipelines:promote", "-a", app), "Promotion successful", prod+": succeeded")
+	m.waitFor(prod, "the promoted slug with the target's config", func(status int, body string) bool {
+		return status == 200 && body == "production from web.1\n"
+	})
+	rels := m.releases(prod)
+	last := rels[len(rels)-1]
+	if !strings.HasPrefix(last.Description, "Promote "+app+" v") {
+		t.Errorf("release of %s after the promotion: %+v", prod, last)
+	}
+
+	// What the API refuses, and that it changes nothing.
+	var pipe, appInfo, prodInfo, other struct{ ID string }
+	m.api("GET", "/pipelines/shop", "", &pipe)
+	m.api("GET", "/apps/"+app, "", &appInfo)
+	m.api("GET", "/apps/"+prod, "", &prodInfo)
+	if code := m.api("POST", "/apps", `{"name":"`+app+`-outside"}`, &other); code != http.StatusCreated {
+		t.Fatalf("create app: %d", code)
+	}
+	n := len(m.releases(prod))
+	promote := func(source, target string) string {
+		return `{"pipeline":{"id":"` + pipe.ID + `"},"source":{"app":{"id":"` + source + `"}},"targets":[{"app":{"id":"` + target + `"}}]}`
+	}
+	m.expectError("POST", "/pipeline-promotions", promote(appInfo.ID, appInfo.ID), 422, "invalid_params")
+	m.expectError("POST", "/pipeline-promotions", promote(appInfo.ID, other.ID), 422, "invalid_params")
+	m.expectError("POST", "/pipeline-promotions", promote(other.ID, prodInfo.ID), 422, "invalid_params")
+	m.expectError("POST", "/pipeline-couplings", `{"app":"`+prod+`","pipeline":"`+pipe.ID+`","stage":"staging"}`, 422, "invalid_params")
+	m.expectError("POST", "/pipeline-couplings", `{"app":"`+other.ID+`","pipeline":"`+pipe.ID+`","stage":"prod"}`, 422, "invalid_params")
+	m.expectError("POST", "/pipelines", `{"name":"shop"}`, 422, "invalid_params")
+	m.expectError("GET", "/apps/"+other.ID+"/pipeline-couplings", "", 404, "not_found")
+	if got := len(m.releases(prod)); got != n {
+		t.Errorf("refused promotions made %d releases of %s", got-n, prod)
+	}
+	// The promotion as the CLI reads it back.
+	var targets []struct {
+		App     struct{ ID string }
+		Status  string
+		Release *struct{ ID string }
+	}
+	var created struct{ ID, Status string }
+	if code := m.api("POST", "/pipeline-promotions", promote(appInfo.ID, prodInfo.ID), &created); code != http.StatusCreated || created.Status != "completed" {
+		t.Fatalf("promotion: %d %+v", code, created)
+	}
+	if code := m.api("GET", "/pipeline-promotions/"+created.ID+"/promotion-targets", "", &targets); code != http.StatusOK ||
+		len(targets) != 1 || targets[0].App.ID != prodInfo.ID || targets[0].Status != "succeeded" || targets[0].Release == nil {
+		t.Errorf("promotion targets: %d %+v", code, targets)
+	}
+	if got := len(m.releases(prod)); got != n+1 {
+		t.Errorf("a promotion made %d releases of %s, want 1", got-n, prod)
+	}
+}
+
 // TestHerokuCLI drives minipaas with the real heroku CLI, one command at a
 // time, as a user would after a git push.
 func TestHerokuCLI(t *testing.T) {
@@ -458,15 +637,15 @@ func TestHerokuCLI(t *testing.T) {
 	})
 	expect(heroku("config", "-a", app), "GREETING", "bonjour")
 
-	expect(heroku("ps:scale", "web=2", "-a", app), "web at 2")
+	expect(heroku("ps:scale", "web=3", "-a", app), "web at 3")
 	seen := map[string]bool{}
-	m.waitFor(app, "two web dynos", func(status int, body string) bool {
+	m.waitFor(app, "three distinct web dynos", func(status int, body string) bool {
 		if status == 200 {
 			seen[strings.TrimSpace(strings.TrimPrefix(body, "bonjour from "))] = true
 		}
-		return seen["web.1"] && seen["web.2"]
+		return seen["web.1"] && seen["web.2"] && seen["web.3"]
 	})
-	expect(heroku("ps", "-a", app), "web.1: up", "web.2: up", "bin/hello")
+	expect(heroku("ps", "-a", app), "web.1: up", "web.2: up", "web.3: up", "bin/hello")
 
 	// heroku run attaches to a one-off dyno over the TLS rendezvous, with
 	// the app's config and the exit status of the command.
@@ -488,6 +667,36 @@ func TestHerokuCLI(t *testing.T) {
 
 	expect(heroku("logs", "-n", "50", "-a", app), "app[web.", "heroku[router]")
 
+	// logs --tail streams: a request made after it started shows up as a
+	// router line, next to the app's lines.
+	tail, err := cli.Start(ctx, "logs", "--tail", "-a", app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := "/tail-probe-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	out, ok := tail.WaitOutput(60*time.Second, func(out string) bool {
+		if !strings.Contains(out, `path="`+probe) {
+			// Requested until seen: the first may come before the CLI
+			// has its stream open.
+			if code, _, err := m.getPath(app, probe); err != nil || code != 200 {
+				t.Logf("GET %s: %d %v", probe, code, err)
+			}
+			return false
+		}
+		return strings.Contains(out, "app[web.")
+	})
+	tail.Stop()
+	if !ok {
+		t.Errorf("heroku logs --tail: no app line and router line for %s within 60 s:\n%s", probe, out)
+	}
+	if t.Failed() {
+		t.FailNow() // the rest needs the app as it is now
+	}
+
+	// Not subtests: the helpers of m report to this test's t.
+	cliWebWorker(t, m, cli)
+	cliPipelines(t, m, cli, app)
+
 	var info struct{ ID string }
 	if code := m.api("GET", "/apps/"+app, "", &info); code != http.StatusOK {
 		t.Fatalf("GET /apps/%s: %d", app, code)
@@ -498,6 +707,14 @@ func TestHerokuCLI(t *testing.T) {
 	}
 	if code, body, err := m.get(app); err != nil || code != http.StatusNotFound {
 		t.Errorf("router after destroy: %d %q %v", code, body, err)
+	}
+	// Its pipeline coupling went with it.
+	var couplings []struct {
+		App   struct{ Name string }
+		Stage string
+	}
+	if code := m.api("GET", "/pipelines/shop/pipeline-couplings", "", &couplings); code != http.StatusOK || len(couplings) != 1 || couplings[0].App.Name != app+"-prod" {
+		t.Errorf("couplings of shop after destroying %s: %d %+v", app, code, couplings)
 	}
 	// The reconciler keys apps by ID; look under the name too.
 	for _, key := range []string{info.ID, app} {

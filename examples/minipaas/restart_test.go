@@ -59,13 +59,14 @@ type child struct {
 	err    error // Wait's result, once exited is closed
 }
 
-// startChild runs minipaas in a new process on free ports with dataDir and
-// token, and waits until it prints where it listens. The returned minipaas
-// has no *platform.Platform: the test only talks to it over HTTP and git.
-func startChild(t *testing.T, dataDir, token string) (*minipaas, *child) {
+// startChild runs minipaas in a new process on free ports with dataDir,
+// token and extra flags, and waits until it prints where it listens. The
+// returned minipaas has no *platform.Platform: the test only talks to it
+// over HTTP and git.
+func startChild(t *testing.T, dataDir, token string, extra ...string) (*minipaas, *child) {
 	t.Helper()
-	args, err := json.Marshal([]string{"-data-dir", dataDir,
-		"-router-addr", "127.0.0.1:0", "-api-addr", "127.0.0.1:0", "-rendezvous-addr", "127.0.0.1:0"})
+	args, err := json.Marshal(append([]string{"-data-dir", dataDir,
+		"-router-addr", "127.0.0.1:0", "-api-addr", "127.0.0.1:0", "-rendezvous-addr", "127.0.0.1:0"}, extra...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,5 +19,9 @@
 // CLI runs in its own process group, which is killed when the command ends,
 // so no node process outlives a test.
 //
+// CLI.Start runs a command that does not end by itself (`heroku logs
+// --tail`): Running.WaitOutput reads what it printed so far until a
+// condition holds, and Running.Stop kills its process group.
+//
 // Each command costs about 2 s (node and oclif start-up): keep CLI tests few.
 package herokucli

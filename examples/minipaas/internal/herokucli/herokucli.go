@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -157,28 +158,38 @@ func (c *CLI) Environ() ([]string, error) {
 	return append(env, c.Env...), nil
 }
 
-// Run runs `heroku args...` and returns its output and exit code. A non-zero
-// exit is not an error; failing to start, or ctx ending, is.
-func (c *CLI) Run(ctx context.Context, args ...string) (Result, error) {
+// command prepares `heroku args...` in the isolated environment, in its
+// own process group, which ctx's end kills.
+func (c *CLI) command(ctx context.Context, args []string) (*exec.Cmd, error) {
 	env, err := c.Environ()
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	for _, dir := range []string{"", ".config", ".cache", filepath.Join(".local", "share")} {
 		if err := os.MkdirAll(filepath.Join(c.Home, dir), 0o700); err != nil {
-			return Result{}, fmt.Errorf("herokucli: %w", err)
+			return nil, fmt.Errorf("herokucli: %w", err)
 		}
 	}
-	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, c.Path, args...)
 	cmd.Env = env
 	cmd.Dir = c.Home
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// Its own process group, so that the CLI and whatever it spawns go
 	// away together.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
+	return cmd, nil
+}
+
+// Run runs `heroku args...` and returns its output and exit code. A non-zero
+// exit is not an error; failing to start, or ctx ending, is.
+func (c *CLI) Run(ctx context.Context, args ...string) (Result, error) {
+	cmd, err := c.command(ctx, args)
+	if err != nil {
+		return Result{}, err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
 	if cmd.Process != nil {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // stragglers; ESRCH when none
@@ -192,4 +203,88 @@ func (c *CLI) Run(ctx context.Context, args ...string) (Result, error) {
 		return res, fmt.Errorf("herokucli: heroku %s: %w", strings.Join(args, " "), runErr)
 	}
 	return res, nil
+}
+
+// Running is a command started with Start that has not been stopped:
+// `heroku logs --tail`, which only ends when it is killed.
+type Running struct {
+	cmd  *exec.Cmd
+	out  lockedBuffer // stdout and stderr, interleaved as written
+	done chan struct{}
+}
+
+// Start starts `heroku args...` and returns while it runs. Output reads
+// what it printed so far; Stop ends it. Cancelling ctx kills it too.
+func (c *CLI) Start(ctx context.Context, args ...string) (*Running, error) {
+	cmd, err := c.command(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	r := &Running{cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &r.out, &r.out
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("herokucli: heroku %s: %w", strings.Join(args, " "), err)
+	}
+	go func() {
+		_ = cmd.Wait() // a killed command's status says nothing
+		close(r.done)
+	}()
+	return r, nil
+}
+
+// Output returns everything the command printed so far.
+func (r *Running) Output() string { return r.out.String() }
+
+// Exited reports whether the command ended by itself (or was stopped).
+func (r *Running) Exited() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// WaitOutput polls Output until match accepts it, the command exits, or
+// timeout passes; it returns the last output and whether it matched.
+func (r *Running) WaitOutput(timeout time.Duration, match func(string) bool) (string, bool) {
+	deadline := time.Now().Add(timeout)
+	for {
+		out := r.Output()
+		if match(out) {
+			return out, true
+		}
+		if r.Exited() || time.Now().After(deadline) {
+			return r.Output(), match(r.Output())
+		}
+		select {
+		case <-r.done:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Stop kills the command's process group and waits for it; it returns
+// what it printed. Calling it again is harmless.
+func (r *Running) Stop() string {
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL) // ESRCH once gone
+	<-r.done
+	return r.Output()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

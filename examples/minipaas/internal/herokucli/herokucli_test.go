@@ -230,3 +230,52 @@ func TestFindAndEnviron(t *testing.T) {
 		}
 	}
 }
+
+// Start runs a command that does not end by itself (logs --tail): its
+// output can be read while it runs, and Stop ends it with everything it
+// spawned.
+func TestStart(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "heroku")
+	pidFile := filepath.Join(dir, "child.pid")
+	script := "#!/bin/sh\nsleep 300 &\necho $! > " + pidFile + "\necho \"tailing $1\"\nwhile :; do sleep 1; done\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cli := &herokucli.CLI{Path: bin, APIURL: "http://127.0.0.1:5999", APIKey: "k", Home: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := cli.Start(ctx, "logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, ok := r.WaitOutput(30*time.Second, func(s string) bool { return strings.Contains(s, "tailing logs\n") })
+	if !ok || r.Exited() {
+		t.Fatalf("WaitOutput = %q, %v (exited %v)", out, ok, r.Exited())
+	}
+	if _, ok := r.WaitOutput(100*time.Millisecond, func(s string) bool { return strings.Contains(s, "never") }); ok {
+		t.Error("WaitOutput matched output that was never printed")
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := strings.TrimSpace(string(b))
+	if got := r.Stop(); got != "tailing logs\n" || !r.Exited() {
+		t.Errorf("Stop = %q (exited %v)", got, r.Exited())
+	}
+	r.Stop() // again: harmless
+	// The spawned sleep went with the process group (gone, or a zombie
+	// waiting for a reaper).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stat, err := os.ReadFile("/proc/" + child + "/stat")
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the command's child %s outlived Stop: %s", child, stat)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -7,7 +7,8 @@
 //
 //	Open(Config{DataDir})
 //	  ├─ platform.db   internal/store/boltkv: one record per app
-//	  │                (ID, formation quantities and sizes, domains, maintenance)
+//	  │                (ID, formation quantities and sizes, domains, maintenance),
+//	  │                and the API's opaque add-on and pipeline records
 //	  ├─ releases.db   release/boltstore behind a release.Manager
 //	  │                (history, config vars, release phase, rollback)
 //	  ├─ slugs/        slug.FSStore, content-addressed
