@@ -272,3 +272,51 @@ func BenchmarkSchedulerWebUp(b *testing.B) {
 		})
 	}
 }
+
+// The exec driver, the one a production cluster should use: the slug
+// arrives as an artifact in a chroot and the web dyno answers with its
+// config. Slow (a chroot per allocation: about 25 s here), so one dyno.
+func TestSchedulerExecDriver(t *testing.T) {
+	a := agent(t)
+	if a.nodeAttr(t, "driver.exec") != "1" {
+		if os.Getenv("DYNOKIT_TEST_REQUIRE") == "1" {
+			t.Fatal("the Nomad client has no exec driver (it needs root and cgroups)")
+		}
+		t.Skip("the Nomad client has no exec driver (it needs root and cgroups)")
+	}
+	s := testScheduler(a)
+	s.Driver = "exec"
+	src := formationtest.ServeSlug(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const app = "exec-web"
+	t.Cleanup(func() { s.Delete(context.Background(), app) })
+	if err := s.Apply(ctx, formationtest.Deployment(app, 1, src, map[string]int{"web": 1}, "GREETING=from-exec")); err != nil {
+		t.Fatal(err)
+	}
+	var ds []formation.DynoStatus
+	for {
+		var err error
+		ds, err = s.Dynos(ctx, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) == 1 && ds[0].State == formation.StateUp {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("exec web dyno never up: %+v", ds)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if ds[0].Name != "web.1" || ds[0].Addr == "" {
+		t.Fatalf("dyno = %+v, want web.1 with an address", ds[0])
+	}
+	if resp, want := get(ctx, t, "http://"+ds[0].Addr+"/", ""), "dyno=web.1 greeting=from-exec\n"; resp != want {
+		t.Fatalf("GET %s = %q, want %q", ds[0].Addr, resp, want)
+	}
+	if err := s.Delete(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+}
