@@ -198,17 +198,26 @@ func (f Formation) Validate() error {
 		return fmt.Errorf("formation: app %s: unknown %v", f.App, f.Strategy)
 	}
 	for typ, p := range f.Processes {
-		if typ == "" || typ == "run" {
-			return fmt.Errorf("formation: app %s: process type %q is reserved or empty", f.App, typ)
+		if err := validateProcess(f.App, typ, p.Quantity); err != nil {
+			return err
 		}
-		for _, c := range typ {
-			if !isTypeRune(c) {
-				return fmt.Errorf("formation: app %s: process type %q contains %q (allowed: letters, digits, '_', '-')", f.App, typ, c)
-			}
+	}
+	return nil
+}
+
+// validateProcess checks a process type's name and quantity, for
+// Formation and Deployment alike.
+func validateProcess(app, typ string, quantity int) error {
+	if typ == "" || typ == "run" {
+		return fmt.Errorf("formation: app %s: process type %q is reserved or empty", app, typ)
+	}
+	for _, c := range typ {
+		if !isTypeRune(c) {
+			return fmt.Errorf("formation: app %s: process type %q contains %q (allowed: letters, digits, '_', '-')", app, typ, c)
 		}
-		if p.Quantity < 0 || p.Quantity > MaxQuantity {
-			return fmt.Errorf("formation: app %s: %s quantity %d must be from 0 to %d", f.App, typ, p.Quantity, MaxQuantity)
-		}
+	}
+	if quantity < 0 || quantity > MaxQuantity {
+		return fmt.Errorf("formation: app %s: %s quantity %d must be from 0 to %d", app, typ, quantity, MaxQuantity)
 	}
 	return nil
 }

@@ -96,19 +96,11 @@ func (d Deployment) Validate() error {
 		return fmt.Errorf("formation: app %s: Deployment.Grace %v must not be negative", d.App, d.Grace)
 	}
 	for typ, p := range d.Processes {
-		if typ == "" || typ == "run" {
-			return fmt.Errorf("formation: app %s: process type %q is reserved or empty", d.App, typ)
-		}
-		for _, c := range typ {
-			if !isTypeRune(c) {
-				return fmt.Errorf("formation: app %s: process type %q contains %q (allowed: letters, digits, '_', '-')", d.App, typ, c)
-			}
+		if err := validateProcess(d.App, typ, p.Quantity); err != nil {
+			return err
 		}
 		if p.Command == "" {
 			return fmt.Errorf("formation: app %s: process type %s: empty command", d.App, typ)
-		}
-		if p.Quantity < 0 || p.Quantity > MaxQuantity {
-			return fmt.Errorf("formation: app %s: %s quantity %d must be from 0 to %d", d.App, typ, p.Quantity, MaxQuantity)
 		}
 	}
 	return nil

@@ -15,11 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
-	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
-	"github.com/dynokit/dynokit/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/formation/formationtest"
+	"github.com/dynokit/dynokit/internal/pgtest"
 )
 
 // startRedis runs a throw-away redis-server whose default user needs a
@@ -46,7 +48,7 @@ func startRedis(t *testing.T) string {
 	if err := os.WriteFile(conf, []byte("requirepass "+password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logBuf lockedBuffer
+	var logBuf formationtest.Buffer
 	cmd := exec.Command(bin, conf, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no")
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,25 +19,8 @@ import (
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/formation/formationtest"
 )
-
-// lockedBuffer collects what the platform prints, from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // minipaas is the whole program running in-process on loopback ports.
 type minipaas struct {
@@ -50,7 +32,7 @@ type minipaas struct {
 	runAddr    string
 	token      string
 	dataDir    string
-	out        *lockedBuffer
+	out        *formationtest.Buffer
 	cancel     context.CancelFunc
 	done       chan error
 	stopOnce   sync.Once
@@ -104,7 +86,7 @@ func startMinipaasWith(t *testing.T, dataDir, token string, args ...string) *min
 		runAddr:    o.runListener.Addr().String(),
 		token:      token,
 		dataDir:    o.DataDir,
-		out:        &lockedBuffer{},
+		out:        &formationtest.Buffer{},
 		done:       make(chan error, 1),
 	}
 	m.apiURL = "http://" + m.apiAddr

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynokit/dynokit/formation/formationtest"
 )
 
 // childArgsEnv carries the command-line of a minipaas child process (a JSON
@@ -54,7 +56,7 @@ func TestMinipaasChild(t *testing.T) {
 // child is one minipaas process started by the test.
 type child struct {
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *formationtest.Buffer
 	exited chan struct{}
 	err    error // Wait's result, once exited is closed
 }
@@ -79,7 +81,7 @@ func startChild(t *testing.T, dataDir, token string, extra ...string) (*minipaas
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
+	c := &child{cmd: cmd, out: &formationtest.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = c.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynokit/dynokit/formation/formationtest"
 )
 
 // Version is the Nomad release scripts/install-nomad builds.
@@ -54,7 +56,7 @@ type Agent struct {
 
 	dir  string
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *formationtest.Buffer
 	done chan struct{}
 }
 
@@ -103,7 +105,7 @@ func Start(ctx context.Context, bin string) (*Agent, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("nomadtest: %w", err)
 	}
-	a := &Agent{Addr: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), dir: dir, log: new(lockedBuffer), done: make(chan struct{})}
+	a := &Agent{Addr: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), dir: dir, log: new(formationtest.Buffer), done: make(chan struct{})}
 	a.cmd = exec.Command(bin, "agent", "-dev", "-config="+cfg)
 	a.cmd.Dir = dir
 	a.cmd.Stdout = a.log
@@ -142,22 +144,9 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
 // Log returns what the agent has printed so far.
 func (a *Agent) Log() string {
-	a.log.mu.Lock()
-	defer a.log.mu.Unlock()
-	return a.log.b.String()
+	return a.log.String()
 }
 
 // Get decodes the JSON answer of GET path (for example "/v1/nodes").

@@ -10,10 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynokit/dynokit/formation/formationtest"
 )
 
 // Version is the heroku CLI version scripts/install-heroku-cli installs.
@@ -209,7 +210,7 @@ func (c *CLI) Run(ctx context.Context, args ...string) (Result, error) {
 // `heroku logs --tail`, which only ends when it is killed.
 type Running struct {
 	cmd  *exec.Cmd
-	out  lockedBuffer // stdout and stderr, interleaved as written
+	out  formationtest.Buffer // stdout and stderr, interleaved as written
 	done chan struct{}
 }
 
@@ -270,21 +271,4 @@ func (r *Running) Stop() string {
 	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL) // ESRCH once gone
 	<-r.done
 	return r.Output()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

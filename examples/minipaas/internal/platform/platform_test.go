@@ -13,11 +13,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/formation/formationtest"
 	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/release"
 )
@@ -129,24 +129,6 @@ func (r *running) waitFor(t *testing.T, app, what string, match func(status int,
 
 func ok(want string) func(int, string) bool {
 	return func(status int, body string) bool { return status == 200 && strings.Contains(body, want) }
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writes (dyno output).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // logText collects the app's history lines as "source[proc]: text".
@@ -364,7 +346,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// A one-off dyno returns output and exit status.
-	var stdout lockedBuffer
+	var stdout formationtest.Buffer
 	code, err := p.RunOneOff(ctx, "hello", `echo "one-off says $GREETING on $DYNO"; exit 3`, OneOffIO{Stdout: &stdout, Stderr: &stdout})
 	if err != nil || code != 3 || !strings.Contains(stdout.String(), "one-off says hi on run.") {
 		t.Errorf("RunOneOff = %d, %v, output %q", code, err, stdout.String())
