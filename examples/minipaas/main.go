@@ -163,7 +163,11 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		}
 	}
 	if o.Runtime == "nomad" {
-		cfg.Runtime = newNomadRuntime(o.NomadAddr, logger)
+		rt, err := newNomadRuntime(ctx, o.NomadAddr, dataDir, logger)
+		if err != nil {
+			return err
+		}
+		cfg.Runtime = rt
 	}
 
 	// Listen before Open, so a busy port fails fast and leaves nothing behind.

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"time"
 
-	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/formation/nomad"
 )
 
@@ -26,9 +33,41 @@ func defaultNomadAddr() string {
 // ports the platform picks, which the router reaches on loopback.
 //
 // Job IDs are the Reconciler's dyno IDs; NOMAD_TOKEN is sent when set.
-// Stopping minipaas stops (and purges) every dyno's job; jobs left by a
-// minipaas that was killed keep running until purged by hand (nomad job
-// stop -purge), as nothing reaps them yet.
-func newNomadRuntime(addr string, logger *slog.Logger) formation.Runtime {
-	return &nomad.Runtime{Address: addr, Token: os.Getenv("NOMAD_TOKEN"), Logger: logger}
+// Every job carries this data dir's owner ID (made once, kept in
+// <data-dir>/nomad-owner), and the jobs a killed minipaas left running are
+// purged here, before the platform opens and starts its dynos again.
+func newNomadRuntime(ctx context.Context, addr, dataDir string, logger *slog.Logger) (*nomad.Runtime, error) {
+	owner, err := nomadOwner(filepath.Join(dataDir, "nomad-owner"))
+	if err != nil {
+		return nil, err
+	}
+	rt := &nomad.Runtime{Address: addr, Token: os.Getenv("NOMAD_TOKEN"), Owner: owner, Logger: logger}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	purged, err := rt.PurgeOwned(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("-runtime nomad: %w", err)
+	}
+	for _, id := range purged {
+		logger.Warn("minipaas: purged a Nomad job left by a previous run", "job", id)
+	}
+	return rt, nil
+}
+
+// nomadOwner reads the data dir's owner ID for Nomad jobs, creating it on
+// first use: random, so two platforms sharing a cluster never purge each
+// other's jobs, and kept, so a restarted platform finds its own.
+func nomadOwner(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("-runtime nomad: owner ID: %w", err)
+	}
+	id := "minipaas-" + rand.Text()
+	if err := os.WriteFile(file, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("-runtime nomad: owner ID: %w", err)
+	}
+	return id, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,9 +67,43 @@ func TestNomadRuntime(t *testing.T) {
 	}
 
 	m.stop()
-	var jobs []struct{ ID string }
-	if err := a.Get(ctx, "/v1/jobs", &jobs); err != nil || len(jobs) != 0 {
-		t.Errorf("jobs after the platform stopped: %+v, %v", jobs, err)
+	jobIDs := func() []string {
+		var jobs []struct{ ID string }
+		if err := a.Get(ctx, "/v1/jobs", &jobs); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, j := range jobs {
+			ids = append(ids, j.ID)
+		}
+		return ids
+	}
+	if ids := jobIDs(); len(ids) != 0 {
+		t.Errorf("jobs after the platform stopped: %q", ids)
+	}
+
+	// A platform killed with SIGKILL leaves its dynos' jobs running; the
+	// next start on the same data dir purges them before starting the
+	// app's dynos again.
+	dataDir2 := filepath.Join(t.TempDir(), "data")
+	m2, c := startChild(t, dataDir2, token, "-runtime", "nomad", "-nomad-addr", a.Addr)
+	if code := m2.api("POST", "/apps", `{"name":"hello2"}`, nil); code != http.StatusCreated {
+		t.Fatalf("create app: %d", code)
+	}
+	m2.pushHello(newGitClient(t), "hello2")
+	c.signal(t, syscall.SIGKILL)
+	left := jobIDs()
+	if len(left) != 1 {
+		t.Fatalf("jobs left by the killed platform: %q, want its one dyno", left)
+	}
+	m2, c = startChild(t, dataDir2, token, "-runtime", "nomad", "-nomad-addr", a.Addr)
+	m2.waitFor("hello2", "the app after the restart", func(status int, body string) bool { return status == 200 })
+	if ids := jobIDs(); len(ids) != 1 || ids[0] == left[0] {
+		t.Errorf("jobs after the restart: %q (left before: %q)", ids, left)
+	}
+	c.signal(t, syscall.SIGTERM)
+	if ids := jobIDs(); len(ids) != 0 {
+		t.Errorf("jobs after the final stop: %q", ids)
 	}
 }
 

@@ -70,6 +70,11 @@
 // formation.Exit (a signal n becomes status 128+n) and purges the job, which
 // frees the ID.
 //
+// A platform that dies without stopping its dynos (SIGKILL) leaves their
+// jobs running with nobody watching. With Runtime.Owner set, every job
+// carries it in its meta (dynokit.owner), and Runtime.PurgeOwned, called
+// at the next start before any Start, purges the jobs of that owner.
+//
 // Signal uses Nomad's allocation signal API, which signals the task's main
 // process only. That process is the bootstrap bash: it runs the command in a
 // process group of its own and forwards HUP, INT, QUIT, USR1, USR2, TERM and

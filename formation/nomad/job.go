@@ -231,6 +231,9 @@ func (r *Runtime) buildJob(spec formation.DynoSpec, slug slugSource, stdin stdin
 	if spec.Release != 0 {
 		meta["dynokit.release"] = fmt.Sprint(spec.Release)
 	}
+	if r.Owner != "" {
+		meta[metaOwner] = r.Owner
+	}
 	return &Job{
 		ID:          r.jobID(spec.ID),
 		Name:        r.jobID(spec.ID),
@@ -242,6 +245,9 @@ func (r *Runtime) buildJob(spec formation.DynoSpec, slug slugSource, stdin stdin
 		TaskGroups:  []*TaskGroup{tg},
 	}
 }
+
+// metaOwner is the job meta key holding Runtime.Owner.
+const metaOwner = "dynokit.owner"
 
 // splitVerbatim removes from env the values Nomad would interpolate and
 // returns them as sorted KEY=VALUE pairs. Nomad replaces ${name} in env

@@ -64,6 +64,12 @@ type Runtime struct {
 	// must be reachable from the Nomad client; empty means 127.0.0.1:0,
 	// which is enough when the client runs on this host.
 	StdinAddr string
+	// Owner, when set, is written into every job's meta (dynokit.owner) so
+	// that PurgeOwned can find the jobs an earlier process with the same
+	// Owner left running when it died without stopping them (a platform
+	// that was SIGKILLed). It must be stable across restarts of that
+	// process and unique among the platforms sharing a cluster.
+	Owner string
 	// HTTPClient is used for API calls; nil means a client without timeout
 	// (blocking queries and log streams are long).
 	HTTPClient *http.Client
@@ -348,6 +354,41 @@ func (r *Runtime) purge(c *client, jobID string) {
 	if _, err := c.do(ctx, http.MethodDelete, "/v1/job/"+url.PathEscape(jobID), url.Values{"purge": {"true"}}, nil, nil); err != nil && !isStatus(err, http.StatusNotFound) {
 		r.logger().Warn("nomad: purge job", "job", jobID, "err", err)
 	}
+}
+
+// PurgeOwned stops and purges every job whose meta names Runtime.Owner and
+// returns their IDs. A platform calls it once at start, before its first
+// Start: any such job is then a dyno of an earlier run that nobody watches
+// any more. Jobs of this Runtime's live dynos are left alone.
+func (r *Runtime) PurgeOwned(ctx context.Context) ([]string, error) {
+	if r.Owner == "" {
+		return nil, errors.New("nomad: purge owned jobs: Runtime.Owner is empty")
+	}
+	c := r.client()
+	var jobs []struct {
+		ID   string
+		Meta map[string]string
+	}
+	if _, err := c.do(ctx, http.MethodGet, "/v1/jobs", url.Values{"meta": {"true"}}, nil, &jobs); err != nil {
+		return nil, fmt.Errorf("nomad: purge owned jobs: list: %w", err)
+	}
+	r.mu.Lock()
+	live := map[string]bool{}
+	for id := range r.live {
+		live[r.jobID(id)] = true
+	}
+	r.mu.Unlock()
+	var purged []string
+	for _, j := range jobs {
+		if j.Meta[metaOwner] != r.Owner || live[j.ID] {
+			continue
+		}
+		if _, err := c.do(ctx, http.MethodDelete, "/v1/job/"+url.PathEscape(j.ID), url.Values{"purge": {"true"}}, nil, nil); err != nil && !isStatus(err, http.StatusNotFound) {
+			return purged, fmt.Errorf("nomad: purge owned job %s: %w", j.ID, err)
+		}
+		purged = append(purged, j.ID)
+	}
+	return purged, nil
 }
 
 func (r *Runtime) release(d *Dyno) {

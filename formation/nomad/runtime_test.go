@@ -334,3 +334,54 @@ func TestUnplaceable(t *testing.T) {
 		t.Errorf("job after the failed Start: %v, want 404", err)
 	}
 }
+
+// A platform that died without stopping its dynos finds their jobs by
+// Owner when it starts again and purges them; jobs of another owner and
+// its own live dynos are left alone.
+func TestPurgeOwned(t *testing.T) {
+	a := agent(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if _, err := (&nomad.Runtime{Address: a.addr}).PurgeOwned(ctx); err == nil {
+		t.Error("PurgeOwned without an Owner: no error")
+	}
+	owner := fmt.Sprintf("purge-test-%d", time.Now().UnixNano())
+	dead := &nomad.Runtime{Address: a.addr, Owner: owner} // the platform that died
+	other := &nomad.Runtime{Address: a.addr, Owner: owner + "-other"}
+	orphan, err := dead.Start(ctx, webSpec(t, "web.1"), formation.Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := other.Start(ctx, webSpec(t, "web.2"), formation.Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopAtEnd(t, foreign)
+
+	restarted := &nomad.Runtime{Address: a.addr, Owner: owner}
+	own, err := restarted.Start(ctx, webSpec(t, "web.3"), formation.Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopAtEnd(t, own)
+	purged, err := restarted.PurgeOwned(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(purged) != 1 || purged[0] != orphan.ID() {
+		t.Fatalf("purged %q, want only the orphan %q", purged, orphan.ID())
+	}
+	// The orphan's process is gone (its job with it); the others run on.
+	// Not waiting for the orphan: its watcher learns of the purge only when
+	// its blocking query returns, as a dead platform's never would.
+	for _, d := range []formation.Dyno{orphan, foreign, own} {
+		var job struct{ Status string }
+		err := a.get(ctx, "/v1/job/"+d.ID(), &job)
+		switch {
+		case d == orphan && err == nil:
+			t.Errorf("orphan job %s still there (%s) after the purge", d.ID(), job.Status)
+		case d != orphan && (err != nil || job.Status != "running"):
+			t.Errorf("job %s after the purge: status %q, err %v; want running", d.ID(), job.Status, err)
+		}
+	}
+}
