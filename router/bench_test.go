@@ -2,11 +2,15 @@ package router
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -89,6 +93,90 @@ func BenchmarkProxy(b *testing.B) {
 			b.Fatalf("status %d", w.status)
 		}
 	}
+}
+
+// BenchmarkServer measures the whole plain-HTTP path as run.sh does, in
+// one process: keep-alive clients → Server (the router's own front end) →
+// pooled connection → fastDyno, 8 connections per GOMAXPROCS. Profile it
+// with -cpuprofile; the kernel's share shows with perf or in ns/op.
+func BenchmarkServer(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		netHTTP bool
+	}{{"front", false}, {"nethttp", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			rt := New(Config{LogSink: &nopSink{}})
+			if err := rt.SetBackends("bench", []Dyno{{ID: "d1", Name: "web.1", Addr: fastDyno(b)}}); err != nil {
+				b.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := &Server{Router: rt, Listener: ln, NetHTTP: tc.netHTTP}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- srv.Run(ctx) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					b.Error(err)
+				}
+				rt.CloseIdleConnections()
+			}()
+			const req = "GET /path?q=1 HTTP/1.1\r\nHost: bench.localhost\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
+			b.SetParallelism(8)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for pb.Next() {
+					if _, err := io.WriteString(c, req); err != nil {
+						b.Error(err)
+						return
+					}
+					if err := readOK(br); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// readOK reads one response with a Content-Length body and checks its
+// status is 200.
+func readOK(br *bufio.Reader) error {
+	n := int64(-1)
+	status := ""
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if status == "" {
+			status = string(line)
+			continue
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if k, v, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(k, []byte("Content-Length")) {
+			n, _ = strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+		}
+	}
+	if !strings.HasPrefix(status, "HTTP/1.1 200 ") || n < 0 {
+		return fmt.Errorf("response %q, length %d", status, n)
+	}
+	_, err := br.Discard(int(n))
+	return err
 }
 
 func BenchmarkAppendLogLine(b *testing.B) {

@@ -52,9 +52,13 @@
 // Dyno side: the router's own lean HTTP/1.1 client: per-dyno pools of
 // keep-alive connections, the request head written straight from the
 // incoming header map into a buffered writer (with a small request body,
-// one write), the response head parsed into the outgoing header map from
-// one read, bodies streamed both ways through pooled buffers, flushing
-// whenever the dyno pauses so streams stay live. A connection failure
+// one write), the response head parsed from one read (behind the front
+// end its checked header lines are kept as bytes and written out as they
+// are, not put in a header map), bodies streamed both ways through pooled
+// buffers, flushing whenever the dyno pauses so streams stay live. A
+// connection is pooled again only when nothing past the response was
+// read, so bytes a dyno sends beyond its response can never become the
+// next request's response. A connection failure
 // quarantines the dyno for QuarantineFor and retries on another dyno
 // (MaxAttempts, then H19/H21); nothing is retried once the request may have
 // reached a dyno, except an idempotent, bodiless request whose pooled
@@ -73,6 +77,30 @@
 // dropped before the router adds its own, so a client cannot strip them.
 // Timeouts: connect (5 s), first response byte (30 s, H12), and a rolling
 // 55 s idle window once bytes flow (H15 dyno idle, H28 client idle).
+//
+// System calls: on TCP connections both sides read and write with raw
+// read(2)/write(2) inside syscall.RawConn's callbacks (see rawIO), which
+// keep the netpoller's waiting, deadlines and close handling but skip the
+// runtime's blocking-syscall bookkeeping: with it, every loopback write
+// (which runs the receiver's TCP stack inline) that outlasted sysmon's
+// 20 µs tick handed the P to another thread, and sysmon itself woke every
+// 20 µs. Writes that are answered are made inside the read that waits
+// for the answer, after the netpoller's readiness reset, so that read does
+// not first find the socket empty (EAGAIN): a request head to a
+// just-pooled dyno connection, and a response to a keep-alive client. That
+// leaves two reads and two writes per proxied request, as nginx does. A
+// client's bytes that came in before the reset (a pipelined request, its
+// FIN) raise no readiness: the sweeper looks once at each connection still
+// waiting a sweep period after its response (a MSG_PEEK) and wakes it if
+// anything is pending, so a pipelining client can wait up to 100 ms for its
+// next answer. A dyno sends nothing unasked, so a quiet dyno connection
+// needs no such check (a dyno that writes past its response and then
+// nothing more gets H12 instead of H17). Per-request
+// read deadlines are kept when still close enough (client keep-alive: up
+// to 1/64 of IdleTimeout early; first byte: up to 1/64 of
+// FirstByteTimeout late) instead of updating a timer per request. Under
+// the race detector the calls go through package syscall, whose
+// annotations make I/O a synchronisation point as for net.Conn.
 //
 // Every request produces one log line in Heroku's key order, given to the
 // LogSink for the app's log stream and to the optional slog.Logger. Per-app
@@ -165,20 +193,33 @@
 //     closed. Client-gone detection lags by up to 100 ms (see above).
 //   - The platform passes plain [Dyno] values; Backends (which hold atomics
 //     and must not be copied) are created and owned by the router.
-//   - Performance (bench/router/run.sh, 2-core box shared with other
-//     builds, one run per figure, medians of 3): behind net/http's server
-//     the router spent 47.9 µs of CPU per proxied request (0.58× nginx's
-//     req/s, 0.77× haproxy's; nginx 23.3 µs). With the front end: 26.9–29.5
-//     µs against nginx's 20.7–22.6 and haproxy's 22.1–22.3, 0.83–0.90×
-//     nginx's req/s and 0.69–0.90× haproxy's (the ratios swing with the
-//     box's load), p99 at or below both; the same router behind net/http
-//     spent 42–44 µs in those runs (bench/router/README.md). Profiles now
-//     put two thirds of the router's CPU in the kernel (the two writes and
-//     two or three reads per request, and waking the peers), a tenth in the
-//     Go scheduler and netpoller, and the handler, parser and writer at a
-//     few µs together; a bare net/http "hello" server costs about 18 µs per
-//     request here. Going further would mean leaving goroutine-per-
-//     connection I/O for an event loop over raw epoll.
+//   - Performance (bench/router/run.sh: wrk -t2 -c64 -d10s, on a 2-core
+//     box shared with other builds, load average 3–12). Four runs of the
+//     final code, medians of 3, 3, 3 and 5 rounds: the router spent 19.3,
+//     21.5, 20.7 and 24.4 µs of CPU per proxied request against nginx's
+//     20.9, 22.3, 21.1 and 23.6 and haproxy's 20.6, 23.1, 22.2 and 26.1;
+//     it reached 1.15, 0.87, 0.92 and 0.99× nginx's req/s and 1.01, 0.90,
+//     0.89 and 0.99× haproxy's, with p99 29.6, 34.3, 32.2 and 40.7 ms
+//     against nginx's 44.0, 9.1, 44.1 and 17.9 and haproxy's 27.6, 16.9,
+//     32.5 and 19.2. So: CPU per request at or below both, throughput at
+//     parity within the noise, and p99 equal in quiet rounds (7–9 ms for
+//     all three) but often worse than theirs in rounds where the box is
+//     busiest. Req/s and p99 swing from round to round with the box's load
+//     (one target's p99 goes from 8 to 95 ms) far more than CPU per request
+//     does. The same router behind net/http's server: 39.3 µs, 0.66× the
+//     front end's req/s. Before the raw system calls and held writes (see
+//     Request path) the front end spent 23–30 µs against nginx's 21–24;
+//     behind net/http's server the first version spent 47.9. Per request
+//     the router now makes nginx's system calls: two reads, two writes and
+//     a fifth of an epoll_wait. Two thirds of its CPU is kernel time in
+//     them (mostly the loopback writes, which run the receiver's TCP
+//     stack), under a tenth the Go scheduler and netpoller, and its own
+//     code (parser, routing, headers, log line, metrics) about 3 µs. A bare
+//     net/http "hello" server costs about 15–18 µs per request here. Not
+//     explained yet: why the router's p99 suffers more than nginx's when
+//     other processes crowd the two cores (the Go scheduler's spinning and
+//     work stealing are the suspects; an epoll event loop would remove
+//     them).
 //   - obs-fold request headers are unfolded into one SP-joined value
 //     (RFC 9112 §5.2 allows this for a proxy), exactly as net/http joins
 //     them, rather than rejected; the dyno never sees a continuation line.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -27,7 +28,8 @@ type front struct {
 	rt                *Router
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
-	maxHead           int // request head limit in bytes
+	idleSlack         time.Duration // see fconn.idleDL
+	maxHead           int           // request head limit in bytes
 	logger            *slog.Logger
 	challenge         http.Handler // ACME HTTP-01 challenges; nil without ACME
 
@@ -64,6 +66,7 @@ func newFront(rt *Router, readHeaderTimeout, idleTimeout time.Duration, maxHeade
 		rt:                rt,
 		readHeaderTimeout: readHeaderTimeout,
 		idleTimeout:       idleTimeout,
+		idleSlack:         idleTimeout / 64,
 		// net/http allows 4 KiB above MaxHeaderBytes; keep the same bound.
 		maxHead: maxHeaderBytes + 4096,
 		logger:  logger,
@@ -112,7 +115,11 @@ func (f *front) stopSweep() { f.stopOnce.Do(func() { close(f.stop) }) }
 
 func (f *front) newConn(nc net.Conn) *fconn {
 	c := &fconn{f: f, nc: nc, remote: nc.RemoteAddr().String()}
-	c.cr.nc = nc
+	if la, ok := nc.LocalAddr().(*net.TCPAddr); ok {
+		c.localPort = portString(la.Port)
+	}
+	c.cr.rio.init(nc)
+	c.cr.rio.afterHeld = c.responseSent
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
 	ctx, c.cancel = context.WithCancel(ctx)
 	c.req = (&http.Request{}).WithContext(ctx)
@@ -198,6 +205,13 @@ func (f *front) sweep() {
 		}
 		f.mu.Lock()
 		for c := range f.conns {
+			if v := c.held.Load(); v&3 == 1 {
+				if v == c.heldSwept {
+					c.checkHeld(v)
+				} else {
+					c.heldSwept = v
+				}
+			}
 			seq := c.seq.Load()
 			if seq&1 == 0 { // between requests
 				continue
@@ -215,7 +229,7 @@ func (f *front) sweep() {
 // connReader is the bufio.Reader's source: the connection, preceded by the
 // byte a client-gone watcher may have read.
 type connReader struct {
-	nc      net.Conn
+	rio     rawIO
 	hasByte bool
 	b       [1]byte
 }
@@ -226,7 +240,7 @@ func (cr *connReader) Read(p []byte) (int, error) {
 		cr.hasByte = false
 		return 1, nil
 	}
-	return cr.nc.Read(p)
+	return cr.rio.Read(p)
 }
 
 // fconn is one client connection.
@@ -234,6 +248,15 @@ type fconn struct {
 	f      *front
 	nc     net.Conn
 	remote string
+	// localPort is X-Forwarded-Port's value for requests on this
+	// connection.
+	localPort string
+	// idleDL is the keep-alive read deadline last set on nc, zero once
+	// anything else changed it. The next request's wait keeps it while it
+	// is at most idleSlack earlier than a fresh one would be: setting a
+	// deadline costs a timer update, and an idle connection closed a
+	// little early is harmless.
+	idleDL time.Time
 	cr     connReader
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -248,12 +271,18 @@ type fconn struct {
 	body reqBody
 	w    respWriter
 
-	wantClose    bool // the client asked to close after this response
-	http10       bool
-	expect100    bool
-	isHead       bool
-	hijacked     bool
-	bodyDone     atomic.Bool // the request body is fully read (or absent)
+	wantClose bool // the client asked to close after this response
+	http10    bool
+	expect100 bool
+	isHead    bool
+	hijacked  bool
+	bodyDone  atomic.Bool // the request body is fully read (or absent)
+	// held is nonzero while the connection waits for its next request
+	// after writing the previous response inside that wait (see
+	// waitRequest): heldSeq<<2 | 1 unchecked, 2 poked by sweep, 3 checked.
+	held         atomic.Uint64
+	heldSeq      uint64 // serve's goroutine only
+	heldSwept    uint64 // sweep's goroutine only
 	seq          atomic.Uint64
 	swept        uint64 // last seq seen by sweep (sweep's goroutine only)
 	mu           sync.Mutex
@@ -275,9 +304,9 @@ func (c *fconn) serve() {
 	}
 	c.bw, _ = bufWriters.Get().(*bufio.Writer)
 	if c.bw == nil {
-		c.bw = bufio.NewWriterSize(c.nc, 4<<10)
+		c.bw = bufio.NewWriterSize(&c.cr.rio, 4<<10)
 	} else {
-		c.bw.Reset(c.nc)
+		c.bw.Reset(&c.cr.rio)
 	}
 	defer func() {
 		if p := recover(); p != nil && p != http.ErrAbortHandler && f.logger != nil {
@@ -296,15 +325,8 @@ func (c *fconn) serve() {
 		bufWriters.Put(c.bw)
 	}()
 	for {
-		if c.br.Buffered() == 0 {
-			c.state.Store(stateIdle)
-			if f.shutting.Load() {
-				return
-			}
-			c.nc.SetReadDeadline(time.Now().Add(f.idleTimeout))
-			if _, err := c.br.Peek(1); err != nil {
-				return
-			}
+		if c.br.Buffered() == 0 && !c.waitRequest() {
+			return
 		}
 		if !c.state.CompareAndSwap(stateIdle, stateActive) && c.state.Load() != stateActive {
 			return // closed by shutdown
@@ -335,13 +357,107 @@ func (c *fconn) serve() {
 		if abort || c.req.Context().Err() != nil {
 			return // bw is flushed by the deferred close: what the dyno sent
 		}
-		if err := c.w.finish(); err != nil || c.w.closeAfter {
+		// The response stays in bw: waitRequest sends it, or the deferred
+		// Flush when the connection ends here.
+		c.w.finish()
+		if c.w.closeAfter || !c.bodyDone.Load() && !c.body.drain() {
 			return
 		}
-		if !c.bodyDone.Load() && !c.body.drain() {
-			return
+		if (c.br.Buffered() > 0 || c.cr.hasByte) && c.bw.Flush() != nil {
+			return // a pipelined request is next: answer this one first
 		}
 	}
+}
+
+// waitRequest sends the response in bw and waits for the next request's
+// first byte; false when the connection should close.
+//
+// With raw I/O the response is written inside the read that waits (rawIO's
+// holdWrite), after the netpoller's readiness reset, so the read does not
+// first find the socket empty: the client has not seen the response yet.
+// Only bytes that came in before that reset and after the last read —
+// a pipelined request, or the client's FIN — raise no readiness; sweep
+// looks at a waiting connection once, a sweep period after its response
+// left, and wakes the wait if anything is pending.
+func (c *fconn) waitRequest() bool {
+	f := c.f
+	if f.shutting.Load() {
+		return false
+	}
+	if want := time.Now().Add(f.idleTimeout); c.idleDL.IsZero() || want.Sub(c.idleDL) > f.idleSlack {
+		c.nc.SetReadDeadline(want)
+		c.idleDL = want
+	}
+	if c.bw.Buffered() == 0 || c.cr.hasByte || c.cr.rio.rc == nil {
+		if c.bw.Flush() != nil {
+			return false
+		}
+		c.state.Store(stateIdle)
+		if f.shutting.Load() {
+			return false
+		}
+		_, err := c.br.Peek(1)
+		return err == nil
+	}
+	c.cr.rio.holdWrite()
+	err := c.bw.Flush() // held: written by the Peek's read
+	c.cr.rio.hold = false
+	if err == nil {
+		_, err = c.br.Peek(1)
+	}
+	if c.endHeld() && err != nil && !c.cr.rio.writeErr && isTimeout(err) {
+		_, err = c.br.Peek(1) // woken by sweep: read what is pending
+	}
+	return err == nil
+}
+
+// responseSent runs inside the waiting read once the held response is out:
+// the connection is idle from here, and sweep may check it.
+func (c *fconn) responseSent(wait bool) {
+	c.state.Store(stateIdle)
+	if wait {
+		c.heldSeq++
+		c.held.Store(c.heldSeq<<2 | 1)
+	}
+}
+
+// endHeld ends the held state after the wait and reports whether sweep
+// woke it, in which case the read deadline is restored.
+func (c *fconn) endHeld() (poked bool) {
+	v := c.held.Load()
+	if v == 0 || v&3 == 1 && c.held.CompareAndSwap(v, 0) {
+		return false // sweep never touched it, and now cannot
+	}
+	// sweep checked or poked it: a poke's deadline change, made under
+	// c.mu, is complete once we hold c.mu.
+	c.mu.Lock()
+	poked = c.held.Swap(0)&3 == 2
+	if poked {
+		c.nc.SetReadDeadline(c.idleDL)
+	}
+	c.mu.Unlock()
+	return poked
+}
+
+// checkHeld looks, without reading, for bytes or an end of stream that
+// arrived before a held wait's readiness reset, and wakes the wait if
+// there are any. Called by sweep with f.mu held, once per wait.
+func (c *fconn) checkHeld(v uint64) {
+	pending := false
+	if rc := c.cr.rio.rc; rc != nil {
+		rc.Control(func(fd uintptr) {
+			var b [1]byte
+			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			pending = err != syscall.EAGAIN
+		})
+	}
+	c.mu.Lock()
+	if !pending {
+		c.held.CompareAndSwap(v, v&^3|3) // later arrivals raise readiness
+	} else if c.held.CompareAndSwap(v, v&^3|2) {
+		c.nc.SetReadDeadline(aLongTimeAgo)
+	}
+	c.mu.Unlock()
 }
 
 // readHead returns the request head (request line to empty line). status is
@@ -361,6 +477,7 @@ func (c *fconn) readHead() (string, int) {
 	// Slow path: the head arrives in pieces; bound it in time (slowloris)
 	// and size.
 	c.nc.SetReadDeadline(time.Now().Add(c.f.readHeaderTimeout))
+	c.idleDL = time.Time{}
 	c.head = c.head[:0]
 	for {
 		start := len(c.head)
@@ -784,6 +901,7 @@ func (c *fconn) stopWatch() {
 		c.watching = false
 		c.mu.Unlock()
 		c.nc.SetReadDeadline(time.Time{})
+		c.idleDL = time.Time{}
 	}
 }
 
@@ -1004,6 +1122,7 @@ type respWriter struct {
 	closeAfter  bool
 	pending     []byte
 	scratch     [20]byte
+	raw         rawHeader // the dyno's header lines, after h's
 }
 
 const pendingMax = 4 << 10
@@ -1013,6 +1132,7 @@ func (w *respWriter) reset() {
 	w.status, w.wroteHeader, w.committed, w.noBody = 0, false, false, false
 	w.cl, w.written, w.chunked, w.closeAfter = -1, 0, false, false
 	w.pending = w.pending[:0]
+	w.raw.reset()
 }
 
 func (w *respWriter) Header() http.Header { return w.h }
@@ -1149,7 +1269,8 @@ func (w *respWriter) commit(final bool) {
 			bw.WriteString("\r\n")
 		}
 	}
-	if _, ok := w.h["Date"]; !ok {
+	bw.Write(w.raw.lines)
+	if _, ok := w.h["Date"]; !ok && !w.raw.date {
 		bw.WriteString("Date: ")
 		bw.Write(httpDate())
 		bw.WriteString("\r\n")
@@ -1170,8 +1291,9 @@ func (w *respWriter) commit(final bool) {
 	}
 }
 
-// finish completes the response after the handler returned and flushes it.
-func (w *respWriter) finish() error {
+// finish completes the response in the buffered writer after the handler
+// returned; waitRequest, or the connection's end, sends it.
+func (w *respWriter) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -1187,7 +1309,9 @@ func (w *respWriter) finish() error {
 	if cap(w.pending) > pendingMax {
 		w.pending = nil
 	}
-	return w.c.bw.Flush()
+	if cap(w.raw.lines) > 64<<10 {
+		w.raw.lines = nil // do not keep a huge head's buffer per connection
+	}
 }
 
 // FlushError sends the head and what the body has so far.
@@ -1206,7 +1330,10 @@ func (w *respWriter) FlushError() error {
 
 func (w *respWriter) Flush() { _ = w.FlushError() }
 
-func (w *respWriter) SetReadDeadline(t time.Time) error  { return w.c.nc.SetReadDeadline(t) }
+func (w *respWriter) SetReadDeadline(t time.Time) error {
+	w.c.idleDL = time.Time{}
+	return w.c.nc.SetReadDeadline(t)
+}
 func (w *respWriter) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
 
 // Hijack hands the connection to the handler (Upgrade tunnels). Bytes the
@@ -1229,6 +1356,7 @@ func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		c.br.Peek(1) // move the watcher's byte into the buffer
 	}
 	c.nc.SetDeadline(time.Time{})
+	c.idleDL = time.Time{}
 	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
 }
 

@@ -151,3 +151,76 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestsArrivingMidResponse: a pipelined request, or the client's
+// FIN, that reaches the router while it is still answering the previous
+// request is read promptly, not after the keep-alive timeout. (The front
+// end writes a response inside the read that waits for the next request;
+// bytes that came before that read's readiness reset must still be seen.)
+func TestRequestsArrivingMidResponse(t *testing.T) {
+	forEachFront(t, func(t *testing.T) {
+		e := newEnv(t, router.Config{})
+		arrived := make(chan struct{}, 1)
+		release := make(chan struct{}, 1)
+		mustSet(t, e.rt, "app", backend(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow" {
+				arrived <- struct{}{}
+				select {
+				case <-release:
+				case <-time.After(5 * time.Second):
+				}
+			}
+			io.WriteString(w, r.URL.Path)
+		}))
+		const h = " HTTP/1.1\r\nHost: app.localhost\r\n\r\n"
+		for _, then := range []string{"pipelined", "fin"} {
+			c, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			br := bufio.NewReader(c)
+			// A first request warms the connection up, as a client's would.
+			io.WriteString(c, "GET /warm"+h)
+			if resp, err := http.ReadResponse(br, nil); err != nil {
+				t.Fatalf("%s: warm-up: %v", then, err)
+			} else {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			io.WriteString(c, "GET /slow"+h)
+			<-arrived
+			if then == "pipelined" {
+				io.WriteString(c, "GET /next"+h)
+			} else {
+				c.(*net.TCPConn).CloseWrite()
+			}
+			release <- struct{}{}
+			var bodies []string
+			for then == "fin" || len(bodies) < 2 {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					if errors.Is(err, os.ErrDeadlineExceeded) {
+						t.Fatalf("%s: no answer or close after %q", then, bodies)
+					}
+					break // closed
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				bodies = append(bodies, string(b))
+			}
+			got := "[" + strings.Join(bodies, " ") + "]"
+			switch {
+			case then == "pipelined" && got != "[/slow /next]":
+				t.Errorf("%s: answers %s, want [/slow /next]", then, got)
+			case then == "fin" && len(bodies) > 1:
+				// The FIN may also count as the client going away (H27): no
+				// answer, or net/http's empty one; either way it must close.
+				t.Errorf("%s: answers %q, want at most /slow", then, bodies)
+			case then == "fin" && len(bodies) == 1 && bodies[0] != "/slow" && bodies[0] != "":
+				t.Errorf("%s: answer %q, want /slow", then, bodies[0])
+			}
+		}
+	})
+}

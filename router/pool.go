@@ -24,14 +24,24 @@ type connPool struct {
 // upConn is one upstream connection with its buffers.
 type upConn struct {
 	nc        net.Conn
+	rio       rawIO
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	pool      *connPool
 	idleSince time.Time
+	readDL    time.Time // read deadline last set (by this connection's user)
 	reused    bool
-	line      []byte // accumulates header lines longer than br's buffer
-	values    [16]internSlot
+	// quickReuse: taken from the pool within quickReuseWindow of its last
+	// response, too soon for a dyno's idle close; the request head may
+	// then be written with rawIO.holdWrite.
+	quickReuse bool
+	line       []byte // accumulates header lines longer than br's buffer
+	values     [16]internSlot
 }
+
+// quickReuseWindow: see upConn.quickReuse. Far below any keep-alive
+// timeout a dyno would use.
+const quickReuseWindow = 250 * time.Millisecond
 
 func newConnPool(rt *Router, b *Backend) *connPool { return &connPool{rt: rt, b: b} }
 
@@ -42,9 +52,10 @@ func (p *connPool) take(now time.Time) *upConn {
 		uc := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		if now.Sub(uc.idleSince) < p.rt.cfg.UpstreamIdleTimeout {
+		if idle := now.Sub(uc.idleSince); idle < p.rt.cfg.UpstreamIdleTimeout {
 			p.mu.Unlock()
 			uc.reused = true
+			uc.quickReuse = idle < quickReuseWindow
 			return uc
 		}
 		p.mu.Unlock()
@@ -63,12 +74,11 @@ func (p *connPool) dial(ctx context.Context) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upConn{
-		nc:   nc,
-		br:   bufio.NewReaderSize(nc, 8<<10),
-		bw:   bufio.NewWriterSize(nc, 4<<10),
-		pool: p,
-	}, nil
+	uc := &upConn{nc: nc, pool: p}
+	uc.rio.init(nc)
+	uc.br = bufio.NewReaderSize(&uc.rio, 8<<10)
+	uc.bw = bufio.NewWriterSize(&uc.rio, 4<<10)
+	return uc, nil
 }
 
 // put returns uc for reuse, or closes it when the pool is full or closed.

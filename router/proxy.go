@@ -199,7 +199,6 @@ func (rt *Router) waitForBackends(ctx context.Context, a *app) ([]*Backend, Code
 // request was not seen by the dyno (a stale keep-alive connection) and may be
 // resent on a new connection.
 func (ex *exchange) roundTrip(w http.ResponseWriter, r *http.Request, uc *upConn, replayable, upgrade, hasBody bool) (retry bool) {
-	rt := ex.rt
 	ctx := r.Context()
 	// No write deadline for the head: it fits the socket buffer, and a
 	// deadline costs a timer update per request. Bodies set their own.
@@ -211,7 +210,16 @@ func (ex *exchange) roundTrip(w http.ResponseWriter, r *http.Request, uc *upConn
 			return false
 		}
 	}
-	if err := uc.bw.Flush(); err != nil {
+	// A pooled connection just used, with nothing left of the previous
+	// response, cannot have anything pending from the dyno (short of a
+	// broken dyno writing past its response): its head write can be
+	// folded into the wait for the response (rawIO.holdWrite).
+	if !hasBody && !upgrade && uc.quickReuse && uc.br.Buffered() == 0 {
+		uc.rio.holdWrite()
+	}
+	err := uc.bw.Flush()
+	uc.rio.hold = false
+	if err != nil {
 		uc.nc.Close()
 		if replayable && uc.reused && closedByPeer(err) {
 			return true
@@ -221,7 +229,7 @@ func (ex *exchange) roundTrip(w http.ResponseWriter, r *http.Request, uc *upConn
 		return false
 	}
 	sent := time.Now()
-	uc.nc.SetReadDeadline(sent.Add(rt.cfg.FirstByteTimeout))
+	uc.setFirstByteDeadline(sent)
 	// A client that goes away aborts the dyno exchange. The front end holds
 	// the hook itself (no allocation); net/http's server goes through the
 	// request context.
@@ -252,13 +260,27 @@ func (ex *exchange) roundTrip(w http.ResponseWriter, r *http.Request, uc *upConn
 	h := w.Header()
 	var head respHead
 	for {
-		code, cause, err := readResponseHead(uc, h, &head)
+		var raw *rawHeader
+		if rw != nil {
+			raw = &rw.raw
+		}
+		code, cause, err := readResponseHead(uc, h, &head, raw)
 		if code == CodeNone {
 			if head.status >= 100 && head.status < 200 && head.status != http.StatusSwitchingProtocols {
 				clear(h) // interim response (100 Continue, 103 Early Hints): skip
 				continue
 			}
 			break
+		}
+		if uc.rio.writeErr {
+			// The held head write failed: as a failed Flush above.
+			clear(h)
+			if replayable && uc.reused && closedByPeer(err) {
+				return true
+			}
+			ex.entry.Sock = "backend"
+			ex.fail(w, H18, 0)
+			return false
 		}
 		ex.entry.Service = time.Since(sent)
 		switch {
@@ -303,8 +325,25 @@ func (ex *exchange) roundTrip(w http.ResponseWriter, r *http.Request, uc *upConn
 		ex.abort = true
 		return false
 	}
-	keep = !head.close && !head.untilClose
+	// Bytes the dyno sent past its response must not become the next
+	// request's response.
+	keep = !head.close && !head.untilClose && uc.br.Buffered() == 0
 	return false
+}
+
+// setFirstByteDeadline bounds the wait for the response to a request sent
+// at sent. A pooled connection keeps the deadline set for an earlier
+// request when it still lies within [FirstByteTimeout, FirstByteTimeout +
+// 1/64 of it] after sent: a timer update per request saved, for an H12 at
+// most 1.6% late.
+func (uc *upConn) setFirstByteDeadline(sent time.Time) {
+	t := uc.pool.rt.cfg.FirstByteTimeout
+	want := sent.Add(t)
+	if dl := uc.readDL; !dl.Before(want) && dl.Sub(want) <= t/64 {
+		return
+	}
+	uc.readDL = want.Add(t / 64)
+	uc.nc.SetReadDeadline(uc.readDL)
 }
 
 // abort unblocks any I/O on uc (the client went away).

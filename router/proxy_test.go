@@ -405,6 +405,36 @@ func TestKeepAliveReuse(t *testing.T) {
 	})
 }
 
+// TestBytesPastResponseNotRelayed: a dyno that sends more than its
+// response's length must not have the excess read as the next request's
+// response on a pooled connection.
+func TestBytesPastResponseNotRelayed(t *testing.T) {
+	forEachFront(t, func(t *testing.T) {
+		var conns atomic.Int64
+		addr, _ := rawDyno(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			if conns.Add(1) == 1 {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
+			} else {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+			}
+			for {
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+			}
+		})
+		e := newEnv(t, router.Config{})
+		mustSet(t, e.rt, "app", addr)
+		if resp, body := e.get(t, "app.localhost", "/"); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("first: %d %q", resp.StatusCode, body)
+		}
+		if resp, body := e.get(t, "app.localhost", "/"); resp.StatusCode != 200 || body != "fresh" {
+			t.Fatalf("second: %d %q, want the dyno's answer to it", resp.StatusCode, body)
+		}
+	})
+}
+
 func TestStaleKeepAliveRetriedOnlyWhenSafe(t *testing.T) {
 	forEachFront(t, func(t *testing.T) {
 		// The dyno answers one request per connection but keeps quiet about

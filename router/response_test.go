@@ -3,6 +3,7 @@ package router
 import (
 	"bufio"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -53,15 +54,52 @@ func newTestConn(raw string) *upConn {
 	return &upConn{br: bufio.NewReaderSize(strings.NewReader(raw), 8<<10)}
 }
 
+// checkRawMode reads raw again with the front end's raw header lines and
+// fails t unless the outcome, head and header (map plus lines, in order
+// per name) equal the map-only reading's.
+func checkRawMode(t *testing.T, raw string, code Code, h http.Header, hd *respHead) {
+	t.Helper()
+	h2 := http.Header{}
+	var hd2 respHead
+	var rh rawHeader
+	code2, _, _ := readResponseHead(newTestConn(raw), h2, &hd2, &rh)
+	if code2 != code {
+		t.Fatalf("raw mode: code %v, map mode %v", code2, code)
+	}
+	if code != CodeNone {
+		return
+	}
+	if hd2 != *hd {
+		t.Fatalf("raw mode: head %+v, map mode %+v", hd2, *hd)
+	}
+	_, hasDate := h["Date"]
+	if rh.date != (hasDate && hd.status != http.StatusSwitchingProtocols) {
+		t.Errorf("raw mode: date %v with header %v", rh.date, h)
+	}
+	for rest := string(rh.lines); rest != ""; {
+		line, more, ok := strings.Cut(rest, "\r\n")
+		k, v, ok2 := strings.Cut(line, ": ")
+		if !ok || !ok2 || !validHeaderName(k) || !validHeaderValue(v) || k != http.CanonicalHeaderKey(k) {
+			t.Fatalf("raw mode: bad line %q in %q", line, rh.lines)
+		}
+		h2[k] = append(h2[k], v)
+		rest = more
+	}
+	if !reflect.DeepEqual(h, h2) {
+		t.Fatalf("raw mode: header %q, map mode %q", h2, h)
+	}
+}
+
 func TestReadResponseHead(t *testing.T) {
 	for _, tc := range respHeadCases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := http.Header{}
 			var hd respHead
-			code, cause, _ := readResponseHead(newTestConn(tc.raw), h, &hd)
+			code, cause, _ := readResponseHead(newTestConn(tc.raw), h, &hd, nil)
 			if code != tc.code || cause != tc.cause {
 				t.Fatalf("code %v cause %q, want %v %q", code, cause, tc.code, tc.cause)
 			}
+			checkRawMode(t, tc.raw, code, h, &hd)
 			if code != CodeNone {
 				return
 			}
@@ -87,7 +125,8 @@ func FuzzReadResponseHead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		h := http.Header{}
 		var hd respHead
-		code, _, _ := readResponseHead(newTestConn(raw), h, &hd)
+		code, _, _ := readResponseHead(newTestConn(raw), h, &hd, nil)
+		checkRawMode(t, raw, code, h, &hd)
 		if code != CodeNone {
 			return
 		}

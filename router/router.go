@@ -200,7 +200,7 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request) (abort bool) {
 		ex.proto = "https"
 	}
 	e.Protocol = ex.proto
-	ex.setForwarding(r)
+	ex.setForwarding(w, r)
 
 	ex.app = rt.lookup(r.Host)
 	switch code, status, cause := checkRequest(r); {
@@ -222,7 +222,7 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request) (abort bool) {
 }
 
 // setForwarding computes the request id and X-Forwarded-* values.
-func (ex *exchange) setForwarding(r *http.Request) {
+func (ex *exchange) setForwarding(w http.ResponseWriter, r *http.Request) {
 	rt := ex.rt
 	ip := r.RemoteAddr
 	if i := strings.LastIndexByte(ip, ':'); i >= 0 {
@@ -260,7 +260,9 @@ func (ex *exchange) setForwarding(r *http.Request) {
 		}
 	}
 	if ex.port == "" {
-		if la, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		if rw, ok := w.(*respWriter); ok {
+			ex.port = rw.c.localPort // the same, computed once per connection
+		} else if la, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
 			ex.port = portString(la.Port)
 		}
 	}
@@ -383,6 +385,9 @@ func (ex *exchange) fail(w http.ResponseWriter, c Code, status int) {
 	body, ct := pageFor(pages, c)
 	h := w.Header()
 	clear(h)
+	if rw, ok := w.(*respWriter); ok {
+		rw.raw.reset() // a dyno's head read before the failure
+	}
 	h.Set("Content-Type", ct)
 	h.Set("Content-Length", contentLength(body))
 	h.Set("Cache-Control", "no-cache, no-store")
