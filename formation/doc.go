@@ -23,8 +23,9 @@
 //     running by themselves (a Nomad job per app, Kubernetes Deployments):
 //     it takes a whole Deployment (slug URL, config vars, command and
 //     quantity per process type) and owns placement, replica counts and
-//     restarts, so no Reconciler sits in front of it. Restarter and
-//     LogFollower are its optional capabilities. Backends:
+//     restarts, so no Reconciler sits in front of it. Restarter,
+//     LogFollower and OneOffRunner (heroku run, the release phase) are its
+//     optional capabilities. Backends:
 //     formation/nomad (Scheduler), formation/kubernetes (a nested module).
 //
 // # Dyno lifecycle

@@ -47,6 +47,15 @@ type LogFollower interface {
 	FollowLogs(ctx context.Context, app string, out func(dyno string) Stdio) error
 }
 
+// OneOffRunner is implemented by schedulers that can run one-off dynos next
+// to a formation: heroku run, and the release phase, which must run on the
+// same engine as the app. The dyno runs command from d's slug with d's config
+// vars (d.Processes is ignored), named "run.N" by the scheduler, never
+// restarted; its output goes to stdio. Stopping it is formation.Stop.
+type OneOffRunner interface {
+	RunOneOff(ctx context.Context, d Deployment, command string, stdio Stdio) (Dyno, error)
+}
+
 // ErrUnknown is wrapped by Scheduler.Scale for an app or process type that
 // was never applied.
 var ErrUnknown = errors.New("formation: unknown app or process type")

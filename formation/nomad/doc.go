@@ -143,6 +143,16 @@
 // checks pass, and returns router.Dyno values for router.SetBackends;
 // FeedRouter keeps a router's table current by polling it.
 //
+// # Scheduler one-offs
+//
+// RunOneOff (formation.OneOffRunner) runs heroku run and the release phase
+// on the same cluster: a batch job "<job ID>-run-N" through the per-dyno
+// Runtime, with the app's driver, the Deployment's slug as an artifact and
+// its config vars, DYNO=run.N. It is never restarted, reports the command's
+// exit status, and its job is purged when it ends. Attached stdin works as
+// for the Runtime (a connection back to this process), but only through the
+// Runtime directly: OneOffRunner has no stdin.
+//
 // # Scheduler states
 //
 // Dynos lists the allocations Nomad means to run (desired status "run",
@@ -192,17 +202,26 @@
 //
 // # What is left
 //
-//   - exec in the tests, and as the Runtime's default. The Scheduler
-//     prefers exec when Driver is empty, and exec works, but a web dyno took
-//     25 s from Apply to up with exec against 0.9 s with raw_exec on this
-//     2-core test machine (BenchmarkSchedulerWebUp: the client builds a
-//     chroot per allocation); Nomad's artifact getter also refuses a slug
-//     with no files ("empty archive"). The conformance suites run against
-//     raw_exec.
+//   - exec as the Runtime's default, and in the conformance suites. The
+//     Scheduler prefers exec when Driver is empty, and exec works
+//     (TestSchedulerExecDriver), but a web dyno took 25 s from Apply to up
+//     with exec against 0.9 s with raw_exec on this 2-core test machine
+//     (BenchmarkSchedulerWebUp: the client builds a chroot per
+//     allocation); Nomad's artifact getter also refuses a slug with no
+//     files ("empty archive"). The conformance suites run against raw_exec.
 //   - Logs into logplex directly: FollowLogs and the Runtime deliver to
 //     writers the platform supplies (minipaas sends them to logplex).
 //   - The Scheduler in examples/minipaas: its platform drives a Runtime
 //     through the Reconciler, so -runtime nomad uses the per-dyno Runtime.
+//   - Output after an in-place restart (Scheduler.Restart, and Nomad's own
+//     crash restarts) can be lost by Nomad 1.10.5 itself: when the task is
+//     restarted before its log collector (logmon) has read EOF from the old
+//     task's pipe, logmon keeps the old pipe and never copies the new
+//     task's output to the alloc's log files (seen by reading the files
+//     directly, and reproduced by pausing logmon around a restart). A
+//     sidecar task holding the pipes open, or dynos writing their own log
+//     files, would avoid it; neither is done. The tests tell this loss
+//     apart from one of ours.
 //   - FeedRouter polls: check results move no index a blocking query could
 //     wait on. Heroku's escalating back-off past 20 minutes, and R10/R14
 //     style events for Scheduler dynos, have no counterpart yet.

@@ -408,9 +408,59 @@ func (s *Scheduler) Delete(ctx context.Context, app string) error {
 	if err := s.checkApp(app); err != nil {
 		return nil // no job can have been applied under that name
 	}
-	_, err := s.client().do(ctx, http.MethodDelete, "/v1/job/"+url.PathEscape(s.JobID(app)), url.Values{"purge": {"true"}}, nil, nil)
+	c := s.client()
+	_, err := c.do(ctx, http.MethodDelete, "/v1/job/"+url.PathEscape(s.JobID(app)), url.Values{"purge": {"true"}}, nil, nil)
 	if err != nil && !isStatus(err, http.StatusNotFound) {
 		return fmt.Errorf("nomad: delete %s: %w", app, err)
+	}
+	// The app's running one-offs (RunOneOff). The prefix alone could match
+	// another app's ("a" and "a-run"), hence the meta check.
+	var jobs []struct {
+		ID   string
+		Meta map[string]string
+	}
+	if _, err := c.do(ctx, http.MethodGet, "/v1/jobs", url.Values{"prefix": {s.JobID(app) + "-run-"}, "meta": {"true"}}, nil, &jobs); err != nil {
+		return fmt.Errorf("nomad: delete %s: list one-offs: %w", app, err)
+	}
+	for _, j := range jobs {
+		if j.Meta["dynokit.app"] != app || j.Meta["dynokit.type"] != "run" {
+			continue
+		}
+		if err := s.stopOneOff(ctx, c, j.ID); err != nil {
+			return fmt.Errorf("nomad: delete %s: one-off %s: %w", app, j.ID, err)
+		}
+	}
+	return nil
+}
+
+// stopOneOff stops a one-off's job, waits for its allocations to end, then
+// purges it. Stopping first updates the allocations, which wakes the
+// Runtime watching the dyno (a purge alone deletes them, and a blocking
+// query on a deleted allocation only returns at its timeout).
+func (s *Scheduler) stopOneOff(ctx context.Context, c *client, jobID string) error {
+	path := "/v1/job/" + url.PathEscape(jobID)
+	if _, err := c.do(ctx, http.MethodDelete, path, nil, nil, nil); err != nil {
+		if isStatus(err, http.StatusNotFound) {
+			return nil
+		}
+		return err
+	}
+	for {
+		var allocs []allocation
+		if _, err := c.do(ctx, http.MethodGet, path+"/allocations", nil, nil, &allocs); err != nil && !isStatus(err, http.StatusNotFound) {
+			return err
+		}
+		if !slices.ContainsFunc(allocs, func(a allocation) bool { return !terminal(&a) }) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if _, err := c.do(ctx, http.MethodDelete, path, url.Values{"purge": {"true"}}, nil, nil); err != nil && !isStatus(err, http.StatusNotFound) {
+		return err
 	}
 	return nil
 }
@@ -680,6 +730,15 @@ func (s *Scheduler) FeedRouter(ctx context.Context, r *router.Router, app string
 // again in the same allocation with the same port), those of the given
 // process types or all. A restart does not count against the restart
 // policy.
+//
+// Known Nomad limitation (seen with 1.10.5, raw_exec): Nomad's log
+// collector (logmon) sometimes never collects the restarted task's output.
+// Its Start keeps the old collector when that has not yet read EOF from the
+// task's FIFO; the old one then reads EOF, stops copying and keeps the FIFO
+// open. The output reaches neither Nomad's log files nor FollowLogs, and
+// a dyno writing more than the pipe buffer (64 KiB) would then block on
+// the unread FIFO. A CPU-starved client makes this likely; the next
+// restart starts a new collector.
 func (s *Scheduler) Restart(ctx context.Context, app string, types ...string) error {
 	if err := s.checkApp(app); err != nil {
 		return fmt.Errorf("nomad: restart: %w: %w", err, formation.ErrUnknown)

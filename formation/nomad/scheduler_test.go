@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -180,14 +181,73 @@ func TestSchedulerRouterLogsRestart(t *testing.T) {
 	if err := s.Restart(ctx, app, "worker"); !errors.Is(err, formation.ErrUnknown) {
 		t.Errorf("Restart of an unknown type: %v, want ErrUnknown", err)
 	}
+	restarted := time.Now()
 	if err := s.Restart(ctx, app, "web"); err != nil {
 		t.Fatal(err)
 	}
 	// In place: the same allocation (and log stream) sees SIGTERM, then
 	// the dyno listening again.
-	w1 := logBuf("web.1")
-	if err := w1.WaitFor(ctx, "web.1 got SIGTERM\nweb.1 listening on"); err != nil {
-		t.Errorf("after Restart: %v", err)
+	for _, d := range bs {
+		checkRestartOutput(ctx, t, a, s, app, d.ID, d.Name, restarted, logBuf(d.Name))
+	}
+}
+
+// checkRestartOutput checks that FollowLogs delivered what the dyno name
+// (allocation allocID) wrote across an in-place restart begun at
+// restarted: its old task's SIGTERM line, then its new task's first line.
+// Nomad's log collector (logmon) sometimes never collects a restarted
+// task's output (a race in Nomad: see Scheduler.Restart), so the new line
+// is required only once Nomad's own log file has it; a loss by Nomad is
+// logged, not failed, since no client of the log API can see that output.
+func checkRestartOutput(ctx context.Context, t *testing.T, a *testAgent, s *nomad.Scheduler, app, allocID, name string, restarted time.Time, buf *formationtest.Buffer) {
+	t.Helper()
+	if err := buf.WaitFor(ctx, name+" got SIGTERM\n"); err != nil {
+		t.Errorf("%s after Restart: %v", name, err)
+		return
+	}
+	want := name + " got SIGTERM\n" + name + " listening on"
+	// Nomad's collected file is read directly, not through the log API
+	// FollowLogs uses.
+	collected := func() string {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.addr+"/v1/client/fs/cat/"+allocID+"?path=alloc/logs/"+"dyno.stdout.0", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	// upAgain is when the new task was first seen up (its check passing:
+	// it printed its line before listening).
+	var upAgain, inFile time.Time
+	for !strings.Contains(buf.String(), want) {
+		now := time.Now()
+		if inFile.IsZero() && strings.Contains(collected(), want) {
+			inFile = now
+		}
+		if upAgain.IsZero() {
+			ds, _ := s.Dynos(ctx, app)
+			for _, d := range ds {
+				if d.ID == allocID && d.State == formation.StateUp && d.StartedAt.After(restarted) {
+					upAgain = now
+				}
+			}
+		}
+		switch {
+		case !inFile.IsZero() && now.Sub(inFile) > 30*time.Second:
+			t.Errorf("%s: Nomad collected %q 30 s ago; FollowLogs delivered only %q", name, want, buf.String())
+			return
+		case inFile.IsZero() && !upAgain.IsZero() && now.Sub(upAgain) > 15*time.Second:
+			t.Logf("%s: up again for 15 s but Nomad's log collector never wrote its output (Nomad's logmon restart race); Nomad's file: %q", name, collected())
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Errorf("%s after Restart: %q in output %q (Nomad's file: %q; up again: %v): %v", name, want, buf.String(), collected(), !upAgain.IsZero(), ctx.Err())
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 

@@ -1,0 +1,64 @@
+package nomad
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/dynokit/dynokit/formation"
+)
+
+var _ formation.OneOffRunner = (*Scheduler)(nil)
+
+// RunOneOff runs command as a one-off dyno of d's app (heroku run, the
+// release phase): a batch job of its own, "<job ID>-run-N", through the
+// per-dyno Runtime, so it is never restarted, its exit status is the
+// command's, and its job is purged when it ends. It uses the app's driver
+// (see Scheduler.Driver), d's slug as an artifact and d's config vars; DYNO
+// is "run.N". Delete stops an app's running one-offs too.
+func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, command string, stdio formation.Stdio) (formation.Dyno, error) {
+	d.Processes = nil // the one-off's command is the only process
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("nomad: one-off: %w", err)
+	}
+	if strings.TrimSpace(command) == "" {
+		return nil, fmt.Errorf("nomad: one-off of %s: empty command", d.App)
+	}
+	if err := s.checkApp(d.App); err != nil {
+		return nil, fmt.Errorf("nomad: one-off: %w", err)
+	}
+	driver, err := s.pickDriver(ctx, s.client(), d.App)
+	if err != nil {
+		return nil, fmt.Errorf("nomad: one-off of %s: %w", d.App, err)
+	}
+	url, sum := d.Slug.URL, ""
+	if algo, hex, ok := strings.Cut(d.Slug.Digest, ":"); ok {
+		sum = strings.ToLower(algo) + ":" + hex // "SHA256:<hex>" as Nomad's getter wants it
+	}
+	rt := &Runtime{
+		Address: s.Address, Token: s.Token, Namespace: s.Namespace, Region: s.Region,
+		Datacenters: s.Datacenters, Driver: driver, Shell: s.Shell,
+		KillTimeout: d.Grace, DefaultMemoryMB: s.DefaultMemoryMB,
+		SlugURL: func(formation.DynoSpec) (string, string, bool) {
+			return url, sum, true
+		},
+		HTTPClient: s.HTTPClient, Logger: s.Logger,
+	}
+	n := 1000 + rand.IntN(9000) // Heroku's run.NNNN
+	name := fmt.Sprintf("run.%d", n)
+	spec := formation.DynoSpec{
+		ID:      fmt.Sprintf("%s-run-%d", s.JobID(d.App), n),
+		App:     d.App,
+		Name:    name,
+		Type:    "run",
+		Release: d.Release,
+		Command: command,
+		Env:     append(append([]string(nil), d.Env...), "DYNO="+name),
+	}
+	dyno, err := rt.Start(ctx, spec, stdio)
+	if err != nil {
+		return nil, fmt.Errorf("nomad: one-off of %s: %w", d.App, err)
+	}
+	return dyno, nil
+}

@@ -1,0 +1,83 @@
+package nomad_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/formation/formationtest"
+)
+
+// One-off dynos (heroku run, the release phase) run from the deployment's
+// slug with its config vars, report the command's exit status, leave no
+// job behind, and stop on formation.Stop.
+func TestSchedulerOneOff(t *testing.T) {
+	a := agent(t)
+	s := testScheduler(a)
+	src := formationtest.ServeSlug(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dep := formationtest.Deployment("oneoff", 4, src, nil, "GREETING=salut")
+
+	var out formationtest.Buffer
+	d, err := s.RunOneOff(ctx, dep, `echo "$DYNO says $GREETING from $(pwd)"; test -x bin/dynohelper; exit 3`, formation.Stdio{Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit, err := d.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit.Code != 3 || exit.Signal != 0 {
+		t.Errorf("exit = %v, want status 3", exit)
+	}
+	line := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(line, "run.") || !strings.Contains(line, " says salut from ") || !strings.HasSuffix(line, "/app") {
+		t.Errorf("output %q, want \"run.N says salut from .../app\"", line)
+	}
+	var job struct{ Status string }
+	if err := a.get(ctx, "/v1/job/"+d.ID(), &job); err == nil {
+		t.Errorf("job %s still there after the one-off ended (%s)", d.ID(), job.Status)
+	}
+
+	long, err := s.RunOneOff(ctx, dep, "echo started; exec sleep 600", formation.Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit, err = formation.Stop(ctx, long, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit.Signal == 0 {
+		t.Errorf("stopped one-off: exit %v, want killed by a signal", exit)
+	}
+
+	// Delete stops the app's one-offs; another app's stay.
+	running, err := s.RunOneOff(ctx, dep, "exec sleep 600", formation.Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.RunOneOff(ctx, formationtest.Deployment("oneoff-run", 1, src, nil), "exec sleep 600", formation.Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer formation.Stop(context.Background(), other, time.Second)
+	if err := s.Delete(ctx, "oneoff"); err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := running.Wait(ctx); err != nil || exit.Code == 0 {
+		t.Errorf("one-off after Delete: exit %v, err %v; want it killed", exit, err)
+	}
+	if err := a.get(ctx, "/v1/job/"+running.ID(), &job); err == nil {
+		t.Errorf("one-off job %s still there after Delete (%s)", running.ID(), job.Status)
+	}
+	if err := a.get(ctx, "/v1/job/"+other.ID(), &job); err != nil || job.Status != "running" {
+		t.Errorf("another app's one-off after Delete: %+v, %v; want running", job, err)
+	}
+
+	if _, err := s.RunOneOff(ctx, dep, "  ", formation.Stdio{}); err == nil {
+		t.Error("empty command: no error")
+	}
+}
