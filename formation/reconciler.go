@@ -42,9 +42,11 @@ type SpecFunc func(ctx context.Context, req SpecRequest) (DynoSpec, error)
 // ready (nil), ctx is done, or the check cannot succeed (error).
 type ReadyFunc func(ctx context.Context, spec DynoSpec) error
 
-// HerokuBackoff is the Common Runtime crash cool-off: the first crash
+// HerokuBackoff returns the Common Runtime crash cool-off: the first crash
 // restarts at once, later ones wait 20, 40, 60, 180 and then 320 minutes.
-var HerokuBackoff = []time.Duration{0, 20 * time.Minute, 40 * time.Minute, 60 * time.Minute, 180 * time.Minute, 320 * time.Minute}
+func HerokuBackoff() []time.Duration {
+	return []time.Duration{0, 20 * time.Minute, 40 * time.Minute, 60 * time.Minute, 180 * time.Minute, 320 * time.Minute}
+}
 
 // Heroku's daily dyno cycling.
 const (
@@ -687,7 +689,7 @@ func (r *Reconciler) exitedLocked(d *dynoRec, exit Exit) {
 		}
 		backoff := r.Backoff
 		if backoff == nil {
-			backoff = HerokuBackoff
+			backoff = HerokuBackoff()
 		}
 		var delay time.Duration
 		if len(backoff) > 0 {

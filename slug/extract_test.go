@@ -38,7 +38,7 @@ func TestHostileCorpus(t *testing.T) {
 			}
 			sandbox := t.TempDir()
 			dst := filepath.Join(sandbox, "dynos", "app")
-			_, err = slug.Extract(context.Background(), bytes.NewReader(h.Data), dst, slug.ExtractOptions{Limits: slugtest.HostileLimits})
+			_, err = slug.Extract(context.Background(), bytes.NewReader(h.Data), dst, slug.ExtractOptions{Limits: slugtest.HostileLimits()})
 			if err == nil {
 				t.Fatalf("Extract of %s (%s) succeeded", h.Name, h.Why)
 			}

@@ -68,7 +68,7 @@ func checkExtractSafety(t *testing.T, data []byte) {
 		}
 		dst := filepath.Join(sandbox, "x", "app")
 		writableOnCleanup(t, dst)
-		info, err := slug.Extract(context.Background(), bytes.NewReader(data), dst, slug.ExtractOptions{Limits: slugtest.HostileLimits})
+		info, err := slug.Extract(context.Background(), bytes.NewReader(data), dst, slug.ExtractOptions{Limits: slugtest.HostileLimits()})
 
 		var extra []string
 		filepath.WalkDir(sandbox, func(p string, d fs.DirEntry, werr error) error {

@@ -22,7 +22,7 @@ import (
 // DefaultModTime is the modification time Pack writes for every entry unless
 // PackOptions.KeepModTimes is set: a fixed time makes the same tree pack to
 // the same bytes.
-var DefaultModTime = time.Unix(0, 0).UTC()
+func DefaultModTime() time.Time { return time.Unix(0, 0).UTC() }
 
 const (
 	// gzipBlockSize is fixed (not derived from the machine) because pgzip's
@@ -335,7 +335,7 @@ func readSmall(name string, size int64) (*[]byte, error) {
 func writeEntry(tw *tar.Writer, dir string, e *packEntry, keepModTimes bool, buf []byte) error {
 	hdr := &tar.Header{
 		Name:    "./app/" + e.rel,
-		ModTime: DefaultModTime,
+		ModTime: DefaultModTime(),
 		Mode:    int64(e.mode.Perm()),
 	}
 	if e.mode&fs.ModeSticky != 0 {

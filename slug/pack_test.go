@@ -85,8 +85,8 @@ func TestPackExtractRoundTrip(t *testing.T) {
 	}
 	assertSameTree(t, src, dst)
 	fi, err := os.Stat(filepath.Join(dst, "big", "over-a-megabyte"))
-	if err != nil || !fi.ModTime().Equal(slug.DefaultModTime) {
-		t.Errorf("extracted mtime = %v (err %v), want %v", fi.ModTime(), err, slug.DefaultModTime)
+	if err != nil || !fi.ModTime().Equal(slug.DefaultModTime()) {
+		t.Errorf("extracted mtime = %v (err %v), want %v", fi.ModTime(), err, slug.DefaultModTime())
 	}
 }
 
@@ -120,7 +120,7 @@ func TestPackDeterministic(t *testing.T) {
 	// Same tree built again elsewhere, later: different mtimes and inodes.
 	b := filepath.Join(t.TempDir(), "b")
 	richTree(t, b)
-	os.Chtimes(filepath.Join(b, "Procfile"), slug.DefaultModTime.AddDate(30, 0, 0), slug.DefaultModTime.AddDate(30, 0, 0))
+	os.Chtimes(filepath.Join(b, "Procfile"), slug.DefaultModTime().AddDate(30, 0, 0), slug.DefaultModTime().AddDate(30, 0, 0))
 	second, _ := packBytes(t, b, slug.PackOptions{})
 	if !bytes.Equal(first, second) {
 		t.Fatalf("the same tree packed to different bytes (%d vs %d)", len(first), len(second))
@@ -168,7 +168,7 @@ func TestPackFormat(t *testing.T) {
 		if !strings.HasPrefix(h.Name, "./app/") {
 			t.Errorf("entry %q does not start with ./app/", h.Name)
 		}
-		if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" || !h.ModTime.Equal(slug.DefaultModTime) {
+		if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" || !h.ModTime.Equal(slug.DefaultModTime()) {
 			t.Errorf("entry %q: uid %d gid %d uname %q gname %q mtime %v; want fixed values", h.Name, h.Uid, h.Gid, h.Uname, h.Gname, h.ModTime)
 		}
 		if h.Mode&0o6000 != 0 {

@@ -36,11 +36,13 @@ import (
 // DATABASE_URL.
 const ConfigPrefix = "DATABASE"
 
-// DefaultPlans are offered when Provider.Offered is empty.
-var DefaultPlans = []addons.Plan{
-	{Name: "hobby", Description: "shared server, 5 connections", Limits: addons.Limits{Connections: 5}},
-	{Name: "standard", Description: "shared server, 20 connections", Limits: addons.Limits{Connections: 20}},
-	{Name: "premium", Description: "shared server, 100 connections", Limits: addons.Limits{Connections: 100}},
+// DefaultPlans returns the plans offered when Provider.Offered is empty.
+func DefaultPlans() []addons.Plan {
+	return []addons.Plan{
+		{Name: "hobby", Description: "shared server, 5 connections", Limits: addons.Limits{Connections: 5}},
+		{Name: "standard", Description: "shared server, 20 connections", Limits: addons.Limits{Connections: 20}},
+		{Name: "premium", Description: "shared server, 100 connections", Limits: addons.Limits{Connections: 100}},
+	}
 }
 
 // Provider makes one role and one database per add-on on a PostgreSQL
@@ -77,7 +79,7 @@ var (
 // Plans implements addons.PlanLister.
 func (p *Provider) Plans() []addons.Plan {
 	if len(p.Offered) == 0 {
-		return slices.Clone(DefaultPlans)
+		return DefaultPlans()
 	}
 	return slices.Clone(p.Offered)
 }

@@ -27,11 +27,14 @@ import (
 // REDIS_URL and REDIS_KEY_PREFIX.
 const ConfigPrefix = "REDIS"
 
-// DefaultPlans are offered when Provider.Offered is empty. Redis has no
-// per-user memory or connection limits, so Limits are informational.
-var DefaultPlans = []addons.Plan{
-	{Name: "mini", Description: "shared server, 25 MB (not enforced)", Limits: addons.Limits{Bytes: 25 << 20}},
-	{Name: "premium", Description: "shared server, 100 MB (not enforced)", Limits: addons.Limits{Bytes: 100 << 20}},
+// DefaultPlans returns the plans offered when Provider.Offered is empty.
+// Redis has no per-user memory or connection limits, so Limits are
+// informational.
+func DefaultPlans() []addons.Plan {
+	return []addons.Plan{
+		{Name: "mini", Description: "shared server, 25 MB (not enforced)", Limits: addons.Limits{Bytes: 25 << 20}},
+		{Name: "premium", Description: "shared server, 100 MB (not enforced)", Limits: addons.Limits{Bytes: 100 << 20}},
+	}
 }
 
 // CommandRules are the ACL command rules of every add-on user (after
@@ -69,7 +72,7 @@ var (
 // Plans implements addons.PlanLister.
 func (p *Provider) Plans() []addons.Plan {
 	if len(p.Offered) == 0 {
-		return slices.Clone(DefaultPlans)
+		return DefaultPlans()
 	}
 	return slices.Clone(p.Offered)
 }

@@ -21,9 +21,11 @@ type Hostile struct {
 	Want error
 }
 
-// HostileLimits are the limits the corpus is meant to be extracted with:
+// HostileLimits returns the limits the corpus is meant to be extracted with:
 // small, so that the decompression bombs stay small too.
-var HostileLimits = slug.Limits{MaxUncompressedSize: 1 << 20, MaxEntries: 50}
+func HostileLimits() slug.Limits {
+	return slug.Limits{MaxUncompressedSize: 1 << 20, MaxEntries: 50}
+}
 
 // Entry describes one tar entry for BuildTar.
 type Entry struct {

@@ -17,22 +17,24 @@ type DynoSize struct {
 	PIDs        int64 // processes and threads
 }
 
-// DynoSizes are Heroku's Common Runtime sizes with their memory quotas and
+// DynoSizes returns Heroku's Common Runtime sizes with their memory quotas and
 // process limits (reference heroku.md §5.7). A formation without a size
 // runs unlimited: limits need cgroups, which a development machine may
 // not delegate, and formation/local then only warns.
-var DynoSizes = []DynoSize{
-	{"eco", 512 << 20, 256},
-	{"basic", 512 << 20, 256},
-	{"standard-1x", 512 << 20, 256},
-	{"standard-2x", 1 << 30, 512},
-	{"performance-m", 2560 << 20, 32768},
-	{"performance-l", 14 << 30, 32768},
+func DynoSizes() []DynoSize {
+	return []DynoSize{
+		{"eco", 512 << 20, 256},
+		{"basic", 512 << 20, 256},
+		{"standard-1x", 512 << 20, 256},
+		{"standard-2x", 1 << 30, 512},
+		{"performance-m", 2560 << 20, 32768},
+		{"performance-l", 14 << 30, 32768},
+	}
 }
 
 // LookupDynoSize finds a size by name, ignoring case ("Standard-2X").
 func LookupDynoSize(name string) (DynoSize, bool) {
-	for _, s := range DynoSizes {
+	for _, s := range DynoSizes() {
 		if strings.EqualFold(s.Name, name) {
 			return s, true
 		}
@@ -42,7 +44,7 @@ func LookupDynoSize(name string) (DynoSize, bool) {
 
 func sizeNames() string {
 	var ns []string
-	for _, s := range DynoSizes {
+	for _, s := range DynoSizes() {
 		ns = append(ns, s.Name)
 	}
 	return strings.Join(ns, ", ")
