@@ -115,10 +115,49 @@
 // the pod log API; stdout and stderr arrive interleaved as the kubelet
 // stores them, so they all go to Stdio.Stdout.
 //
+// # One-off dynos
+//
+// RunOneOff (formation.OneOffRunner: heroku run, and the release phase,
+// which must run where the app runs) creates a bare pod "<app>-run-<N>",
+// N random from 1000 to 9999 as in Heroku's run.4821, another N when the
+// name is taken. It is built by the same code as the Deployments' pod
+// template: same labels with dynokit.dev/type=run, image, slugrunner
+// with the command, slug variables, config-var Secret, /app emptyDir,
+// grace period and no service-account token; plus restartPolicy Never,
+// DYNO=run.N, no port, probe or memory limit (the interface has no dyno
+// size), and activeDeadlineSeconds when Scheduler.OneOffDeadline is set.
+// RunOneOff applies the release's Secret itself (the same immutable
+// object Apply would), so the release phase can run before the release is
+// applied. The pod is created, not applied: server-side apply would take
+// over another one-off that got the same name.
+//
+// The returned OneOff watches its pod. Once the container runs, its log
+// is followed through the pod log API to Stdio.Stdout (stdout and stderr
+// interleaved, as for FollowLogs), reopened from the last line after a
+// cut, and read one last time after the container ended. Wait returns the
+// container's terminated state as formation.Exit: the exit code, the
+// signal when the code is 128+n (or the kubelet reports one), OOMKilled
+// for the reason "OOMKilled"; a pod deleted or failed without a
+// terminated container (force-deleted, evicted before it started) counts
+// as killed by SIGKILL. After that the pod is deleted: nothing is left
+// behind, as on Heroku. Kubernetes signals a pod only by deleting it, so
+// Signal knows SIGTERM (delete with the pod's grace period; the kubelet
+// sends SIGTERM, then SIGKILL) and SIGKILL (delete with grace 0), and
+// refuses the others; Stop deletes the pod with the grace it is given and
+// waits. Delete removes the app's one-off pods with the rest, and Apply
+// keeps every Secret a pod of the app that has not ended reads, so a
+// one-off of an older release (or with other config vars) keeps its
+// Secret until it is over. An Apply that lists the pods just before a
+// one-off's pod is created may still delete its Secret: when the kubelet
+// then reports CreateContainerConfigError, the OneOff applies the Secret
+// again and the kubelet's next attempt finds it.
+//
+// # Permissions
+//
 // The Scheduler needs, in its namespace: get, list, create, patch and
 // delete on deployments, secrets and services; get and update on
-// deployments/scale; get, list and watch on pods, get on pods/log, and
-// list on endpointslices.discovery.k8s.io.
+// deployments/scale; get, list, watch, create and delete on pods, get on
+// pods/log, and list on endpointslices.discovery.k8s.io.
 //
 // # Testing
 //
@@ -131,13 +170,18 @@
 // (the fields the "dynokit" manager owns, against golden files, and the
 // intent field by field), new releases, scaling through the subresource,
 // type removal, Delete, objects of other owners, the server's validation,
-// Restart, and run the formationtest scheduler suite with its API-only
+// Restart, one-off pods (against a golden file too), and run the
+// formationtest scheduler suite with its API-only
 // options (the cases that need running dynos skip). Dynos' mapping and
 // FollowLogs's pod discovery are tested with pods and EndpointSlices the
 // tests create by hand with the status a kubelet would report; the log
 // streams go through the API server's pod log API to a Node whose kubelet
 // endpoint is a small HTTPS server of the test's (a container restart,
-// the reopened stream and its repeated lines included). Without
+// the reopened stream and its repeated lines included). One-offs are
+// driven the same way: the test reports their container running, then
+// terminated (exit 0, 3, 137 OOMKilled, 143), binds them to a Node so
+// deletion is graceful, finishes a graceful deletion as a kubelet does,
+// and serves their log. Without
 // DYNOKIT_KUBE_APISERVER or etcd they skip, unless DYNOKIT_TEST_REQUIRE=1.
 //
 // The same suite runs against a real cluster with DYNOKIT_KUBECONFIG set
@@ -168,8 +212,18 @@
 //   - CPU requests and limits per dyno size (Resources has no CPU);
 //     Resources.PIDs has no per-container equivalent (the kubelet's
 //     pod-PID limit is node-wide) and is ignored.
-//   - One-off dynos (heroku run) as bare pods or Jobs, and attaching to
-//     them.
+//   - Attached one-off dynos (heroku run's interactive session): stdin
+//     and a terminal need the pod attach API (SPDY or WebSocket, client-go's
+//     tools/remotecommand) with stdin and tty set on the container.
+//     formation.OneOffRunner has no stdin, so RunOneOff runs detached
+//     (heroku run:detached, the release phase) and its output arrives
+//     through the log API, a line at a time. One-offs have no size
+//     (memory limit) either, for the same reason.
+//   - A one-off whose container cannot start (image pull errors, a
+//     missing image) waits, as the kubelet retries, until Stop or
+//     OneOffDeadline.
+//   - The OneOff's watch runs for the dyno's life in a goroutine of its
+//     own, not tied to RunOneOff's context; it ends with the pod.
 //   - Preboot: the Deployment's default rolling update (25% surge, 25%
 //     unavailable) is used; maxUnavailable 0 would be closer.
 //   - Image pull secrets, node selectors, tolerations, priority classes.

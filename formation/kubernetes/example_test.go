@@ -60,6 +60,52 @@ func Example() {
 	}
 }
 
+// Running the release phase of a new release as a one-off dyno before
+// applying the release. It needs a cluster, so it is compiled but not run.
+func ExampleScheduler_RunOneOff() {
+	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	client, err := k8s.NewForConfig(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := &kubernetes.Scheduler{
+		Client:         client,
+		Namespace:      "apps",
+		Image:          "registry.example/dynokit/stack:24",
+		OneOffDeadline: time.Hour,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	release := formation.Deployment{
+		App:     "shop",
+		Release: 8,
+		Slug:    formation.SlugSource{URL: "http://slugs.apps.svc/slugs/5f2c0d3e", Digest: "SHA256:5f2c0d3e9a6b1c47e8d0a2b4c6e8f0a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3"},
+		Env:     []string{"DATABASE_URL=postgres://db.apps.svc/shop"},
+		Processes: map[string]formation.ProcessSpec{
+			"web": {Command: "bundle exec puma -p $PORT", Quantity: 2},
+		},
+	}
+	dyno, err := s.RunOneOff(ctx, release, "bundle exec rake db:migrate", formation.Stdio{Stdout: os.Stdout})
+	if err != nil {
+		log.Fatal(err)
+	}
+	exit, err := dyno.Wait(ctx)
+	if err != nil {
+		// Gave up waiting: stop the dyno (SIGTERM, 30 s, SIGKILL).
+		formation.Stop(context.Background(), dyno, 0)
+		log.Fatal(err)
+	}
+	if exit.Code != 0 {
+		log.Fatalf("release phase failed: %s", exit)
+	}
+	if err := s.Apply(ctx, release); err != nil {
+		log.Fatal(err)
+	}
+}
+
 // The names of an app's objects.
 func ExampleDeploymentName() {
 	fmt.Println(kubernetes.DeploymentName("shop", "web"))

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/formation/kubernetes"
 )
 
 // syncBuffer is a bytes.Buffer safe for the follower's goroutine.
@@ -37,6 +38,29 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// fakeNode registers a Node whose kubelet endpoint is kubelet, an HTTPS
+// server of the test's, and returns its name. The API server proxies the
+// pod log API of pods bound to it there.
+func fakeNode(t *testing.T, s *kubernetes.Scheduler, kubelet *httptest.Server) string {
+	t.Helper()
+	ctx := ctxT(t)
+	_, portStr, _ := net.SplitHostPort(kubelet.Listener.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+	node, err := s.Client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + s.Namespace}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Client.CoreV1().Nodes().Delete(context.Background(), node.Name, metav1.DeleteOptions{})
+	})
+	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
+	node.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
+	if _, err := s.Client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return node.Name
+}
+
 // TestFollowLogsThroughAPIServer follows a pod's log through the real API
 // server's pod log API. No kubelet runs here, so the test registers a Node
 // whose kubelet endpoint is an HTTPS server of its own answering
@@ -46,7 +70,6 @@ func (b *syncBuffer) String() string {
 func TestFollowLogsThroughAPIServer(t *testing.T) {
 	c, s := newScheduler(t)
 	c.needLocal(t)
-	ctx := ctxT(t)
 
 	const pod = "shop-web-5d8f9c7b6-aaaaa"
 	base := time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
@@ -73,23 +96,8 @@ func TestFollowLogsThroughAPIServer(t *testing.T) {
 		<-r.Context().Done()
 	}))
 	defer kubelet.Close()
-	_, portStr, _ := net.SplitHostPort(kubelet.Listener.Addr().String())
-	port, _ := strconv.Atoi(portStr)
-
-	node, err := s.Client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + s.Namespace}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Client.CoreV1().Nodes().Delete(context.Background(), node.Name, metav1.DeleteOptions{})
-	})
-	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
-	node.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
-	if _, err := s.Client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	p := dynoPod("shop", "web", pod, running(true))
-	p.Spec.NodeName = node.Name
+	p.Spec.NodeName = fakeNode(t, s, kubelet)
 	createPods(t, s, p)
 
 	out := &syncBuffer{}

@@ -128,31 +128,62 @@ func bytesData(data map[string]string) map[string][]byte {
 	return b
 }
 
-// deployment is the Deployment of one process type.
-func (s *Scheduler) deployment(d formation.Deployment, typ string, p formation.ProcessSpec, secret string) *appsv1ac.DeploymentApplyConfiguration {
-	selector := map[string]string{LabelApp: d.App, LabelType: typ}
-	labels := appLabels(d.App)
-	labels[LabelType] = typ
-	labels[LabelRelease] = strconv.Itoa(d.Release)
-
-	env := []*corev1ac.EnvVarApplyConfiguration{
-		corev1ac.EnvVar().WithName("SLUG_URL").WithValue(d.Slug.URL),
-		corev1ac.EnvVar().WithName("SLUG_DIGEST").WithValue(d.Slug.Digest),
-		corev1ac.EnvVar().WithName("DYNOKIT_PROCESS_TYPE").WithValue(typ),
-		corev1ac.EnvVar().WithName("DYNOKIT_POD_NAME").WithValueFrom(
-			corev1ac.EnvVarSource().WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.name"))),
-	}
+// dynoContainer is the one container of every dyno pod, Deployment or
+// one-off: slugrunner running command from the slug, with the config vars
+// from secret.
+func (s *Scheduler) dynoContainer(d formation.Deployment, typ, command, secret string, res formation.Resources) *corev1ac.ContainerApplyConfiguration {
 	c := corev1ac.Container().
 		WithName(containerName).
 		WithImage(s.Image).
 		WithCommand(s.runner()).
-		WithArgs("--", p.Command).
+		WithArgs("--", command).
+		WithEnv(
+			corev1ac.EnvVar().WithName("SLUG_URL").WithValue(d.Slug.URL),
+			corev1ac.EnvVar().WithName("SLUG_DIGEST").WithValue(d.Slug.Digest),
+			corev1ac.EnvVar().WithName("DYNOKIT_PROCESS_TYPE").WithValue(typ),
+			corev1ac.EnvVar().WithName("DYNOKIT_POD_NAME").WithValueFrom(
+				corev1ac.EnvVarSource().WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.name"))),
+		).
 		WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(secret))).
 		WithVolumeMounts(corev1ac.VolumeMount().WithName(appVolume).WithMountPath("/app")).
 		WithSecurityContext(corev1ac.SecurityContext().WithAllowPrivilegeEscalation(false))
+	if m := res.MemoryBytes; m > 0 {
+		q := corev1.ResourceList{corev1.ResourceMemory: *resource.NewQuantity(m, resource.BinarySI)}
+		// Requests equal to limits: a dyno's memory is reserved, as on
+		// Heroku, so the scheduler never overcommits a node with it.
+		c.WithResources(corev1ac.ResourceRequirements().WithLimits(q).WithRequests(q))
+	}
+	return c
+}
+
+// podSpec is the spec of every dyno pod around its container c.
+func podSpec(d formation.Deployment, c *corev1ac.ContainerApplyConfiguration) *corev1ac.PodSpecApplyConfiguration {
+	return corev1ac.PodSpec().
+		WithContainers(c).
+		WithVolumes(corev1ac.Volume().WithName(appVolume).WithEmptyDir(corev1ac.EmptyDirVolumeSource())).
+		WithTerminationGracePeriodSeconds(int64(cmp.Or(d.Grace, formation.DefaultGrace) / time.Second)).
+		// Apps see their config vars, not the cluster: no API token, no
+		// Docker-link variables for every Service in the namespace.
+		WithAutomountServiceAccountToken(false).
+		WithEnableServiceLinks(false)
+}
+
+// dynoLabels are on a dyno pod (and its Deployment).
+func dynoLabels(d formation.Deployment, typ string) map[string]string {
+	labels := appLabels(d.App)
+	labels[LabelType] = typ
+	labels[LabelRelease] = strconv.Itoa(d.Release)
+	return labels
+}
+
+// deployment is the Deployment of one process type.
+func (s *Scheduler) deployment(d formation.Deployment, typ string, p formation.ProcessSpec, secret string) *appsv1ac.DeploymentApplyConfiguration {
+	selector := map[string]string{LabelApp: d.App, LabelType: typ}
+	labels := dynoLabels(d, typ)
+	c := s.dynoContainer(d, typ, p.Command, secret, p.Resources)
 	if typ == "web" {
 		port := int32(s.port())
-		env = append(env, corev1ac.EnvVar().WithName("PORT").WithValue(strconv.Itoa(s.port())))
+		c.WithEnv(corev1ac.EnvVar().WithName("PORT").WithValue(strconv.Itoa(s.port())))
 		c.WithPorts(corev1ac.ContainerPort().WithName("http").WithContainerPort(port).WithProtocol(corev1.ProtocolTCP))
 		tcp := corev1ac.TCPSocketAction().WithPort(intstr.FromInt32(port))
 		c.WithReadinessProbe(corev1ac.Probe().WithTCPSocket(tcp).WithPeriodSeconds(5))
@@ -160,24 +191,9 @@ func (s *Scheduler) deployment(d formation.Deployment, typ string, p formation.P
 		// of starting is killed (and the kubelet restarts it).
 		c.WithStartupProbe(corev1ac.Probe().WithTCPSocket(tcp).WithPeriodSeconds(5).WithFailureThreshold(12))
 	}
-	c.WithEnv(env...)
-	if m := p.Resources.MemoryBytes; m > 0 {
-		q := corev1.ResourceList{corev1.ResourceMemory: *resource.NewQuantity(m, resource.BinarySI)}
-		// Requests equal to limits: a dyno's memory is reserved, as on
-		// Heroku, so the scheduler never overcommits a node with it.
-		c.WithResources(corev1ac.ResourceRequirements().WithLimits(q).WithRequests(q))
-	}
-
 	tmpl := corev1ac.PodTemplateSpec().
 		WithLabels(labels).
-		WithSpec(corev1ac.PodSpec().
-			WithContainers(c).
-			WithVolumes(corev1ac.Volume().WithName(appVolume).WithEmptyDir(corev1ac.EmptyDirVolumeSource())).
-			WithTerminationGracePeriodSeconds(int64(cmp.Or(d.Grace, formation.DefaultGrace) / time.Second)).
-			// Apps see their config vars, not the cluster: no API token, no
-			// Docker-link variables for every Service in the namespace.
-			WithAutomountServiceAccountToken(false).
-			WithEnableServiceLinks(false))
+		WithSpec(podSpec(d, c))
 	dep := appsv1ac.Deployment(DeploymentName(d.App, typ), s.namespace()).
 		WithLabels(labels).
 		WithSpec(appsv1ac.DeploymentSpec().
@@ -189,6 +205,23 @@ func (s *Scheduler) deployment(d formation.Deployment, typ string, p formation.P
 		tmpl.WithAnnotations(map[string]string{AnnotationSize: p.Size})
 	}
 	return dep
+}
+
+// oneOffPod is the bare pod of one-off dyno name ("run.4821") running
+// command: a dyno pod of type "run" that is never restarted, and killed
+// by the kubelet after Scheduler.OneOffDeadline when that is set.
+func (s *Scheduler) oneOffPod(d formation.Deployment, pod, name, command, secret string) *corev1ac.PodApplyConfiguration {
+	c := s.dynoContainer(d, OneOffType, command, secret, formation.Resources{})
+	// slugrunner would derive the same name from the pod's; set it
+	// anyway so the dyno's name does not depend on the runner's version.
+	c.WithEnv(corev1ac.EnvVar().WithName("DYNO").WithValue(name))
+	spec := podSpec(d, c).WithRestartPolicy(corev1.RestartPolicyNever)
+	if s.OneOffDeadline > 0 {
+		spec.WithActiveDeadlineSeconds(int64((s.OneOffDeadline + time.Second - 1) / time.Second))
+	}
+	return corev1ac.Pod(pod, s.namespace()).
+		WithLabels(dynoLabels(d, OneOffType)).
+		WithSpec(spec)
 }
 
 // service is the ClusterIP Service in front of the web dynos: port 80 to

@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
@@ -42,6 +43,10 @@ type Scheduler struct {
 	// DefaultPort. Every pod has its own network namespace, so one port
 	// serves all.
 	Port int
+	// OneOffDeadline bounds the life of one-off dynos: the kubelet kills
+	// one still running after it (the pod's activeDeadlineSeconds,
+	// rounded up to whole seconds). 0 means no limit.
+	OneOffDeadline time.Duration
 	// Logger receives what Apply deletes and log-follow retries; nil
 	// discards.
 	Logger *slog.Logger
@@ -54,9 +59,10 @@ const (
 )
 
 var (
-	_ formation.Scheduler   = (*Scheduler)(nil)
-	_ formation.Restarter   = (*Scheduler)(nil)
-	_ formation.LogFollower = (*Scheduler)(nil)
+	_ formation.Scheduler    = (*Scheduler)(nil)
+	_ formation.Restarter    = (*Scheduler)(nil)
+	_ formation.LogFollower  = (*Scheduler)(nil)
+	_ formation.OneOffRunner = (*Scheduler)(nil)
 )
 
 func (s *Scheduler) namespace() string { return cmp.Or(s.Namespace, "default") }
@@ -101,7 +107,8 @@ func foreign(kind, name, app string, labels map[string]string) error {
 // as it was. Then it deletes the Deployments of types d no longer has, the
 // Service if web is gone, and the Secrets no Deployment uses any more (the
 // one the Deployments used before this Apply is kept, for pods of the
-// previous rollout that restart before they are replaced).
+// previous rollout that restart before they are replaced, and so are those
+// of pods that have not ended, one-off dynos among them).
 func (s *Scheduler) Apply(ctx context.Context, d formation.Deployment) error {
 	if err := s.check(); err != nil {
 		return err
@@ -123,13 +130,7 @@ func (s *Scheduler) Apply(ctx context.Context, d formation.Deployment) error {
 	owned := map[string]bool{}
 	for _, dep := range existing.Items {
 		owned[dep.Name] = true
-		for _, c := range dep.Spec.Template.Spec.Containers {
-			for _, ef := range c.EnvFrom {
-				if ef.SecretRef != nil {
-					keepSecrets[ef.SecretRef.Name] = true
-				}
-			}
-		}
+		secretRefs(dep.Spec.Template.Spec, keepSecrets)
 	}
 
 	secret := secretName(d.App, d.Release, data)
@@ -197,6 +198,20 @@ func (s *Scheduler) Apply(ctx context.Context, d formation.Deployment) error {
 	if err != nil {
 		return fmt.Errorf("kubernetes: app %s: listing secrets: %w", d.App, err)
 	}
+	// Listed after the Secrets, so a one-off started in between (its
+	// Secret applied before its pod) is seen.
+	pods, err := s.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: appSelector(d.App)})
+	if err != nil {
+		return fmt.Errorf("kubernetes: app %s: listing pods: %w", d.App, err)
+	}
+	for _, p := range pods.Items {
+		// A pod that has not ended may still (re)start its container,
+		// which reads the Secret then: one-offs, and pods of older
+		// ReplicaSets still being replaced.
+		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			secretRefs(p.Spec, keepSecrets)
+		}
+	}
 	for _, sec := range secrets.Items {
 		if !keepSecrets[sec.Name] {
 			if err := deleteIgnoringMissing(ctx, s.Client.CoreV1().Secrets(ns).Delete, sec.Name); err != nil {
@@ -206,6 +221,18 @@ func (s *Scheduler) Apply(ctx context.Context, d formation.Deployment) error {
 		}
 	}
 	return nil
+}
+
+// secretRefs adds the Secrets spec's containers take variables from to
+// names.
+func secretRefs(spec corev1.PodSpec, names map[string]bool) {
+	for _, c := range spec.Containers {
+		for _, ef := range c.EnvFrom {
+			if ef.SecretRef != nil {
+				names[ef.SecretRef.Name] = true
+			}
+		}
+	}
 }
 
 // ensureOurs fails when an object of that kind and name exists and is not
@@ -359,9 +386,9 @@ func (s *Scheduler) Restart(ctx context.Context, app string, types ...string) er
 	return nil
 }
 
-// Delete removes the app's Deployments, Service and Secrets (everything
-// labelled with the app); the garbage collector then removes the
-// ReplicaSets and pods, which stop with their grace period.
+// Delete removes the app's Deployments, Service, one-off pods and Secrets
+// (everything labelled with the app); the garbage collector then removes
+// the ReplicaSets and their pods. Pods stop with their grace period.
 func (s *Scheduler) Delete(ctx context.Context, app string) error {
 	if err := s.check(); err != nil {
 		return err
@@ -386,6 +413,21 @@ func (s *Scheduler) Delete(ctx context.Context, app string) error {
 	for _, svc := range svcList.Items {
 		if err := deleteIgnoringMissing(ctx, svcs.Delete, svc.Name); err != nil {
 			return fmt.Errorf("kubernetes: app %s: deleting service %s: %w", app, svc.Name, err)
+		}
+	}
+	// One-off pods have no controller whose deletion would take them
+	// along: they are deleted here, with their grace period.
+	pods := s.Client.CoreV1().Pods(ns)
+	podList, err := pods.List(ctx, sel)
+	if err != nil {
+		return fmt.Errorf("kubernetes: app %s: listing pods: %w", app, err)
+	}
+	for _, p := range podList.Items {
+		if metav1.GetControllerOf(&p) != nil {
+			continue
+		}
+		if err := deleteIgnoringMissing(ctx, pods.Delete, p.Name); err != nil {
+			return fmt.Errorf("kubernetes: app %s: deleting one-off pod %s: %w", app, p.Name, err)
 		}
 	}
 	secrets := s.Client.CoreV1().Secrets(ns)

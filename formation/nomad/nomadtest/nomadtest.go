@@ -336,42 +336,43 @@ func unmountUnder(dir string) {
 // agent takes a few seconds to start, too slow to repeat per test. Declare
 // one in the test package and call Stop from TestMain after m.Run.
 type Shared struct {
-	once  sync.Once
+	mu    sync.Mutex
 	agent *Agent
-	err   error
-	skip  string
 }
 
-// Get returns the shared agent, starting it on first use. Without a Nomad
-// binary the test is skipped, unless DYNOKIT_TEST_REQUIRE=1 (then it fails).
+// Get returns the shared agent, starting it on first use (and again after
+// Stop, as when a test runs with -count=2). Without a Nomad binary the
+// test is skipped, unless DYNOKIT_TEST_REQUIRE=1 (then it fails).
 func (s *Shared) Get(t testing.TB) *Agent {
 	t.Helper()
-	s.once.Do(func() {
-		bin, err := Binary()
-		if err != nil {
-			if errors.Is(err, errors.ErrUnsupported) && os.Getenv("DYNOKIT_TEST_REQUIRE") != "1" {
-				s.skip = err.Error()
-				return
-			}
-			s.err = err
-			return
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.agent != nil {
+		return s.agent
+	}
+	bin, err := Binary()
+	if err != nil {
+		if errors.Is(err, errors.ErrUnsupported) && os.Getenv("DYNOKIT_TEST_REQUIRE") != "1" {
+			t.Skip(err.Error())
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		s.agent, s.err = Start(ctx, bin)
-	})
-	if s.skip != "" {
-		t.Skip(s.skip)
+		t.Fatalf("nomad agent: %v", err)
 	}
-	if s.err != nil {
-		t.Fatalf("nomad agent: %v", s.err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := Start(ctx, bin)
+	if err != nil {
+		t.Fatalf("nomad agent: %v", err)
 	}
-	return s.agent
+	s.agent = a
+	return a
 }
 
-// Stop stops the agent if one was started.
+// Stop stops the agent if one was started; a later Get starts another.
 func (s *Shared) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.agent != nil {
 		s.agent.Stop()
+		s.agent = nil
 	}
 }
