@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -49,11 +50,22 @@ type LogFollower interface {
 
 // OneOffRunner is implemented by schedulers that can run one-off dynos next
 // to a formation: heroku run, and the release phase, which must run on the
-// same engine as the app. The dyno runs command from d's slug with d's config
-// vars (d.Processes is ignored), named "run.N" by the scheduler, never
-// restarted; its output goes to stdio. Stopping it is formation.Stop.
+// same engine as the app. The dyno runs spec.Command from d's slug with d's
+// config vars (d.Processes is ignored), named "run.N" by the scheduler,
+// never restarted; its output goes to stdio. Stopping it is formation.Stop.
+// A scheduler that cannot attach standard input refuses a spec with Stdin.
 type OneOffRunner interface {
-	RunOneOff(ctx context.Context, d Deployment, command string, stdio Stdio) (Dyno, error)
+	RunOneOff(ctx context.Context, d Deployment, spec OneOffSpec, stdio Stdio) (Dyno, error)
+}
+
+// OneOffSpec is what a one-off dyno runs.
+type OneOffSpec struct {
+	Command   string
+	Size      string // dyno size name, informational
+	Resources Resources
+	// Stdin, when non-nil, is connected to the process (heroku run,
+	// attached).
+	Stdin io.Reader
 }
 
 // ErrUnknown is wrapped by Scheduler.Scale for an app or process type that

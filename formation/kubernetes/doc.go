@@ -124,8 +124,8 @@
 // template: same labels with dynokit.dev/type=run, image, slugrunner
 // with the command, slug variables, config-var Secret, /app emptyDir,
 // grace period and no service-account token; plus restartPolicy Never,
-// DYNO=run.N, no port, probe or memory limit (the interface has no dyno
-// size), and activeDeadlineSeconds when Scheduler.OneOffDeadline is set.
+// DYNO=run.N, no port or probe, the memory limit of OneOffSpec.Resources,
+// and activeDeadlineSeconds when Scheduler.OneOffDeadline is set.
 // RunOneOff applies the release's Secret itself (the same immutable
 // object Apply would), so the release phase can run before the release is
 // applied. The pod is created, not applied: server-side apply would take
@@ -215,10 +215,11 @@
 //   - Attached one-off dynos (heroku run's interactive session): stdin
 //     and a terminal need the pod attach API (SPDY or WebSocket, client-go's
 //     tools/remotecommand) with stdin and tty set on the container.
-//     formation.OneOffRunner has no stdin, so RunOneOff runs detached
-//     (heroku run:detached, the release phase) and its output arrives
-//     through the log API, a line at a time. One-offs have no size
-//     (memory limit) either, for the same reason.
+//     RunOneOff refuses a OneOffSpec with Stdin, so one-offs run detached
+//     (heroku run:detached, the release phase) and their output arrives
+//     through the log API, a line at a time. Attaching would also need a
+//     *rest.Config on the Scheduler (client-go's attach client is not
+//     built from kubernetes.Interface).
 //   - A one-off whose container cannot start (image pull errors, a
 //     missing image) waits, as the kubelet retries, until Stop or
 //     OneOffDeadline.

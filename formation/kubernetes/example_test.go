@@ -88,7 +88,7 @@ func ExampleScheduler_RunOneOff() {
 			"web": {Command: "bundle exec puma -p $PORT", Quantity: 2},
 		},
 	}
-	dyno, err := s.RunOneOff(ctx, release, "bundle exec rake db:migrate", formation.Stdio{Stdout: os.Stdout})
+	dyno, err := s.RunOneOff(ctx, release, formation.OneOffSpec{Command: "bundle exec rake db:migrate"}, formation.Stdio{Stdout: os.Stdout})
 	if err != nil {
 		log.Fatal(err)
 	}

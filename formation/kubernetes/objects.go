@@ -210,8 +210,8 @@ func (s *Scheduler) deployment(d formation.Deployment, typ string, p formation.P
 // oneOffPod is the bare pod of one-off dyno name ("run.4821") running
 // command: a dyno pod of type "run" that is never restarted, and killed
 // by the kubelet after Scheduler.OneOffDeadline when that is set.
-func (s *Scheduler) oneOffPod(d formation.Deployment, pod, name, command, secret string) *corev1ac.PodApplyConfiguration {
-	c := s.dynoContainer(d, OneOffType, command, secret, formation.Resources{})
+func (s *Scheduler) oneOffPod(d formation.Deployment, pod, name string, one formation.OneOffSpec, secret string) *corev1ac.PodApplyConfiguration {
+	c := s.dynoContainer(d, OneOffType, one.Command, secret, one.Resources)
 	// slugrunner would derive the same name from the pod's; set it
 	// anyway so the dyno's name does not depend on the runner's version.
 	c.WithEnv(corev1ac.EnvVar().WithName("DYNO").WithValue(name))

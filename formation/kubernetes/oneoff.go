@@ -64,32 +64,35 @@ func (o *OneOff) ID() string { return o.pod }
 // Name is the dyno's name, "run.N" (DYNO in its environment).
 func (o *OneOff) Name() string { return o.name }
 
-// RunOneOff runs command as a one-off dyno of d's release (heroku run, or
+// RunOneOff runs spec.Command as a one-off dyno of d's release (heroku run, or
 // the release phase): a bare pod "<app>-run-<N>" with a random N from 1000
 // to 9999 (another N when the name is taken), labelled like the app's
 // other dyno pods with type "run", restartPolicy Never, DYNO "run.N", the
 // same image, slugrunner, slug and config-var Secret as Apply's pods
 // (RunOneOff applies the release's Secret itself, so the release phase can
 // run before Apply), and activeDeadlineSeconds when OneOffDeadline is set.
-// d.Processes is ignored; so are Resources: the one-off has no memory
-// limit.
+// d.Processes is ignored; spec.Resources bound the container as they bound
+// Apply's. A spec with Stdin is refused: attaching needs Kubernetes's
+// attach API, which is not used yet.
 //
 // It returns once the pod exists; ctx bounds only that. The container's
 // output is copied from the pod log API to stdio.Stdout once it starts
 // (stdout and stderr interleaved, as the kubelet keeps them). The returned
 // dyno's Wait reports how the container ended; the pod is deleted then.
 // Stop deletes the pod with the grace period (Kubernetes's SIGTERM, then
-// SIGKILL), and Delete removes running one-offs with the app. There is no
-// stdin: Kubernetes's attach API is not used.
-func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, command string, stdio formation.Stdio) (formation.Dyno, error) {
+// SIGKILL), and Delete removes running one-offs with the app.
+func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, spec formation.OneOffSpec, stdio formation.Stdio) (formation.Dyno, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	if command == "" {
+	if spec.Command == "" {
 		return nil, fmt.Errorf("kubernetes: app %s: one-off: empty command", d.App)
+	}
+	if spec.Stdin != nil {
+		return nil, fmt.Errorf("kubernetes: app %s: one-off: attached stdin is not supported (run it detached)", d.App)
 	}
 	data, err := configVars(d.Env)
 	if err != nil {
@@ -109,7 +112,7 @@ func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, comma
 	for attempt := 0; ; attempt++ {
 		n := 1000 + rand.IntN(9000)
 		podName := fmt.Sprintf("%s-%s-%d", d.App, OneOffType, n)
-		pod, err := toPod(s.oneOffPod(d, podName, OneOffType+"."+strconv.Itoa(n), command, secret))
+		pod, err := toPod(s.oneOffPod(d, podName, OneOffType+"."+strconv.Itoa(n), spec, secret))
 		if err != nil {
 			return nil, fmt.Errorf("kubernetes: app %s: one-off pod: %w", d.App, err)
 		}

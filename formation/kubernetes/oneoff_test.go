@@ -26,7 +26,7 @@ import (
 // runOneOff starts a one-off of d and returns it with its pod.
 func runOneOff(t *testing.T, s *kubernetes.Scheduler, d formation.Deployment, command string, stdio formation.Stdio) (*kubernetes.OneOff, *corev1.Pod) {
 	t.Helper()
-	dyno, err := s.RunOneOff(ctxT(t), d, command, stdio)
+	dyno, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: command}, stdio)
 	if err != nil {
 		t.Fatalf("RunOneOff: %v", err)
 	}
@@ -213,8 +213,11 @@ func TestOneOffPod(t *testing.T) {
 		t.Errorf("Dynos = %+v, want the one-off %s", dynos, o.Name())
 	}
 
-	if _, err := s.RunOneOff(ctxT(t), d, "", formation.Stdio{}); err == nil {
+	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{}, formation.Stdio{}); err == nil {
 		t.Error("RunOneOff with an empty command succeeded")
+	}
+	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "bash", Stdin: strings.NewReader("ls\n")}, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "stdin") {
+		t.Errorf("RunOneOff with stdin: %v, want an error naming stdin", err)
 	}
 }
 

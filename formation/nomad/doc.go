@@ -149,9 +149,9 @@
 // on the same cluster: a batch job "<job ID>-run-N" through the per-dyno
 // Runtime, with the app's driver, the Deployment's slug as an artifact and
 // its config vars, DYNO=run.N. It is never restarted, reports the command's
-// exit status, and its job is purged when it ends. Attached stdin works as
-// for the Runtime (a connection back to this process), but only through the
-// Runtime directly: OneOffRunner has no stdin.
+// exit status, and its job is purged when it ends. OneOffSpec.Stdin is
+// attached as for the Runtime: the task connects back to this process
+// (Scheduler.StdinAddr) for it.
 //
 // # Scheduler states
 //

@@ -22,7 +22,7 @@ func TestSchedulerOneOff(t *testing.T) {
 	dep := formationtest.Deployment("oneoff", 4, src, nil, "GREETING=salut")
 
 	var out formationtest.Buffer
-	d, err := s.RunOneOff(ctx, dep, `echo "$DYNO says $GREETING from $(pwd)"; test -x bin/dynohelper; exit 3`, formation.Stdio{Stdout: &out})
+	d, err := s.RunOneOff(ctx, dep, formation.OneOffSpec{Command: `echo "$DYNO says $GREETING from $(pwd)"; test -x bin/dynohelper; exit 3`}, formation.Stdio{Stdout: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,20 @@ func TestSchedulerOneOff(t *testing.T) {
 		t.Errorf("job %s still there after the one-off ended (%s)", d.ID(), job.Status)
 	}
 
-	long, err := s.RunOneOff(ctx, dep, "echo started; exec sleep 600", formation.Stdio{})
+	// Attached: stdin reaches the command (heroku run).
+	var echoed formationtest.Buffer
+	attached, err := s.RunOneOff(ctx, dep, formation.OneOffSpec{Command: `read -r line; echo "got: $line"`, Stdin: strings.NewReader("hello stdin\n")}, formation.Stdio{Stdout: &echoed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := attached.Wait(ctx); err != nil || exit.Code != 0 {
+		t.Errorf("attached one-off: exit %v, err %v", exit, err)
+	}
+	if got := strings.TrimSpace(echoed.String()); got != "got: hello stdin" {
+		t.Errorf("attached one-off printed %q, want %q", got, "got: hello stdin")
+	}
+
+	long, err := s.RunOneOff(ctx, dep, formation.OneOffSpec{Command: "echo started; exec sleep 600"}, formation.Stdio{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +68,11 @@ func TestSchedulerOneOff(t *testing.T) {
 	}
 
 	// Delete stops the app's one-offs; another app's stay.
-	running, err := s.RunOneOff(ctx, dep, "exec sleep 600", formation.Stdio{})
+	running, err := s.RunOneOff(ctx, dep, formation.OneOffSpec{Command: "exec sleep 600"}, formation.Stdio{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := s.RunOneOff(ctx, formationtest.Deployment("oneoff-run", 1, src, nil), "exec sleep 600", formation.Stdio{})
+	other, err := s.RunOneOff(ctx, formationtest.Deployment("oneoff-run", 1, src, nil), formation.OneOffSpec{Command: "exec sleep 600"}, formation.Stdio{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +90,7 @@ func TestSchedulerOneOff(t *testing.T) {
 		t.Errorf("another app's one-off after Delete: %+v, %v; want running", job, err)
 	}
 
-	if _, err := s.RunOneOff(ctx, dep, "  ", formation.Stdio{}); err == nil {
+	if _, err := s.RunOneOff(ctx, dep, formation.OneOffSpec{Command: "  "}, formation.Stdio{}); err == nil {
 		t.Error("empty command: no error")
 	}
 }

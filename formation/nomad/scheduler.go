@@ -62,6 +62,9 @@ type Scheduler struct {
 	RestartPolicy    *RestartPolicy
 	ReschedulePolicy *ReschedulePolicy
 	UpdateStrategy   *UpdateStrategy
+	// StdinAddr is where this process listens to hand an attached one-off
+	// its stdin (see Runtime.StdinAddr); empty means 127.0.0.1:0.
+	StdinAddr string
 	// HTTPClient is used for API calls; nil means a client without timeout
 	// (blocking queries and log streams are long).
 	HTTPClient *http.Client
