@@ -34,9 +34,13 @@
 // A formation (package formation) says how many dynos of each process type
 // an app runs. Its Reconciler keeps the running dynos equal to the desired
 // formation through a pluggable Runtime: local processes by default
-// (formation/local) or OCI containers through runc or crun (formation/oci).
-// It restarts crashed dynos with Heroku's back-off and deploys by restarting,
-// prebooting or rolling.
+// (formation/local), OCI containers through runc or crun (formation/oci), or
+// one Nomad job per dyno (formation/nomad). It restarts crashed dynos with
+// Heroku's back-off and deploys by restarting, prebooting or rolling. When a
+// cluster scheduler should own the dynos instead, a formation.Scheduler takes
+// the whole formation: formation/nomad (a job per app, a task group per
+// process type) or formation/kubernetes (Deployments; a nested module, so
+// client-go is downloaded only by those who import it).
 //
 // The router (package router) sends HTTP requests by Host header to an
 // app's web dynos with Heroku's headers, timeouts and error codes, and
