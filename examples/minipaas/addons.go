@@ -907,16 +907,7 @@ func (a *api) createAddon(w http.ResponseWriter, r *http.Request) error {
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
-	var plan string
-	if err := json.Unmarshal(body.Plan, &plan); err != nil {
-		var p struct {
-			Name string `json:"name"`
-		}
-		if json.Unmarshal(body.Plan, &p) == nil {
-			plan = p.Name
-		}
-	}
-	plan = strings.TrimSpace(plan)
+	plan := planName(body.Plan)
 	if plan == "" {
 		return platformapi.InvalidParams("plan is required, e.g. %q", servicePostgres+":essential-0")
 	}
@@ -988,16 +979,8 @@ func (a *api) patchAddon(w http.ResponseWriter, r *http.Request) error {
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
-	var plan string
-	if err := json.Unmarshal(body.Plan, &plan); err != nil {
-		var p struct {
-			Name string `json:"name"`
-		}
-		if json.Unmarshal(body.Plan, &p) == nil {
-			plan = p.Name
-		}
-	}
-	if plan = strings.TrimSpace(plan); plan == "" {
+	plan := planName(body.Plan)
+	if plan == "" {
 		return platformapi.InvalidParams("plan is required, e.g. {\"plan\": {\"name\": %q}}", v.rec.Service+":"+v.rec.Plan)
 	}
 	rec, err := a.addons.changePlan(r.Context(), v.rec.Name, plan)
@@ -1254,4 +1237,19 @@ func (s *addonService) provisionManifest(ctx context.Context, app string, list [
 		fmt.Fprintf(out, "       Created %s as %s\n", rec.Name, rec.Attachment)
 	}
 	return nil
+}
+
+// planName reads an add-on plan as the CLI sends it: a string
+// ("heroku-postgresql:mini") or an object with a name; "" if neither.
+func planName(raw json.RawMessage) string {
+	var plan string
+	if err := json.Unmarshal(raw, &plan); err != nil {
+		var p struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(raw, &p) == nil {
+			plan = p.Name
+		}
+	}
+	return strings.TrimSpace(plan)
 }
