@@ -81,6 +81,11 @@ func newFront(rt *Router, readHeaderTimeout, idleTimeout time.Duration, maxHeade
 func (f *front) Serve(ln net.Listener) error {
 	f.mu.Lock()
 	f.ln = ln
+	// A shutdown that ran before this goroutine did found no listener to
+	// close; Accept would then block forever.
+	if f.shutting.Load() {
+		ln.Close()
+	}
 	f.mu.Unlock()
 	defer f.connWG.Wait()
 	f.connWG.Add(1)

@@ -150,3 +150,25 @@ func TestShutdownClosesTunnels(t *testing.T) {
 		}
 	})
 }
+
+// A context cancelled before the serving goroutines run must still stop
+// Run: the shutdown may find no listener registered yet.
+func TestRunCancelledAtOnce(t *testing.T) {
+	for i := 0; i < 50; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		done := make(chan error, 1)
+		go func() {
+			done <- (&router.Server{NetHTTP: netHTTP(t), Router: router.New(router.Config{}), Listener: ln, ShutdownTimeout: time.Second}).Run(ctx)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("run %d: Run did not return 10 s after its context was cancelled", i)
+		}
+	}
+}
