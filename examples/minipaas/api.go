@@ -959,22 +959,15 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// restartAll answers DELETE /apps/{app}/dynos: every dyno is replaced.
+// restartAll answers DELETE /apps/{app}/dynos (ps:restart): the dynos of
+// every process type are replaced.
 func (a *api) restartAll(w http.ResponseWriter, r *http.Request) error {
 	app, err := a.app(r)
 	if err != nil {
 		return err
 	}
-	dynos, err := a.p.Dynos(r.Context(), app.Name)
-	if err != nil {
+	if err := a.p.Restart(r.Context(), app.Name, ""); err != nil {
 		return apiError(err)
-	}
-	// Restart replaces every formation dyno whatever type it names; an app
-	// without dynos has nothing to restart.
-	if len(dynos) > 0 {
-		if err := a.p.Restart(r.Context(), app.Name, dynos[0].Type); err != nil {
-			return apiError(err)
-		}
 	}
 	platformapi.WriteJSON(w, http.StatusAccepted, map[string]any{})
 	return nil

@@ -512,6 +512,35 @@ func cliWebWorker(t *testing.T, m *minipaas, cli *herokucli.CLI) {
 			t.Errorf("logs --source app --dyno worker.2 shows %s lines:\n%s", not, out)
 		}
 	}
+
+	// ps:restart with no argument replaces the dynos of every type.
+	before := map[string]string{}
+	dynos, err := m.p.Dynos(ctx, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dynos {
+		before[d.Name] = d.ID
+	}
+	heroku("ps:restart", "-a", app)
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		dynos, err := m.p.Dynos(ctx, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		replaced := 0
+		for _, d := range dynos {
+			if id, ok := before[d.Name]; ok && id != d.ID && d.State == "up" {
+				replaced++
+			}
+		}
+		if replaced == len(before) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ps:restart: want every dyno of %v replaced and up, have %+v", before, dynos)
+		}
+	}
 }
 
 // cliPipelines promotes app's slug to a production app in a pipeline: the
