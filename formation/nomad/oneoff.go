@@ -35,10 +35,7 @@ func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, spec 
 	if err != nil {
 		return nil, fmt.Errorf("nomad: one-off of %s: %w", d.App, err)
 	}
-	url, sum := d.Slug.URL, ""
-	if algo, hex, ok := strings.Cut(d.Slug.Digest, ":"); ok {
-		sum = strings.ToLower(algo) + ":" + hex // "SHA256:<hex>" as Nomad's getter wants it
-	}
+	url, sum := d.Slug.URL, artifactChecksum(d.Slug.Digest)
 	rt := &Runtime{
 		Address: s.Address, Token: s.Token, Namespace: s.Namespace, Region: s.Region,
 		Datacenters: s.Datacenters, Driver: driver, Shell: s.Shell,
@@ -65,4 +62,14 @@ func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, spec 
 		return nil, fmt.Errorf("nomad: one-off of %s: %w", d.App, err)
 	}
 	return dyno, nil
+}
+
+// artifactChecksum turns a slug digest ("SHA256:<hex>") into the checksum
+// option of Nomad's artifact getter ("sha256:<hex>"); "" when there is none.
+func artifactChecksum(digest string) string {
+	algo, hex, ok := strings.Cut(digest, ":")
+	if !ok {
+		return ""
+	}
+	return strings.ToLower(algo) + ":" + hex
 }

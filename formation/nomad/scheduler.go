@@ -196,8 +196,8 @@ func (s *Scheduler) group(d formation.Deployment, typ string, p formation.Proces
 		memMB = max(int((b+1<<20-1)>>20), 10) // Nomad's minimum is 10
 	}
 	opts := map[string]string{"archive": "tar.gz"}
-	if algo, hex, ok := strings.Cut(d.Slug.Digest, ":"); ok {
-		opts["checksum"] = strings.ToLower(algo) + ":" + hex
+	if sum := artifactChecksum(d.Slug.Digest); sum != "" {
+		opts["checksum"] = sum
 	}
 	task := &Task{
 		Name:   taskName,
