@@ -4,7 +4,7 @@
 //	routerbench -mode backend -addr 127.0.0.1:9001
 //	routerbench -mode router -addr 127.0.0.1:9000 -backend 127.0.0.1:9001 -app bench
 //	routerbench -mode wsecho -addr 127.0.0.1:9002   # raw Upgrade echo dyno
-//	routerbench -mode wsclient -target 127.0.0.1:9000 -host bench.localhost -n 20000
+//	routerbench -mode wsclient -target 127.0.0.1:9000 -host bench.localhost -n 20000 -c 16
 //	routerbench -mode lookup -apps 10000            # route lookup cost with 10k apps
 package main
 
@@ -23,6 +23,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -48,7 +49,8 @@ func main() {
 	netHTTP := flag.Bool("nethttp", false, "serve clients with net/http's server instead of the router's front end (router mode)")
 	target := flag.String("target", "", "router address (wsclient mode)")
 	host := flag.String("host", "bench.localhost", "Host header (wsclient mode)")
-	n := flag.Int("n", 20000, "round trips (wsclient mode)")
+	n := flag.Int("n", 20000, "round trips in all (wsclient mode)")
+	conns := flag.Int("c", 1, "concurrent upgraded connections (wsclient mode)")
 	apps := flag.Int("apps", 10000, "apps in the table (lookup mode)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the router process to this file")
 	flag.Parse()
@@ -59,6 +61,17 @@ func main() {
 	case "backend":
 		ln := listen(*addr)
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/headers" {
+				// run.sh shows what each proxy forwards: equivalent
+				// proxies send the dyno the same headers.
+				names := make([]string, 0, len(r.Header))
+				for k := range r.Header {
+					names = append(names, k)
+				}
+				sort.Strings(names)
+				fmt.Fprintln(w, strings.Join(names, " "))
+				return
+			}
 			_, _ = io.WriteString(w, "hello\n")
 		})}
 		go func() { <-ctx.Done(); srv.Close() }()
@@ -90,7 +103,7 @@ func main() {
 		go func() { <-ctx.Done(); ln.Close() }()
 		wsEcho(ln)
 	case "wsclient":
-		wsClient(*target, *host, *n)
+		wsClient(*target, *host, *n, *conns)
 	case "lookup":
 		lookup(*apps)
 	default:
@@ -129,36 +142,70 @@ func wsEcho(ln net.Listener) {
 	}
 }
 
-// wsClient opens one upgraded connection and measures n 64-byte round trips.
-func wsClient(target, host string, n int) {
-	c, err := net.Dial("tcp", target)
-	if err != nil {
-		log.Fatal(err)
+// wsClient opens conns upgraded connections and makes n 64-byte round
+// trips in all, conns at a time; it prints the aggregate rate and the
+// latency percentiles.
+func wsClient(target, host string, n, conns int) {
+	conns = max(1, min(conns, n))
+	lats := make([][]time.Duration, conns)
+	ready := make(chan net.Conn, conns)
+	for range conns {
+		c, err := net.Dial("tcp", target)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n", host)
+		ready <- c
 	}
-	defer c.Close()
-	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n", host)
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != 101 {
-		log.Fatalf("upgrade failed: %v %v", err, resp)
+	close(ready)
+	type conn struct {
+		c  net.Conn
+		br *bufio.Reader
 	}
-	msg := make([]byte, 64)
-	got := make([]byte, 64)
-	lat := make([]time.Duration, 0, n)
+	var cs []conn
+	for c := range ready {
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 101 {
+			log.Fatalf("upgrade failed: %v %v", err, resp)
+		}
+		cs = append(cs, conn{c, br})
+	}
+	done := make(chan struct{})
 	start := time.Now()
-	for i := 0; i < n; i++ {
-		t := time.Now()
-		if _, err := c.Write(msg); err != nil {
-			log.Fatal(err)
+	for i, c := range cs {
+		each := n / conns
+		if i < n%conns {
+			each++
 		}
-		if _, err := io.ReadFull(br, got); err != nil {
-			log.Fatal(err)
-		}
-		lat = append(lat, time.Since(t))
+		go func() {
+			defer func() { done <- struct{}{} }()
+			msg, got := make([]byte, 64), make([]byte, 64)
+			lat := make([]time.Duration, 0, each)
+			for range each {
+				t := time.Now()
+				if _, err := c.c.Write(msg); err != nil {
+					log.Fatal(err)
+				}
+				if _, err := io.ReadFull(c.br, got); err != nil {
+					log.Fatal(err)
+				}
+				lat = append(lat, time.Since(t))
+			}
+			lats[i] = lat
+		}()
+	}
+	for range cs {
+		<-done
 	}
 	el := time.Since(start)
+	var lat []time.Duration
+	for _, l := range lats {
+		lat = append(lat, l...)
+	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	fmt.Printf("%.0f round-trips/s p50=%s p99=%s\n", float64(n)/el.Seconds(), lat[n/2], lat[n*99/100])
+	fmt.Printf("%.0f round-trips/s p50=%s p99=%s\n", float64(n)/el.Seconds(), lat[len(lat)/2], lat[len(lat)*99/100])
 }
 
 func lookup(apps int) {

@@ -15,6 +15,8 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
+WSCONNS=${WSCONNS:-16}
+WSN=${WSN:-200000}
 HOST=bench.localhost
 cd "$(dirname "$0")/../.."
 
@@ -68,6 +70,7 @@ start_go wsecho wsecho -addr 127.0.0.1:0
 WSECHO=$ADDR_wsecho
 
 NPORT=$(freeport)
+NWSPORT=$(freeport)
 mkdir -p "$D/nginx/tmp"
 cat >"$D/nginx/nginx.conf" <<CONF
 daemon off;
@@ -91,6 +94,22 @@ http {
       proxy_set_header Connection "";
       proxy_set_header Host \$host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Port \$server_port;
+      proxy_set_header X-Request-Start \$msec;
+      proxy_set_header X-Request-Id \$request_id;
+      proxy_set_header Via "1.1 nginx";
+    }
+  }
+  server {
+    listen 127.0.0.1:$NWSPORT;
+    location / {
+      proxy_pass http://$WSECHO;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade \$http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_set_header Host \$host;
+      proxy_read_timeout 55s;
     }
   }
 }
@@ -100,6 +119,7 @@ NGINX_PID=$!
 pids+=($NGINX_PID)
 
 HPORT=$(freeport)
+HWSPORT=$(freeport)
 cat >"$D/haproxy.cfg" <<CONF
 global
   nbthread 2
@@ -113,9 +133,21 @@ defaults
   http-reuse always
 frontend fe
   bind 127.0.0.1:$HPORT
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Port %[dst_port]
+  http-request set-header X-Request-Start %[date(0,ms)]
+  http-request set-header X-Request-Id %[uuid]
+  http-request add-header Via "1.1 haproxy"
   default_backend dyno
 backend dyno
   server d1 $BACKEND
+frontend fews
+  bind 127.0.0.1:$HWSPORT
+  timeout tunnel 55s
+  default_backend wsdyno
+backend wsdyno
+  timeout tunnel 55s
+  server w1 $WSECHO
 CONF
 "$HAPROXY" -f "$D/haproxy.cfg" -q &
 HAPROXY_PID=$!
@@ -152,28 +184,38 @@ for t in "${targets[@]}"; do
 	[ "$code" = 200 ] || { echo "$t: warm-up request got HTTP $code" >&2; exit 1; }
 done
 
+# Equivalent proxies: each sends the dyno the headers the router adds
+# (X-Forwarded-*, X-Request-Id, X-Request-Start, Via), which cost the Go
+# backend ~2 µs per request to parse; nginx and haproxy are configured to.
+echo "headers the dyno receives:" >&2
+for t in "${targets[@]}"; do
+	printf '  %-10s %s\n' "$t" "$(curl -s -H "Host: $HOST" "${URL[$t]}headers")" >&2
+done
+
 # wrk's latency distribution prints units (us, ms, s); convert to ms.
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f", v}'; }
 
-declare -A RPS P50 P99 CPU
+declare -A RPS P50 P99 CPU DYNO
 for round in $(seq "$ROUNDS"); do
 	# Rotate the order each round so no target always runs on a warmer box.
 	k=$(( (round-1) % ${#targets[@]} ))
 	order=("${targets[@]:$k}" "${targets[@]:0:$k}")
 	for t in "${order[@]}"; do
-		c0=$(cputicks "${PID[$t]}")
+		c0=$(cputicks "${PID[$t]}") b0=$(cputicks "$PID_backend")
 		out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Host: $HOST" "${URL[$t]}")
-		c1=$(cputicks "${PID[$t]}")
+		c1=$(cputicks "${PID[$t]}") b1=$(cputicks "$PID_backend")
 		rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
 		nreq=$(awk '/requests in/ {print $1}' <<<"$out")
 		cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$nreq" 'BEGIN {printf "%.1f", (b-a)/hz*1e6/n}')
+		dyno=$(awk -v a="$b0" -v b="$b1" -v hz="$HZ" -v n="$nreq" 'BEGIN {printf "%.1f", (b-a)/hz*1e6/n}')
 		p50=$(awk '$1=="50%" {print $2}' <<<"$out" | to_ms)
 		p99=$(awk '$1=="99%" {print $2}' <<<"$out" | to_ms)
 		errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
 		[ -z "$errs" ] || echo "round $round $t: $errs" >&2
-		printf 'round %d %-10s %8s req/s  p50 %6s ms  p99 %7s ms  %6s µs CPU/req\n' "$round" "$t" "$rps" "$p50" "$p99" "$cpu" >&2
+		printf 'round %d %-10s %8s req/s  p50 %6s ms  p99 %7s ms  %6s µs CPU/req  dyno %5s µs/req\n' "$round" "$t" "$rps" "$p50" "$p99" "$cpu" "$dyno" >&2
 		RPS[$t]+="$rps "
 		CPU[$t]+="$cpu "
+		DYNO[$t]+="$dyno "
 		P50[$t]+="$p50 "
 		P99[$t]+="$p99 "
 	done
@@ -182,11 +224,11 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo
-printf '%-10s %10s %10s %10s %14s   (median of %d x wrk -t2 -c%d -d%s)\n' target req/s p50_ms p99_ms cpu_us/req "$ROUNDS" "$CONNS" "$DURATION"
+printf '%-10s %10s %10s %10s %14s %15s   (median of %d x wrk -t2 -c%d -d%s)\n' target req/s p50_ms p99_ms cpu_us/req dyno_cpu_us/req "$ROUNDS" "$CONNS" "$DURATION"
 declare -A M
 for t in "${targets[@]}"; do
 	M[$t]=$(median <<<"${RPS[$t]}")
-	printf '%-10s %10s %10s %10s %14s\n' "$t" "${M[$t]}" "$(median <<<"${P50[$t]}")" "$(median <<<"${P99[$t]}")" "$(median <<<"${CPU[$t]}")"
+	printf '%-10s %10s %10s %10s %14s %15s\n' "$t" "${M[$t]}" "$(median <<<"${P50[$t]}")" "$(median <<<"${P99[$t]}")" "$(median <<<"${CPU[$t]}")" "$(median <<<"${DYNO[$t]}")"
 done
 awk -v o="${M[dynokit]}" -v n="${M[nginx]}" -v h="${M[haproxy]}" -v d="${M[direct]}" \
 	'BEGIN {printf "\nratio dynokit/nginx   = %.2f\nratio dynokit/haproxy = %.2f\nratio dynokit/direct  = %.2f\n", o/n, o/h, o/d}'
@@ -195,11 +237,17 @@ if [ "${NETHTTP:-0}" = 1 ]; then
 fi
 
 echo
-echo "upgrade (WebSocket-style) echo through the router, 64-byte round trips:"
+echo "upgrade (WebSocket-style) echo, 64-byte round trips over $WSCONNS connections ($WSN in all),"
+echo "and the proxy's CPU per round trip (the echo dyno's for direct):"
 # The echo dyno is registered on a second router instance reading its own app.
 start_go wsrouter router -addr 127.0.0.1:0 -backend "$WSECHO" -app ws
-"$D/routerbench" -mode wsclient -target "$ADDR_wsrouter" -host ws.localhost -n 20000
-echo "same echo dyno directly:"
-"$D/routerbench" -mode wsclient -target "$WSECHO" -host ws.localhost -n 20000
+declare -A WSURL=([direct]=$WSECHO [dynokit]=$ADDR_wsrouter [nginx]=127.0.0.1:$NWSPORT [haproxy]=127.0.0.1:$HWSPORT)
+declare -A WSPID=([direct]=$PID_wsecho [dynokit]=$PID_wsrouter [nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID)
+for t in direct dynokit nginx haproxy; do
+	c0=$(cputicks "${WSPID[$t]}")
+	out=$("$D/routerbench" -mode wsclient -target "${WSURL[$t]}" -host ws.localhost -n "$WSN" -c "$WSCONNS")
+	c1=$(cputicks "${WSPID[$t]}")
+	printf '  %-10s %s  %s µs CPU/round trip\n' "$t" "$out" "$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$WSN" 'BEGIN {printf "%.1f", (b-a)/hz*1e6/n}')"
+done
 echo
 "$D/routerbench" -mode lookup -apps 10000
