@@ -59,6 +59,37 @@
 // dynos implementing MemoryReader) and "Error R15 (Memory quota vastly
 // exceeded)" (Exit.OOMKilled).
 //
+// # Resources
+//
+// DynoSpec.Resources (and ProcessSpec and OneOffSpec Resources for a
+// Scheduler) bound a dyno; a zero field means no limit, a negative one is
+// refused (Resources.Validate). MemoryBytes is a hard memory limit and PIDs
+// a process count limit. CPUShares is a relative CPU weight, not a cap, in
+// cgroup v1 cpu.shares units: CPUShareUnit (1024, the kernel's default
+// weight) is one Heroku "1x" share, so a standard-1X gets 1024 and a
+// standard-2X 2048; 0 leaves the backend's default. The unit is the one
+// every engine already speaks or converts from:
+//
+//   - formation/local: cpu.shares in the dyno's cgroup (v1, clamped to
+//     2-262144); on cgroup v2 cpu.weight, converted as runc 1.3.2+ and
+//     crun 1.23+ convert (1024 is 100, the default weight). Without the
+//     cpu controller the dyno runs without a weight and a warning.
+//   - formation/oci: linux.resources.cpu.shares (WithCPUShares), which the
+//     OCI runtime writes or converts the same way.
+//   - formation/nomad: the task's cpu, one MHz per share. Nomad writes a
+//     task's MHz as its cgroup cpu.shares, so the kernel weight is the
+//     same; the MHz are also reserved against node capacity. Without
+//     CPUShares a dyno reserves 100 MHz.
+//   - formation/kubernetes: a CPU request of CPUShares x 1000/1024
+//     millicores (1024 is one CPU), no limit; the kubelet turns a request
+//     back into cpu.shares (milli x 1024/1000), the same weight again. The
+//     request also reserves node allocatable.
+//
+// A weight only matters while the CPU is contended; an idle host lets any
+// dyno use every core, as Heroku's shared sizes burst. Dedicated CPUs
+// (performance sizes: cpusets, Nomad cores, the kubelet's static CPU
+// manager) are not modelled.
+//
 // # Differences from the design notes
 //
 //   - There is no Store or Placer interface yet: desired state is set with

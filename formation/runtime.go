@@ -45,6 +45,36 @@ type DynoSpec struct {
 type Resources struct {
 	MemoryBytes int64 // memory limit (cgroup memory.limit)
 	PIDs        int64 // maximum number of processes and threads
+	// CPUShares is the dyno's relative CPU weight in cgroup v1 cpu.shares
+	// units (OCI linux.resources.cpu.shares): CPUShareUnit (1024, also the
+	// kernel's default weight) is one standard-1X share, 2048 a
+	// standard-2X. It matters only when the CPU is contended; nothing caps
+	// an idle host's CPU. See the package doc for each backend's mapping.
+	CPUShares int64
+}
+
+// CPUShareUnit is Resources.CPUShares for one Heroku "1x" CPU share.
+const CPUShareUnit = 1024
+
+// Validate reports the first negative field of r, named in the error.
+func (r Resources) Validate() error {
+	if p := r.problem(); p != "" {
+		return errors.New("formation: " + p)
+	}
+	return nil
+}
+
+// problem describes the first negative field of r, or returns "".
+func (r Resources) problem() string {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"MemoryBytes", r.MemoryBytes}, {"PIDs", r.PIDs}, {"CPUShares", r.CPUShares}} {
+		if f.v < 0 {
+			return fmt.Sprintf("Resources.%s %d must not be negative", f.name, f.v)
+		}
+	}
+	return ""
 }
 
 // Stdio receives a dyno's output. Writers are called from runtime-owned

@@ -123,6 +123,9 @@ func (d Deployment) Validate() error {
 		if p.Command == "" {
 			return fmt.Errorf("formation: app %s: process type %s: empty command", d.App, typ)
 		}
+		if prob := p.Resources.problem(); prob != "" {
+			return fmt.Errorf("formation: app %s: process type %s: %s", d.App, typ, prob)
+		}
 	}
 	return nil
 }

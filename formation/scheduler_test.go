@@ -29,6 +29,9 @@ func TestDeploymentValidate(t *testing.T) {
 		{"empty command", func(d *Deployment) { d.Processes["web"] = ProcessSpec{Quantity: 1} }, "empty command"},
 		{"negative quantity", func(d *Deployment) { d.Processes["web"] = ProcessSpec{Command: "x", Quantity: -1} }, "quantity -1"},
 		{"quantity over max", func(d *Deployment) { d.Processes["web"] = ProcessSpec{Command: "x", Quantity: MaxQuantity + 1} }, "quantity"},
+		{"negative cpu shares", func(d *Deployment) {
+			d.Processes["web"] = ProcessSpec{Command: "x", Resources: Resources{MemoryBytes: 1 << 20, CPUShares: -2}}
+		}, "process type web: Resources.CPUShares -2 must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -55,6 +55,12 @@ type Options struct {
 	// NoMemoryLimitsReason is the skip message for the OOM case when
 	// MemoryLimits is false (for example "no cgroup memory controller").
 	NoMemoryLimitsReason string
+	// CPUWeight, when set, reads the CPU weight the engine gave a running
+	// dyno (its cgroup's cpu.shares, or cpu.weight on cgroup v2); the
+	// CPUShares case then checks that Resources.CPUShares orders dynos'
+	// weights. Nil skips that case with NoCPUWeightReason.
+	CPUWeight         func(ctx context.Context, d formation.Dyno) (int64, error)
+	NoCPUWeightReason string
 	// Timeout bounds each case; zero means 30 s. Cases normally take well
 	// under a second; the bound only stops a hung runtime from hanging go test.
 	Timeout time.Duration
@@ -84,6 +90,8 @@ func Run(t *testing.T, newRuntime func(t *testing.T) formation.Runtime, opts Opt
 		{"StopIgnoresTERM", testStopIgnoresTERM},
 		{"GrandchildHoldsStdout", testGrandchildHoldsStdout},
 		{"OOM", testOOM},
+		{"NegativeResources", testNegativeResources},
+		{"CPUShares", testCPUShares},
 		{"StopTwice", testStopTwice},
 		{"WaitMany", testWaitMany},
 		{"WaitContext", testWaitContext},
@@ -528,6 +536,61 @@ func testOOM(h *harness) {
 	d = h.start(spec, formation.Stdio{})
 	if exit := h.wait(d); exit.Code != 0 || exit.OOMKilled {
 		h.t.Errorf("within the limit: exit = %+v", exit)
+	}
+}
+
+// A negative limit is refused at Start with an error naming the field, and
+// leaves nothing behind: the ID is free for a valid dyno.
+func testNegativeResources(h *harness) {
+	for _, tc := range []struct {
+		field string
+		res   formation.Resources
+	}{
+		{"MemoryBytes", formation.Resources{MemoryBytes: -1}},
+		{"PIDs", formation.Resources{PIDs: -1}},
+		{"CPUShares", formation.Resources{CPUShares: -1024}},
+	} {
+		spec := h.spec("worker.1", "exit 7", nil)
+		spec.Resources = tc.res
+		if d, err := h.rt.Start(h.ctx, spec, formation.Stdio{}); err == nil {
+			h.dynos = append(h.dynos, d)
+			h.t.Errorf("Start with Resources %+v succeeded", tc.res)
+			continue
+		} else if !strings.Contains(err.Error(), "Resources."+tc.field) {
+			h.t.Errorf("Start with Resources %+v: %v, want an error naming Resources.%s", tc.res, err, tc.field)
+		}
+		spec.Resources = formation.Resources{}
+		if exit := h.wait(h.start(spec, formation.Stdio{})); exit.Code != 7 {
+			h.t.Errorf("the same ID after the refused Start: exit = %+v, want status 7", exit)
+		}
+	}
+}
+
+// Resources.CPUShares reaches the engine as a weight: more shares weigh
+// more, equal shares the same.
+func testCPUShares(h *harness) {
+	if h.opts.CPUWeight == nil {
+		reason := h.opts.NoCPUWeightReason
+		if reason == "" {
+			reason = "no Options.CPUWeight to read a dyno's CPU weight"
+		}
+		h.t.Skip(reason)
+	}
+	weights := make([]int64, 3)
+	for i, shares := range []int64{512, 2048, 2048} {
+		spec := h.spec(fmt.Sprintf("worker.%d", i+1), "echo ready; exec sleep 30", nil)
+		spec.Resources.CPUShares = shares
+		var out Buffer
+		d := h.start(spec, formation.Stdio{Stdout: &out})
+		h.waitOutput(&out, "ready")
+		w, err := h.opts.CPUWeight(h.ctx, d)
+		if err != nil {
+			h.t.Fatalf("CPUWeight of the dyno with %d shares: %v", shares, err)
+		}
+		weights[i] = w
+	}
+	if weights[0] <= 0 || weights[0] >= weights[1] || weights[1] != weights[2] {
+		h.t.Errorf("weights for 512, 2048 and 2048 shares = %v, want 0 < w1 < w2 = w3", weights)
 	}
 }
 

@@ -39,7 +39,11 @@
 //     env SLUG_URL, SLUG_DIGEST, DYNOKIT_PROCESS_TYPE, DYNOKIT_POD_NAME
 //     (downward API) and, for web, PORT (Scheduler.Port, 5000); envFrom the
 //     Secret (env wins over it); memory limit and request both
-//     Resources.MemoryBytes; an emptyDir mounted at /app for the slug;
+//     Resources.MemoryBytes; a CPU request (no limit) of
+//     Resources.CPUShares x 1000/1024 millicores, rounded up, so 1024
+//     shares (standard-1X) request one CPU and the kubelet's cpu.shares
+//     for the container, milli x 1024/1000, is CPUShares again (within
+//     one share); an emptyDir mounted at /app for the slug;
 //     allowPrivilegeEscalation false. Web gets a container port "http", a
 //     TCP readiness probe on $PORT and a TCP startup probe that gives up
 //     after 60 s (Heroku's R10 boot timeout; the kubelet then restarts the
@@ -209,8 +213,15 @@
 //     spec.ordinals.start 1 and Parallel pod management) would give
 //     web.1…web.n, at the cost of rolling updates without surge and
 //     rollouts that stop at a pod that never gets ready.
-//   - CPU requests and limits per dyno size (Resources has no CPU);
-//     Resources.PIDs has no per-container equivalent (the kubelet's
+//   - CPU limits. A limit would be a CFS quota that throttles a dyno even
+//     on an idle node, which Heroku's shared sizes do not do (they burst).
+//     Dedicated sizes (performance-*) would want limit = request with the
+//     kubelet's static CPU manager (exclusive cores for Guaranteed pods),
+//     but Resources does not say which sizes are dedicated. The request
+//     also reserves node capacity: a standard-1X takes a whole CPU of a
+//     node's allocatable, so a cluster that packs shared dynos densely
+//     should give its sizes fewer shares.
+//   - Resources.PIDs has no per-container equivalent (the kubelet's
 //     pod-PID limit is node-wide) and is ignored.
 //   - Attached one-off dynos (heroku run's interactive session): stdin
 //     and a terminal need the pod attach API (SPDY or WebSocket, client-go's

@@ -147,13 +147,35 @@ func (s *Scheduler) dynoContainer(d formation.Deployment, typ, command, secret s
 		WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(secret))).
 		WithVolumeMounts(corev1ac.VolumeMount().WithName(appVolume).WithMountPath("/app")).
 		WithSecurityContext(corev1ac.SecurityContext().WithAllowPrivilegeEscalation(false))
+	limits, requests := corev1.ResourceList{}, corev1.ResourceList{}
 	if m := res.MemoryBytes; m > 0 {
-		q := corev1.ResourceList{corev1.ResourceMemory: *resource.NewQuantity(m, resource.BinarySI)}
 		// Requests equal to limits: a dyno's memory is reserved, as on
 		// Heroku, so the scheduler never overcommits a node with it.
-		c.WithResources(corev1ac.ResourceRequirements().WithLimits(q).WithRequests(q))
+		q := *resource.NewQuantity(m, resource.BinarySI)
+		limits[corev1.ResourceMemory], requests[corev1.ResourceMemory] = q, q
+	}
+	if sh := res.CPUShares; sh > 0 {
+		// A request only: the kubelet gives the container cpu.shares of
+		// the request, so it weighs what a local or OCI dyno does, and no
+		// CFS quota throttles it when the node is idle (Heroku's shared
+		// sizes burst too).
+		requests[corev1.ResourceCPU] = *resource.NewMilliQuantity(cpuMillis(sh), resource.DecimalSI)
+	}
+	if len(limits) > 0 || len(requests) > 0 {
+		rr := corev1ac.ResourceRequirements()
+		if len(limits) > 0 {
+			rr.WithLimits(limits)
+		}
+		c.WithResources(rr.WithRequests(requests))
 	}
 	return c
+}
+
+// cpuMillis is the CPU request in millicores whose kubelet cpu.shares
+// (milli*1024/1000, rounded down) is shares, or one more where no request
+// maps exactly: 1024 shares (standard-1X) is 1000m, one CPU.
+func cpuMillis(shares int64) int64 {
+	return (shares*1000 + 1023) / 1024
 }
 
 // podSpec is the spec of every dyno pod around its container c.

@@ -91,6 +91,9 @@ func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, spec 
 	if spec.Command == "" {
 		return nil, fmt.Errorf("kubernetes: app %s: one-off: empty command", d.App)
 	}
+	if err := spec.Resources.Validate(); err != nil {
+		return nil, fmt.Errorf("kubernetes: app %s: one-off: %w", d.App, err)
+	}
 	if spec.Stdin != nil {
 		return nil, fmt.Errorf("kubernetes: app %s: one-off: attached stdin is not supported (run it detached)", d.App)
 	}

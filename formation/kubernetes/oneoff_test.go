@@ -216,6 +216,9 @@ func TestOneOffPod(t *testing.T) {
 	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{}, formation.Stdio{}); err == nil {
 		t.Error("RunOneOff with an empty command succeeded")
 	}
+	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "x", Resources: formation.Resources{CPUShares: -1}}, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "Resources.CPUShares -1 must not be negative") {
+		t.Errorf("RunOneOff with negative CPU shares: %v", err)
+	}
 	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "bash", Stdin: strings.NewReader("ls\n")}, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "stdin") {
 		t.Errorf("RunOneOff with stdin: %v, want an error naming stdin", err)
 	}

@@ -51,8 +51,8 @@ func shop(app string, release int, greeting string) formation.Deployment {
 		Slug:    formation.SlugSource{URL: "http://slugs.internal:8080/slugs/9f86d081", Digest: testDigest},
 		Env:     []string{"GREETING=hello", "DATABASE_URL=postgres://db.internal/shop", "GREETING=" + greeting, "DYNO=web.99"},
 		Processes: map[string]formation.ProcessSpec{
-			"web":    {Command: "bundle exec puma -p $PORT", Quantity: 2, Size: "standard-2x", Resources: formation.Resources{MemoryBytes: 1 << 30}},
-			"worker": {Command: "bundle exec sidekiq", Quantity: 1, Size: "standard-1x", Resources: formation.Resources{MemoryBytes: 512 << 20}},
+			"web":    {Command: "bundle exec puma -p $PORT", Quantity: 2, Size: "standard-2x", Resources: formation.Resources{MemoryBytes: 1 << 30, CPUShares: 2048}},
+			"worker": {Command: "bundle exec sidekiq", Quantity: 1, Size: "standard-1x", Resources: formation.Resources{MemoryBytes: 512 << 20, CPUShares: 1024}},
 		},
 		Grace: 45 * time.Second,
 	}
@@ -193,13 +193,14 @@ func TestApplyCreatesObjects(t *testing.T) {
 		d        *appsv1.Deployment
 		replicas int32
 		memory   string
+		cpu      string
 		command  string
 		env      map[string]string
 	}{
-		{web, 2, "1Gi", "bundle exec puma -p $PORT", map[string]string{
+		{web, 2, "1Gi", "2", "bundle exec puma -p $PORT", map[string]string{
 			"SLUG_URL": "http://slugs.internal:8080/slugs/9f86d081", "SLUG_DIGEST": testDigest,
 			"DYNOKIT_PROCESS_TYPE": "web", "DYNOKIT_POD_NAME": "fieldRef:metadata.name", "PORT": "5000"}},
-		{worker, 1, "512Mi", "bundle exec sidekiq", map[string]string{
+		{worker, 1, "512Mi", "1", "bundle exec sidekiq", map[string]string{
 			"SLUG_URL": "http://slugs.internal:8080/slugs/9f86d081", "SLUG_DIGEST": testDigest,
 			"DYNOKIT_PROCESS_TYPE": "worker", "DYNOKIT_POD_NAME": "fieldRef:metadata.name"}},
 	} {
@@ -217,6 +218,14 @@ func TestApplyCreatesObjects(t *testing.T) {
 		}
 		if got := c.Resources.Requests.Memory().String(); got != tc.memory {
 			t.Errorf("%s: memory request %s, want %s", d.Name, got, tc.memory)
+		}
+		// CPU is requested (the kubelet's cpu.shares is CPUShares) but not
+		// limited: no CFS quota throttles a dyno on an idle node.
+		if got := c.Resources.Requests.Cpu().String(); got != tc.cpu {
+			t.Errorf("%s: cpu request %s, want %s", d.Name, got, tc.cpu)
+		}
+		if _, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+			t.Errorf("%s: cpu limit %v, want none", d.Name, c.Resources.Limits.Cpu())
 		}
 		if diff := cmp.Diff([]string{kubernetes.DefaultRunner, "--", tc.command}, append(c.Command, c.Args...)); diff != "" {
 			t.Errorf("%s: command (-want +got):\n%s", d.Name, diff)

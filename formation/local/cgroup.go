@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,12 +17,16 @@ import (
 )
 
 // cgroupSetup is what detectCgroups found: either cgroup v2 with the memory
-// controller, or cgroup v1 with a memory hierarchy (and maybe pids).
+// controller, or cgroup v1 with a memory hierarchy (and maybe pids and cpu).
 type cgroupSetup struct {
 	v2       bool
 	memory   string // v2: the unified parent dir; v1: <memory root>/<parent>
 	pids     string // v1 only: <pids root>/<parent>, "" without the controller
 	pidsInV2 bool
+	cpu      string // v1 only: <cpu root>/<parent>, "" without the controller
+	cpuInV2  bool
+	// cpuErr says why CPU weights cannot be set (nil when they can).
+	cpuErr error
 }
 
 // detectCgroups looks under root (normally /sys/fs/cgroup) for a writable
@@ -50,6 +55,17 @@ func detectCgroups(root, parent string) (cgroupSetup, error) {
 		if contains(fields, "pids") && os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+pids"), 0) == nil {
 			s.pidsInV2 = true
 		}
+		switch {
+		case !contains(fields, "cpu"):
+			s.cpuErr = fmt.Errorf("cgroup v2: the cpu controller is not delegated to %s", root)
+		default:
+			_ = os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+cpu"), 0)
+			if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+cpu"), 0); err != nil {
+				s.cpuErr = fmt.Errorf("cgroup v2: enable cpu controller in %s: %w", dir, err)
+			} else {
+				s.cpuInV2 = true
+			}
+		}
 		return s, nil
 	}
 	memRoot := filepath.Join(root, "memory")
@@ -66,7 +82,48 @@ func detectCgroups(root, parent string) (cgroupSetup, error) {
 			s.pids = p
 		}
 	}
+	// "cpu" is a directory or, where cpu and cpuacct share a hierarchy, a
+	// symlink to "cpu,cpuacct"; either way it holds cpu.shares.
+	cpuRoot := filepath.Join(root, "cpu")
+	if _, err := os.Stat(filepath.Join(cpuRoot, "cpu.shares")); err != nil {
+		s.cpuErr = fmt.Errorf("no cgroup cpu controller at %s: %w", cpuRoot, err)
+	} else if p := filepath.Join(cpuRoot, parent); os.MkdirAll(p, 0o755) != nil {
+		s.cpuErr = fmt.Errorf("cgroup v1 cpu: cannot create %s", p)
+	} else {
+		s.cpu = p
+	}
 	return s, nil
+}
+
+// Limits of cgroup v1 cpu.shares and v2 cpu.weight (the kernel's
+// MIN_SHARES, MAX_SHARES and CGROUP_WEIGHT_MIN/MAX).
+const (
+	minShares, maxShares = 2, 1 << 18
+	minWeight, maxWeight = 1, 10000
+)
+
+// clampShares is what the v1 kernel stores for a cpu.shares write.
+func clampShares(shares int64) int64 {
+	return min(max(shares, minShares), maxShares)
+}
+
+// sharesToWeight converts cpu.shares to cgroup v2 cpu.weight as runc (from
+// 1.3.2, through opencontainers/cgroups) and crun (from 1.23) convert OCI
+// cpu.shares: log10(weight) is a quadratic in log2(shares) through the
+// points both ranges agree on, (2, 1), (1024, 100) and (262144, 10000),
+// rounded up. So the default weights match (1024 shares is weight 100),
+// which the older linear formula, 1 + (shares-2)*9999/262142, did not
+// (1024 gave 39).
+func sharesToWeight(shares int64) int64 {
+	switch {
+	case shares <= minShares:
+		return minWeight
+	case shares >= maxShares:
+		return maxWeight
+	}
+	l := math.Log2(float64(shares))
+	exp := (l*l+125*l)/612 - 7.0/34
+	return min(int64(math.Ceil(math.Pow(10, exp))), maxWeight)
 }
 
 func isDir(p string) bool {
@@ -88,6 +145,7 @@ type dynoCgroup struct {
 	v2     bool
 	memDir string
 	pidDir string // v1 pids hierarchy, "" when unused
+	cpuDir string // v1 cpu hierarchy, "" when unused
 	fd     *os.File
 }
 
@@ -112,6 +170,12 @@ func (s cgroupSetup) create(name string, res formation.Resources) (*dynoCgroup, 
 				return fail(errors.New("pids limit requested but the pids controller is not available"))
 			}
 			if err := writeInt(filepath.Join(cg.memDir, "pids.max"), res.PIDs); err != nil {
+				return fail(err)
+			}
+		}
+		// Start clears CPUShares when the controller is missing.
+		if res.CPUShares > 0 && s.cpuInV2 {
+			if err := writeInt(filepath.Join(cg.memDir, "cpu.weight"), sharesToWeight(res.CPUShares)); err != nil {
 				return fail(err)
 			}
 		}
@@ -143,6 +207,16 @@ func (s cgroupSetup) create(name string, res formation.Resources) (*dynoCgroup, 
 			return fail(err)
 		}
 	}
+	if res.CPUShares > 0 && s.cpu != "" {
+		cg.cpuDir = filepath.Join(s.cpu, name)
+		if err := os.Mkdir(cg.cpuDir, 0o755); err != nil {
+			cg.cpuDir = ""
+			return fail(fmt.Errorf("create cpu cgroup: %w", err))
+		}
+		if err := writeInt(filepath.Join(cg.cpuDir, "cpu.shares"), clampShares(res.CPUShares)); err != nil {
+			return fail(err)
+		}
+	}
 	return cg, nil
 }
 
@@ -154,10 +228,13 @@ func writeInt(path string, v int64) error {
 }
 
 func (cg *dynoCgroup) dirs() []string {
-	if cg.pidDir != "" {
-		return []string{cg.memDir, cg.pidDir}
+	dirs := []string{cg.memDir}
+	for _, d := range []string{cg.pidDir, cg.cpuDir} {
+		if d != "" {
+			dirs = append(dirs, d)
+		}
 	}
-	return []string{cg.memDir}
+	return dirs
 }
 
 // joinScript is prepended to the bootstrap on v1: the shell moves itself

@@ -26,10 +26,16 @@
 // When DynoSpec.Resources is set and cgroups are usable (root, or a
 // delegated hierarchy), the dyno runs in its own cgroup under
 // CgroupParent ("dynokit"): on cgroup v1 (and hybrid layouts whose
-// unified hierarchy lacks the memory controller) memory.limit_in_bytes and
-// pids.max, joined by the dyno's shell before it runs anything; on cgroup
-// v2 memory.max and pids.max, joined atomically at clone
-// (CLONE_INTO_CGROUP). The cgroup also catches processes that left the
+// unified hierarchy lacks the memory controller) memory.limit_in_bytes,
+// pids.max and cpu.shares (Resources.CPUShares as is, clamped to the
+// kernel's 2-262144), joined by the dyno's shell before it runs anything;
+// on cgroup v2 memory.max, pids.max and cpu.weight, joined atomically at
+// clone (CLONE_INTO_CGROUP). cpu.weight is CPUShares converted as runc
+// 1.3.2+ and crun 1.23+ convert OCI cpu.shares (1024 is 100, the default;
+// 2048 is 174), so a dyno gets the same weight here as in a container.
+// Without the cpu controller (not mounted, or not delegated on v2) a dyno
+// with CPUShares runs without a weight and a warning is logged, or Start
+// fails when RequireLimits is set; Runtime.CPUWeights says which. The cgroup also catches processes that left the
 // process group (setsid): they are signalled and killed with the dyno. An
 // out-of-memory kill is reported as Exit.OOMKilled (from oom_kill in
 // memory.oom_control or memory.events) and Dyno.Memory reports usage for

@@ -19,6 +19,14 @@ func TestConformance(t *testing.T) {
 		}
 		opts.NoMemoryLimitsReason = why.Error()
 	}
+	if ok, why := probe.CPUWeights(); ok {
+		opts.CPUWeight = cpuWeight
+	} else {
+		if os.Getenv("DYNOKIT_TEST_REQUIRE") == "1" {
+			t.Fatalf("CPU weights required (the cgroup cpu controller): %v", why)
+		}
+		opts.NoCPUWeightReason = why.Error()
+	}
 	formationtest.Run(t, func(t *testing.T) formation.Runtime {
 		return &local.Runtime{BaseDir: t.TempDir(), RequireLimits: true}
 	}, opts)

@@ -123,6 +123,20 @@ func (r *Runtime) MemoryLimits() (bool, error) {
 	return true, nil
 }
 
+// CPUWeights reports whether this runtime can apply Resources.CPUShares on
+// this machine (the cpu controller, v1 cpu.shares or v2 cpu.weight), and
+// why not when it cannot.
+func (r *Runtime) CPUWeights() (bool, error) {
+	r.init()
+	switch {
+	case r.cgErr != nil:
+		return false, fmt.Errorf("local: cpu weights: %w", r.cgErr)
+	case r.cg.cpuErr != nil:
+		return false, fmt.Errorf("local: cpu weights: %w", r.cg.cpuErr)
+	}
+	return true, nil
+}
+
 // validID keeps IDs usable as directory and cgroup names.
 func validID(id string) error {
 	if id == "" {
@@ -148,6 +162,9 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 	}
 	if strings.TrimSpace(spec.Command) == "" {
 		return nil, fmt.Errorf("local: start %s: DynoSpec.Command must not be empty", spec.ID)
+	}
+	if err := spec.Resources.Validate(); err != nil {
+		return nil, fmt.Errorf("local: start %s: %w", spec.ID, err)
 	}
 	if fi, err := os.Stat(spec.SlugDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("local: start %s: DynoSpec.SlugDir %q must be a directory", spec.ID, spec.SlugDir)
@@ -210,7 +227,16 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 	}
 
 	var joinLines string
-	if spec.Resources != (formation.Resources{}) {
+	res := spec.Resources
+	if res.CPUShares > 0 && r.cgErr == nil && r.cg.cpuErr != nil {
+		if r.RequireLimits {
+			cleanDir()
+			return nil, fmt.Errorf("local: start %s: CPU shares requested but unavailable: %w", spec.ID, r.cg.cpuErr)
+		}
+		r.logger().Warn("local: running dyno without a CPU weight", "dyno", spec.ID, "reason", r.cg.cpuErr)
+		res.CPUShares = 0
+	}
+	if res != (formation.Resources{}) {
 		if r.cgErr != nil {
 			if r.RequireLimits {
 				cleanDir()
@@ -218,7 +244,7 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 			}
 			r.logger().Warn("local: running dyno without resource limits", "dyno", spec.ID, "reason", r.cgErr)
 		} else {
-			cg, err := r.cg.create(filepath.Base(dir), spec.Resources)
+			cg, err := r.cg.create(filepath.Base(dir), res)
 			if err != nil {
 				cleanDir()
 				return nil, fmt.Errorf("local: start %s: %w", spec.ID, err)

@@ -41,6 +41,16 @@
 //     counter when the command ends and leaves a mark file in the alloc
 //     dir, which the runtime reads through the client fs API. Resources.PIDs
 //     has no Nomad equivalent and is ignored.
+//   - cpu: Resources.CPUShares as the task's cpu in MHz, one MHz per
+//     share (1024 for a standard-1X), else DefaultCPU (100). Nomad writes a
+//     task's MHz as its cgroup cpu.shares (cgroup v2: cpu.weight, converted
+//     by its runc library), so a dyno weighs what it would under the local
+//     and OCI runtimes; the MHz are also reserved against the node's
+//     fingerprinted capacity (cores x clock), so a size's shares decide
+//     how many dynos fit a node, and a dyno asking for more than any node
+//     has is unplaceable ("exhausted on cpu"). The weight is relative and
+//     only bites under contention: Nomad's cpu is not a hard cap. Dedicated
+//     cores (Nomad's cores, cpuset) are not used.
 //
 // The exec driver (Runtime.Driver = "exec") isolates each dyno with cgroups,
 // a chroot and its own PID namespace and is what a production cluster should
@@ -129,7 +139,7 @@
 //     (provider "nomad", name JobPrefix+app+"-web") with a TCP check, or an
 //     HTTP check of Scheduler.HealthCheckPath.
 //   - kill_signal SIGTERM, kill_timeout Deployment.Grace (default 30 s);
-//     memory from ProcessSpec.Resources as for the Runtime; group meta
+//     memory and cpu from ProcessSpec.Resources as for the Runtime; group meta
 //     records the release and command (read back by Dynos), so a new
 //     release replaces every dyno even when nothing else changed.
 //

@@ -110,7 +110,8 @@ func ExampleScheduler_Job() {
 		Slug:    formation.SlugSource{URL: "http://10.0.0.5:8080/slugs/ab12", Digest: "SHA256:ab12"},
 		Env:     []string{"RACK_ENV=production"},
 		Processes: map[string]formation.ProcessSpec{
-			"web":    {Command: "bundle exec puma -p $PORT", Quantity: 2},
+			// standard-2X: two CPU shares reserve 2048 MHz.
+			"web":    {Command: "bundle exec puma -p $PORT", Quantity: 2, Resources: formation.Resources{MemoryBytes: 1 << 30, CPUShares: 2048}},
 			"worker": {Command: "bundle exec sidekiq", Quantity: 1},
 		},
 		Grace: 10 * time.Second,
@@ -122,6 +123,7 @@ func ExampleScheduler_Job() {
 			tg.RestartPolicy.Attempts, tg.RestartPolicy.Interval, tg.RestartPolicy.Mode, task.KillSignal, task.KillTimeout)
 		fmt.Printf("  artifact %s %s\n", task.Artifacts[0].GetterSource, task.Artifacts[0].GetterOptions["checksum"])
 		fmt.Printf("  env RACK_ENV=%s PORT=%q\n", task.Env["RACK_ENV"], task.Env["PORT"])
+		fmt.Printf("  resources cpu=%d MHz memory=%d MB\n", task.Resources.CPU, task.Resources.MemoryMB)
 		for _, svc := range tg.Services {
 			fmt.Printf("  service %s port=%s provider=%s check=%s\n", svc.Name, svc.PortLabel, svc.Provider, svc.Checks[0].Type)
 		}
@@ -131,10 +133,12 @@ func ExampleScheduler_Job() {
 	// group web count=2 restart=1/20m0s mode=delay kill=SIGTERM after 10s
 	//   artifact http://10.0.0.5:8080/slugs/ab12 sha256:ab12
 	//   env RACK_ENV=production PORT="${NOMAD_PORT_http}"
+	//   resources cpu=2048 MHz memory=1024 MB
 	//   service dynokit-shop-web port=http provider=nomad check=tcp
 	// group worker count=1 restart=1/20m0s mode=delay kill=SIGTERM after 10s
 	//   artifact http://10.0.0.5:8080/slugs/ab12 sha256:ab12
 	//   env RACK_ENV=production PORT=""
+	//   resources cpu=100 MHz memory=512 MB
 }
 
 // FeedRouter keeps a router's table of an app's web dynos equal to the

@@ -126,8 +126,24 @@ type Artifact struct {
 
 // TaskResources are what the scheduler reserves for the task.
 type TaskResources struct {
-	CPU      int
+	CPU      int // MHz; also the task cgroup's cpu.shares
 	MemoryMB int
+}
+
+// DefaultCPU is the MHz reserved for a dyno without Resources.CPUShares
+// (Nomad has no unreserved tasks): a small reservation so dynos pack
+// densely, at a tenth of a standard-1X's weight.
+const DefaultCPU = 100
+
+// taskCPU maps Resources.CPUShares onto Nomad's cpu (MHz) one to one:
+// Nomad writes a task's MHz as its cgroup cpu.shares (v1; converted to
+// cpu.weight on v2), so a dyno gets the weight it would get from the
+// local and OCI runtimes, and reserves as many MHz of a node's capacity.
+func taskCPU(res formation.Resources) int {
+	if res.CPUShares <= 0 {
+		return DefaultCPU
+	}
+	return int(min(res.CPUShares, 1<<30))
 }
 
 // LogConfig bounds the task's rotated log files on the client.
@@ -192,7 +208,7 @@ func (r *Runtime) buildJob(spec formation.DynoSpec, slug slugSource, stdin stdin
 		Env:         env,
 		KillTimeout: kill,
 		KillSignal:  "SIGTERM",
-		Resources:   &TaskResources{CPU: 100, MemoryMB: memMB},
+		Resources:   &TaskResources{CPU: taskCPU(spec.Resources), MemoryMB: memMB},
 		LogConfig:   &LogConfig{MaxFiles: 10, MaxFileSizeMB: 10},
 	}
 	if slug.url != "" {

@@ -27,7 +27,7 @@ func TestJobGolden(t *testing.T) {
 		Env:       []string{"RACK_ENV=production", "PORT=1", "DYNO=web.1"},
 		SlugDir:   "/var/lib/dynokit/slugs/myapp-v3",
 		Port:      5000,
-		Resources: formation.Resources{MemoryBytes: 300<<20 + 1},
+		Resources: formation.Resources{MemoryBytes: 300<<20 + 1, CPUShares: 2048},
 	}
 	for _, c := range []struct {
 		name string

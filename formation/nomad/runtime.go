@@ -163,6 +163,9 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 	if strings.TrimSpace(spec.Command) == "" {
 		return nil, fmt.Errorf("nomad: start %s: DynoSpec.Command must not be empty", spec.ID)
 	}
+	if err := spec.Resources.Validate(); err != nil {
+		return nil, fmt.Errorf("nomad: start %s: %w", spec.ID, err)
+	}
 	slug := r.slugSource(spec)
 	if slug.url == "" {
 		if fi, err := os.Stat(spec.SlugDir); err != nil || !fi.IsDir() {

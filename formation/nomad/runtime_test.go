@@ -275,6 +275,7 @@ func TestStartErrors(t *testing.T) {
 		{formation.DynoSpec{ID: "a b", Command: "x", SlugDir: "."}, `"a b" contains ' '`},
 		{formation.DynoSpec{ID: "a", Command: " ", SlugDir: "."}, "Command must not be empty"},
 		{formation.DynoSpec{ID: "a", Command: "x", SlugDir: "/does/not/exist"}, `SlugDir "/does/not/exist"`},
+		{formation.DynoSpec{ID: "a", Command: "x", SlugDir: ".", Resources: formation.Resources{CPUShares: -1}}, "Resources.CPUShares -1 must not be negative"},
 		{formation.DynoSpec{ID: "a", Command: "x", SlugDir: "."}, "register job"},
 	} {
 		_, err := rt.Start(ctx, c.spec, formation.Stdio{})

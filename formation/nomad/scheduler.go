@@ -213,7 +213,7 @@ func (s *Scheduler) group(d formation.Deployment, typ string, p formation.Proces
 		Artifacts:   []*Artifact{{GetterSource: d.Slug.URL, GetterOptions: opts, RelativeDest: "local/"}},
 		KillTimeout: grace,
 		KillSignal:  "SIGTERM",
-		Resources:   &TaskResources{CPU: 100, MemoryMB: memMB},
+		Resources:   &TaskResources{CPU: taskCPU(p.Resources), MemoryMB: memMB},
 		LogConfig:   &LogConfig{MaxFiles: 10, MaxFileSizeMB: 10},
 	}
 	// Copies: a job must not alias the Scheduler's policies.

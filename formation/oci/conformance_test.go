@@ -52,7 +52,7 @@ func TestConformanceRunc(t *testing.T) {
 		rt := &oci.Runtime{Binary: "runc", Dir: t.TempDir()}
 		t.Cleanup(func() { checkNoLeftovers(t, rt) })
 		return rt
-	}, formationtest.Options{MemoryLimits: true})
+	}, formationtest.Options{MemoryLimits: true, CPUWeight: cpuWeight})
 }
 
 func TestConformanceCrun(t *testing.T) {
@@ -62,5 +62,5 @@ func TestConformanceCrun(t *testing.T) {
 		rt := &oci.Runtime{Binary: "crun", Dir: t.TempDir()}
 		t.Cleanup(func() { checkNoLeftovers(t, rt) })
 		return rt
-	}, formationtest.Options{MemoryLimits: true})
+	}, formationtest.Options{MemoryLimits: true, CPUWeight: cpuWeight})
 }

@@ -80,7 +80,12 @@
 // Namespaces and limits: pid, mount, uts (hostname = dyno name) and ipc;
 // Resources.MemoryBytes and Resources.PIDs become cgroup limits in
 // CgroupParent/<hash of Dir>-<id> (cgroupfs driver, v1 or v2). The hash
-// lets runtimes with different Dirs reuse dyno IDs.
+// lets runtimes with different Dirs reuse dyno IDs. Resources.CPUShares
+// becomes linux.resources.cpu.shares (WithCPUShares), clamped to the
+// kernel's 2-262144: cpu.shares itself on cgroup v1, cpu.weight as the OCI
+// runtime converts it on v2 (runc 1.3.2+ and crun 1.23+ map 1024 to 100,
+// the default weight; older versions to 39, so on v2 with an old runtime a
+// standard-1X container weighs less than a host process).
 //
 // crun: specs say ociVersion 1.0.2-dev (OCIVersion), which crun 1.8
 // requires and runc accepts. crun 1.8 refuses cgroup v1 hybrid hosts whose

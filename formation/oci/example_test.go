@@ -22,7 +22,7 @@ func ExampleSpec() {
 		Env:       []string{"RACK_ENV=production"},
 		SlugDir:   "/var/lib/dynokit/slugs/myapp-v3",
 		Port:      5000,
-		Resources: formation.Resources{MemoryBytes: 512 << 20, PIDs: 256},
+		Resources: formation.Resources{MemoryBytes: 512 << 20, PIDs: 256, CPUShares: formation.CPUShareUnit}, // standard-1X
 	}
 	s, err := oci.Spec(dyno,
 		oci.WithUser(10001, 10001),
@@ -41,7 +41,7 @@ func ExampleSpec() {
 			fmt.Println("mount:", m.Destination, m.Type, m.Options[0])
 		}
 	}
-	fmt.Println("memory:", *s.Linux.Resources.Memory.Limit, "pids:", *s.Linux.Resources.Pids.Limit)
+	fmt.Println("memory:", *s.Linux.Resources.Memory.Limit, "pids:", *s.Linux.Resources.Pids.Limit, "cpu shares:", *s.Linux.Resources.CPU.Shares)
 	// Output:
 	// ociVersion: 1.0.2-dev
 	// user: 10001 10001
@@ -49,5 +49,5 @@ func ExampleSpec() {
 	// command: bundle exec puma -p $PORT
 	// mount: /usr bind rbind
 	// mount: /app overlay lowerdir=/var/lib/dynokit/slugs/myapp-v3
-	// memory: 536870912 pids: 256
+	// memory: 536870912 pids: 256 cpu shares: 1024
 }

@@ -104,6 +104,8 @@ func ValidateDynoSpec(d formation.DynoSpec) error {
 		return fmt.Errorf("oci: dyno spec %s: Resources.MemoryBytes %d is below the 4 MiB a dyno needs to start", d.ID, d.Resources.MemoryBytes)
 	case d.Resources.PIDs < 0:
 		return fmt.Errorf("oci: dyno spec %s: Resources.PIDs %d is negative", d.ID, d.Resources.PIDs)
+	case d.Resources.CPUShares < 0:
+		return fmt.Errorf("oci: dyno spec %s: Resources.CPUShares %d is negative", d.ID, d.Resources.CPUShares)
 	}
 	for i, kv := range d.Env {
 		k, _, ok := strings.Cut(kv, "=")
@@ -197,6 +199,13 @@ func Spec(d formation.DynoSpec, opts ...Opt) (*specs.Spec, error) {
 	}
 	if d.Resources.PIDs > 0 {
 		if err := WithPIDsLimit(d.Resources.PIDs)(s); err != nil {
+			return nil, err
+		}
+	}
+	if d.Resources.CPUShares > 0 {
+		// Clamped as the kernel would: runc refuses a value the kernel
+		// does not store as written.
+		if err := WithCPUShares(min(max(d.Resources.CPUShares, MinCPUShares), MaxCPUShares))(s); err != nil {
 			return nil, err
 		}
 	}
@@ -409,6 +418,34 @@ func WithPIDsLimit(n int64) Opt {
 			return fmt.Errorf("pids limit %d: want at least 1", n)
 		}
 		resources(s).Pids = &specs.LinuxPids{Limit: &n}
+		return nil
+	}
+}
+
+// The range of cgroup v1 cpu.shares (the kernel's MIN_SHARES and
+// MAX_SHARES); runtimes map it onto cgroup v2 cpu.weight.
+const (
+	MinCPUShares = 2
+	MaxCPUShares = 1 << 18
+)
+
+// WithCPUShares sets the dyno's relative CPU weight (OCI
+// linux.resources.cpu.shares, formation.Resources.CPUShares: 1024 is one
+// standard-1X share). The runtime writes it to cpu.shares on cgroup v1
+// and converts it to cpu.weight on v2 (runc and crun differ by version:
+// 1024 is 39 with the old linear formula, 100 with the one of runc 1.3.2
+// and crun 1.23).
+func WithCPUShares(shares int64) Opt {
+	return func(s *specs.Spec) error {
+		if shares < MinCPUShares || shares > MaxCPUShares {
+			return fmt.Errorf("cpu shares %d: want %d-%d", shares, MinCPUShares, MaxCPUShares)
+		}
+		res := resources(s)
+		if res.CPU == nil {
+			res.CPU = &specs.LinuxCPU{}
+		}
+		v := uint64(shares)
+		res.CPU.Shares = &v
 		return nil
 	}
 }

@@ -30,6 +30,7 @@ func webDyno() formation.DynoSpec {
 		Resources: formation.Resources{
 			MemoryBytes: 512 << 20,
 			PIDs:        256,
+			CPUShares:   2048,
 		},
 	}
 }
@@ -147,6 +148,7 @@ func TestValidateDynoSpec(t *testing.T) {
 		{"negative memory", func(d *formation.DynoSpec) { d.Resources.MemoryBytes = -1 }, "MemoryBytes -1 is negative"},
 		{"tiny memory", func(d *formation.DynoSpec) { d.Resources.MemoryBytes = 1024 }, "below the 4 MiB"},
 		{"negative pids", func(d *formation.DynoSpec) { d.Resources.PIDs = -5 }, "PIDs -5 is negative"},
+		{"negative cpu shares", func(d *formation.DynoSpec) { d.Resources.CPUShares = -1024 }, "Resources.CPUShares -1024 is negative"},
 		{"env without =", func(d *formation.DynoSpec) { d.Env = []string{"A=1", "NOPE"} }, `Env[1] "NOPE" is not KEY=VALUE`},
 		{"env bad key", func(d *formation.DynoSpec) { d.Env = []string{"1A=x"} }, `Env[0] "1A=x"`},
 		{"env NUL", func(d *formation.DynoSpec) { d.Env = []string{"A=x\x00y"} }, "Env[0] for A contains a NUL"},
@@ -188,6 +190,8 @@ func TestOptErrors(t *testing.T) {
 		{"layer twice", []oci.Opt{oci.WithAppLayer("/u", "/w"), oci.WithAppLayer("/u", "/w")}, "already an overlay"},
 		{"small memory", []oci.Opt{oci.WithMemoryLimit(10)}, "memory limit 10"},
 		{"zero pids", []oci.Opt{oci.WithPIDsLimit(0)}, "pids limit 0"},
+		{"one cpu share", []oci.Opt{oci.WithCPUShares(1)}, "cpu shares 1: want 2-262144"},
+		{"too many cpu shares", []oci.Opt{oci.WithCPUShares(1<<18 + 1)}, "cpu shares 262145"},
 		{"cgroup root", []oci.Opt{oci.WithCgroupsPath("/")}, `cgroups path "/"`},
 		{"tiny tmp", []oci.Opt{oci.WithTmpSize(100)}, "tmp size 100"},
 		{"empty version", []oci.Opt{oci.WithOCIVersion("")}, "oci version"},
@@ -207,9 +211,12 @@ func TestSpecOptsApplyInOrder(t *testing.T) {
 		s.Process.Env = append(s.Process.Env, "FROM_OPT=1")
 		return nil
 	}
-	s, err := oci.Spec(webDyno(), oci.WithMemoryLimit(64<<20), nil, custom, oci.WithPIDsLimit(7))
+	s, err := oci.Spec(webDyno(), oci.WithMemoryLimit(64<<20), nil, custom, oci.WithPIDsLimit(7), oci.WithCPUShares(512))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := *s.Linux.Resources.CPU.Shares; got != 512 {
+		t.Errorf("cpu shares = %d, want the opt to override the dyno's 2048", got)
 	}
 	if got := *s.Linux.Resources.Memory.Limit; got != 64<<20 {
 		t.Errorf("memory limit = %d, want the opt to override the dyno's 512 MiB", got)
@@ -222,6 +229,35 @@ func TestSpecOptsApplyInOrder(t *testing.T) {
 	}
 	if s.Version != "1.0.2-dev" {
 		t.Errorf("ociVersion = %q, want 1.0.2-dev (crun 1.8 rejects newer)", s.Version)
+	}
+}
+
+// Resources.CPUShares outside the kernel's range is clamped into it rather
+// than refused: the kernel would store the clamped value anyway. Zero
+// leaves the spec without a cpu section (the runtime's default weight).
+func TestSpecCPUShares(t *testing.T) {
+	for _, tc := range []struct {
+		shares int64
+		want   uint64
+	}{{1, 2}, {1024, 1024}, {51200, 51200}, {1 << 20, 1 << 18}} {
+		d := webDyno()
+		d.Resources.CPUShares = tc.shares
+		s, err := oci.Spec(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := *s.Linux.Resources.CPU.Shares; got != tc.want {
+			t.Errorf("CPUShares %d: spec cpu.shares = %d, want %d", tc.shares, got, tc.want)
+		}
+	}
+	d := webDyno()
+	d.Resources.CPUShares = 0
+	s, err := oci.Spec(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Linux.Resources.CPU != nil {
+		t.Errorf("cpu = %+v, want none without CPUShares", s.Linux.Resources.CPU)
 	}
 }
 

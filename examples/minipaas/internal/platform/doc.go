@@ -52,8 +52,9 @@
 // local runtime copies per dyno so it stays read-only. A dyno's stdout and
 // stderr go through logplex line writers into its app's stream as
 // app[web.1] lines. Scale and Resize change the persisted formation
-// (sizes map to memory and process limits, see DynoSizes); RunOneOff and
-// RunDetached start one-off dynos of the current release.
+// (sizes map to memory and process limits and a CPU weight, see
+// DynoSizes); RunOneOff and RunDetached start one-off dynos of the
+// current release.
 //
 // # Routing and logs from events
 //

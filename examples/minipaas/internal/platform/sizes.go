@@ -15,20 +15,35 @@ type DynoSize struct {
 	Name        string
 	MemoryBytes int64 // memory quota, enforced as a cgroup limit
 	PIDs        int64 // processes and threads
+	// Compute is Heroku's compute multiplier (the dyno-size object's
+	// compute field): a standard-1X is 1. A dyno gets Compute CPU shares
+	// (formation.CPUShareUnit each) as its relative CPU weight.
+	Compute int64
+	// Dedicated is true for sizes Heroku runs on dedicated CPUs. Here it
+	// is informational: every size is a weight on shared CPUs.
+	Dedicated bool
 }
 
-// DynoSizes returns Heroku's Common Runtime sizes with their memory quotas and
-// process limits (reference heroku.md §5.7). A formation without a size
-// runs unlimited: limits need cgroups, which a development machine may
-// not delegate, and formation/local then only warns.
+// DynoSizes returns Heroku's Common Runtime sizes with their memory quotas,
+// process limits (reference heroku.md §5.7) and compute (Heroku's dyno
+// types table: CPU share 1x for eco, basic and standard-1X, 2x for
+// standard-2X, and compute 12x and 50x for the dedicated performance-M and
+// -L). A formation without a size runs unlimited: limits need cgroups,
+// which a development machine may not delegate, and formation/local then
+// only warns.
+//
+// On engines that reserve CPU for a weight (Nomad's MHz, Kubernetes
+// requests; see formation's package doc) a standard-1X reserves 1024 MHz
+// or one CPU, and a performance-L 50 times that: it fits only nodes that
+// large.
 func DynoSizes() []DynoSize {
 	return []DynoSize{
-		{"eco", 512 << 20, 256},
-		{"basic", 512 << 20, 256},
-		{"standard-1x", 512 << 20, 256},
-		{"standard-2x", 1 << 30, 512},
-		{"performance-m", 2560 << 20, 32768},
-		{"performance-l", 14 << 30, 32768},
+		{"eco", 512 << 20, 256, 1, false},
+		{"basic", 512 << 20, 256, 1, false},
+		{"standard-1x", 512 << 20, 256, 1, false},
+		{"standard-2x", 1 << 30, 512, 2, false},
+		{"performance-m", 2560 << 20, 32768, 12, true},
+		{"performance-l", 14 << 30, 32768, 50, true},
 	}
 }
 
@@ -56,7 +71,7 @@ func resourcesFor(size string) formation.Resources {
 	if !ok {
 		return formation.Resources{}
 	}
-	return formation.Resources{MemoryBytes: s.MemoryBytes, PIDs: s.PIDs}
+	return formation.Resources{MemoryBytes: s.MemoryBytes, PIDs: s.PIDs, CPUShares: s.Compute * formation.CPUShareUnit}
 }
 
 // Resize sets the dyno size of process types ("web": "standard-2x") and
