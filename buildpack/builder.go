@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dynokit/dynokit/internal/copytree"
 )
 
 // Defaults of Builder's zero value.
@@ -373,7 +375,7 @@ func (st *build) privateCopy(ctx context.Context, bp Buildpack, i int) (string, 
 	if err := os.Mkdir(dst, 0o700); err != nil {
 		return "", fmt.Errorf("buildpack: copy %s: %w", bp.label(), err)
 	}
-	if err := copyTree(ctx, bp.Dir, dst); err != nil {
+	if err := copytree.Copy(ctx, bp.Dir, dst); err != nil {
 		return "", &Error{Buildpack: bp.label(), Phase: PhaseFetch, ExitCode: -1, Err: fmt.Errorf("copy %s: %w", bp.Dir, err)}
 	}
 	return dst, nil

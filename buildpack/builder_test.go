@@ -1,7 +1,6 @@
 package buildpack_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -12,12 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dynokit/dynokit/buildpack"
 	"github.com/dynokit/dynokit/buildpack/buildpacktest"
+	"github.com/dynokit/dynokit/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -56,25 +55,6 @@ func appDir(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// syncBuffer is a bytes.Buffer safe for the builder's writer goroutine
-// and the test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // normalize replaces volatile parts of build output.
 func normalize(out string, dirs map[string]string) string {
 	for dir, name := range dirs {
@@ -85,19 +65,7 @@ func normalize(out string, dirs map[string]string) string {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("output differs from %s (-want +got):\n%s", path, diff)
-	}
+	testutil.Golden(t, filepath.Join("testdata", name+".golden"), []byte(got), *update)
 }
 
 func TestRunnerSuite(t *testing.T) {
@@ -114,7 +82,7 @@ func TestBuildCompileContract(t *testing.T) {
 		"SPACES":       "  padded  ",
 		"EMPTY":        "",
 	}
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	b := &buildpack.Builder{}
 	res, err := b.Build(context.Background(), buildpack.BuildInput{
 		AppDir:        app,
@@ -214,7 +182,7 @@ func TestDetectOrder(t *testing.T) {
 				cands = append(cands, bp(t, n))
 			}
 			app := appDir(t, nil)
-			var out syncBuffer
+			var out testutil.SyncBuffer
 			res, err := (&buildpack.Builder{}).Build(context.Background(), buildpack.BuildInput{AppDir: app, Detect: cands, Output: &out})
 			if tt.wantRan == "" {
 				if !errors.Is(err, buildpack.ErrNoMatch) {
@@ -237,7 +205,7 @@ func TestDetectOrder(t *testing.T) {
 
 func TestCompileFailure(t *testing.T) {
 	requireBash(t)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	_, err := (&buildpack.Builder{}).Build(context.Background(), buildpack.BuildInput{
 		AppDir: appDir(t, nil), Detect: []buildpack.Buildpack{bp(t, "compile-fail")}, Output: &out,
 	})
@@ -276,7 +244,7 @@ func TestExportChaining(t *testing.T) {
 	requireBash(t)
 	a, b, c := bp(t, "export-a"), bp(t, "export-b"), bp(t, "export-c")
 	app := appDir(t, nil)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	res, err := (&buildpack.Builder{}).Build(context.Background(), buildpack.BuildInput{AppDir: app, Buildpacks: []buildpack.Buildpack{a, b, c}, Output: &out})
 	if err != nil {
 		t.Fatalf("Build: %v\n%s", err, out.String())
@@ -417,7 +385,7 @@ func TestTimeoutKillsProcessTree(t *testing.T) {
 	requireBash(t)
 	app := appDir(t, nil)
 	start := time.Now()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	_, err := (&buildpack.Builder{Timeout: 2 * time.Second}).Build(context.Background(), buildpack.BuildInput{AppDir: app, Detect: []buildpack.Buildpack{bp(t, "hang")}, Output: &out})
 	var be *buildpack.Error
 	if !errors.As(err, &be) || be.Phase != buildpack.PhaseCompile || !errors.Is(err, context.DeadlineExceeded) {
@@ -479,7 +447,7 @@ func waitFile(t *testing.T, p string) {
 func TestOutputBounded(t *testing.T) {
 	requireBash(t)
 	app := appDir(t, nil)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	const limit = 64 << 10
 	res, err := (&buildpack.Builder{MaxOutputBytes: limit}).Build(context.Background(), buildpack.BuildInput{AppDir: app, Detect: []buildpack.Buildpack{bp(t, "flood")}, Output: &out})
 	if err != nil {
@@ -529,7 +497,7 @@ func TestOutputStreams(t *testing.T) {
 		Detect:  "#!/usr/bin/env bash\necho Streamer\n",
 		Compile: "#!/usr/bin/env bash\necho 'first line'\nwhile [ ! -f " + strconv.Quote(gate) + " ]; do sleep 0.05; done\necho 'second line'\n",
 	})
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		_, err := (&buildpack.Builder{Timeout: 2 * time.Minute}).Build(context.Background(), buildpack.BuildInput{AppDir: appDir(t, nil), Detect: []buildpack.Buildpack{pack}, Output: &out})

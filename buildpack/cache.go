@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dynokit/dynokit/internal/copytree"
 )
 
 // Cache keeps each app's build cache (the CACHE_DIR its buildpacks see)
@@ -103,7 +104,7 @@ func (c *Cache) checkout(ctx context.Context, app string) (string, error) {
 		os.RemoveAll(work)
 		return "", fmt.Errorf("buildpack: cache: %w", err)
 	}
-	if err := copyTree(ctx, filepath.Join(dir, filepath.Base(gen)), work); err != nil {
+	if err := copytree.Copy(ctx, filepath.Join(dir, filepath.Base(gen)), work); err != nil {
 		os.RemoveAll(work)
 		return "", fmt.Errorf("buildpack: cache: restore %s: %w", app, err)
 	}
@@ -202,62 +203,6 @@ func (c *Cache) Purge(ctx context.Context, app string) error {
 		return fmt.Errorf("buildpack: cache: purge %s: %w", app, err)
 	}
 	return os.RemoveAll(filepath.Join(dir, filepath.Base(old)))
-}
-
-// copyTree copies src into the existing directory dst without following
-// symbolic links (they are copied as links).
-func copyTree(ctx context.Context, src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if rel == "." {
-			return nil
-		}
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return os.Mkdir(target, info.Mode().Perm()|0o700)
-		case d.Type()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case d.Type().IsRegular():
-			return copyFile(path, target, info.Mode().Perm())
-		default:
-			return nil // sockets, fifos, devices are not cache content
-		}
-	})
-}
-
-func copyFile(src, dst string, perm fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func randomID() string {

@@ -242,12 +242,10 @@ func TestFanout(t *testing.T) {
 
 func TestFanoutSinkConformance(t *testing.T) {
 	logplextest.TestSink(t, func(t *testing.T) (logplex.Sink, logplextest.Delivered) {
-		var got capture
+		var got logplextest.Recorder
 		return logplex.Fanout(&got, &logplex.Buffer{}), func() []logplex.Message {
-			got.mu.Lock()
-			defer got.mu.Unlock()
 			var out []logplex.Message
-			for _, m := range got.msgs {
+			for _, m := range got.Messages() {
 				out = append(out, logplex.Split(m)...)
 			}
 			return out

@@ -6,35 +6,18 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"testing/slogtest"
 	"time"
 
 	"github.com/dynokit/dynokit/logplex"
+	"github.com/dynokit/dynokit/logplex/logplextest"
 )
 
-// capture is a Sink that records messages as sent (before any stamping).
-type capture struct {
-	mu   sync.Mutex
-	msgs []logplex.Message
-}
-
-func (c *capture) Send(_ context.Context, m logplex.Message) error {
-	if err := m.Validate(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.msgs = append(c.msgs, m)
-	c.mu.Unlock()
-	return nil
-}
-
-func (c *capture) texts() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// texts are the texts of ms, in order.
+func texts(ms []logplex.Message) []string {
 	var out []string
-	for _, m := range c.msgs {
+	for _, m := range ms {
 		out = append(out, m.Text)
 	}
 	return out
@@ -63,7 +46,7 @@ var lineWriterCases = []struct {
 func TestLineWriter(t *testing.T) {
 	for _, c := range lineWriterCases {
 		t.Run(c.name, func(t *testing.T) {
-			var got capture
+			var got logplextest.Recorder
 			w := logplex.NewLineWriter(&got, logplex.Message{App: "demo", Source: "app", Proc: "web.1"})
 			for _, s := range c.writes {
 				n, err := w.Write([]byte(s))
@@ -74,10 +57,10 @@ func TestLineWriter(t *testing.T) {
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if g := got.texts(); strings.Join(g, "|") != strings.Join(c.want, "|") || len(g) != len(c.want) {
+			if g := texts(got.Messages()); strings.Join(g, "|") != strings.Join(c.want, "|") || len(g) != len(c.want) {
 				t.Errorf("lines (%d) %q, want (%d) %q", len(g), short(g), len(c.want), short(c.want))
 			}
-			for _, m := range got.msgs {
+			for _, m := range got.Messages() {
 				if m.Time.IsZero() || m.App != "demo" || m.Proc != "web.1" {
 					t.Errorf("message fields not from template: %+v", m)
 				}
@@ -98,7 +81,7 @@ func short(ss []string) []string {
 }
 
 func TestLineWriterAfterClose(t *testing.T) {
-	w := logplex.NewLineWriter(&capture{}, logplex.Message{App: "demo", Source: "app", Proc: "web.1"})
+	w := logplex.NewLineWriter(&logplextest.Recorder{}, logplex.Message{App: "demo", Source: "app", Proc: "web.1"})
 	w.Close()
 	if _, err := w.Write([]byte("x\n")); !errors.Is(err, logplex.ErrClosed) {
 		t.Fatalf("Write after Close = %v, want ErrClosed", err)
@@ -106,7 +89,7 @@ func TestLineWriterAfterClose(t *testing.T) {
 }
 
 func TestLineWriterBadTemplate(t *testing.T) {
-	w := logplex.NewLineWriter(&capture{}, logplex.Message{App: "demo", Source: "app", Proc: "web 1"})
+	w := logplex.NewLineWriter(&logplextest.Recorder{}, logplex.Message{App: "demo", Source: "app", Proc: "web 1"})
 	var fe *logplex.FieldError
 	if _, err := w.Write([]byte("x\n")); !errors.As(err, &fe) || fe.Field != "Proc" {
 		t.Fatalf("Write with a bad template = %v, want a FieldError on Proc", err)
@@ -119,7 +102,7 @@ func FuzzLineWriter(f *testing.F) {
 		f.Add(strings.Join(c.writes, ""), uint8(7))
 	}
 	f.Fuzz(func(t *testing.T, input string, chunk uint8) {
-		var got capture
+		var got logplextest.Recorder
 		w := logplex.NewLineWriter(&got, logplex.Message{App: "demo", Source: "app", Proc: "web.1"})
 		step := int(chunk%64) + 1
 		for i := 0; i < len(input); i += step {
@@ -139,10 +122,10 @@ func FuzzLineWriter(f *testing.F) {
 		}
 		// Pieces of a long line may be cut at a different rune boundary
 		// when it arrives in chunks; compare the joined text per line.
-		if strings.Join(got.texts(), "") != strings.Join(want, "") {
-			t.Fatalf("lines differ:\n got %q\nwant %q", got.texts(), want)
+		if strings.Join(texts(got.Messages()), "") != strings.Join(want, "") {
+			t.Fatalf("lines differ:\n got %q\nwant %q", texts(got.Messages()), want)
 		}
-		for _, s := range got.texts() {
+		for _, s := range texts(got.Messages()) {
 			if len(s) > logplex.MaxLineBytes {
 				t.Fatalf("line of %d bytes", len(s))
 			}
@@ -151,15 +134,15 @@ func FuzzLineWriter(f *testing.F) {
 }
 
 func TestHandlerSlogtest(t *testing.T) {
-	var got capture
+	var got logplextest.Recorder
 	slogtest.Run(t, func(*testing.T) slog.Handler {
-		got = capture{}
+		got = logplextest.Recorder{}
 		return logplex.NewHandler(&got, logplex.Message{App: "demo", Source: "heroku", Proc: "api"}, nil)
 	}, func(t *testing.T) map[string]any {
-		if len(got.msgs) != 1 {
-			t.Fatalf("%d messages, want 1", len(got.msgs))
+		if len(got.Messages()) != 1 {
+			t.Fatalf("%d messages, want 1", len(got.Messages()))
 		}
-		return parseLogfmt(t, got.msgs[0])
+		return parseLogfmt(t, got.Messages()[0])
 	})
 }
 
@@ -239,7 +222,7 @@ func TestHandlerRoutesByAttributes(t *testing.T) {
 }
 
 func TestHandlerLevel(t *testing.T) {
-	h := logplex.NewHandler(&capture{}, logplex.Message{}, &logplex.HandlerOptions{Level: slog.LevelWarn})
+	h := logplex.NewHandler(&logplextest.Recorder{}, logplex.Message{}, &logplex.HandlerOptions{Level: slog.LevelWarn})
 	if h.Enabled(context.Background(), slog.LevelInfo) || !h.Enabled(context.Background(), slog.LevelError) {
 		t.Error("Level not honoured")
 	}

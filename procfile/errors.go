@@ -2,8 +2,9 @@ package procfile
 
 import (
 	"errors"
-	"fmt"
-	"strings"
+	"slices"
+
+	"github.com/dynokit/dynokit/procfile/internal/diagtext"
 )
 
 // ErrTooLarge is returned (wrapped) when the input is longer than [MaxSize].
@@ -77,15 +78,7 @@ const (
 	SeverityWarning
 )
 
-func (s Severity) String() string {
-	switch s {
-	case SeverityError:
-		return "error"
-	case SeverityWarning:
-		return "warning"
-	}
-	return fmt.Sprintf("Severity(%d)", int(s))
-}
+func (s Severity) String() string { return diagtext.SeverityName(int(s)) }
 
 // SyntaxError is one diagnostic of strict mode.
 type SyntaxError struct {
@@ -96,10 +89,7 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	if e.Line == 0 {
-		return fmt.Sprintf("procfile: %s: %s (%s)", e.Severity, e.Msg, string(e.Rule))
-	}
-	return fmt.Sprintf("procfile: line %d: %s: %s (%s)", e.Line, e.Severity, e.Msg, string(e.Rule))
+	return diagtext.Format("procfile", e.Line, e.Severity.String(), e.Msg, string(e.Rule))
 }
 
 // Unwrap returns the Rule, so errors.Is matches rules.
@@ -109,37 +99,12 @@ func (e *SyntaxError) Unwrap() error { return e.Rule }
 // line. Get it with errors.As(err, &errs).
 type Errors []*SyntaxError
 
-func (errs Errors) Error() string {
-	switch len(errs) {
-	case 0:
-		return "procfile: no errors"
-	case 1:
-		return errs[0].Error()
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "procfile: %d problems:", len(errs))
-	for _, e := range errs {
-		b.WriteString("\n\t")
-		b.WriteString(strings.TrimPrefix(e.Error(), "procfile: "))
-	}
-	return b.String()
-}
+func (errs Errors) Error() string { return diagtext.Join("procfile", errs) }
 
 // Unwrap exposes each *SyntaxError to errors.Is and errors.As.
-func (errs Errors) Unwrap() []error {
-	out := make([]error, len(errs))
-	for i, e := range errs {
-		out[i] = e
-	}
-	return out
-}
+func (errs Errors) Unwrap() []error { return diagtext.Unwrap(errs) }
 
 // HasErrors reports whether any diagnostic has SeverityError.
 func (errs Errors) HasErrors() bool {
-	for _, e := range errs {
-		if e.Severity == SeverityError {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(errs, func(e *SyntaxError) bool { return e.Severity == SeverityError })
 }

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dynokit/dynokit/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -20,34 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // beside it. Run `go test ./procfile -run Golden -update` after an
 // intended change and review the diff.
 func TestGolden(t *testing.T) {
-	inputs, err := filepath.Glob(filepath.Join("testdata", "golden", "*.Procfile"))
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no golden inputs: %v", err)
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".Procfile")
-		t.Run(name, func(t *testing.T) {
-			src, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := renderGolden(t, src)
-			goldenPath := strings.TrimSuffix(in, ".Procfile") + ".golden"
-			if *update {
-				if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the parse result (run with -update if intended)\n--- got\n%s\n--- want\n%s", goldenPath, got, want)
-			}
-		})
-	}
+	testutil.GoldenDir(t, filepath.Join("testdata", "golden"), ".Procfile", *update, renderGolden)
 }
 
 func renderGolden(t *testing.T, src []byte) []byte {

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynokit/dynokit/internal/testutil"
 	"github.com/dynokit/dynokit/release"
 	"github.com/dynokit/dynokit/release/memstore"
 )
@@ -162,19 +162,7 @@ func TestHistoryGolden(t *testing.T) {
 	b.WriteString(out.String())
 	fmt.Fprintf(&b, "\n# release phase ran for versions %v\n", p.calls)
 
-	golden := filepath.Join("testdata", "history.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("history differs from %s (run with -update after checking):\n%s", golden, b.String())
-	}
+	testutil.Golden(t, filepath.Join("testdata", "history.golden"), []byte(b.String()), *update)
 }
 
 func mapsKeys(m map[string]string) func(func(string) bool) {

@@ -1,7 +1,6 @@
 package router_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -31,6 +30,7 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/dynokit/dynokit/internal/testutil"
 	"github.com/dynokit/dynokit/router"
 )
 
@@ -192,7 +192,7 @@ func startPebble(t *testing.T, bin string, httpPort, tlsPort int) *pebble {
 	}
 	dnsAddr := startDNS(t)
 
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd := exec.Command(bin, "-config", cfgPath, "-dnsserver", dnsAddr)
 	cmd.Env = append(os.Environ(),
 		"PEBBLE_VA_NOSLEEP=1",
@@ -268,23 +268,6 @@ func (p *pebble) get(url string) ([]byte, error) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // writeAPICert writes a certificate for Pebble's own HTTPS API (cert.pem,
 // key.pem in dir), signed by a fresh CA it returns as a pool.

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynokit/dynokit/internal/testutil"
 	"github.com/dynokit/dynokit/slug"
 )
 
@@ -222,20 +223,7 @@ func TestPackGolden(t *testing.T) {
 		}
 		got.WriteString("\n")
 	}
-	golden := filepath.Join("testdata", "pack.golden")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got.String() != string(want) {
-		t.Errorf("packed archive differs from %s (run with -update if intended):\ngot:\n%s\nwant:\n%s", golden, got.String(), want)
-	}
+	testutil.Golden(t, filepath.Join("testdata", "pack.golden"), []byte(got.String()), *update)
 }
 
 func TestPackSlugignore(t *testing.T) {

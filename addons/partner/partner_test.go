@@ -26,6 +26,7 @@ import (
 	"github.com/dynokit/dynokit/addons/internal/testserver"
 	"github.com/dynokit/dynokit/addons/partner"
 	"github.com/dynokit/dynokit/addons/postgres"
+	"github.com/dynokit/dynokit/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -399,19 +400,7 @@ func TestWireGolden(t *testing.T) {
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run with -update after checking):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	testutil.Golden(t, filepath.Join("testdata", name), got, *update)
 }
 
 func FuzzDecodeProvision(f *testing.F) {

@@ -1,12 +1,13 @@
 package buildpacktest
 
 import (
-	"io/fs"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/dynokit/dynokit/buildpack"
+	"github.com/dynokit/dynokit/internal/copytree"
 )
 
 // Scripts are the bodies of a buildpack's bin/ scripts; an empty field
@@ -55,35 +56,8 @@ func Copy(t testing.TB, src string) buildpack.Buildpack {
 }
 
 // CopyTree copies the directory src to dst (created), following no links.
+// Files and directories keep their permission bits (directories gain owner
+// rwx); sockets, fifos and devices are left out.
 func CopyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(target, data, info.Mode().Perm())
-		}
-	})
+	return copytree.Copy(context.Background(), src, dst)
 }

@@ -1,7 +1,6 @@
 package builtin_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -15,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/dynokit/dynokit/buildpack"
 	"github.com/dynokit/dynokit/buildpack/buildpacktest"
 	"github.com/dynokit/dynokit/buildpack/builtin"
+	"github.com/dynokit/dynokit/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -76,30 +75,13 @@ func app(t *testing.T, name string) string {
 	return dst
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func build(t *testing.T, dir string, b *buildpack.Builder, in buildpack.BuildInput) (*buildpack.Result, string) {
 	t.Helper()
 	bps, err := builtin.WriteAll(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	in.AppDir, in.Detect, in.Output = dir, bps, &out
 	if b == nil {
 		b = &buildpack.Builder{}
@@ -116,17 +98,7 @@ var goVersion = regexp.MustCompile(`go1\.[0-9]+(\.[0-9]+)?( [a-z0-9]+/[a-z0-9]+)
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	got = goVersion.ReplaceAllString(got, "goX")
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		os.WriteFile(path, []byte(got), 0o644)
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("output differs from %s (-want +got):\n%s", path, diff)
-	}
+	testutil.Golden(t, filepath.Join("testdata", name+".golden"), []byte(got), *update)
 }
 
 // serve starts the command of a web process type the way a dyno would
@@ -143,7 +115,7 @@ func serve(t *testing.T, dir, command string) string {
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "PORT=" + strconv.Itoa(port)}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
@@ -230,7 +202,7 @@ func TestGoApp(t *testing.T) {
 			})
 			return n
 		}
-		var out syncBuffer
+		var out testutil.SyncBuffer
 		d1 := tiny()
 		res, err := b.Build(context.Background(), buildpack.BuildInput{App: "tiny", AppDir: d1, Buildpacks: []buildpack.Buildpack{seed, goBP}, Output: &out})
 		if err != nil {

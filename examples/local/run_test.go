@@ -12,10 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynokit/dynokit/internal/testutil"
 )
 
 // The test binary doubles as the app's web process.
@@ -46,7 +47,7 @@ func TestSIGINT(t *testing.T) {
 	cmd := exec.Command(exe, "-p", fmt.Sprint(freePort(t)), "-t", "300ms", "web", "stubborn")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "LOCAL_EXAMPLE_HELPER=main")
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -74,24 +75,6 @@ func TestSIGINT(t *testing.T) {
 	}
 }
 
-// syncBuffer collects output from the runner's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func appDir(t *testing.T, procfile, env string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -116,7 +99,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func waitOutput(t *testing.T, out *syncBuffer, re string) {
+func waitOutput(t *testing.T, out *testutil.SyncBuffer, re string) {
 	t.Helper()
 	rx := regexp.MustCompile(re)
 	deadline := time.Now().Add(20 * time.Second)
@@ -143,7 +126,7 @@ func TestCrashStopsEverything(t *testing.T) {
 	}
 	dir := appDir(t, app+"crasher: until [ -e crash-now ]; do sleep 0.02; done; echo boom >&2; exit 3\n", "GREETING=hi\nHELPER_BIN="+exe+"\n")
 	base := freePort(t)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	var stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
@@ -203,7 +186,7 @@ func TestInterrupt(t *testing.T) {
 	}
 	dir := appDir(t, app, "HELPER_BIN="+exe+"\n")
 	base := freePort(t)
-	var out, stderr syncBuffer
+	var out, stderr testutil.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
@@ -254,14 +237,14 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-t", "0s"}, 2, "grace period must be positive"},
 	}
 	for _, tt := range tests {
-		var out, stderr syncBuffer
+		var out, stderr testutil.SyncBuffer
 		code := run(context.Background(), tt.args, dir, &out, &stderr, false)
 		if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("run(%q) = %d, stderr %q; want %d and %q", tt.args, code, stderr.String(), tt.code, tt.want)
 		}
 	}
 	empty := appDir(t, "# nothing\n", "")
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	if code := run(context.Background(), nil, empty, io.Discard, &stderr, false); code != 1 || !strings.Contains(stderr.String(), "defines no process types") {
 		t.Errorf("empty Procfile: %d %q", code, stderr.String())
 	}
@@ -298,7 +281,7 @@ func TestDemo(t *testing.T) {
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"-C", "demo", "-p", fmt.Sprint(port), "-t", "2s"}, ".", &out, &out, false)

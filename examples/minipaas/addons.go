@@ -687,10 +687,10 @@ func newAddonName(service string) string {
 func (a *api) addonRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /apps/{app}/addons", a.listAddons)
 	h("POST /apps/{app}/addons", a.createAddon)
-	h("GET /apps/{app}/addons/{addon}", a.getAppAddon)
+	h("GET /apps/{app}/addons/{addon}", a.getAddon)
 	h("DELETE /apps/{app}/addons/{addon}", a.destroyAddon)
 	h("PATCH /apps/{app}/addons/{addon}", a.patchAddon)
-	h("GET /addons", a.listAllAddons)
+	h("GET /addons", a.listAddons)
 	h("GET /addons/{addon}", a.getAddon)
 	h("GET /addons/{addon}/addon-attachments", a.addonAttachments)
 	h("GET /apps/{app}/addon-attachments", a.appAttachments)
@@ -816,6 +816,7 @@ func (a *api) attachmentsOf(ctx context.Context, v addonView) []attachmentJSON {
 	return out
 }
 
+// listAddons serves GET /addons and, for one app, GET /apps/{app}/addons.
 func (a *api) listAddons(w http.ResponseWriter, r *http.Request) error {
 	app, err := a.addonApp(r)
 	if err != nil {
@@ -825,18 +826,6 @@ func (a *api) listAddons(w http.ResponseWriter, r *http.Request) error {
 	for _, v := range a.addons.list(app.Name) {
 		out = append(out, a.addonToJSON(r.Context(), v))
 	}
-	return paginateAddons(w, r, out)
-}
-
-func (a *api) listAllAddons(w http.ResponseWriter, r *http.Request) error {
-	out := []addonJSON{}
-	for _, v := range a.addons.list("") {
-		out = append(out, a.addonToJSON(r.Context(), v))
-	}
-	return paginateAddons(w, r, out)
-}
-
-func paginateAddons(w http.ResponseWriter, r *http.Request, out []addonJSON) error {
 	return platformapi.Paginate(w, r, out,
 		platformapi.Field[addonJSON]{Name: "id", Key: func(j addonJSON) string { return j.ID }},
 		platformapi.Field[addonJSON]{Name: "name", Key: func(j addonJSON) string { return j.Name }},
@@ -868,16 +857,9 @@ func (a *api) findAddon(app, idOrName string) (addonView, error) {
 	return addonView{}, platformapi.NotFound("add-on", idOrName)
 }
 
+// getAddon serves GET /addons/{addon} and, scoped to one app,
+// GET /apps/{app}/addons/{addon}.
 func (a *api) getAddon(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.findAddon("", r.PathValue("addon"))
-	if err != nil {
-		return err
-	}
-	platformapi.WriteJSON(w, http.StatusOK, a.addonToJSON(r.Context(), v))
-	return nil
-}
-
-func (a *api) getAppAddon(w http.ResponseWriter, r *http.Request) error {
 	app, err := a.addonApp(r)
 	if err != nil {
 		return err

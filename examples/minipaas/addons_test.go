@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +21,7 @@ import (
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/formation/formationtest"
 	"github.com/dynokit/dynokit/internal/pgtest"
+	"github.com/dynokit/dynokit/internal/testutil"
 )
 
 // startRedis runs a throw-away redis-server whose default user needs a
@@ -52,32 +52,13 @@ func startRedis(t *testing.T) string {
 	cmd := exec.Command(bin, conf, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no")
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-	// Pdeathsig is per thread: start from a locked thread that lives as
-	// long as the server, so a dying test binary takes the server along.
+	// A dying test binary takes the server along.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	started, exited := make(chan error, 1), make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer close(exited)
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-	}()
-	if err := <-started; err != nil {
+	proc, err := testutil.Start(cmd)
+	if err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	t.Cleanup(func() { proc.Stop(syscall.SIGTERM, 20*time.Second) })
 	adminURL := "redis://:" + password + "@127.0.0.1:" + strconv.Itoa(port)
 	opt, err := goredis.ParseURL(adminURL)
 	if err != nil {
@@ -94,7 +75,7 @@ func startRedis(t *testing.T) string {
 			return adminURL
 		}
 		select {
-		case <-exited:
+		case <-proc.Exited():
 			t.Fatalf("redis-server exited during startup:\n%s", logBuf.String())
 		default:
 		}

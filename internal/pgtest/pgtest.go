@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynokit/dynokit/internal/testutil"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -42,8 +42,7 @@ type Server struct {
 	err      error  // start failure
 	dir      string
 	port     int
-	proc     *os.Process
-	exited   chan struct{}
+	proc     *testutil.Process
 	mu       sync.Mutex // serialises CREATE/DROP DATABASE and guards admin, n
 	admin    *pgx.Conn
 	shared   *pgx.Conn // connected to sharedDB, for NewSchema
@@ -228,16 +227,7 @@ func (s *Server) Stop() {
 }
 
 func (s *Server) shutdown() {
-	if s.proc == nil {
-		return
-	}
-	_ = s.proc.Signal(syscall.SIGINT) // fast shutdown
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		_ = s.proc.Kill()
-		<-s.exited
-	}
+	s.proc.Stop(syscall.SIGINT, 30*time.Second) // fast shutdown
 }
 
 // BinDir returns the directory holding the newest installed PostgreSQL
@@ -332,7 +322,7 @@ func (s *Server) start() {
 }
 
 func (s *Server) startPostgres(bin, data string, cred *syscall.Credential) error {
-	port, err := freePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		return err
 	}
@@ -352,25 +342,11 @@ func (s *Server) startPostgres(bin, data string, cred *syscall.Credential) error
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGQUIT}
 
-	// Pdeathsig fires when the thread that forked the child exits, and the
-	// Go runtime may retire threads; a goroutine locked to its thread for
-	// the server's whole life keeps that thread alive.
-	started := make(chan error, 1)
-	exited := make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer close(exited)
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-	}()
-	if err := <-started; err != nil {
+	proc, err := testutil.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}
-	s.proc, s.exited, s.port = cmd.Process, exited, port
+	s.proc, s.port = proc, port
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -382,7 +358,7 @@ func (s *Server) startPostgres(bin, data string, cred *syscall.Credential) error
 			return nil
 		}
 		select {
-		case <-exited:
+		case <-proc.Exited():
 			logged, _ := os.ReadFile(logPath)
 			s.proc = nil
 			return fmt.Errorf("postgres exited during startup on port %d:\n%s", port, logged)
@@ -395,15 +371,6 @@ func (s *Server) startPostgres(bin, data string, cred *syscall.Credential) error
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // removeStaleDirs deletes directories of earlier servers whose postmaster

@@ -33,9 +33,9 @@ func line(i int) logplex.Message {
 	return logplex.Message{Time: t0.Add(time.Duration(i) * time.Millisecond), App: "demo", Source: "app", Proc: "web.1", Text: fmt.Sprintf("line %d", i)}
 }
 
-// listen runs our own syslog listener (TCP or TLS) into a collector.
-func listen(t *testing.T, tlsConfig *testca.CA, app string) (string, *collector) {
-	got := &collector{}
+// listen runs our own syslog listener (TCP or TLS) into a Recorder.
+func listen(t *testing.T, tlsConfig *testca.CA, app string) (string, *logplextest.Recorder) {
+	got := &logplextest.Recorder{}
 	l := &syslog.Listener{Sink: got, Route: syslog.DrainRoute(app)}
 	if tlsConfig != nil {
 		l.TLSConfig = tlsConfig.ServerConfig()
@@ -66,7 +66,7 @@ func TestSyslogDrainConformance(t *testing.T) {
 					d.TLS = ca.ClientConfig()
 				}
 				run(t, d)
-				return d, got.all
+				return d, got.Messages
 			})
 		})
 	}
@@ -74,12 +74,12 @@ func TestSyslogDrainConformance(t *testing.T) {
 
 func TestHTTPSDrainConformance(t *testing.T) {
 	logplextest.TestDrain(t, func(t *testing.T) (logplex.Drain, logplextest.Delivered) {
-		got := &collector{}
+		got := &logplextest.Recorder{}
 		srv := httptest.NewTLSServer(&syslog.InputHandler{Sink: got, Route: syslog.DrainRoute(logplextest.App), Dialect: syslog.HTTPSDrain})
 		t.Cleanup(srv.Close)
 		d := &drain.HTTPS{URL: srv.URL + "/logs", Token: token, Client: srv.Client()}
 		run(t, d)
-		return d, got.all
+		return d, got.Messages
 	})
 }
 
@@ -232,18 +232,18 @@ func TestSyslogTLSIntoRealRsyslog(t *testing.T) {
 func TestSyslogTLSBadCertificate(t *testing.T) {
 	ca, other := testca.New(t), testca.New(t)
 	addr, got := listen(t, ca, "demo")
-	appLog := &collector{}
+	appLog := &logplextest.Recorder{}
 	d := &drain.Syslog{Addr: addr, Token: token, TLS: other.ClientConfig(), MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Errors: appLog}
 	run(t, d)
 	d.Send(context.Background(), line(1))
 	time.Sleep(200 * time.Millisecond)
-	notices := appLog.all()
+	notices := appLog.Messages()
 	if len(notices) != 1 || notices[0].App != "demo" || notices[0].Proc != "logplex" ||
 		!strings.HasPrefix(notices[0].Text, `Error L14 (certificate validation): error="x509: certificate signed by unknown authority`) ||
 		!strings.HasSuffix(notices[0].Text, ` uri="syslog+tls://`+addr+`/"`) {
 		t.Fatalf("app log got %+v, want one L14 line", notices)
 	}
-	if n := len(got.all()); n != 0 {
+	if n := len(got.Messages()); n != 0 {
 		t.Fatalf("%d messages went to an endpoint with an untrusted certificate", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -312,7 +312,7 @@ func TestSyslogHungEndpoint(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("sending %d lines took %v with a hung drain", n, d)
 	}
-	waitUntil(t, "the healthy drain to deliver everything", func() bool { return len(got.all()) >= n })
+	waitUntil(t, "the healthy drain to deliver everything", func() bool { return len(got.Messages()) >= n })
 	sctx, scancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer scancel()
 	start = time.Now()

@@ -8,36 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/logplex/drain"
 	"github.com/dynokit/dynokit/logplex/internal/testca"
 )
-
-type collector struct {
-	mu   sync.Mutex
-	msgs []logplex.Message
-}
-
-func (c *collector) Send(_ context.Context, m logplex.Message) error {
-	if err := m.Validate(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.msgs = append(c.msgs, m)
-	c.mu.Unlock()
-	return nil
-}
-
-func (c *collector) all() []logplex.Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]logplex.Message(nil), c.msgs...)
-}
 
 // run starts d and shuts it down at cleanup.
 func run(t *testing.T, d drain.Runner) {

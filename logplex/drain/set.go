@@ -95,31 +95,22 @@ func (s *Set) Send(ctx context.Context, m logplex.Message) error {
 
 // Run runs every drain until each has returned.
 func (s *Set) Run(ctx context.Context) error {
-	drains := s.list()
-	errs := make([]error, len(drains))
-	var wg sync.WaitGroup
-	for i, d := range drains {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = d.Run(ctx)
-		}()
-	}
-	wg.Wait()
-	return multierror.Append(nil, errs...).ErrorOrNil()
+	return s.each(func(d Runner) error { return d.Run(ctx) })
 }
 
 // Shutdown shuts every drain down concurrently, within ctx.
 func (s *Set) Shutdown(ctx context.Context) error {
+	return s.each(func(d Runner) error { return d.Shutdown(ctx) })
+}
+
+// each calls f on every drain concurrently and returns once all calls
+// have, with their errors aggregated.
+func (s *Set) each(f func(Runner) error) error {
 	drains := s.list()
 	errs := make([]error, len(drains))
 	var wg sync.WaitGroup
 	for i, d := range drains {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = d.Shutdown(ctx)
-		}()
+		wg.Go(func() { errs[i] = f(d) })
 	}
 	wg.Wait()
 	return multierror.Append(nil, errs...).ErrorOrNil()

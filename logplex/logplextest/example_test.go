@@ -2,6 +2,7 @@ package logplextest_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/dynokit/dynokit/logplex"
@@ -27,4 +28,19 @@ func ExampleTestSource() {
 			}
 		})
 	}
+}
+
+// A Recorder stands in for the sink of code under test, here a LineWriter.
+func ExampleRecorder() {
+	var got logplextest.Recorder
+	w := logplex.NewLineWriter(&got, logplex.Message{App: "demo", Source: "app", Proc: "web.1"})
+	fmt.Fprint(w, "listening\nready\n")
+	for _, m := range got.Messages() {
+		fmt.Println(m.Proc, m.Text)
+	}
+	fmt.Println(got.Send(context.Background(), logplex.Message{}) != nil)
+	// Output:
+	// web.1 listening
+	// web.1 ready
+	// true
 }

@@ -34,19 +34,6 @@ func msg(i int, source, proc string) logplex.Message {
 	return logplex.Message{Time: base.Add(time.Duration(i) * time.Millisecond), App: App, Source: source, Proc: proc, Text: fmt.Sprintf("line %d", i)}
 }
 
-// waitFor polls until got returns at least n messages or 10 s pass.
-func waitFor(t *testing.T, got Delivered, n int) []logplex.Message {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ms := got()
-		if len(ms) >= n || time.Now().After(deadline) {
-			return ms
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestSink checks a Sink: messages arrive intact and in order, bad
 // messages are refused with a *logplex.FieldError, long lines are split,
 // a cancelled ctx still delivers, and concurrent senders are safe.
@@ -68,7 +55,7 @@ func TestSink(t *testing.T, newSink func(t *testing.T) (logplex.Sink, Delivered)
 				t.Fatalf("Send(%v): %v", m, err)
 			}
 		}
-		ms := waitFor(t, got, len(want))
+		ms := WaitFor(t, got, len(want))
 		if len(ms) != len(want) {
 			t.Fatalf("delivered %d messages, want %d", len(ms), len(want))
 		}
@@ -104,7 +91,7 @@ func TestSink(t *testing.T, newSink func(t *testing.T) (logplex.Sink, Delivered)
 		if err := s.Send(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
-		ms := waitFor(t, got, 3)
+		ms := WaitFor(t, got, 3)
 		if len(ms) != 3 {
 			t.Fatalf("delivered %d pieces, want 3", len(ms))
 		}
@@ -126,7 +113,7 @@ func TestSink(t *testing.T, newSink func(t *testing.T) (logplex.Sink, Delivered)
 		if err := s.Send(ctx, msg(1, "app", "web.1")); err != nil {
 			t.Fatalf("Send with a cancelled ctx: %v", err)
 		}
-		if ms := waitFor(t, got, 1); len(ms) != 1 {
+		if ms := WaitFor(t, got, 1); len(ms) != 1 {
 			t.Fatalf("delivered %d messages, want 1", len(ms))
 		}
 	})
@@ -148,7 +135,7 @@ func TestSink(t *testing.T, newSink func(t *testing.T) (logplex.Sink, Delivered)
 			}()
 		}
 		wg.Wait()
-		ms := waitFor(t, got, senders*each)
+		ms := WaitFor(t, got, senders*each)
 		if len(ms) != senders*each {
 			t.Fatalf("delivered %d messages, want %d", len(ms), senders*each)
 		}
@@ -412,7 +399,7 @@ func TestDrain(t *testing.T, newDrain func(t *testing.T) (logplex.Drain, Deliver
 		if err := d.Shutdown(ctx); err != nil {
 			t.Fatalf("Shutdown: %v", err)
 		}
-		ms := waitFor(t, got, n)
+		ms := WaitFor(t, got, n)
 		if len(ms) != n {
 			t.Fatalf("delivered %d of %d messages queued before Shutdown", len(ms), n)
 		}

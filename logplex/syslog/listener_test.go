@@ -9,43 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/logplex/internal/testca"
+	"github.com/dynokit/dynokit/logplex/logplextest"
 	"github.com/dynokit/dynokit/logplex/syslog"
 )
-
-type collector struct {
-	mu   sync.Mutex
-	msgs []logplex.Message
-}
-
-func (c *collector) Send(_ context.Context, m logplex.Message) error {
-	if err := m.Validate(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.msgs = append(c.msgs, m)
-	c.mu.Unlock()
-	return nil
-}
-
-func (c *collector) wait(t *testing.T, n int) []logplex.Message {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c.mu.Lock()
-		got := append([]logplex.Message(nil), c.msgs...)
-		c.mu.Unlock()
-		if len(got) >= n || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 func serve(t *testing.T, l *syslog.Listener) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -76,7 +46,7 @@ func TestListenerTCPAndTLS(t *testing.T) {
 	ca := testca.New(t)
 	for _, useTLS := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
-			var got collector
+			var got logplextest.Recorder
 			l := &syslog.Listener{Sink: &got, Route: syslog.DrainRoute("demo")}
 			if useTLS {
 				l.TLSConfig = ca.ServerConfig()
@@ -105,7 +75,7 @@ func TestListenerTCPAndTLS(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			ms := got.wait(t, 3)
+			ms := logplextest.WaitFor(t, got.Messages, 3)
 			if len(ms) != 3 {
 				t.Fatalf("received %d messages, want 3 (the unparsable one skipped)", len(ms))
 			}
@@ -120,7 +90,7 @@ func TestListenerTCPAndTLS(t *testing.T) {
 }
 
 func TestListenerClosesOnBadFraming(t *testing.T) {
-	var got collector
+	var got logplextest.Recorder
 	addr := serve(t, &syslog.Listener{Sink: &got, Route: syslog.DrainRoute("demo")})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -132,13 +102,13 @@ func TestListenerClosesOnBadFraming(t *testing.T) {
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("read after bad framing = %v, want EOF (connection closed)", err)
 	}
-	if ms := got.wait(t, 1); len(ms) != 1 || ms[0].Text != "one" {
+	if ms := logplextest.WaitFor(t, got.Messages, 1); len(ms) != 1 || ms[0].Text != "one" {
 		t.Fatalf("received %+v", ms)
 	}
 }
 
 func TestListenerRunNeedsRoute(t *testing.T) {
-	l := &syslog.Listener{Addr: "127.0.0.1:0", Sink: &collector{}}
+	l := &syslog.Listener{Addr: "127.0.0.1:0", Sink: &logplextest.Recorder{}}
 	if err := l.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "Route") {
 		t.Fatalf("Run without Route = %v", err)
 	}
@@ -152,7 +122,7 @@ func tokens(token string) (string, string, bool) {
 }
 
 func TestInputHandler(t *testing.T) {
-	var got collector
+	var got logplextest.Recorder
 	srv := httptest.NewServer(&syslog.InputHandler{Sink: &got, Route: syslog.TokenRoute(tokens)})
 	defer srv.Close()
 	good := frames(
@@ -178,7 +148,7 @@ func TestInputHandler(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got.msgs = nil
+			got.Reset()
 			req, _ := http.NewRequest(c.method, srv.URL+"/logs", strings.NewReader(string(c.body)))
 			if c.ctype != "" {
 				req.Header.Set("Content-Type", c.ctype)
@@ -199,18 +169,19 @@ func TestInputHandler(t *testing.T) {
 			if c.status == 204 {
 				want = 2
 			}
-			if len(got.msgs) != want {
-				t.Fatalf("%d messages sent on, want %d (batches are all or nothing)", len(got.msgs), want)
+			ms := got.Messages()
+			if len(ms) != want {
+				t.Fatalf("%d messages sent on, want %d (batches are all or nothing)", len(ms), want)
 			}
-			if want == 2 && (got.msgs[1].String() != "2012-12-10T03:00:49.000000+00:00 app[web.2]: message two" || got.msgs[0].App != "demo") {
-				t.Errorf("messages %+v", got.msgs)
+			if want == 2 && (ms[1].String() != "2012-12-10T03:00:49.000000+00:00 app[web.2]: message two" || ms[0].App != "demo") {
+				t.Errorf("messages %+v", ms)
 			}
 		})
 	}
 }
 
 func TestListenerRun(t *testing.T) {
-	var got collector
+	var got logplextest.Recorder
 	addr := func() string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -234,7 +205,7 @@ func TestListenerRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Write(frames("<190>1 - d.x app web.1 - - via Run"))
-	if ms := got.wait(t, 1); len(ms) != 1 || ms[0].Text != "via Run" {
+	if ms := logplextest.WaitFor(t, got.Messages, 1); len(ms) != 1 || ms[0].Text != "via Run" {
 		t.Fatalf("received %+v", ms)
 	}
 	cancel()

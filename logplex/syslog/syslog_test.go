@@ -5,12 +5,12 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dynokit/dynokit/internal/testutil"
 	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/logplex/syslog"
 )
@@ -105,17 +105,7 @@ func TestMarshalGolden(t *testing.T) {
 			out.WriteString("\n")
 		}
 	}
-	path := filepath.Join("testdata", "marshal.golden")
-	if *update {
-		os.WriteFile(path, out.Bytes(), 0o644)
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Errorf("got:\n%s\nwant:\n%s", out.Bytes(), want)
-	}
+	testutil.Golden(t, filepath.Join("testdata", "marshal.golden"), out.Bytes(), *update)
 }
 
 func TestRoundTripLogplex(t *testing.T) {

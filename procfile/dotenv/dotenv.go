@@ -516,6 +516,19 @@ func skipJSSpace(s string, p int) int {
 	return p
 }
 
+// lineEnd is the position of the first JavaScript line terminator at or
+// after p, or len(s).
+func lineEnd(s string, p int) int {
+	for p < len(s) {
+		r, size := utf8.DecodeRuneInString(s[p:])
+		if isJSLineTerminator(r) {
+			break
+		}
+		p += size
+	}
+	return p
+}
+
 // commentRanges finds what s.replace(/^\s*\#.*$/gm, "") removes: from a
 // line start, whitespace (which may span blank lines) then '#' and the rest
 // of that line.
@@ -528,14 +541,7 @@ func commentRanges(s string) [][2]int {
 				runEnd = skipJSSpace(s, p)
 			}
 			if h := runEnd; h < len(s) && s[h] == '#' {
-				e := h + 1
-				for e < len(s) {
-					r, size := utf8.DecodeRuneInString(s[e:])
-					if isJSLineTerminator(r) {
-						break
-					}
-					e += size
-				}
+				e := lineEnd(s, h+1)
 				out = append(out, [2]int{p, e})
 				p = e
 				continue

@@ -18,14 +18,7 @@ func naiveRanges(s string, comment bool) [][2]int {
 		if lineStart(s, p) {
 			h := skipJSSpace(s, p)
 			if comment && h < len(s) && s[h] == '#' {
-				e := h + 1
-				for e < len(s) {
-					r, size := utf8.DecodeRuneInString(s[e:])
-					if isJSLineTerminator(r) {
-						break
-					}
-					e += size
-				}
+				e := lineEnd(s, h+1)
 				out = append(out, [2]int{p, e})
 				p = e
 				continue

@@ -15,11 +15,22 @@ type Options struct {
 }
 
 // Store is a release.Store in a bbolt file. Safe for concurrent use.
+//
+// Its methods are those of the store layer every dynokit release store
+// shares: Append, Get, Latest, Current, SetStatus and List implement
+// [release.Store], DeleteApp implements [release.AppDeleter], and Close
+// releases the file.
 type Store struct {
-	kv *kvstore.Store
+	*kv // unexported, so that only its methods are promoted
 }
 
-var _ release.Store = (*Store)(nil)
+// kv names the shared implementation; see [Store] for its methods.
+type kv = kvstore.Store
+
+var (
+	_ release.Store      = (*Store)(nil)
+	_ release.AppDeleter = (*Store)(nil)
+)
 
 // Open opens or creates the file at path and runs pending migrations.
 func Open(ctx context.Context, path string, opt Options) (*Store, error) {
@@ -27,48 +38,9 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	kv, err := kvstore.New(ctx, db)
+	shared, err := kvstore.New(ctx, db)
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
-	return &Store{kv: kv}, nil
-}
-
-// Close releases the file.
-func (s *Store) Close() error { return s.kv.Close() }
-
-// Append implements [release.Store].
-func (s *Store) Append(ctx context.Context, app string, r release.Release, expectVersion int) (release.Release, error) {
-	return s.kv.Append(ctx, app, r, expectVersion)
-}
-
-// DeleteApp implements [release.AppDeleter].
-func (s *Store) DeleteApp(ctx context.Context, app string) error {
-	return s.kv.DeleteApp(ctx, app)
-}
-
-// Get implements [release.Store].
-func (s *Store) Get(ctx context.Context, app string, version int) (release.Release, error) {
-	return s.kv.Get(ctx, app, version)
-}
-
-// Latest implements [release.Store].
-func (s *Store) Latest(ctx context.Context, app string) (release.Release, error) {
-	return s.kv.Latest(ctx, app)
-}
-
-// Current implements [release.Store].
-func (s *Store) Current(ctx context.Context, app string) (release.Release, error) {
-	return s.kv.Current(ctx, app)
-}
-
-// SetStatus implements [release.Store].
-func (s *Store) SetStatus(ctx context.Context, app string, version int, to release.Status) (release.Release, error) {
-	return s.kv.SetStatus(ctx, app, version, to)
-}
-
-// List implements [release.Store].
-func (s *Store) List(ctx context.Context, app string, opt release.ListOptions) ([]release.Release, error) {
-	return s.kv.List(ctx, app, opt)
+	return &Store{shared}, nil
 }

@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -28,70 +27,8 @@ import (
 	"time"
 
 	"github.com/dynokit/dynokit/internal/pgtest"
+	"github.com/dynokit/dynokit/internal/testutil"
 )
-
-// process is a server child with a parent-death signal.
-type process struct {
-	proc   *os.Process
-	exited chan struct{}
-}
-
-// start runs cmd on a goroutine locked to its OS thread: Pdeathsig fires
-// when the forking thread exits, and the runtime may retire threads.
-func start(cmd *exec.Cmd) (*process, error) {
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Setpgid = true
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-	started := make(chan error, 1)
-	exited := make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer close(exited)
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-	}()
-	if err := <-started; err != nil {
-		return nil, err
-	}
-	return &process{proc: cmd.Process, exited: exited}, nil
-}
-
-func (p *process) stop(sig syscall.Signal) {
-	if p == nil {
-		return
-	}
-	_ = p.proc.Signal(sig)
-	select {
-	case <-p.exited:
-	case <-time.After(20 * time.Second):
-		_ = p.proc.Kill()
-		<-p.exited
-	}
-}
-
-func (p *process) dead() bool {
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 func randomPassword() string {
 	b := make([]byte, 18)
@@ -155,7 +92,7 @@ type Redis struct {
 	dir      string
 	port     int
 	password string
-	proc     *process
+	proc     *testutil.Process
 	stopOnce sync.Once
 }
 
@@ -199,7 +136,7 @@ func (s *Redis) start() {
 }
 
 func (s *Redis) startRedis(bin string) error {
-	port, err := freePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		return err
 	}
@@ -217,7 +154,8 @@ func (s *Redis) startRedis(bin string) error {
 	cmd := exec.Command(bin, conf, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", s.dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	proc, err := start(cmd)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	proc, err := testutil.Start(cmd)
 	if err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
@@ -228,12 +166,12 @@ func (s *Redis) startRedis(bin string) error {
 			s.proc, s.port = proc, port
 			return nil
 		}
-		if proc.dead() {
+		if exited(proc) {
 			logged, _ := os.ReadFile(logPath)
 			return fmt.Errorf("redis-server exited during startup on port %d:\n%s", port, logged)
 		}
 		if time.Now().After(deadline) {
-			proc.stop(syscall.SIGKILL)
+			proc.Stop(syscall.SIGKILL, 20*time.Second)
 			return fmt.Errorf("redis-server not ready after 20 s: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -270,7 +208,7 @@ func ping(addr, password string) error {
 func (s *Redis) Stop() {
 	s.once.Do(func() { s.skip = "stopped before first use" })
 	s.stopOnce.Do(func() {
-		s.proc.stop(syscall.SIGTERM)
+		s.proc.Stop(syscall.SIGTERM, 20*time.Second)
 		if s.dir != "" {
 			_ = os.RemoveAll(s.dir)
 		}
@@ -278,11 +216,18 @@ func (s *Redis) Stop() {
 }
 
 // PID returns the server's process id, 0 if it is not running.
-func (s *Redis) PID() int { return s.proc.pid() }
-
-func (p *process) pid() int {
-	if p == nil || p.dead() {
+func (s *Redis) PID() int {
+	if s.proc == nil || exited(s.proc) {
 		return 0
 	}
-	return p.proc.Pid
+	return s.proc.Pid
+}
+
+func exited(p *testutil.Process) bool {
+	select {
+	case <-p.Exited():
+		return true
+	default:
+		return false
+	}
 }

@@ -26,9 +26,11 @@ type Store struct {
 
 var _ release.Store = (*Store)(nil)
 
-// New migrates db and returns a Store using it. Closing the Store closes db.
+// New migrates db and returns a Store using it. The Store owns db: closing
+// the Store closes db, and so does New when it fails.
 func New(ctx context.Context, db store.DB) (*Store, error) {
 	if err := store.Migrate(ctx, db, Component, migrations); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("release: open store: %w", err)
 	}
 	return &Store{db: db}, nil

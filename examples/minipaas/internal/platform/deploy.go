@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/dynokit/dynokit/buildpack"
+	"github.com/dynokit/dynokit/internal/copytree"
 	"github.com/dynokit/dynokit/release"
 	"github.com/dynokit/dynokit/slug"
 )
@@ -74,7 +74,7 @@ func (p *Platform) deploy(ctx context.Context, app, srcDir, commit string, bps [
 	}
 	defer os.RemoveAll(buildDir)
 	appDir := filepath.Join(buildDir, "app")
-	if err := copyTree(srcDir, appDir); err != nil {
+	if err := copytree.Copy(ctx, srcDir, appDir, ".git"); err != nil { // history is not built
 		return release.Release{}, fmt.Errorf("platform: deploy %s: copy source %s: %w", app, srcDir, err)
 	}
 
@@ -174,57 +174,4 @@ func (p *Platform) packAndStore(ctx context.Context, dir string) (slug.PackInfo,
 		return slug.PackInfo{}, fmt.Errorf("store slug: %w", err)
 	}
 	return info, nil
-}
-
-// copyTree copies the regular files, directories and symlinks of src to
-// dst (which must not exist), keeping permission bits.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			if rel == ".git" {
-				return filepath.SkipDir // history is not part of the build
-			}
-			return os.MkdirAll(target, info.Mode().Perm()|0o700)
-		case d.Type()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case d.Type().IsRegular():
-			return copyFile(path, target, info.Mode().Perm())
-		default:
-			return fmt.Errorf("%s: unsupported file type %v", path, d.Type())
-		}
-	})
-}
-
-func copyFile(src, dst string, perm fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

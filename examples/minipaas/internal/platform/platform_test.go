@@ -18,6 +18,7 @@ import (
 
 	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/formation/formationtest"
+	"github.com/dynokit/dynokit/internal/copytree"
 	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/release"
 )
@@ -308,7 +309,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// A failed build changes nothing.
 	broken := t.TempDir()
-	if err := copyTree("testdata/hello", filepath.Join(broken, "src")); err != nil {
+	if err := copytree.Copy(ctx, "testdata/hello", filepath.Join(broken, "src")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(broken, "src", "main.go"), []byte("package main\n\nfunc main() { undefined() }\n"), 0o644); err != nil {
@@ -413,7 +414,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// A failing release phase fails the release; the previous one keeps running.
 	badPhase := filepath.Join(t.TempDir(), "src")
-	if err := copyTree("testdata/webworker", badPhase); err != nil {
+	if err := copytree.Copy(ctx, "testdata/webworker", badPhase); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(badPhase, "Procfile"), []byte("web: bin/web\nworker: bin/worker\nrelease: echo migrating; exit 7\n"), 0o644); err != nil {

@@ -1,0 +1,97 @@
+package testutil
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// recorder keeps what Golden reports instead of failing the real test;
+// Fatalf ends the goroutine as testing.T's does.
+type recorder struct {
+	testing.TB
+	msgs []string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
+	runtime.Goexit()
+}
+
+func TestGolden(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.golden")
+	golden := func(got string, update bool) []string {
+		r := &recorder{TB: t}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			Golden(r, path, []byte(got), update)
+		}()
+		<-done
+		return r.msgs
+	}
+	if msgs := golden("a\n", false); len(msgs) != 1 {
+		t.Fatalf("missing golden file: got reports %q, want one", msgs)
+	}
+	if msgs := golden("a\n", true); len(msgs) != 0 {
+		t.Fatalf("update reported %q", msgs)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "a\n" {
+		t.Fatalf("update wrote %q (%v)", b, err)
+	}
+	if msgs := golden("a\n", false); len(msgs) != 0 {
+		t.Fatalf("equal output reported %q", msgs)
+	}
+	if msgs := golden("b\n", false); len(msgs) != 1 {
+		t.Fatalf("different output: got reports %q, want one", msgs)
+	}
+}
+
+func TestProcess(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	p, err := Start(exec.Command(sleep, "60"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Exited():
+		t.Fatal("exited at once")
+	default:
+	}
+	p.Stop(syscall.SIGTERM, 10*time.Second)
+	select {
+	case <-p.Exited():
+	default:
+		t.Fatal("Exited not closed after Stop")
+	}
+	(*Process)(nil).Stop(syscall.SIGTERM, time.Second)
+
+	if _, err := Start(exec.Command(filepath.Join(t.TempDir(), "missing"))); err == nil {
+		t.Error("Start of a missing binary succeeded")
+	}
+}
+
+func TestFreePort(t *testing.T) {
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatalf("port %d is not free: %v", port, err)
+	}
+	l.Close()
+}
