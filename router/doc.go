@@ -193,33 +193,44 @@
 //     closed. Client-gone detection lags by up to 100 ms (see above).
 //   - The platform passes plain [Dyno] values; Backends (which hold atomics
 //     and must not be copied) are created and owned by the router.
-//   - Performance (bench/router/run.sh: wrk -t2 -c64 -d10s, on a 2-core
-//     box shared with other builds, load average 3–12). Four runs of the
-//     final code, medians of 3, 3, 3 and 5 rounds: the router spent 19.3,
-//     21.5, 20.7 and 24.4 µs of CPU per proxied request against nginx's
-//     20.9, 22.3, 21.1 and 23.6 and haproxy's 20.6, 23.1, 22.2 and 26.1;
-//     it reached 1.15, 0.87, 0.92 and 0.99× nginx's req/s and 1.01, 0.90,
-//     0.89 and 0.99× haproxy's, with p99 29.6, 34.3, 32.2 and 40.7 ms
-//     against nginx's 44.0, 9.1, 44.1 and 17.9 and haproxy's 27.6, 16.9,
-//     32.5 and 19.2. So: CPU per request at or below both, throughput at
-//     parity within the noise, and p99 equal in quiet rounds (7–9 ms for
-//     all three) but often worse than theirs in rounds where the box is
-//     busiest. Req/s and p99 swing from round to round with the box's load
-//     (one target's p99 goes from 8 to 95 ms) far more than CPU per request
-//     does. The same router behind net/http's server: 39.3 µs, 0.66× the
-//     front end's req/s. Before the raw system calls and held writes (see
-//     Request path) the front end spent 23–30 µs against nginx's 21–24;
-//     behind net/http's server the first version spent 47.9. Per request
-//     the router now makes nginx's system calls: two reads, two writes and
-//     a fifth of an epoll_wait. Two thirds of its CPU is kernel time in
-//     them (mostly the loopback writes, which run the receiver's TCP
-//     stack), under a tenth the Go scheduler and netpoller, and its own
-//     code (parser, routing, headers, log line, metrics) about 3 µs. A bare
-//     net/http "hello" server costs about 15–18 µs per request here. Not
-//     explained yet: why the router's p99 suffers more than nginx's when
-//     other processes crowd the two cores (the Go scheduler's spinning and
-//     work stealing are the suspects; an epoll event loop would remove
-//     them).
+//   - Performance (bench/router/run.sh: wrk -t2 -c64 -d10s through each
+//     proxy to the same Go backend, on a shared 2-core box). nginx and
+//     haproxy are set up as equivalent proxies: upstream keep-alive, and
+//     the same headers added for the dyno (X-Forwarded-*, X-Request-Id,
+//     X-Request-Start, Via), which cost the Go backend about 2 µs per
+//     request to parse; runs before 2026-11-22 charged that to the router
+//     alone. Two runs on a quiet box, medians of 5 and 9 rounds: req/s 0.98
+//     and 1.00× nginx's, 1.03 and 0.99× haproxy's; p99 5.34 and 4.55 ms
+//     against nginx's 5.61 and 4.73 and haproxy's 5.12 and 4.55; CPU per
+//     request 20.6 and 18.2 µs against nginx's 22.4 and 19.7 and haproxy's
+//     22.8 and 20.2. So throughput and p99 are at parity, within the
+//     round-to-round spread (each proxy's req/s moves by ±8% between
+//     rounds), and the router's CPU per request is the lowest of the three.
+//     Per proxied request it makes the system calls nginx and haproxy make
+//     (two reads, two writes, about a fifth of an epoll wait; plus 0.04
+//     futex calls) and the same four TCP segments. Three quarters of its
+//     CPU is kernel time in those calls (the loopback writes run the
+//     receiver's TCP stack), about 6% the Go scheduler and netpoller, about
+//     10% its own code (parser, routing, headers, log line, metrics). What
+//     is left to gain is in how the Go runtime wakes threads: the router
+//     leaves the CPUs idle a little more often than the event loops do
+//     (idle time 88–136 against 39–114 clock ticks per 8 s round). A
+//     minimal epoll-loop proxy written as an experiment (two locked
+//     threads, the same forwarded headers, no log line, metrics, request
+//     IDs or checks) reached 1.04–1.20× the router's req/s in four
+//     interleaved rounds with 1.3–3.5 µs less CPU per request; an event-loop
+//     fast path for plain keep-alive requests is therefore the remaining
+//     lever, worth a few percent, and is not built. The same router behind
+//     net/http's server: 0.66× the front end's req/s.
+//   - Upgraded connections: the tunnel's pumps use raw system calls and
+//     coarse deadlines like the front end (router CPU per 64-byte echo
+//     round trip 20.2–21.5 → 16.1–18.6 µs in interleaved runs). Over 16
+//     connections the echo ran at 1.02 and 1.04× nginx's round trips/s and
+//     1.05 and 1.09× haproxy's, at 17.4 and 15.5 µs of CPU per round trip
+//     against nginx's 16.6 and 13.8 and haproxy's 20.1 and 17.8. A pump
+//     still reads once more per message than nginx (its read until EAGAIN):
+//     skipping that read could lose a wake-up, as the netpoller's readiness
+//     is reset before each wait.
 //   - obs-fold request headers are unfolded into one SP-joined value
 //     (RFC 9112 §5.2 allows this for a proxy), exactly as net/http joins
 //     them, rather than rejected; the dyno never sees a continuation line.

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Side-by-side HTTP proxy throughput: the backend directly, the dynokit
-# router, nginx and haproxy (upstream keep-alive everywhere), all on
-# loopback, measured with `wrk -t2 -c64 -d$DURATION` in alternating rounds.
-# Prints medians of req/s, p50, p99 and the proxy's own CPU time per request
-# (the backend's for "direct"; robust when the box is shared) and the ratios
-# dynokit/nginx and dynokit/haproxy; then a WebSocket-style echo through the router and the
-# route lookup cost with 10,000 apps.
+# router, nginx and haproxy (upstream keep-alive everywhere, and the same
+# headers added for the dyno), all on loopback, measured with
+# `wrk -t2 -c64 -d$DURATION` in alternating rounds. Prints medians of req/s,
+# p50, p99, the proxy's own CPU time per request (the backend's for
+# "direct"; robust when the box is shared) and the backend's, and the ratios
+# dynokit/nginx and dynokit/haproxy; then a WebSocket-style echo over
+# $WSCONNS connections through each proxy, and the route lookup cost with
+# 10,000 apps.
 #
 #   bench/router/run.sh                 # 3 rounds of 10 s per target
 #   ROUNDS=5 DURATION=10s bench/router/run.sh
+#   WSCONNS=16 WSN=200000 bench/router/run.sh   # echo connections, round trips
 #   NETHTTP=1 bench/router/run.sh       # also the router on net/http's server
 set -euo pipefail
 
