@@ -609,6 +609,44 @@ func TestWebSocketUpgrade(t *testing.T) {
 	})
 }
 
+// A client that half-closes an upgraded connection: the dyno sees the end
+// of its input and can still answer through the tunnel.
+func TestTunnelHalfClose(t *testing.T) {
+	forEachFront(t, func(t *testing.T) {
+		e := newEnv(t, router.Config{})
+		addr, _ := rawDyno(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+			got, err := io.ReadAll(br) // until the client's half-close
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "got "+string(got)+", bye")
+		})
+		mustSet(t, e.rt, "app", addr)
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: app.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 101 {
+			t.Fatalf("upgrade: %v %+v", err, resp)
+		}
+		io.WriteString(c, "all my data")
+		c.(*net.TCPConn).CloseWrite()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		rest, err := io.ReadAll(br)
+		if err != nil || string(rest) != "got all my data, bye" {
+			t.Fatalf("after half-close: %q, %v", rest, err)
+		}
+		if l := e.sink.waitLine(t, 1); !strings.Contains(l, "status=101 bytes=") || strings.Contains(l, "code=") {
+			t.Errorf("tunnel line: %s", l)
+		}
+	})
+}
+
 func TestClientGoneWhileWaitingH27(t *testing.T) {
 	forEachFront(t, func(t *testing.T) {
 		e := newEnv(t, router.Config{})
