@@ -116,6 +116,19 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 	return &OneOff{Name: name, ID: d.id, r: r, d: d}, nil
 }
 
+// LookupOneOff finds app's running one-off dyno named name ("run.4821"),
+// so it can be stopped by name (heroku ps:stop run.4821).
+func (r *Reconciler) LookupOneOff(app, name string) (*OneOff, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range r.dynos {
+		if d.oneOff && d.app == app && d.name == name {
+			return &OneOff{Name: d.name, ID: d.id, r: r, d: d}, true
+		}
+	}
+	return nil, false
+}
+
 // oneOffNameLocked picks an unused run.NNNN (four digits, like Heroku).
 func (r *Reconciler) oneOffNameLocked(app string) string {
 	used := map[string]bool{}

@@ -381,6 +381,24 @@ func TestReconcilerOneOff(t *testing.T) {
 		if _, err := f.rec.RunOneOff(context.Background(), formation.OneOffRequest{App: "app"}); err == nil {
 			t.Error("one-off without a command accepted")
 		}
+		if _, ok := f.rec.LookupOneOff("app", o.Name); ok {
+			t.Errorf("LookupOneOff found %s after it exited", o.Name)
+		}
+		// A one-off found by name can be stopped (heroku ps:stop run.N).
+		long, err := f.rec.RunOneOff(context.Background(), formation.OneOffRequest{App: "app", Release: 1, Command: "sleep 9"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.rec.LookupOneOff("other", long.Name); ok {
+			t.Error("LookupOneOff found another app's one-off")
+		}
+		found, ok := f.rec.LookupOneOff("app", long.Name)
+		if !ok || found.ID != long.ID {
+			t.Fatalf("LookupOneOff(%s) = %+v, %v", long.Name, found, ok)
+		}
+		if exit, err := found.Stop(context.Background()); err != nil || exit.Signal != syscall.SIGTERM {
+			t.Errorf("Stop = %+v, %v", exit, err)
+		}
 		// A detached one-off still running when Run ends is stopped.
 		if _, err := f.rec.RunOneOff(context.Background(), formation.OneOffRequest{App: "app", Release: 1, Command: "sleep"}); err != nil {
 			t.Fatal(err)

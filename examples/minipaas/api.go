@@ -8,9 +8,11 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,9 +89,12 @@ func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore,
 	h("DELETE /apps/{app}/dynos", a.restartAll)
 	h("DELETE /apps/{app}/dynos/{dyno}", a.restartMatching("dyno"))
 	h("DELETE /apps/{app}/formations/{type}", a.restartMatching("type"))
+	h("POST /apps/{app}/dynos/{dyno}/actions/stop", a.stopMatching("dyno"))
+	h("POST /apps/{app}/formations/{type}/actions/stop", a.stopMatching("type"))
 	h("POST /apps/{app}/log-sessions", a.createLogSession)
 	h("GET /apps/{app}/domains", a.listDomains)
 	h("POST /apps/{app}/domains", a.addDomain)
+	h("DELETE /apps/{app}/domains/{domain}", a.removeDomain)
 	a.addonRoutes(h)
 	a.pipelineRoutes(h)
 	// minipaas serves no TLS, so this list is truly empty; domains:add
@@ -729,7 +734,7 @@ func (u formationUpdate) size() string {
 	return u.Size
 }
 
-// applyFormation scales and resizes in that order; each is one platform call.
+// applyFormation reads the updates and makes the change (changeFormation).
 func (a *api) applyFormation(ctx context.Context, app platform.App, updates []formationUpdate) error {
 	quantities := map[string]int{}
 	sizes := map[string]string{}
@@ -742,29 +747,43 @@ func (a *api) applyFormation(ctx context.Context, app platform.App, updates []fo
 			return err
 		}
 		if ok {
-			if n < 0 {
-				return platformapi.InvalidParams("quantity of %s must not be negative", u.Type)
-			}
 			quantities[u.Type] = n
 		}
 		if s := u.size(); s != "" {
-			ds, found := platform.LookupDynoSize(s)
-			if !found {
-				return platformapi.InvalidParams("unknown dyno size %q", s)
-			}
-			sizes[u.Type] = ds.Name
+			sizes[u.Type] = s
 		}
 	}
+	return changeFormation(ctx, a.p, app.Name, quantities, sizes)
+}
+
+// changeFormation scales and resizes process types of app, in that order,
+// each one platform call: PATCH /apps/{app}/formation and the dashboard's
+// scale form both change a formation this way. Quantities and sizes are
+// checked first, so a bad one changes nothing. Errors are API errors.
+func changeFormation(ctx context.Context, p *platform.Platform, app string, quantities map[string]int, sizes map[string]string) error {
+	for _, t := range slices.Sorted(maps.Keys(quantities)) {
+		if quantities[t] < 0 {
+			return platformapi.InvalidParams("quantity of %s must not be negative", t)
+		}
+	}
+	canonical := make(map[string]string, len(sizes))
+	for _, t := range slices.Sorted(maps.Keys(sizes)) {
+		ds, found := platform.LookupDynoSize(sizes[t])
+		if !found {
+			return platformapi.InvalidParams("unknown dyno size %q", sizes[t])
+		}
+		canonical[t] = ds.Name
+	}
 	if len(quantities) > 0 {
-		if err := a.p.Scale(ctx, app.Name, quantities); err != nil {
+		if err := p.Scale(ctx, app, quantities); err != nil {
 			if strings.Contains(err.Error(), "quantity must be") {
 				return platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
 			}
 			return apiError(err)
 		}
 	}
-	if len(sizes) > 0 {
-		if err := a.p.Resize(ctx, app.Name, sizes); err != nil {
+	if len(canonical) > 0 {
+		if err := p.Resize(ctx, app, canonical); err != nil {
 			return apiError(err)
 		}
 	}
@@ -990,6 +1009,22 @@ func (a *api) restartMatching(param string) func(http.ResponseWriter, *http.Requ
 	}
 }
 
+// stopMatching answers POST /apps/{app}/dynos/{dyno}/actions/stop and
+// POST /apps/{app}/formations/{type}/actions/stop (ps:stop).
+func (a *api) stopMatching(param string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		app, err := a.app(r)
+		if err != nil {
+			return err
+		}
+		if err := a.p.Stop(r.Context(), app.Name, r.PathValue(param)); err != nil {
+			return apiError(err)
+		}
+		platformapi.WriteJSON(w, http.StatusAccepted, map[string]any{})
+		return nil
+	}
+}
+
 func (a *api) emptyList(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.app(r); err != nil {
 		return err
@@ -1107,4 +1142,33 @@ func (a *api) addDomain(w http.ResponseWriter, r *http.Request) error {
 	}
 	platformapi.WriteJSON(w, http.StatusCreated, domainToJSON(app, host, "custom"))
 	return nil
+}
+
+// removeDomain answers DELETE /apps/{app}/domains/{domain} (domains:remove);
+// {domain} is the hostname or the domain's id.
+func (a *api) removeDomain(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	domains, err := a.p.Domains(r.Context(), app.Name)
+	if err != nil {
+		return apiError(err)
+	}
+	key := strings.ToLower(r.PathValue("domain"))
+	for _, d := range domains {
+		j := domainToJSON(app, d, "custom")
+		if d != key && j.ID != key {
+			continue
+		}
+		if err := a.p.RemoveDomain(r.Context(), app.Name, d); err != nil {
+			return apiError(err)
+		}
+		platformapi.WriteJSON(w, http.StatusOK, j)
+		return nil
+	}
+	if key == app.Name+".localhost" {
+		return platformapi.InvalidParams("%s is the app's own domain and cannot be removed", key)
+	}
+	return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "domain %s not found on app %s", key, app.Name)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,6 +198,34 @@ func TestPlatformAPI(t *testing.T) {
 	}
 	m.expectError("DELETE", "/apps/"+app+"/dynos/worker.9", "", 404, "not_found")
 
+	// ps:stop: a formation dyno or type is replaced, a one-off stops.
+	for _, path := range []string{"/apps/" + app + "/dynos/web.1/actions/stop", "/apps/" + app + "/formations/web/actions/stop"} {
+		if code, _, body := m.rawAPI("POST", path, "", m.authHeaders()); code != http.StatusAccepted {
+			t.Errorf("POST %s: %d %s", path, code, body)
+		}
+	}
+	m.expectError("POST", "/apps/"+app+"/dynos/run.1/actions/stop", "", 404, "not_found")
+	var detached struct{ Name string }
+	if code := m.api("POST", "/apps/"+app+"/dynos", `{"command":"sleep 300","attach":false}`, &detached); code != 201 || !strings.HasPrefix(detached.Name, "run.") {
+		t.Fatalf("run:detached: %d %+v", code, detached)
+	}
+	hasDyno := func(name string) bool {
+		var ds []struct{ Name string }
+		m.api("GET", "/apps/"+app+"/dynos", "", &ds)
+		return slices.ContainsFunc(ds, func(d struct{ Name string }) bool { return d.Name == name })
+	}
+	if !hasDyno(detached.Name) {
+		t.Fatalf("%s not listed", detached.Name)
+	}
+	if code, _, body := m.rawAPI("POST", "/apps/"+app+"/dynos/"+detached.Name+"/actions/stop", "", m.authHeaders()); code != http.StatusAccepted {
+		t.Errorf("stop %s: %d %s", detached.Name, code, body)
+	}
+	for deadline := time.Now().Add(30 * time.Second); hasDyno(detached.Name); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still listed after ps:stop", detached.Name)
+		}
+	}
+
 	// A custom domain is routed to the app.
 	var d struct{ Hostname, Kind string }
 	if code := m.api("POST", "/apps/"+app+"/domains", `{"hostname":"www.example.test","sni_endpoint":null}`, &d); code != 201 || d.Hostname != "www.example.test" || d.Kind != "custom" {
@@ -207,6 +236,16 @@ func TestPlatformAPI(t *testing.T) {
 		t.Errorf("domains: %d %+v", code, domains)
 	}
 	m.waitFor("www.example.test", "the custom domain", func(status int, body string) bool { return status == 200 && strings.Contains(body, "from web.") })
+	m.expectError("DELETE", "/apps/"+app+"/domains/"+app+".localhost", "", 422, "invalid_params")
+	if code := m.api("DELETE", "/apps/"+app+"/domains/WWW.example.test", "", &d); code != 200 || d.Hostname != "www.example.test" {
+		t.Errorf("remove domain: %d %+v", code, d)
+	}
+	m.expectError("DELETE", "/apps/"+app+"/domains/www.example.test", "", 404, "not_found")
+	domains = nil
+	if code := m.api("GET", "/apps/"+app+"/domains", "", &domains); code != 200 || len(domains) != 1 {
+		t.Errorf("domains after remove: %d %+v", code, domains)
+	}
+	m.waitFor("www.example.test", "the removed domain", func(status int, body string) bool { return status == http.StatusNotFound })
 
 	// Maintenance mode answers for the app, and off again.
 	var mode struct{ Maintenance bool }

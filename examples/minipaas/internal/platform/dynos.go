@@ -224,6 +224,22 @@ func (p *Platform) Restart(ctx context.Context, app, typ string) error {
 	return nil
 }
 
+// Stop stops dynos (heroku ps:stop). name is a one-off dyno ("run.4821"),
+// which stops for good, or a formation dyno or process type ("web.1",
+// "web"), which Heroku's Common Runtime restarts at once after stopping:
+// here it is replaced, as by Restart.
+func (p *Platform) Stop(ctx context.Context, app, name string) error {
+	if _, _, err := p.entry(app); err != nil {
+		return err
+	}
+	if o, ok := p.rec.LookupOneOff(app, name); ok {
+		// Bounded by the grace period; the caller need not wait for it.
+		go o.Stop(context.WithoutCancel(ctx))
+		return nil
+	}
+	return p.Restart(ctx, app, name)
+}
+
 // Dynos lists the app's dynos, formation and one-off, sorted by name.
 func (p *Platform) Dynos(ctx context.Context, app string) ([]Dyno, error) {
 	_, rec, err := p.entry(app)
