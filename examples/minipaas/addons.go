@@ -233,7 +233,7 @@ func (s *addonService) putRecord(ctx context.Context, rec addonRecord) error {
 	if err != nil {
 		return err
 	}
-	if err := s.p.PutAddonRecord(ctx, rec.Name, b); err != nil {
+	if err := s.p.PutRecord(ctx, platform.AddonRecords, rec.Name, b); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -243,7 +243,7 @@ func (s *addonService) putRecord(ctx context.Context, rec addonRecord) error {
 }
 
 func (s *addonService) deleteRecord(ctx context.Context, name string) error {
-	if err := s.p.DeleteAddonRecord(ctx, name); err != nil {
+	if err := s.p.DeleteRecord(ctx, platform.AddonRecords, name); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -257,7 +257,7 @@ func (s *addonService) deleteRecord(ctx context.Context, name string) error {
 // that cannot be restored (its server is down) is logged and keeps its
 // record, so the next start tries again.
 func (s *addonService) restore(ctx context.Context) error {
-	raw, err := s.p.AddonRecords(ctx)
+	raw, err := s.p.Records(ctx, platform.AddonRecords)
 	if err != nil {
 		return err
 	}

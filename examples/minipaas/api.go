@@ -97,10 +97,13 @@ func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore,
 	h("DELETE /apps/{app}/domains/{domain}", a.removeDomain)
 	a.addonRoutes(h)
 	a.pipelineRoutes(h)
+	a.featureRoutes(h)
+	a.buildpackRoutes(h)
+	a.logDrainRoutes(h)
 	// minipaas serves no TLS, so this list is truly empty; domains:add
 	// reads it.
 	h("GET /apps/{app}/sni-endpoints", a.emptyList)
-	return s
+	return withBuildpackRegistry(s)
 }
 
 // nameUUID derives a stable UUID-shaped id from parts (SHA-256, with the
@@ -390,6 +393,10 @@ func (a *api) destroyApp(w http.ResponseWriter, r *http.Request) error {
 	// couplings anyway, so a failure here only leaves a stale record.
 	if err := a.pipelines.removeApp(context.WithoutCancel(r.Context()), app.ID); err != nil {
 		a.log.Warn("minipaas: remove the pipeline coupling of a destroyed app", "app", app.Name, "err", err)
+	}
+	// Its drains stop; a record left behind is dropped at the next start.
+	if err := a.addons.drains.removeApp(context.WithoutCancel(r.Context()), app.Name); err != nil {
+		a.log.Warn("minipaas: remove the log drains of a destroyed app", "app", app.Name, "err", err)
 	}
 	platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
 	return nil
@@ -788,6 +795,14 @@ func changeFormation(ctx context.Context, p *platform.Platform, app string, quan
 		}
 	}
 	return nil
+}
+
+// dashboardControl is what the dashboard changes apps with: the platform
+// calls the API's handlers make, and the API's formation change.
+type dashboardControl struct{ *platform.Platform }
+
+func (c dashboardControl) ChangeFormation(ctx context.Context, app string, quantities map[string]int, sizes map[string]string) error {
+	return changeFormation(ctx, c.Platform, app, quantities, sizes)
 }
 
 func (a *api) patchFormation(w http.ResponseWriter, r *http.Request) error {

@@ -274,7 +274,7 @@ func TestPlatformAPI(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("log stream: %d %v", resp.StatusCode, err)
 	}
-	for _, want := range []string{"app[web.1]: hello listening on", "heroku[router]: ", "app[api]: Deploy ", "by " + accountEmail} {
+	for _, want := range []string{"app[web.1]: hello listening on", "heroku[router]: ", "app[api]: Deploy ", "by " + accountEmail, "app[api]: Scaled to web@2:Basic by " + accountEmail} {
 		if !strings.Contains(string(logs), want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dynokit/dynokit/buildpack/builtin"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/release"
 )
@@ -291,20 +292,23 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// builtinBuildpackFor maps an app.json buildpack to a builtin one: Heroku's
-// registry names ("heroku/go"), dynokit's labels ("dynokit/go") and the
-// GitHub URLs of Heroku's classic buildpacks.
+// builtinBuildpackFor maps a buildpack named in app.json or in `heroku
+// buildpacks:set` to a builtin one: Heroku's registry names ("heroku/go"),
+// the Buildpack Registry's and codon's tarball URLs the CLI sends for them,
+// dynokit's labels ("dynokit/go") and the GitHub URLs of Heroku's classic
+// buildpacks.
 func builtinBuildpackFor(ref string) (string, bool) {
 	r := strings.TrimSpace(ref)
-	r = strings.TrimSuffix(strings.TrimSuffix(r, "/"), ".git")
-	for _, prefix := range []string{"https://github.com/heroku/heroku-buildpack-", "https://github.com/heroku-community/heroku-buildpack-", "heroku/", "heroku-community/", "dynokit/"} {
+	r = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(r, "/"), ".git"), ".tgz")
+	for _, prefix := range []string{"https://github.com/heroku/heroku-buildpack-", "https://github.com/heroku-community/heroku-buildpack-",
+		"https://buildpack-registry.s3.amazonaws.com/buildpacks/heroku/", "https://codon-buildpacks.s3.amazonaws.com/buildpacks/heroku/",
+		"urn:buildpack:heroku/", "heroku/", "heroku-community/", "dynokit/"} {
 		if after, ok := strings.CutPrefix(r, prefix); ok {
 			r = after
 			break
 		}
 	}
-	switch r {
-	case "go", "nodejs", "static", "procfile":
+	if slices.Contains(builtin.Names(), r) {
 		return r, true
 	}
 	return "", false
@@ -372,7 +376,7 @@ func setUpApp(ctx context.Context, p *platform.Platform, provision addonProvisio
 	for i, bp := range a.Buildpacks {
 		name, ok := builtinBuildpackFor(bp.URL)
 		if !ok {
-			return fail("buildpacks[%d]: %q is not a buildpack minipaas has (heroku/go, heroku/nodejs, heroku/static, heroku/procfile)", i, bp.URL)
+			return fail("buildpacks[%d]: %q is not a buildpack minipaas has (%s)", i, bp.URL, builtinRegistryNames())
 		}
 		buildpacks = append(buildpacks, name)
 	}

@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/dashboard"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/logplex"
 )
 
 // The real platform is what the dashboard reads.
@@ -322,6 +327,33 @@ func TestDashboard(t *testing.T) {
 	if v := d.eval(t, `String(document.querySelectorAll("#log b").length)`); v != "0" {
 		t.Errorf("log markup became %s elements", v)
 	}
+	// A form changes the app: chromium posts it (same origin, with the
+	// credentials it remembers, under the page's CSP) and lands back on the
+	// page, which shows the outcome.
+	if v := d.eval(t, `(function () {
+		var f = document.querySelector('tr.process[data-type="web"] form.scale');
+		f.elements.quantity.value = "2";
+		f.requestSubmit();
+		return "sent";
+	})()`); v != "sent" {
+		t.Fatalf("submit the scale form: %s", v)
+	}
+	// Evaluations fail while the page navigates; poll until the new one.
+	var flash string
+	for deadline := time.Now().Add(30 * time.Second); flash != "Scaled to web@2."; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the scale form the flash is %q", flash)
+		}
+		var res struct {
+			Result struct {
+				Value any `json:"value"`
+			} `json:"result"`
+		}
+		if d.call("Runtime.evaluate", map[string]any{"expression": `(document.getElementById("flash") || {}).textContent || document.title`, "returnByValue": true}, &res) == nil {
+			flash = fmt.Sprint(res.Result.Value)
+		}
+	}
+	m.waitDynos("dash", "web.1", "web.2")
 	t.Logf("dashboard checks after the push took %v", time.Since(start).Round(time.Millisecond))
 
 	// An open log stream does not hold up a stop: Handler.Done ends it,
@@ -332,5 +364,140 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("stopping with the dashboard open took %v", took)
 	} else {
 		t.Logf("stop with the dashboard open: %v", took.Round(time.Millisecond))
+	}
+}
+
+// The dashboard changes apps with the API's calls.
+var _ dashboard.Control = dashboardControl{}
+
+var dashFlash = regexp.MustCompile(`<p id="flash" class="flash flash-(ok|error)" role="status">([^<]*)</p>`)
+
+// dashSubmit posts a dashboard form as the dashboard's own page would
+// (extra headers may say otherwise) and, on the 303 back to the app page,
+// returns the flash message that page shows.
+func (m *minipaas) dashSubmit(app, action string, form url.Values, hdr map[string]string) (status int, level, text string) {
+	m.t.Helper()
+	client := &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path string, body io.Reader) (*http.Response, string) {
+		req, err := http.NewRequest(method, m.apiURL+path, body)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		req.SetBasicAuth("", m.token)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", m.apiURL)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		return resp, string(b)
+	}
+	resp, _ := do("POST", "/dashboard/apps/"+app+"/"+action, strings.NewReader(form.Encode()))
+	if resp.StatusCode != http.StatusSeeOther {
+		return resp.StatusCode, "", ""
+	}
+	resp, page := do("GET", resp.Header.Get("Location"), nil)
+	match := dashFlash.FindStringSubmatch(page)
+	if resp.StatusCode != 200 || match == nil {
+		m.t.Fatalf("after POST %s: %d, flash %q", action, resp.StatusCode, match)
+	}
+	return http.StatusSeeOther, match[1], html.UnescapeString(match[2])
+}
+
+// TestDashboardActions: changes made on the dashboard are the API's: the
+// same release descriptions, user and log lines, seen through the API.
+func TestDashboardActions(t *testing.T) {
+	m := startMinipaas(t)
+	if status := m.api("POST", "/apps", `{"name":"dacts"}`, nil); status != http.StatusCreated {
+		t.Fatalf("create app: %d", status)
+	}
+	type releaseJSON struct {
+		Version     int    `json:"version"`
+		Description string `json:"description"`
+		User        struct {
+			Email string `json:"email"`
+		} `json:"user"`
+	}
+	newest := func() releaseJSON {
+		var rels []releaseJSON
+		if status := m.api("GET", "/apps/dacts/releases", "", &rels); status >= 300 || len(rels) == 0 {
+			t.Fatalf("releases: %d %+v", status, rels)
+		}
+		return rels[len(rels)-1]
+	}
+
+	// A config var set on the dashboard and one set with the API make the
+	// same kind of release.
+	if status, level, text := m.dashSubmit("dacts", "config", url.Values{"name": {"FROM_DASH"}, "value": {"1"}}, nil); status != http.StatusSeeOther || level != "ok" || text != "Released v1: Set FROM_DASH config vars." {
+		t.Errorf("dashboard config set: %d %s %q", status, level, text)
+	}
+	dash := newest()
+	if status := m.api("PATCH", "/apps/dacts/config-vars", `{"FROM_API":"2"}`, nil); status != http.StatusOK {
+		t.Fatalf("API config set: %d", status)
+	}
+	api := newest()
+	if dash.Version != 1 || dash.Description != "Set FROM_DASH config vars" || dash.User.Email != accountEmail ||
+		api.Version != 2 || api.Description != "Set FROM_API config vars" || api.User.Email != dash.User.Email {
+		t.Errorf("releases: dashboard %+v, API %+v", dash, api)
+	}
+	var vars map[string]string
+	if m.api("GET", "/apps/dacts/config-vars", "", &vars); vars["FROM_DASH"] != "1" || vars["FROM_API"] != "2" {
+		t.Errorf("config vars %v", vars)
+	}
+	ctx := context.Background()
+	seq, err := m.p.Logs(ctx, "dacts", logplex.TailOptions{Lines: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for msg, err := range seq {
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, msg.Source+"["+msg.Proc+"]: "+msg.Text)
+	}
+	for _, want := range []string{"app[api]: Release v1 created by " + accountEmail, "app[api]: Release v2 created by " + accountEmail} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("log lacks %q: %q", want, lines)
+		}
+	}
+
+	// Maintenance mode set on the dashboard is the API's.
+	if _, level, _ := m.dashSubmit("dacts", "maintenance", url.Values{"maintenance": {"on"}}, nil); level != "ok" {
+		t.Errorf("maintenance on: %s", level)
+	}
+	var app struct {
+		Maintenance bool `json:"maintenance"`
+	}
+	if m.api("GET", "/apps/dacts", "", &app); !app.Maintenance {
+		t.Error("the API says maintenance is off after the dashboard turned it on")
+	}
+
+	// Errors are shown, not 500s: no process types before a deploy, no
+	// rollback to a release without a slug.
+	if status, level, text := m.dashSubmit("dacts", "formation", url.Values{"type": {"web"}, "quantity": {"2"}}, nil); status != http.StatusSeeOther || level != "error" || !strings.Contains(text, "deploy it first") {
+		t.Errorf("scale before a deploy: %d %s %q", status, level, text)
+	}
+	if status, level, text := m.dashSubmit("dacts", "rollback", url.Values{"version": {"1"}}, nil); status != http.StatusSeeOther || level != "error" || !strings.Contains(text, "only a succeeded release with a slug") {
+		t.Errorf("rollback to a config release: %d %s %q", status, level, text)
+	}
+
+	// Another site's form is refused and changes nothing.
+	if status, _, _ := m.dashSubmit("dacts", "config", url.Values{"name": {"EVIL"}, "value": {"1"}}, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}); status != http.StatusForbidden {
+		t.Errorf("cross-origin config set: %d, want 403", status)
+	}
+	if rel := newest(); rel.Version != 2 {
+		t.Errorf("after the refused POST the newest release is v%d %q", rel.Version, rel.Description)
 	}
 }

@@ -218,6 +218,13 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		return err
 	}
 	defer ad.close()
+	// App drains (heroku drains:add) run again from their records.
+	if err := ad.drains.restore(ctx); err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		runLn.Close()
+		return err
+	}
 	git := &gitpush.Handler{
 		Root:      filepath.Join(dataDir, "repos"),
 		Token:     token,
@@ -229,7 +236,8 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	api := newAPI(p, token, routerLn.Addr().String(), slugs, git.RepoDir, rv, runLn.Addr().String(), logger, ad)
 
 	apiSrv := &http.Server{
-		Handler:           &dashboard.Handler{Source: p, Token: token, RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, p), Done: ctx.Done(), Logger: logger},
+		Handler: &dashboard.Handler{Source: p, Control: dashboardControl{p}, User: accountEmail, Token: token,
+			RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, p), Done: ctx.Done(), Logger: logger},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}

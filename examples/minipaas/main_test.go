@@ -706,6 +706,7 @@ func TestHerokuCLI(t *testing.T) {
 
 	// Not subtests: the helpers of m report to this test's t.
 	cliWebWorker(t, m, cli)
+	cliDrains(t, m, cli, "cliworker")
 	cliPipelines(t, m, cli, app)
 
 	var info struct{ ID string }

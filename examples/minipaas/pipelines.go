@@ -87,7 +87,7 @@ func (s *pipelines) lock(ctx context.Context) error {
 	if s.byID != nil {
 		return nil
 	}
-	raw, err := s.p.PipelineRecords(ctx)
+	raw, err := s.p.Records(ctx, platform.PipelineRecords)
 	if err != nil {
 		s.mu.Unlock()
 		return err
@@ -111,7 +111,7 @@ func (s *pipelines) save(ctx context.Context, rec pipelineRecord) error {
 	if err != nil {
 		return err
 	}
-	if err := s.p.PutPipelineRecord(ctx, rec.ID, b); err != nil {
+	if err := s.p.PutRecord(ctx, platform.PipelineRecords, rec.ID, b); err != nil {
 		return err
 	}
 	s.byID[rec.ID] = rec
@@ -348,7 +348,7 @@ func (a *api) destroyPipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.p.DeletePipelineRecord(r.Context(), rec.ID); err != nil {
+	if err := s.p.DeleteRecord(r.Context(), platform.PipelineRecords, rec.ID); err != nil {
 		return err
 	}
 	delete(s.byID, rec.ID)

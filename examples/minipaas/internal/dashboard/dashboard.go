@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"html/template"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/release"
 )
@@ -43,12 +45,21 @@ const (
 )
 
 // Handler serves the dashboard under Prefix, to clients that give Token as
-// the password of HTTP basic auth (any user name, as git push does). It only
-// reads, so it answers GET and HEAD only. Set the fields before the first
-// request and do not change them afterwards.
+// the password of HTTP basic auth (any user name, as git push does). Without
+// Control it only reads and answers GET and HEAD only; with Control its
+// forms POST changes, and cross-origin POSTs are refused. Set the fields
+// before the first request and do not change them afterwards.
 type Handler struct {
 	// Source is the platform read. Required.
 	Source Source
+	// Control, when set, makes the app pages' forms work: scale, restart,
+	// config vars, rollback and maintenance mode. Nil keeps the dashboard
+	// read-only.
+	Control Control
+	// User is who changes made here are recorded as (platform.WithUser):
+	// on releases and in the app[api] log lines. Empty leaves the platform's
+	// default.
+	User string
 	// Token is the API token; an empty Token refuses every request.
 	Token string
 	// Prefix is the path the dashboard is mounted at, without a trailing
@@ -77,6 +88,11 @@ type Handler struct {
 	mux   http.Handler
 	pages map[string]*template.Template
 	log   *slog.Logger
+	// cop refuses cross-origin POSTs: the browser sends the basic-auth
+	// credentials it remembers with any site's form.
+	cop *http.CrossOriginProtection
+	// flashKey signs flash messages (flashSig).
+	flashKey []byte
 }
 
 //go:embed templates static
@@ -84,12 +100,15 @@ var files embed.FS
 
 // setSecurityHeaders goes on every dashboard answer: scripts and styles
 // come only from the dashboard's own static files (no inline code, so an
-// escaping slip cannot run), and no other site may frame it.
+// escaping slip cannot run), forms post only to the dashboard, and no other
+// site may frame it. Referrers go to the dashboard's own origin only: with
+// no-referrer a browser would send "Origin: null" on the dashboard's own
+// POSTs, which an Origin check must refuse.
 func setSecurityHeaders(hdr http.Header) {
-	hdr.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	hdr.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("X-Frame-Options", "DENY")
-	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("Referrer-Policy", "same-origin")
 	hdr.Set("Cache-Control", "no-store")
 }
 
@@ -111,6 +130,9 @@ func (h *Handler) init() {
 	if h.Heartbeat <= 0 {
 		h.Heartbeat = DefaultHeartbeat
 	}
+	h.cop = http.NewCrossOriginProtection()
+	h.flashKey = make([]byte, 32)
+	_, _ = rand.Read(h.flashKey) // never fails (crypto/rand)
 
 	// The templates are part of the binary: a parse error is a bug that
 	// every test catches, so Must is the right failure.
@@ -122,7 +144,8 @@ func (h *Handler) init() {
 			}
 			return t.UTC().Format("2006-01-02 15:04:05 MST")
 		},
-		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"rollbackable": rollbackable,
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html"))
 	h.pages = map[string]*template.Template{}
@@ -139,6 +162,14 @@ func (h *Handler) init() {
 	mux.HandleFunc("GET /{$}", h.appsPage)
 	mux.HandleFunc("GET /apps/{app}", h.appPage)
 	mux.HandleFunc("GET /apps/{app}/logs", h.logStream)
+	if h.Control != nil {
+		mux.Handle("POST /apps/{app}/formation", h.post("scale", h.scale))
+		mux.Handle("POST /apps/{app}/restart", h.post("restart", h.restart))
+		mux.Handle("POST /apps/{app}/config", h.post("config set", h.setConfig))
+		mux.Handle("POST /apps/{app}/config/unset", h.post("config unset", h.unsetConfig))
+		mux.Handle("POST /apps/{app}/rollback", h.post("rollback", h.rollback))
+		mux.Handle("POST /apps/{app}/maintenance", h.post("maintenance", h.maintenance))
+	}
 	mux.Handle("GET /static/", http.StripPrefix("/static", http.FileServerFS(static)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusNotFound, "No such page.")
@@ -169,7 +200,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "401 unauthorized: give the API token as the basic auth password", http.StatusUnauthorized)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+	case r.Method == http.MethodPost && h.Control != nil:
+		if err := h.cop.Check(r); err != nil {
+			h.log.Warn("dashboard: cross-origin request refused", "path", p, "origin", r.Header.Get("Origin"), "sec-fetch-site", r.Header.Get("Sec-Fetch-Site"))
+			h.errorPage(w, r, http.StatusForbidden, "Cross-origin request refused: changes can only be made from the dashboard's own pages.")
+			return
+		}
+	case h.Control != nil:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		h.errorPage(w, r, http.StatusMethodNotAllowed, "The dashboard answers GET, HEAD and POST only.")
+		return
+	default:
 		w.Header().Set("Allow", "GET, HEAD")
 		h.errorPage(w, r, http.StatusMethodNotAllowed, "The dashboard only reads.")
 		return
@@ -266,7 +309,7 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "logs of "+name, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "app", map[string]any{
+	data := map[string]any{
 		"Title":    app.Name,
 		"App":      app,
 		"URL":      h.webURL(app),
@@ -274,8 +317,34 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 		"Dynos":    dynos,
 		"Logs":     recent,
 		"Stream":   h.path("apps", app.Name, "logs"),
-	})
+		"Flash":    h.readFlash(r, app.Name),
+	}
+	if h.Control != nil {
+		f, err := h.Control.Formation(ctx, name)
+		if err != nil {
+			h.fail(w, r, "formation of "+name, err)
+			return
+		}
+		vars, err := h.Control.Config(ctx, name)
+		if err != nil {
+			h.fail(w, r, "config of "+name, err)
+			return
+		}
+		config := make([]configVar, 0, len(vars))
+		for _, k := range vars.Names() {
+			config = append(config, configVar{Name: k, Value: vars[k]})
+		}
+		data["Control"] = true
+		data["Formation"] = f
+		data["Config"] = config
+		data["Sizes"] = sizeNames()
+		data["MaxQuantity"] = formation.MaxQuantity
+	}
+	h.render(w, r, http.StatusOK, "app", data)
 }
+
+// configVar is one config var as the page shows it.
+type configVar struct{ Name, Value string }
 
 // dynoLess orders web.2 before web.10.
 func dynoLess(a, b string) bool {

@@ -1,12 +1,43 @@
 // Package dashboard is minipaas's web dashboard: server-rendered pages of
-// the apps, their releases and dynos, and each app's live log.
+// the apps, their releases and dynos, and each app's live log, with forms
+// that change an app as Heroku's dashboard does.
 //
 // # Pages
 //
 //	<prefix>/                 every app: current release, dynos and their states
-//	<prefix>/apps/{app}       one app: dynos (type, state, release), releases, logs
+//	<prefix>/apps/{app}       one app: process types, dynos, config vars, releases, logs
 //	<prefix>/apps/{app}/logs  the app's log as Server-Sent Events
 //	<prefix>/static/          the stylesheet and the log script (embedded)
+//
+// # Actions
+//
+// With Handler.Control set, the app page has a form for each change; each
+// POSTs to one of
+//
+//	<prefix>/apps/{app}/formation     type, quantity, size: scale and resize a process type
+//	<prefix>/apps/{app}/restart       dyno: restart that dyno, or without it every dyno
+//	<prefix>/apps/{app}/config        name, value: set a config var (a new release)
+//	<prefix>/apps/{app}/config/unset  name: unset a config var (a new release)
+//	<prefix>/apps/{app}/rollback      version: a new release from an earlier one
+//	<prefix>/apps/{app}/maintenance   maintenance=on|off
+//
+// and is answered 303 See Other back to the app page, so a reload does not
+// repeat it. The outcome (the release made, or what was wrong) rides in the
+// redirect's query string as a flash message, signed with a key made at
+// start so that a link from elsewhere cannot put words on the page; the page
+// escapes it like everything else. Forms need no script.
+//
+// Inputs are checked before anything changes, each with a message on the
+// page: a quantity from 0 to formation.MaxQuantity, a process type of the
+// current release, a dyno size of platform.DynoSizes, config var names and
+// values by release.ConfigLimits (the release manager's rules), a release
+// that succeeded and has a slug. The changes are Control's calls, the ones
+// minipaas's Platform API makes (its ChangeFormation is the API's formation
+// PATCH), made as Handler.User: a change from here has the CLI's release
+// descriptions ("Set FOO config vars", "Rollback to v3"), user and app[api]
+// log lines. Only the change of a quantity or size that differs is made, as
+// a resize restarts the dynos. Control errors the API would show are shown;
+// others are logged and the page says the platform failed.
 //
 // The pages are html/template, so every app name, release description and
 // log line is escaped for where it lands. The only script is
@@ -27,11 +58,19 @@
 //
 // # Access
 //
-// Every page, the static files included, needs the API token: as the
-// password of HTTP basic auth with any user name (what a browser prompts
-// for, and what git push sends), or as a bearer token. The dashboard only
-// reads, so ambient basic-auth credentials give another site nothing to
-// forge; it answers GET and HEAD only and may not be framed.
+// Every page and action, the static files included, needs the API token:
+// as the password of HTTP basic auth with any user name (what a browser
+// prompts for, and what git push sends), or as a bearer token. A browser
+// sends remembered basic-auth credentials with any site's form too, so a
+// POST from another origin is refused with 403 before it is read:
+// http.CrossOriginProtection checks Sec-Fetch-Site, or where a browser does
+// not send it, that Origin names the dashboard's host. A same-site page (an
+// app at <app>.localhost) counts as another origin. Clients that are not
+// browsers send neither header and are let through, as they hold the token
+// themselves. Referrer-Policy is same-origin, so the dashboard's own forms
+// carry their Origin (no-referrer would make it "null"). The dashboard
+// answers GET, HEAD and, with Control, POST, and may not be framed. Without
+// Control it is read-only, shows no forms and refuses POST with 405.
 //
 // # Lifecycle
 //
@@ -42,6 +81,13 @@
 // # Not done
 //
 // Pages show a snapshot (reload for new dyno states and releases); only the
-// log is live. Nothing can be changed from the dashboard: scaling,
-// restarts, config vars and rollbacks stay with the API and the CLI.
+// log is live. There is no confirmation step before a restart, rollback or
+// unset (Heroku asks for one), nor an edit-in-place of a config var (setting
+// an existing name replaces its value). Restarting one dyno restarts every
+// dyno of its process type, as platform.Restart does. A size can be
+// changed but not removed again (the platform has no unsized Resize).
+// Scaling and restarts write no app[api] line ("Scaled to web@2 by …"):
+// the platform writes none for the API either. Apps cannot be created,
+// destroyed or deployed here, nor add-ons, domains, drains or pipelines
+// changed; those stay with the API and the CLI.
 package dashboard

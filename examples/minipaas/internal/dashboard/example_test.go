@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -80,4 +81,82 @@ func ExampleHandler() {
 	// token: 200 true true
 	// unknown app: 404
 	// elsewhere: the API
+}
+
+// maintenanceOnly is a Control that records maintenance mode; minipaas
+// passes its platform, with the API's formation change.
+type maintenanceOnly struct{ on *bool }
+
+func (maintenanceOnly) Formation(ctx context.Context, app string) ([]platform.FormationEntry, error) {
+	return []platform.FormationEntry{{Type: "web", Command: "bin/web", Quantity: 1}}, nil
+}
+
+func (maintenanceOnly) Config(ctx context.Context, app string) (release.ConfigVars, error) {
+	return release.ConfigVars{}, nil
+}
+
+func (maintenanceOnly) Release(ctx context.Context, app string, version int) (release.Release, error) {
+	return release.Release{}, platform.ErrNotFound
+}
+
+func (maintenanceOnly) ChangeFormation(ctx context.Context, app string, quantities map[string]int, sizes map[string]string) error {
+	return errors.New("not in this example")
+}
+
+func (maintenanceOnly) Restart(ctx context.Context, app, target string) error {
+	return errors.New("not in this example")
+}
+
+func (maintenanceOnly) SetConfig(ctx context.Context, app string, set map[string]string, unset []string) (release.Release, error) {
+	return release.Release{}, errors.New("not in this example")
+}
+
+func (maintenanceOnly) Rollback(ctx context.Context, app string, version int) (release.Release, error) {
+	return release.Release{}, errors.New("not in this example")
+}
+
+func (c maintenanceOnly) SetMaintenance(ctx context.Context, app string, on bool) error {
+	*c.on = on
+	return nil
+}
+
+// With Control set, the app page's forms change the app. A form posted from
+// another site is refused; the dashboard's own answers 303 back to the app
+// page, which shows the outcome.
+func ExampleHandler_control() {
+	var on bool
+	srv := httptest.NewServer(&dashboard.Handler{Source: oneApp{}, Control: maintenanceOnly{&on}, Token: "secret"})
+	defer srv.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	post := func(origin string) *http.Response {
+		req, _ := http.NewRequest("POST", srv.URL+"/dashboard/apps/demo/maintenance", strings.NewReader("maintenance=on"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
+		req.SetBasicAuth("", "secret")
+		resp, err := client.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := post("https://evil.example")
+	fmt.Println("from another site:", resp.StatusCode, "maintenance", on)
+	resp = post(srv.URL)
+	fmt.Println("from the dashboard:", resp.StatusCode, "maintenance", on)
+
+	req, _ := http.NewRequest("GET", srv.URL+resp.Header.Get("Location"), nil)
+	req.SetBasicAuth("", "secret")
+	page, err := client.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer page.Body.Close()
+	b, _ := io.ReadAll(page.Body)
+	fmt.Println(strings.Contains(string(b), `<p id="flash" class="flash flash-ok" role="status">Maintenance mode is on`))
+	// Output:
+	// from another site: 403 maintenance false
+	// from the dashboard: 303 maintenance true
+	// true
 }

@@ -40,7 +40,8 @@ func (e *BuildError) Error() string {
 
 func (e *BuildError) Unwrap() error { return e.Err }
 
-// Deploy builds srcDir (left unmodified) with the builtin buildpacks,
+// Deploy builds srcDir (left unmodified) with the app's buildpacks
+// (SetBuildpacks) or, when it has none, the builtin one that detects,
 // packs and stores the slug, creates the release (running its release
 // phase), and replaces the app's dynos. Progress is written to out the way
 // Heroku's build output reads. commit names the release ("Deploy 1a2b3c4")
@@ -49,13 +50,17 @@ func (p *Platform) Deploy(ctx context.Context, app, srcDir, commit string, out i
 	return p.deploy(ctx, app, srcDir, commit, nil, out)
 }
 
-// deploy is Deploy with an explicit buildpack list (nil: detect among the
-// builtin ones).
-func (p *Platform) deploy(ctx context.Context, app, srcDir, commit string, bps []buildpack.Buildpack, out io.Writer) (release.Release, error) {
+// deploy is Deploy with a list of builtin buildpack names, used when the
+// app has no list of its own (nil: detect among the builtin ones).
+func (p *Platform) deploy(ctx context.Context, app, srcDir, commit string, names []string, out io.Writer) (release.Release, error) {
 	out = orDiscard(out)
 	e, rec, err := p.entry(app)
 	if err != nil {
 		return release.Release{}, err
+	}
+	bps, err := p.buildpacksFor(rec, names, out)
+	if err != nil {
+		return release.Release{}, fmt.Errorf("platform: deploy %s: %w", app, err)
 	}
 	user := p.userOf(ctx)
 	t0 := time.Now()

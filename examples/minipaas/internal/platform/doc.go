@@ -7,8 +7,9 @@
 //
 //	Open(Config{DataDir})
 //	  ├─ platform.db   internal/store/boltkv: one record per app
-//	  │                (ID, formation quantities and sizes, domains, maintenance),
-//	  │                and the API's opaque add-on and pipeline records
+//	  │                (ID, formation quantities and sizes, domains, maintenance,
+//	  │                buildpack list),
+//	  │                and the API's opaque add-on, pipeline and log drain records
 //	  ├─ releases.db   release/boltstore behind a release.Manager
 //	  │                (history, config vars, release phase, rollback)
 //	  ├─ slugs/        slug.FSStore, content-addressed
@@ -24,10 +25,11 @@
 // # A deploy
 //
 // Deploy copies the source to a private build directory, runs
-// buildpack.Builder.Build with the builtin buildpacks (output streamed to
-// the caller with Heroku's "-----> " conventions), packs the tree with
-// slug.Pack and puts it in the slug store, extracts it, and asks the
-// release.Manager for a new release: the manager runs the "release"
+// buildpack.Builder.Build with the builtin buildpacks (the app's list from
+// SetBuildpacks, each in turn, or else the first that detects; output
+// streamed to the caller with Heroku's "-----> " conventions), packs the
+// tree with slug.Pack and puts it in the slug store, extracts it, and asks
+// the release.Manager for a new release: the manager runs the "release"
 // process type, if any, as a one-off dyno through the Reconciler
 // (Reconciler.RunOneOff), and only a release whose phase succeeded becomes
 // current. The platform then hands the Reconciler the app's formation at
@@ -77,13 +79,13 @@
 //
 // # Restarts and crashes
 //
-// Everything committed (apps, formation, domains, maintenance, releases
-// with their config vars, slugs) is on disk in DataDir when the method that
-// changed it returns. Open reads it back and gives the Reconciler every
-// app's formation, so Run starts the dynos again. A platform process that
-// was killed leaves its dynos running with no one watching them; Open
-// kills those orphans (found by their working directory under
-// DataDir/dynos) before starting new ones.
+// Everything committed (apps, formation, domains, maintenance, buildpack
+// lists, releases with their config vars, slugs) is on disk in DataDir
+// when the method that changed it returns. Open reads it back and gives
+// the Reconciler every app's formation, so Run starts the dynos again. A
+// platform process that was killed leaves its dynos running with no one
+// watching them; Open kills those orphans (found by their working
+// directory under DataDir/dynos) before starting new ones.
 //
 // # Locking
 //

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,7 +48,11 @@ func (p *Platform) setFormation(rec appRecord, rel release.Release) error {
 			procs[t] = pr
 		}
 	}
-	f := formation.Formation{App: rec.Name, Release: rel.Version, Processes: procs, Strategy: p.cfg.Strategy}
+	strategy := p.cfg.Strategy
+	if rec.Preboot {
+		strategy = formation.Preboot
+	}
+	f := formation.Formation{App: rec.Name, Release: rel.Version, Processes: procs, Strategy: strategy}
 	if err := p.rec.Set(f); err != nil {
 		return fmt.Errorf("set formation: %w", err)
 	}
@@ -183,7 +188,23 @@ func (p *Platform) Scale(ctx context.Context, app string, quantities map[string]
 	if err := p.setFormation(rec, cur); err != nil {
 		return fmt.Errorf("platform: scale %s: %w", app, err)
 	}
+	p.apiLog(rec.ID, scaledLine(rec.Formation, slices.Collect(maps.Keys(quantities)), p.userOf(ctx)))
 	return nil
+}
+
+// scaledLine is Heroku's app[api] line for a formation change, naming the
+// changed types with their quantity and size: "Scaled to web@2:Standard-1X
+// worker@1:Basic by user@example.com". An unsized type shows as Basic, as
+// the API shows it.
+func scaledLine(f map[string]formation.Process, types []string, user string) string {
+	var b strings.Builder
+	b.WriteString("Scaled to")
+	for _, t := range slices.Sorted(slices.Values(types)) {
+		fmt.Fprintf(&b, " %s@%d:%s", t, f[t].Quantity, cmp.Or(f[t].Size, "Basic"))
+	}
+	b.WriteString(" by ")
+	b.WriteString(user)
+	return b.String()
 }
 
 func runnableTypes(r release.Release) []string {

@@ -14,19 +14,19 @@ func TestFrontEndRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.PutPipelineRecord(ctx, "p1", []byte(`{"name":"shop"}`)); err != nil {
+	if err := p.PutRecord(ctx, PipelineRecords, "p1", []byte(`{"name":"shop"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.PutPipelineRecord(ctx, "p2", []byte(`{"name":"blog"}`)); err != nil {
+	if err := p.PutRecord(ctx, PipelineRecords, "p2", []byte(`{"name":"blog"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.PutAddonRecord(ctx, "postgresql-keen-12345", []byte(`{}`)); err != nil {
+	if err := p.PutRecord(ctx, AddonRecords, "postgresql-keen-12345", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.PutPipelineRecord(ctx, "", nil); err == nil {
-		t.Error("a pipeline record with an empty id was stored")
+	if err := p.PutRecord(ctx, PipelineRecords, "", nil); err == nil {
+		t.Error("a pipeline record with an empty key was stored")
 	}
-	if err := p.DeletePipelineRecord(ctx, "p2"); err != nil {
+	if err := p.DeleteRecord(ctx, PipelineRecords, "p2"); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Close(); err != nil {
@@ -37,15 +37,15 @@ func TestFrontEndRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	recs, err := p.PipelineRecords(ctx)
+	recs, err := p.Records(ctx, PipelineRecords)
 	if err != nil || len(recs) != 1 || string(recs["p1"]) != `{"name":"shop"}` {
 		t.Errorf("pipeline records after reopen: %q, %v", recs, err)
 	}
-	addons, err := p.AddonRecords(ctx)
+	addons, err := p.Records(ctx, AddonRecords)
 	if err != nil || len(addons) != 1 {
 		t.Errorf("add-on records after reopen: %q, %v", addons, err)
 	}
-	if err := p.DeletePipelineRecord(ctx, "absent"); err != nil {
+	if err := p.DeleteRecord(ctx, PipelineRecords, "absent"); err != nil {
 		t.Errorf("deleting an absent record: %v", err)
 	}
 }

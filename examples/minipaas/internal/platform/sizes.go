@@ -114,5 +114,6 @@ func (p *Platform) Resize(ctx context.Context, app string, sizes map[string]stri
 	// The Reconciler replaces dynos for a new release or quantity, not for
 	// a new size; restart so the limits apply now.
 	p.rec.Restart(app)
+	p.apiLog(rec.ID, scaledLine(rec.Formation, slices.Collect(maps.Keys(canonical)), p.userOf(ctx)))
 	return nil
 }

@@ -36,6 +36,12 @@ type appRecord struct {
 	Formation   map[string]formation.Process `json:"formation"`
 	Domains     []string                     `json:"domains,omitempty"`
 	Maintenance bool                         `json:"maintenance,omitempty"`
+	// Buildpacks is the list `heroku buildpacks:set` chose; empty means
+	// detection.
+	Buildpacks []BuildpackInstallation `json:"buildpacks,omitempty"`
+	// Preboot is the app's preboot feature (heroku features:enable
+	// preboot): new releases replace web dynos with formation.Preboot.
+	Preboot bool `json:"preboot,omitempty"`
 }
 
 func (r appRecord) clone() appRecord {
@@ -45,6 +51,7 @@ func (r appRecord) clone() appRecord {
 		c.Formation[t] = p
 	}
 	c.Domains = append([]string(nil), r.Domains...)
+	c.Buildpacks = append([]BuildpackInstallation(nil), r.Buildpacks...)
 	return c
 }
 

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+)
+
+// appFeature is one of the app features minipaas knows (Platform API
+// app-feature): `heroku features`, `features:info`, `features:enable`,
+// `features:disable`.
+type appFeature struct {
+	name, displayName, description, docURL string
+}
+
+// appFeatures lists the features an app can turn on. Only preboot changes
+// anything here; Heroku's other app features concern its own runtime.
+func appFeatures() []appFeature {
+	return []appFeature{{
+		name:        "preboot",
+		displayName: "Preboot",
+		description: "Provide seamless web dyno deploys by starting new web dynos next to the old ones and switching traffic once they are up.",
+		docURL:      "https://devcenter.heroku.com/articles/preboot",
+	}}
+}
+
+type appFeatureJSON struct {
+	ID            string  `json:"id"`
+	Name          string  `json:"name"`
+	DisplayName   string  `json:"display_name"`
+	Description   string  `json:"description"`
+	DocURL        string  `json:"doc_url"`
+	Enabled       bool    `json:"enabled"`
+	State         string  `json:"state"`
+	FeedbackEmail *string `json:"feedback_email"`
+	CreatedAt     string  `json:"created_at"`
+	UpdatedAt     string  `json:"updated_at"`
+}
+
+func (a *api) featureRoutes(h func(string, platformapi.HandlerFunc)) {
+	h("GET /apps/{app}/features", a.listFeatures)
+	h("GET /apps/{app}/features/{feature}", a.getFeature)
+	h("PATCH /apps/{app}/features/{feature}", a.patchFeature)
+}
+
+// featureJSON describes f for app, enabled or not.
+func (a *api) featureJSON(r *http.Request, f appFeature) (appFeatureJSON, error) {
+	app, err := a.app(r)
+	if err != nil {
+		return appFeatureJSON{}, err
+	}
+	on, err := a.p.Preboot(r.Context(), app.Name)
+	if err != nil {
+		return appFeatureJSON{}, apiError(err)
+	}
+	return appFeatureJSON{
+		ID:   nameUUID("app-feature", f.name),
+		Name: f.name, DisplayName: f.displayName, Description: f.description, DocURL: f.docURL,
+		Enabled: on, State: "general",
+		CreatedAt: rfc3339(app.CreatedAt), UpdatedAt: rfc3339(app.UpdatedAt),
+	}, nil
+}
+
+// lookupFeature finds the {feature} path value by name or id.
+func lookupFeature(r *http.Request) (appFeature, error) {
+	key := strings.ToLower(r.PathValue("feature"))
+	for _, f := range appFeatures() {
+		if f.name == key || nameUUID("app-feature", f.name) == key {
+			return f, nil
+		}
+	}
+	return appFeature{}, platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find that feature.")
+}
+
+func (a *api) listFeatures(w http.ResponseWriter, r *http.Request) error {
+	var out []appFeatureJSON
+	for _, f := range appFeatures() {
+		j, err := a.featureJSON(r, f)
+		if err != nil {
+			return err
+		}
+		out = append(out, j)
+	}
+	platformapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *api) getFeature(w http.ResponseWriter, r *http.Request) error {
+	f, err := lookupFeature(r)
+	if err != nil {
+		return err
+	}
+	j, err := a.featureJSON(r, f)
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, j)
+	return nil
+}
+
+func (a *api) patchFeature(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	f, err := lookupFeature(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	if body.Enabled == nil {
+		return platformapi.InvalidParams("enabled is required")
+	}
+	if err := a.p.SetPreboot(r.Context(), app.Name, *body.Enabled); err != nil {
+		return apiError(err)
+	}
+	j, err := a.featureJSON(r, f)
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, j)
+	return nil
+}
