@@ -42,6 +42,8 @@ import (
 // testCluster is the API server the package's tests share.
 type testCluster struct {
 	client kubernetes.Interface
+	// config is what client was made from (attach needs it).
+	config *rest.Config
 	// real is true for a cluster with nodes (DYNOKIT_KUBECONFIG).
 	real bool
 }
@@ -90,7 +92,7 @@ func startCluster() (*testCluster, string, func(), error) {
 		if err != nil {
 			return nil, "", nil, err
 		}
-		return &testCluster{client: c, real: true}, "", nil, nil
+		return &testCluster{client: c, config: cfg, real: true}, "", nil, nil
 	}
 	apiserver := os.Getenv("DYNOKIT_KUBE_APISERVER")
 	if apiserver == "" {
@@ -108,13 +110,14 @@ func startCluster() (*testCluster, string, func(), error) {
 	if err != nil {
 		return nil, "", nil, err
 	}
-	return &testCluster{client: lc.client}, "", lc.stop, nil
+	return &testCluster{client: lc.client, config: lc.config}, "", lc.stop, nil
 }
 
 // localCluster is etcd plus kube-apiserver on loopback ports.
 type localCluster struct {
 	dir    string
 	client kubernetes.Interface
+	config *rest.Config
 	procs  []*exec.Cmd
 }
 
@@ -217,7 +220,7 @@ func startLocal(apiserver, etcd string) (lc *localCluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	lc.client = c
+	lc.client, lc.config = c, cfg
 	if err := lc.waitReady(2 * time.Minute); err != nil {
 		return nil, err
 	}

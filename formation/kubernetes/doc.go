@@ -135,10 +135,32 @@
 // applied. The pod is created, not applied: server-side apply would take
 // over another one-off that got the same name.
 //
-// The returned OneOff watches its pod. Once the container runs, its log
-// is followed through the pod log API to Stdio.Stdout (stdout and stderr
-// interleaved, as for FollowLogs), reopened from the last line after a
-// cut, and read one last time after the container ended. Wait returns the
+// The returned OneOff watches its pod. Once the container of a detached
+// one-off (no OneOffSpec.Stdin: heroku run:detached, the release phase)
+// runs, its log is followed through the pod log API to Stdio.Stdout
+// (stdout and stderr interleaved, as for FollowLogs), reopened from the
+// last line after a cut, and read one last time after the container
+// ended.
+//
+// An attached one-off (heroku run: OneOffSpec.Stdin set) has stdin: true
+// and stdinOnce: true on its container, no TTY. Once the container runs,
+// the OneOff attaches to it through the API server's pod attach API
+// (pods/{name}/attach with stdin, stdout and stderr; the API server
+// proxies it to the kubelet's /attach/{namespace}/{pod}/{container}):
+// OneOffSpec.Stdin is streamed to the process and its stdout and stderr,
+// kept apart, to Stdio.Stdout and Stdio.Stderr. When Stdin returns EOF the
+// container's stdin closes for good (stdinOnce), as a pipe would. The
+// connection is client-go's tools/remotecommand: WebSocket (the v5
+// channel protocol, which the API server translates to SPDY for the
+// kubelet) and SPDY when the API server refuses the WebSocket upgrade, as
+// kubectl does. client-go builds it from a *rest.Config, not from a
+// kubernetes.Interface, so attached one-offs need Scheduler.Config (the
+// config Client was made from); without it RunOneOff refuses them. Output
+// the process writes before the attach is made is only in the pod log. An
+// attach that fails before any output came through it (the container
+// ended first, say) falls back to copying the log to Stdio.Stdout. A Stdin
+// that never returns EOF keeps client-go's goroutine reading it after the
+// one-off ended. Wait returns the
 // container's terminated state as formation.Exit: the exit code, the
 // signal when the code is 128+n (or the kubelet reports one), OOMKilled
 // for the reason "OOMKilled"; a pod deleted or failed without a
@@ -161,7 +183,9 @@
 // The Scheduler needs, in its namespace: get, list, create, patch and
 // delete on deployments, secrets and services; get and update on
 // deployments/scale; get, list, watch, create and delete on pods, get on
-// pods/log, and list on endpointslices.discovery.k8s.io.
+// pods/log, and list on endpointslices.discovery.k8s.io; attached one-offs
+// also need create and get on pods/attach (POST for SPDY, GET for
+// WebSocket).
 //
 // # Testing
 //
@@ -185,7 +209,14 @@
 // driven the same way: the test reports their container running, then
 // terminated (exit 0, 3, 137 OOMKilled, 143), binds them to a Node so
 // deletion is graceful, finishes a graceful deletion as a kubelet does,
-// and serves their log. Without
+// and serves their log. An attached one-off goes through the API server's
+// pod attach API to that stand-in kubelet, which serves /attach with the
+// kubelet's own streaming server (k8s.io/kubelet/pkg/cri/streaming, a
+// test-only dependency) in front of a stand-in process: it echoes stdin
+// to stdout with a prefix, writes a line to stderr when stdin closes and
+// reports its container terminated with exit code 3. The test checks the
+// streams, the exit, the pod's removal, the URL and query the kubelet got
+// and that the client spoke WebSocket to the API server. Without
 // DYNOKIT_KUBE_APISERVER or etcd they skip, unless DYNOKIT_TEST_REQUIRE=1.
 //
 // The same suite runs against a real cluster with DYNOKIT_KUBECONFIG set
@@ -223,14 +254,11 @@
 //     should give its sizes fewer shares.
 //   - Resources.PIDs has no per-container equivalent (the kubelet's
 //     pod-PID limit is node-wide) and is ignored.
-//   - Attached one-off dynos (heroku run's interactive session): stdin
-//     and a terminal need the pod attach API (SPDY or WebSocket, client-go's
-//     tools/remotecommand) with stdin and tty set on the container.
-//     RunOneOff refuses a OneOffSpec with Stdin, so one-offs run detached
-//     (heroku run:detached, the release phase) and their output arrives
-//     through the log API, a line at a time. Attaching would also need a
-//     *rest.Config on the Scheduler (client-go's attach client is not
-//     built from kubernetes.Interface).
+//   - A terminal for attached one-offs: OneOffSpec has no TTY or window
+//     size, so the container gets none (heroku run's default on a
+//     terminal is a TTY); programs that check isatty behave as under a
+//     pipe. The attach has been tested against the stand-in kubelet only,
+//     not a real kubelet and container runtime.
 //   - A one-off whose container cannot start (image pull errors, a
 //     missing image) waits, as the kubelet retries, until Stop or
 //     OneOffDeadline.

@@ -106,6 +106,44 @@ func ExampleScheduler_RunOneOff() {
 	}
 }
 
+// An attached one-off (heroku run): this program's stdin goes to the
+// process, its stdout and stderr come back apart. Attaching needs the
+// *rest.Config in Scheduler.Config. It needs a cluster, so it is compiled
+// but not run.
+func ExampleScheduler_RunOneOff_attached() {
+	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	client, err := k8s.NewForConfig(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := &kubernetes.Scheduler{
+		Client:    client,
+		Config:    cfg,
+		Namespace: "apps",
+		Image:     "registry.example/dynokit/stack:24",
+	}
+	ctx := context.Background()
+	release := formation.Deployment{
+		App:     "shop",
+		Release: 8,
+		Slug:    formation.SlugSource{URL: "http://slugs.apps.svc/slugs/5f2c0d3e", Digest: "SHA256:5f2c0d3e9a6b1c47e8d0a2b4c6e8f0a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3"},
+	}
+	dyno, err := s.RunOneOff(ctx, release,
+		formation.OneOffSpec{Command: "bundle exec rails console", Stdin: os.Stdin},
+		formation.Stdio{Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		log.Fatal(err)
+	}
+	exit, err := dyno.Wait(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	os.Exit(exit.Code)
+}
+
 // The names of an app's objects.
 func ExampleDeploymentName() {
 	fmt.Println(kubernetes.DeploymentName("shop", "web"))

@@ -237,6 +237,13 @@ func (s *Scheduler) oneOffPod(d formation.Deployment, pod, name string, one form
 	// slugrunner would derive the same name from the pod's; set it
 	// anyway so the dyno's name does not depend on the runner's version.
 	c.WithEnv(corev1ac.EnvVar().WithName("DYNO").WithValue(name))
+	if one.Stdin != nil {
+		// Attached (heroku run): the process reads the stdin the attach
+		// API gives it, which closes for good when the client detaches
+		// (stdinOnce), so the process sees EOF as under a pipe. No TTY:
+		// stdout and stderr stay apart and no terminal is emulated.
+		c.WithStdin(true).WithStdinOnce(true)
+	}
 	spec := podSpec(d, c).WithRestartPolicy(corev1.RestartPolicyNever)
 	if s.OneOffDeadline > 0 {
 		spec.WithActiveDeadlineSeconds(int64((s.OneOffDeadline + time.Second - 1) / time.Second))

@@ -46,6 +46,8 @@ type OneOff struct {
 	// secret is the config-var Secret, applied again when the kubelet
 	// cannot find it (an Apply deleted it as the pod was created).
 	secret *corev1ac.SecretApplyConfiguration
+	// stdin is OneOffSpec.Stdin: non-nil for an attached one-off.
+	stdin io.Reader
 
 	done chan struct{} // closed once exit is set and the pod deleted
 	exit formation.Exit
@@ -72,13 +74,18 @@ func (o *OneOff) Name() string { return o.name }
 // (RunOneOff applies the release's Secret itself, so the release phase can
 // run before Apply), and activeDeadlineSeconds when OneOffDeadline is set.
 // d.Processes is ignored; spec.Resources bound the container as they bound
-// Apply's. A spec with Stdin is refused: attaching needs Kubernetes's
-// attach API, which is not used yet.
+// Apply's.
 //
-// It returns once the pod exists; ctx bounds only that. The container's
-// output is copied from the pod log API to stdio.Stdout once it starts
-// (stdout and stderr interleaved, as the kubelet keeps them). The returned
-// dyno's Wait reports how the container ended; the pod is deleted then.
+// It returns once the pod exists; ctx bounds only that. Detached (no
+// spec.Stdin), the container's output is copied from the pod log API to
+// stdio.Stdout once it starts (stdout and stderr interleaved, as the
+// kubelet keeps them). Attached (heroku run: spec.Stdin set, which needs
+// s.Config), the container has stdin and stdinOnce set, and once it runs
+// the pod attach API streams spec.Stdin to it and its stdout and stderr
+// to stdio's; the container's stdin closes when spec.Stdin returns EOF.
+// What it writes before the attach is made is only in the pod log. The
+// returned dyno's Wait reports how the container ended; the pod is
+// deleted then.
 // Stop deletes the pod with the grace period (Kubernetes's SIGTERM, then
 // SIGKILL), and Delete removes running one-offs with the app.
 func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, spec formation.OneOffSpec, stdio formation.Stdio) (formation.Dyno, error) {
@@ -94,8 +101,8 @@ func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, spec 
 	if err := spec.Resources.Validate(); err != nil {
 		return nil, fmt.Errorf("kubernetes: app %s: one-off: %w", d.App, err)
 	}
-	if spec.Stdin != nil {
-		return nil, fmt.Errorf("kubernetes: app %s: one-off: attached stdin is not supported (run it detached)", d.App)
+	if spec.Stdin != nil && s.Config == nil {
+		return nil, fmt.Errorf("kubernetes: app %s: one-off: attaching stdin needs Scheduler.Config (run it detached)", d.App)
 	}
 	data, err := configVars(d.Env)
 	if err != nil {
@@ -133,16 +140,13 @@ func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, spec 
 	o := &OneOff{
 		s: s, app: d.App, pod: created.Name, uid: created.UID,
 		secret:  s.secret(d, secret, data),
+		stdin:   spec.Stdin,
 		name:    DynoName(OneOffType, created.Name),
 		done:    make(chan struct{}),
 		endedCh: make(chan struct{}),
 	}
-	w := stdio.Stdout
-	if w == nil {
-		w = io.Discard
-	}
 	// The dyno outlives RunOneOff's ctx; it ends with the pod.
-	go o.monitor(context.WithoutCancel(ctx), created, w)
+	go o.monitor(context.WithoutCancel(ctx), created, stdio)
 	return o, nil
 }
 
@@ -242,9 +246,9 @@ func (o *OneOff) setEnded() {
 }
 
 // monitor watches the pod until its container has terminated or the pod is
-// gone, copies its log to w from when the container starts, then deletes
-// the pod and sets the exit.
-func (o *OneOff) monitor(ctx context.Context, pod *corev1.Pod, w io.Writer) {
+// gone, attaches to it or copies its log from when the container starts,
+// then deletes the pod and sets the exit.
+func (o *OneOff) monitor(ctx context.Context, pod *corev1.Pod, stdio formation.Stdio) {
 	logCtx, cancelLogs := context.WithCancel(ctx)
 	defer cancelLogs()
 	logsDone := make(chan struct{})
@@ -263,9 +267,16 @@ func (o *OneOff) monitor(ctx context.Context, pod *corev1.Pod, w io.Writer) {
 		}
 		if !logging && started(p) {
 			logging = true
+			// A container that already ended cannot be attached to; its
+			// output is in the log.
+			attach := o.stdin != nil && !terminated(p)
 			go func() {
 				defer close(logsDone)
-				o.copyLog(logCtx, w)
+				if attach {
+					o.attach(logCtx, stdio)
+				} else {
+					o.copyLog(logCtx, nonNil(stdio.Stdout))
+				}
 			}()
 		}
 		if gone || terminated(p) {

@@ -219,8 +219,13 @@ func TestOneOffPod(t *testing.T) {
 	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "x", Resources: formation.Resources{CPUShares: -1}}, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "Resources.CPUShares -1 must not be negative") {
 		t.Errorf("RunOneOff with negative CPU shares: %v", err)
 	}
-	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "bash", Stdin: strings.NewReader("ls\n")}, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "stdin") {
-		t.Errorf("RunOneOff with stdin: %v, want an error naming stdin", err)
+	noConfig := *s
+	noConfig.Config = nil
+	if _, err := noConfig.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "bash", Stdin: strings.NewReader("ls\n")}, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "Scheduler.Config") {
+		t.Errorf("RunOneOff with stdin and no Config: %v, want an error naming Scheduler.Config", err)
+	}
+	if ctr.Stdin || ctr.StdinOnce || ctr.TTY {
+		t.Errorf("detached one-off's container has stdin %v, stdinOnce %v, tty %v; want none", ctr.Stdin, ctr.StdinOnce, ctr.TTY)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/dynokit/dynokit/formation"
@@ -30,6 +31,11 @@ import (
 type Scheduler struct {
 	// Client talks to the cluster (kubernetes.NewForConfig).
 	Client kubernetes.Interface
+	// Config is the configuration Client was made from. Only attached
+	// one-offs (OneOffSpec.Stdin) need it: client-go builds the pod attach
+	// API's streaming connection from a *rest.Config, not from a
+	// kubernetes.Interface. nil refuses attached one-offs.
+	Config *rest.Config
 	// Namespace holds every object of every app; "" means "default". It
 	// must exist.
 	Namespace string

@@ -37,7 +37,7 @@ func ctxT(t *testing.T) context.Context {
 func newScheduler(t *testing.T) (*testCluster, *kubernetes.Scheduler) {
 	t.Helper()
 	c := cluster(t)
-	return c, &kubernetes.Scheduler{Client: c.client, Namespace: c.namespace(t), Image: testImage}
+	return c, &kubernetes.Scheduler{Client: c.client, Config: c.config, Namespace: c.namespace(t), Image: testImage}
 }
 
 const testDigest = "SHA256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
