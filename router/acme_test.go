@@ -2,35 +2,23 @@ package router_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/binary"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/acme/autocert"
-	"golang.org/x/net/dns/dnsmessage"
 
-	"github.com/dynokit/dynokit/internal/testutil"
+	"github.com/dynokit/dynokit/internal/pebbletest"
 	"github.com/dynokit/dynokit/router"
 )
 
@@ -134,280 +122,6 @@ func (memCache) Get(context.Context, string) ([]byte, error) { return nil, autoc
 func (memCache) Put(context.Context, string, []byte) error   { return nil }
 func (memCache) Delete(context.Context, string) error        { return nil }
 
-// pebbleBinary finds the Pebble binary scripts/install-pebble builds.
-func pebbleBinary(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("DYNOKIT_PEBBLE")
-	if p == "" {
-		if dir, err := os.UserCacheDir(); err == nil {
-			p = filepath.Join(dir, "dynokit", "pebble-v2.10.1", "pebble")
-		}
-	}
-	if p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	msg := fmt.Sprintf("no Pebble binary (%q); run: export DYNOKIT_PEBBLE=\"$(scripts/install-pebble)\"", p)
-	if os.Getenv("DYNOKIT_TEST_REQUIRE") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// pebble is a running Pebble ACME server on loopback.
-type pebble struct {
-	dirURL string
-	client *http.Client // trusts Pebble's API certificate; counts orders
-	roots  *x509.CertPool
-	orders atomic.Int64 // newOrder requests seen
-}
-
-// startPebble runs Pebble validating HTTP-01 on httpPort and TLS-ALPN-01
-// on tlsPort of 127.0.0.1 (its DNS answers 127.0.0.1 for every name).
-func startPebble(t *testing.T, bin string, httpPort, tlsPort int) *pebble {
-	t.Helper()
-	dir := t.TempDir()
-	apiCA := writeAPICert(t, dir)
-	listen, mgmt := freePort(t), freePort(t)
-	cfg := map[string]any{"pebble": map[string]any{
-		"listenAddress":           listen,
-		"managementListenAddress": mgmt,
-		"certificate":             filepath.Join(dir, "cert.pem"),
-		"privateKey":              filepath.Join(dir, "key.pem"),
-		"httpPort":                httpPort,
-		"tlsPort":                 tlsPort,
-		"ocspResponderURL":        "",
-		"retryAfter":              map[string]int{"authz": 1, "order": 1},
-		"keyAlgorithm":            "ecdsa",
-		"profiles": map[string]any{
-			"default": map[string]any{"description": "test", "validityPeriod": 7776000},
-		},
-	}}
-	b, _ := json.Marshal(cfg)
-	cfgPath := filepath.Join(dir, "pebble.json")
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	dnsAddr := startDNS(t)
-
-	var out testutil.SyncBuffer
-	cmd := exec.Command(bin, "-config", cfgPath, "-dnsserver", dnsAddr)
-	cmd.Env = append(os.Environ(),
-		"PEBBLE_VA_NOSLEEP=1",
-		"PEBBLE_VA_ALWAYS_VALID=0",
-		"PEBBLE_WFE_NONCEREJECT=0", // default rejects 5% of nonces at random
-		"PEBBLE_AUTHZREUSE=0",      // every order must prove control anew
-	)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start pebble: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("pebble output:\n%s", out.String())
-		}
-	})
-
-	p := &pebble{dirURL: "https://" + listen + "/dir"}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: apiCA}}
-	t.Cleanup(tr.CloseIdleConnections)
-	p.client = &http.Client{Timeout: 20 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		if r.Method == http.MethodPost && r.URL.Path == "/order-plz" {
-			p.orders.Add(1)
-		}
-		return tr.RoundTrip(r)
-	})}
-	// Wait for both interfaces, then fetch the root issued certificates
-	// chain to (Pebble makes a new one per run).
-	deadline := time.Now().Add(15 * time.Second)
-	var rootPEM []byte
-	for {
-		var err error
-		if rootPEM, err = p.get("https://" + mgmt + "/roots/0"); err == nil {
-			_, err = p.get(p.dirURL)
-		}
-		if err == nil {
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("pebble exited early:\n%s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pebble not up: %v\n%s", err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	p.roots = x509.NewCertPool()
-	if !p.roots.AppendCertsFromPEM(rootPEM) {
-		t.Fatalf("pebble root is not PEM: %q", rootPEM)
-	}
-	return p
-}
-
-func (p *pebble) get(url string) ([]byte, error) {
-	resp, err := p.client.Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return b, err
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// writeAPICert writes a certificate for Pebble's own HTTPS API (cert.pem,
-// key.pem in dir), signed by a fresh CA it returns as a pool.
-func writeAPICert(t *testing.T, dir string) *x509.CertPool {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "pebble api"},
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return pool
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// startDNS runs a DNS server over TCP (Pebble's VA queries its -dnsserver
-// over TCP) answering every A question with 127.0.0.1 and every other
-// question with no records.
-func startDNS(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	conns := map[net.Conn]struct{}{}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = struct{}{}
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() {
-					mu.Lock()
-					delete(conns, c)
-					mu.Unlock()
-					c.Close()
-				}()
-				serveDNS(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
-// serveDNS answers length-prefixed DNS messages (RFC 1035 §4.2.2) on c.
-func serveDNS(c net.Conn) {
-	for {
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		var n uint16
-		if binary.Read(c, binary.BigEndian, &n) != nil {
-			return
-		}
-		msg := make([]byte, n)
-		if _, err := io.ReadFull(c, msg); err != nil {
-			return
-		}
-		var q dnsmessage.Message
-		if q.Unpack(msg) != nil || len(q.Questions) != 1 {
-			return
-		}
-		resp := dnsmessage.Message{
-			Header:    dnsmessage.Header{ID: q.ID, Response: true, Authoritative: true, RecursionDesired: q.RecursionDesired, RecursionAvailable: true},
-			Questions: q.Questions,
-		}
-		if qq := q.Questions[0]; qq.Type == dnsmessage.TypeA {
-			resp.Answers = []dnsmessage.Resource{{
-				Header: dnsmessage.ResourceHeader{Name: qq.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 0},
-				Body:   &dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}},
-			}}
-		}
-		out, err := resp.Pack()
-		if err != nil {
-			return
-		}
-		if _, err := c.Write(binary.BigEndian.AppendUint16(nil, uint16(len(out)))); err != nil {
-			return
-		}
-		if _, err := c.Write(out); err != nil {
-			return
-		}
-	}
-}
-
 // acmeRouter runs a Server with ACME (and getCert, when not nil) for rt on
 // the given listeners.
 func acmeRouter(t *testing.T, rt *router.Router, a *router.ACME, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), ln, tln net.Listener) {
@@ -466,12 +180,12 @@ func httpsGet(t *testing.T, tlsAddr, host string, roots *x509.CertPool) (string,
 // and, after a "restart", from the disk cache, refuses names the router does
 // not route, and prefers a certificate the platform set explicitly.
 func TestACMEPebbleTLSALPN(t *testing.T) {
-	bin := pebbleBinary(t)
+	p := pebbletest.New(t)
 	ln, _ := listen(t)
 	tln, tlsPort := listen(t)
 	dead, deadPort := listen(t)
 	dead.Close()
-	p := startPebble(t, bin, deadPort, tlsPort)
+	p.Start(t, deadPort, tlsPort)
 
 	rt := router.New(router.Config{})
 	addr := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello from app at "+r.Host) })
@@ -488,19 +202,19 @@ func TestACMEPebbleTLSALPN(t *testing.T) {
 	if err := certs.Set("pinned.example.test", pinned); err != nil {
 		t.Fatal(err)
 	}
-	roots := p.roots.Clone()
+	roots := p.Roots.Clone()
 	roots.AddCert(pinnedLeaf)
 
 	cacheDir := filepath.Join(t.TempDir(), "acme")
 	newACME := func() *router.ACME {
-		return &router.ACME{Router: rt, DirectoryURL: p.dirURL, HTTPClient: p.client, CacheDir: cacheDir, Email: "ops@example.com"}
+		return &router.ACME{Router: rt, DirectoryURL: p.DirURL, HTTPClient: p.Client, CacheDir: cacheDir, Email: "ops@example.com"}
 	}
 	// First server: explicit certificates through Server.GetCertificate,
 	// ACME behind it.
 	acmeRouter(t, rt, newACME(), certs.GetCertificate, ln, tln)
 	tlsAddr := tln.Addr().String()
 
-	body, leaf, err := httpsGet(t, tlsAddr, "app.example.test", p.roots)
+	body, leaf, err := httpsGet(t, tlsAddr, "app.example.test", p.Roots)
 	if err != nil {
 		t.Fatalf("first request: %v", err)
 	}
@@ -510,30 +224,30 @@ func TestACMEPebbleTLSALPN(t *testing.T) {
 	if err := leaf.VerifyHostname("app.example.test"); err != nil {
 		t.Errorf("issued certificate: %v", err)
 	}
-	if n := p.orders.Load(); n != 1 {
+	if n := p.Orders(); n != 1 {
 		t.Errorf("orders after first request: %d, want 1", n)
 	}
 	if _, err := os.Stat(filepath.Join(cacheDir, "app.example.test")); err != nil {
 		t.Errorf("certificate not cached on disk: %v", err)
 	}
 
-	_, leaf2, err := httpsGet(t, tlsAddr, "app.example.test", p.roots)
+	_, leaf2, err := httpsGet(t, tlsAddr, "app.example.test", p.Roots)
 	if err != nil {
 		t.Fatalf("second request: %v", err)
 	}
 	if !leaf2.Equal(leaf) {
 		t.Error("second request got a different certificate")
 	}
-	if n := p.orders.Load(); n != 1 {
+	if n := p.Orders(); n != 1 {
 		t.Errorf("orders after second request: %d, want 1 (cached certificate)", n)
 	}
 
 	// A routed name that Pebble cannot resolve to us would still order; an
 	// unrouted one must not even reach the CA.
-	if _, _, err := httpsGet(t, tlsAddr, "stranger.example.test", p.roots); err == nil {
+	if _, _, err := httpsGet(t, tlsAddr, "stranger.example.test", p.Roots); err == nil {
 		t.Error("unrouted host got a TLS certificate")
 	}
-	if n := p.orders.Load(); n != 1 {
+	if n := p.Orders(); n != 1 {
 		t.Errorf("orders after unrouted host: %d, want 1", n)
 	}
 
@@ -546,7 +260,7 @@ func TestACMEPebbleTLSALPN(t *testing.T) {
 	a2.Certs = certs
 	acmeRouter(t, rt, a2, nil, ln2, tln2)
 	tlsAddr2 := tln2.Addr().String()
-	_, leaf3, err := httpsGet(t, tlsAddr2, "app.example.test", p.roots)
+	_, leaf3, err := httpsGet(t, tlsAddr2, "app.example.test", p.Roots)
 	if err != nil {
 		t.Fatalf("after restart: %v", err)
 	}
@@ -565,7 +279,7 @@ func TestACMEPebbleTLSALPN(t *testing.T) {
 			t.Errorf("pinned host: got %q with certificate %v, want the explicit one", body, got.Subject)
 		}
 	}
-	if n := p.orders.Load(); n != 1 {
+	if n := p.Orders(); n != 1 {
 		t.Errorf("orders at the end: %d, want 1", n)
 	}
 }
@@ -574,8 +288,9 @@ func TestACMEPebbleTLSALPN(t *testing.T) {
 // listener that hangs up), so the certificate can only come through
 // HTTP-01 answered on the router's plain listener, for both front ends.
 func TestACMEPebbleHTTP01(t *testing.T) {
-	bin := pebbleBinary(t)
+	pebbletest.Binary(t)
 	forEachFront(t, func(t *testing.T) {
+		p := pebbletest.New(t)
 		ln, httpPort := listen(t)
 		tln, _ := listen(t)
 		dead, deadPort := listen(t)
@@ -591,7 +306,7 @@ func TestACMEPebbleHTTP01(t *testing.T) {
 			}
 		}()
 		t.Cleanup(func() { dead.Close() })
-		p := startPebble(t, bin, httpPort, deadPort)
+		p.Start(t, httpPort, deadPort)
 
 		rt := router.New(router.Config{})
 		addr := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "plain app") })
@@ -599,7 +314,7 @@ func TestACMEPebbleHTTP01(t *testing.T) {
 		if err := rt.SetDomains("web", []string{"www.example.test"}); err != nil {
 			t.Fatal(err)
 		}
-		a := &router.ACME{Router: rt, DirectoryURL: p.dirURL, HTTPClient: p.client, CacheDir: t.TempDir()}
+		a := &router.ACME{Router: rt, DirectoryURL: p.DirURL, HTTPClient: p.Client, CacheDir: t.TempDir()}
 		acmeRouter(t, rt, a, nil, ln, tln)
 
 		// The challenge path is the router's, not the app's: an unknown
@@ -617,7 +332,7 @@ func TestACMEPebbleHTTP01(t *testing.T) {
 			}
 		}
 
-		body, leaf, err := httpsGet(t, tln.Addr().String(), "www.example.test", p.roots)
+		body, leaf, err := httpsGet(t, tln.Addr().String(), "www.example.test", p.Roots)
 		if err != nil {
 			t.Fatalf("request: %v", err)
 		}
@@ -631,7 +346,7 @@ func TestACMEPebbleHTTP01(t *testing.T) {
 			t.Error("Pebble never tried TLS-ALPN-01; HTTP-01 was not what got the certificate")
 		}
 		// One order failed on TLS-ALPN-01, the next succeeded on HTTP-01.
-		if n := p.orders.Load(); n != 2 {
+		if n := p.Orders(); n != 2 {
 			t.Errorf("orders: %d, want 2", n)
 		}
 	})

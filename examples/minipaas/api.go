@@ -55,11 +55,15 @@ type api struct {
 	addons *addonService
 	// pipelines groups apps for promotion (pipelines.go).
 	pipelines *pipelines
+	// acm is Automated Certificate Management (tls.go); nil without ACME.
+	acm *acmService
 }
 
-func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore, repoDir func(string) string, rv *rendezvous, runAddr string, log *slog.Logger, ad *addonService) http.Handler {
+// newAPI serves the Platform API; acm is Automated Certificate Management
+// (nil: off).
+func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore, repoDir func(string) string, rv *rendezvous, runAddr string, log *slog.Logger, ad *addonService, acm *acmService) http.Handler {
 	a := &api{p: p, routerPort: portOf(routerAddr), slugs: slugs, repoDir: repoDir, rv: rv, runAddr: runAddr, log: log, addons: ad,
-		pipelines: &pipelines{p: p}}
+		pipelines: &pipelines{p: p}, acm: acm}
 	s := &platformapi.Server{Token: token, Logger: log}
 	h := func(pattern string, fn platformapi.HandlerFunc) {
 		s.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {
@@ -100,9 +104,8 @@ func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore,
 	a.featureRoutes(h)
 	a.buildpackRoutes(h)
 	a.logDrainRoutes(h)
-	// minipaas serves no TLS, so this list is truly empty; domains:add
-	// reads it.
-	h("GET /apps/{app}/sni-endpoints", a.emptyList)
+	// certs:auto and sni-endpoints (which domains:add reads), tls.go.
+	a.acmRoutes(h)
 	return withBuildpackRegistry(s)
 }
 
@@ -218,6 +221,7 @@ func (a *api) appJSON(r *http.Request, app platform.App) appJSON {
 		Stack:        stackLocal,
 		BuildStack:   stackLocal,
 		Owner:        owner{ID: accountID, Email: accountEmail},
+		ACM:          a.acm.enabledFor(app.ID),
 		CreateStatus: "complete",
 		CreatedAt:    rfc3339(app.CreatedAt),
 		UpdatedAt:    rfc3339(app.UpdatedAt),
@@ -1040,14 +1044,6 @@ func (a *api) stopMatching(param string) func(http.ResponseWriter, *http.Request
 	}
 }
 
-func (a *api) emptyList(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.app(r); err != nil {
-		return err
-	}
-	platformapi.WriteJSON(w, http.StatusOK, []any{})
-	return nil
-}
-
 func (a *api) createLogSession(w http.ResponseWriter, r *http.Request) error {
 	app, err := a.app(r)
 	if err != nil {
@@ -1095,6 +1091,10 @@ type domainJSON struct {
 	App       ref     `json:"app"`
 	CreatedAt string  `json:"created_at"`
 	UpdatedAt string  `json:"updated_at"`
+
+	// ACM status of a custom domain (tls.go); null when ACM is off.
+	ACMStatus       *string `json:"acm_status"`
+	ACMStatusReason *string `json:"acm_status_reason"`
 }
 
 func domainToJSON(app platform.App, host, kind string) domainJSON {
@@ -1126,7 +1126,9 @@ func (a *api) listDomains(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []domainJSON{domainToJSON(app, app.Name+".localhost", "heroku")}
 	for _, d := range domains {
-		out = append(out, domainToJSON(app, d, "custom"))
+		j := domainToJSON(app, d, "custom")
+		j.ACMStatus, j.ACMStatusReason = a.acm.domainStatus(app, d)
+		out = append(out, j)
 	}
 	return platformapi.Paginate(w, r, out,
 		platformapi.Field[domainJSON]{Name: "hostname", Key: func(j domainJSON) string { return j.Hostname }},
@@ -1155,7 +1157,10 @@ func (a *api) addDomain(w http.ResponseWriter, r *http.Request) error {
 		}
 		return platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
 	}
-	platformapi.WriteJSON(w, http.StatusCreated, domainToJSON(app, host, "custom"))
+	a.acm.domainAdded(app, host)
+	j := domainToJSON(app, host, "custom")
+	j.ACMStatus, j.ACMStatusReason = a.acm.domainStatus(app, host)
+	platformapi.WriteJSON(w, http.StatusCreated, j)
 	return nil
 }
 

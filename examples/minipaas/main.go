@@ -5,6 +5,9 @@
 //
 // serves the apps at http://<app>.localhost:5000 (the router) and the
 // Platform API and git on http://127.0.0.1:5001. State lives in -data-dir.
+// With -https-addr and -acme-directory the router also serves HTTPS, with
+// certificates ordered over ACME for the custom domains of apps that turn
+// on Automated Certificate Management (heroku certs:auto:enable; tls.go).
 // See README.md.
 package main
 
@@ -62,6 +65,10 @@ type options struct {
 	// Admin URLs of the servers add-ons are made on (addons.go); empty:
 	// that service is not offered.
 	PostgresURL, RedisURL string
+	// HTTPS with Automated Certificate Management (tls.go): the router's
+	// TLS listener, the ACME directory, the account contact, and a PEM
+	// file of CAs to trust for the ACME server's own TLS.
+	HTTPSAddr, ACMEDirectory, ACMEEmail, ACMECAFile string
 
 	// Set by tests: listeners already open (so free ports need no guessing),
 	// extra build environment, and a shorter dyno stop grace.
@@ -97,6 +104,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Verbose, "v", false, "log platform diagnostics to stderr")
 	fs.StringVar(&o.PostgresURL, "postgres-url", "", "admin URL of a PostgreSQL server for heroku-postgresql add-ons (postgres://user:password@host:port/db)")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "admin URL of a Redis 7 server for heroku-redis add-ons (redis://:password@host:port)")
+	fs.StringVar(&o.HTTPSAddr, "https-addr", "", "listen address of the router's HTTPS listener (needs -acme-directory; off when empty)")
+	fs.StringVar(&o.ACMEDirectory, "acme-directory", "", "ACME directory URL certificates come from, e.g. https://acme-v02.api.letsencrypt.org/directory (accepts its terms; off when empty)")
+	fs.StringVar(&o.ACMEEmail, "acme-email", "", "contact e-mail of the ACME account (optional)")
+	fs.StringVar(&o.ACMECAFile, "acme-ca-file", "", "PEM file of CA certificates to trust for the ACME server's own HTTPS (a test CA such as Pebble); default: the system roots")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -108,6 +119,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.DataDir == "" {
 		return o, errors.New("-data-dir must not be empty")
+	}
+	// HTTPS has no certificates but ACME's, and ACME's only use is HTTPS.
+	if (o.HTTPSAddr == "") != (o.ACMEDirectory == "") || (o.ACMEDirectory == "" && (o.ACMEEmail != "" || o.ACMECAFile != "")) {
+		return o, errACMFlags
 	}
 	return o, nil
 }
@@ -170,7 +185,19 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		cfg.Runtime = rt
 	}
 
+	acmeRoots, err := loadCAFile(o.ACMECAFile)
+	if err != nil {
+		return err
+	}
 	// Listen before Open, so a busy port fails fast and leaves nothing behind.
+	var httpsLn net.Listener
+	if o.HTTPSAddr != "" {
+		if httpsLn, err = net.Listen("tcp", o.HTTPSAddr); err != nil {
+			return fmt.Errorf("router: %w", err)
+		}
+		// The router closes it when it ran; a second Close is harmless.
+		defer httpsLn.Close()
+	}
 	routerLn, err := listen(o.routerListener, o.RouterAddr)
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
@@ -225,6 +252,15 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		runLn.Close()
 		return err
 	}
+	var acm *acmService
+	if o.ACMEDirectory != "" {
+		if acm, err = newACM(ctx, p, dataDir, o.ACMEDirectory, o.ACMEEmail, acmeRoots, logger); err != nil {
+			routerLn.Close()
+			apiLn.Close()
+			runLn.Close()
+			return err
+		}
+	}
 	git := &gitpush.Handler{
 		Root:      filepath.Join(dataDir, "repos"),
 		Token:     token,
@@ -233,7 +269,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		Logger:    logger,
 	}
 	rv := newRendezvous(p, logger)
-	api := newAPI(p, token, routerLn.Addr().String(), slugs, git.RepoDir, rv, runLn.Addr().String(), logger, ad)
+	api := newAPI(p, token, routerLn.Addr().String(), slugs, git.RepoDir, rv, runLn.Addr().String(), logger, ad, acm)
 
 	apiSrv := &http.Server{
 		Handler: &dashboard.Handler{Source: p, Control: dashboardControl{p}, User: accountEmail, Token: token,
@@ -242,6 +278,11 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	routerSrv := &router.Server{Router: p.Router(), Listener: routerLn, Logger: logger, ShutdownTimeout: 10 * time.Second}
+	httpsAddr := ""
+	if acm != nil {
+		routerSrv.TLSListener, routerSrv.ACME = httpsLn, acm.acme
+		httpsAddr = httpsLn.Addr().String()
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -260,7 +301,10 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		errs <- wrapErr("api", err)
 	}()
 
-	printWelcome(stdout, routerLn.Addr().String(), apiLn.Addr().String(), dataDir, caFile, token, generated)
+	printWelcome(stdout, routerLn.Addr().String(), httpsAddr, apiLn.Addr().String(), dataDir, caFile, token, generated)
+	if acm != nil {
+		acm.start(runCtx)
+	}
 	if o.opened != nil {
 		o.opened(p)
 	}
@@ -273,6 +317,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	fmt.Fprintln(stdout, "minipaas: stopping (dynos get SIGTERM, then SIGKILL after their grace)")
 	cancel()
+	acm.close()
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 15*time.Second)
 	if err := apiSrv.Shutdown(shutCtx); err != nil {
 		apiSrv.Close() // log streams that never end; cut them
@@ -383,12 +428,15 @@ func gitDeploy(p *platform.Platform, provision addonProvisioner, tmpRoot, router
 	}
 }
 
-func printWelcome(w io.Writer, routerAddr, apiAddr, dataDir, caFile, token string, generated bool) {
+func printWelcome(w io.Writer, routerAddr, httpsAddr, apiAddr, dataDir, caFile, token string, generated bool) {
 	routerPort := portOf(routerAddr)
 	apiURL := "http://" + apiAddr
 	tokenRef := "$DYNOKIT_API_TOKEN"
 	fmt.Fprintf(w, "minipaas is running\n")
 	fmt.Fprintf(w, "  apps:         http://<app>.localhost:%s  (router on %s)\n", routerPort, routerAddr)
+	if httpsAddr != "" {
+		fmt.Fprintf(w, "  HTTPS:        https://<custom domain>:%s  (router TLS on %s; heroku certs:auto:enable)\n", portOf(httpsAddr), httpsAddr)
+	}
 	fmt.Fprintf(w, "  API and git:  %s\n", apiURL)
 	fmt.Fprintf(w, "  dashboard:    %s/dashboard/  (any user, the API token as password)\n", apiURL)
 	fmt.Fprintf(w, "  state:        %s\n", dataDir)

@@ -10,8 +10,9 @@ import (
 // RecordKind names a namespace of the front end's own records in
 // platform.db. The values are opaque here: add-ons (the addons.Manager
 // keeps its state in memory), pipelines (a front-end grouping of apps;
-// promotion is an ordinary platform call) and app log drains (run from the
-// app's log stream) are the front end's, and it stores what it needs to
+// promotion is an ordinary platform call), app log drains (run from the
+// app's log stream) and ACM switches (certificates come from the router's
+// ACME) are the front end's, and it stores what it needs to
 // rebuild them after a restart next to the apps they refer to.
 type RecordKind string
 
@@ -20,6 +21,9 @@ const (
 	AddonRecords    RecordKind = "minipaas.addons"    // keyed by add-on name
 	PipelineRecords RecordKind = "minipaas.pipelines" // keyed by pipeline ID
 	LogDrainRecords RecordKind = "minipaas.logdrains" // keyed by drain ID
+	// ACMRecords: one per app with Automated Certificate Management on,
+	// keyed by app ID, so a re-created app starts without it.
+	ACMRecords RecordKind = "minipaas.acm"
 )
 
 func (k RecordKind) what() string {
@@ -30,6 +34,8 @@ func (k RecordKind) what() string {
 		return "pipeline record"
 	case LogDrainRecords:
 		return "log drain record"
+	case ACMRecords:
+		return "ACM record"
 	}
 	return string(k) + " record"
 }
