@@ -42,9 +42,24 @@ func containers(t *testing.T, runc, dataDir string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, runc, "--root", filepath.Join(dataDir, "oci", "state"), "list", "--format", "json").Output()
-	if err != nil {
-		t.Fatalf("runc list: %v", err)
+	// runc list fails when a container's state goes away while it reads
+	// the state dir (a dyno being stopped): ask again.
+	var out []byte
+	var err error
+	for try := 0; ; try++ {
+		out, err = exec.CommandContext(ctx, runc, "--root", filepath.Join(dataDir, "oci", "state"), "list", "--format", "json").Output()
+		if err == nil {
+			break
+		}
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		if try == 4 || ctx.Err() != nil {
+			t.Fatalf("runc list: %v: %s", err, stderr)
+		}
+		t.Logf("runc list: %v: %s (trying again)", err, stderr)
+		time.Sleep(100 * time.Millisecond)
 	}
 	var list []struct {
 		ID     string `json:"id"`
