@@ -10,9 +10,11 @@ import (
 	"io/fs"
 	"iter"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/release"
+	"github.com/dynokit/dynokit/router"
 )
 
 // Source is what the dashboard reads; *platform.Platform satisfies it.
@@ -32,6 +35,12 @@ type Source interface {
 	Releases(ctx context.Context, app string, opt release.ListOptions) ([]release.Release, error)
 	Dynos(ctx context.Context, app string) ([]platform.Dyno, error)
 	Logs(ctx context.Context, app string, opt logplex.TailOptions) (iter.Seq2[logplex.Message, error], error)
+}
+
+// RouterMetrics is an optional capability of a Source: the router's
+// per-app metrics, shown on the app page. *platform.Platform has it.
+type RouterMetrics interface {
+	RouterStats(app string) (router.AppStats, bool)
 }
 
 // Defaults of the Handler's optional fields.
@@ -319,6 +328,11 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 		"Stream":   h.path("apps", app.Name, "logs"),
 		"Flash":    h.readFlash(r, app.Name),
 	}
+	if m, ok := h.Source.(RouterMetrics); ok {
+		if st, ok := m.RouterStats(name); ok && st.Requests > 0 {
+			data["Metrics"] = metricsView(st)
+		}
+	}
 	if h.Control != nil {
 		f, err := h.Control.Formation(ctx, name)
 		if err != nil {
@@ -405,4 +419,35 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
 	}
+}
+
+// metrics is an app's router metrics as the app page shows them.
+type metrics struct {
+	Requests      int64
+	Classes       []classCount // 2xx…5xx with a count
+	Errors        []codeCount  // router errors (H-codes), by code
+	P50, P95, P99 time.Duration
+}
+
+type classCount struct {
+	Class string
+	N     int64
+}
+
+type codeCount struct {
+	Code string
+	N    int64
+}
+
+func metricsView(st router.AppStats) metrics {
+	m := metrics{Requests: st.Requests, P50: st.P50, P95: st.P95, P99: st.P99}
+	for c := 1; c < len(st.ByClass); c++ {
+		if n := st.ByClass[c]; n > 0 {
+			m.Classes = append(m.Classes, classCount{strconv.Itoa(c) + "xx", n})
+		}
+	}
+	for _, code := range slices.Sorted(maps.Keys(st.ByCode)) {
+		m.Errors = append(m.Errors, codeCount{code, st.ByCode[code]})
+	}
+	return m
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/release"
+	"github.com/dynokit/dynokit/router"
 )
 
 // fakeSource holds apps in memory; its live log is a channel the test
@@ -439,3 +440,53 @@ func TestSourceError(t *testing.T) {
 		t.Errorf("%d %q: want a 500 that does not show the error", w.Code, w.Body)
 	}
 }
+
+// metricsSource adds the router's metrics to a fake Source.
+type metricsSource struct {
+	*fakeSource
+	rt *router.Router
+}
+
+func (m metricsSource) RouterStats(app string) (router.AppStats, bool) { return m.rt.Stats(app) }
+
+// TestRouterMetrics: an app's page shows what a real router counted for
+// it: requests, status classes, router errors and service times.
+func TestRouterMetrics(t *testing.T) {
+	dyno := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/boom" {
+			http.Error(w, "boom", http.StatusInternalServerError)
+		}
+	}))
+	defer dyno.Close()
+	rt := router.New(router.Config{})
+	if err := rt.SetBackends("demo", []router.Dyno{{ID: "d1", Name: "web.1", Addr: dyno.Listener.Addr().String()}}); err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{Source: metricsSource{newFake(), rt}, Token: token}
+
+	if body := get(t, h, "/dashboard/apps/demo", true).Body.String(); strings.Contains(body, `id="metrics"`) {
+		t.Error("metrics shown before any request")
+	}
+	for _, path := range []string{"/", "/", "/boom"} {
+		rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://demo.localhost"+path, nil))
+	}
+	if err := rt.SetMaintenance("demo", true); err != nil {
+		t.Fatal(err)
+	}
+	rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://demo.localhost/", nil))
+
+	body := get(t, h, "/dashboard/apps/demo", true).Body.String()
+	for _, want := range []string{
+		`<td id="metric-requests">4</td>`, `<td data-class="2xx">2</td>`, `<td data-class="5xx">2</td>`,
+		`<td data-code="H80">1</td>`, `id="metric-service">≤ `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("app page lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("app page:\n%s", body)
+	}
+}
+
+var _ RouterMetrics = (*platform.Platform)(nil) // minipaas's Source has the metrics

@@ -5,9 +5,14 @@
 // # Pages
 //
 //	<prefix>/                 every app: current release, dynos and their states
-//	<prefix>/apps/{app}       one app: process types, dynos, config vars, releases, logs
+//	<prefix>/apps/{app}       one app: router metrics, process types, dynos, config vars, releases, logs
 //	<prefix>/apps/{app}/logs  the app's log as Server-Sent Events
 //	<prefix>/static/          the stylesheet and the log script (embedded)
+//
+// The router metrics (requests, status classes, router errors by H-code,
+// service-time percentiles since the router started) are shown when the
+// Source also has the optional RouterMetrics capability, as
+// *platform.Platform does, and the app has had requests.
 //
 // # Actions
 //

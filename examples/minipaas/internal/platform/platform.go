@@ -264,6 +264,10 @@ func (p *Platform) Close() error {
 // and its custom domains; serve it with router.Server or any http.Server.
 func (p *Platform) Router() *router.Router { return p.router }
 
+// RouterStats returns the router's metrics of app (requests, status
+// classes, router errors, service-time percentiles) since it started.
+func (p *Platform) RouterStats(app string) (router.AppStats, bool) { return p.router.Stats(app) }
+
 // Reconciler exposes the formation reconciler (for dashboards and tests).
 func (p *Platform) Reconciler() *formation.Reconciler { return p.rec }
 
