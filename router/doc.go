@@ -215,12 +215,13 @@
 //     is left to gain is in how the Go runtime wakes threads: the router
 //     leaves the CPUs idle a little more often than the event loops do
 //     (idle time 88–136 against 39–114 clock ticks per 8 s round). A
-//     minimal epoll-loop proxy written as an experiment (two locked
-//     threads, the same forwarded headers, no log line, metrics, request
-//     IDs or checks) reached 1.04–1.20× the router's req/s in four
-//     interleaved rounds with 1.3–3.5 µs less CPU per request; an event-loop
-//     fast path for plain keep-alive requests is therefore the remaining
-//     lever, worth a few percent, and is not built. The same router behind
+//     minimal epoll-loop proxy kept as a measuring instrument
+//     (EVLOOP=1 bench/router/run.sh; one locked thread per P, the same
+//     forwarded headers, no log line, metrics, request IDs, timeouts or
+//     checks) reached 1.05× the router's req/s and 1.02× nginx's, at 17.9
+//     µs CPU per request against the router's 19.0 (medians of 5 rounds,
+//     one run). That bounds what an event-loop fast path for plain
+//     keep-alive requests could gain: about 5%. It is not built. The same router behind
 //     net/http's server: 0.66× the front end's req/s.
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
 //     coarse deadlines like the front end (router CPU per 64-byte echo

@@ -6,6 +6,7 @@
 //	routerbench -mode wsecho -addr 127.0.0.1:9002   # raw Upgrade echo dyno
 //	routerbench -mode wsclient -target 127.0.0.1:9000 -host bench.localhost -n 20000 -c 16
 //	routerbench -mode lookup -apps 10000            # route lookup cost with 10k apps
+//	routerbench -mode evloop -addr 127.0.0.1:9003 -backend 127.0.0.1:9001  # see evloop_linux.go
 package main
 
 import (
@@ -39,7 +40,7 @@ func (s *countingSink) RouterLog(_ string, _ time.Time, line []byte) {
 }
 
 func main() {
-	mode := flag.String("mode", "router", "backend | router | wsecho | wsclient | lookup")
+	mode := flag.String("mode", "router", "backend | router | evloop | wsecho | wsclient | lookup")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	backend := flag.String("backend", "", "backend address (router mode)")
 	app := flag.String("app", "bench", "app name (router mode)")
@@ -98,6 +99,8 @@ func main() {
 			log.Print(err)
 		}
 		fmt.Fprintf(os.Stderr, "router: %d log lines, %d bytes\n", sink.lines.Load(), sink.bytes.Load())
+	case "evloop":
+		evloop(*addr, *backend)
 	case "wsecho":
 		ln := listen(*addr)
 		go func() { <-ctx.Done(); ln.Close() }()

@@ -13,6 +13,7 @@
 #   ROUNDS=5 DURATION=10s bench/router/run.sh
 #   WSCONNS=16 WSN=200000 bench/router/run.sh   # echo connections, round trips
 #   NETHTTP=1 bench/router/run.sh       # also the router on net/http's server
+#   EVLOOP=1 bench/router/run.sh        # also a minimal epoll-loop proxy (evloop_linux.go)
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -68,6 +69,9 @@ start_go ours router -addr 127.0.0.1:0 -backend "$BACKEND" -app bench
 OURS=$ADDR_ours
 if [ "${NETHTTP:-0}" = 1 ]; then
 	start_go std router -addr 127.0.0.1:0 -backend "$BACKEND" -app bench -nethttp
+fi
+if [ "${EVLOOP:-0}" = 1 ]; then
+	start_go evl evloop -addr 127.0.0.1:0 -backend "$BACKEND"
 fi
 start_go wsecho wsecho -addr 127.0.0.1:0
 WSECHO=$ADDR_wsecho
@@ -159,6 +163,7 @@ sleep 1
 
 declare -A PID=([direct]=$PID_backend [dynokit]=$PID_ours [nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID)
 [ "${NETHTTP:-0}" = 1 ] && PID[dk-nethttp]=$PID_std
+[ "${EVLOOP:-0}" = 1 ] && PID[evloop]=$PID_evl
 # cputicks PID: user+system clock ticks of PID and its direct children
 # (nginx's workers), so CPU per request can be compared even on a busy box.
 cputicks() {
@@ -181,6 +186,10 @@ targets=(direct dynokit nginx haproxy)
 if [ "${NETHTTP:-0}" = 1 ]; then
 	URL[dk-nethttp]="http://$ADDR_std/"
 	targets+=(dk-nethttp)
+fi
+if [ "${EVLOOP:-0}" = 1 ]; then
+	URL[evloop]="http://$ADDR_evl/"
+	targets+=(evloop)
 fi
 for t in "${targets[@]}"; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" "${URL[$t]}")
@@ -235,6 +244,9 @@ for t in "${targets[@]}"; do
 done
 awk -v o="${M[dynokit]}" -v n="${M[nginx]}" -v h="${M[haproxy]}" -v d="${M[direct]}" \
 	'BEGIN {printf "\nratio dynokit/nginx   = %.2f\nratio dynokit/haproxy = %.2f\nratio dynokit/direct  = %.2f\n", o/n, o/h, o/d}'
+if [ "${EVLOOP:-0}" = 1 ]; then
+	awk -v o="${M[dynokit]}" -v e="${M[evloop]}" 'BEGIN {printf "ratio evloop/dynokit = %.2f (a minimal epoll-loop proxy: the bound on what an event loop could gain)\n", e/o}'
+fi
 if [ "${NETHTTP:-0}" = 1 ]; then
 	awk -v o="${M[dynokit]}" -v s="${M[dk-nethttp]}" 'BEGIN {printf "ratio dynokit/dk-nethttp = %.2f (the router on net/http'"'"'s server)\n", o/s}'
 fi
