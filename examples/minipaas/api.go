@@ -90,11 +90,11 @@ func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore,
 	h("PATCH /apps/{app}/formation/{type}", a.patchFormationType)
 	h("GET /apps/{app}/dynos", a.listDynos)
 	h("POST /apps/{app}/dynos", a.runDyno)
-	h("DELETE /apps/{app}/dynos", a.restartAll)
-	h("DELETE /apps/{app}/dynos/{dyno}", a.restartMatching("dyno"))
-	h("DELETE /apps/{app}/formations/{type}", a.restartMatching("type"))
-	h("POST /apps/{app}/dynos/{dyno}/actions/stop", a.stopMatching("dyno"))
-	h("POST /apps/{app}/formations/{type}/actions/stop", a.stopMatching("type"))
+	h("DELETE /apps/{app}/dynos", a.dynoAction(p.Restart, ""))
+	h("DELETE /apps/{app}/dynos/{dyno}", a.dynoAction(p.Restart, "dyno"))
+	h("DELETE /apps/{app}/formations/{type}", a.dynoAction(p.Restart, "type"))
+	h("POST /apps/{app}/dynos/{dyno}/actions/stop", a.dynoAction(p.Stop, "dyno"))
+	h("POST /apps/{app}/formations/{type}/actions/stop", a.dynoAction(p.Stop, "type"))
 	h("POST /apps/{app}/log-sessions", a.createLogSession)
 	h("GET /apps/{app}/domains", a.listDomains)
 	h("POST /apps/{app}/domains", a.addDomain)
@@ -647,14 +647,6 @@ type formationJSON struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
-// displaySize is the size the CLI shows; unsized dynos run unlimited.
-func displaySize(size string) string {
-	if size == "" {
-		return "Basic"
-	}
-	return size
-}
-
 func (a *api) formation(ctx context.Context, app platform.App) ([]formationJSON, error) {
 	entries, err := a.p.Formation(ctx, app.Name)
 	if err != nil {
@@ -662,7 +654,7 @@ func (a *api) formation(ctx context.Context, app platform.App) ([]formationJSON,
 	}
 	out := make([]formationJSON, 0, len(entries))
 	for _, e := range entries {
-		size := displaySize(e.Size)
+		size := platform.SizeLabel(e.Size)
 		out = append(out, formationJSON{
 			ID:        nameUUID("formation", app.ID, e.Type),
 			Type:      e.Type,
@@ -897,7 +889,7 @@ func (a *api) listDynos(w http.ResponseWriter, r *http.Request) error {
 			Type:      d.Type,
 			State:     string(d.State),
 			Command:   d.Command,
-			Size:      displaySize(d.Size),
+			Size:      platform.SizeLabel(d.Size),
 			App:       ref{ID: app.ID, Name: app.Name},
 			CreatedAt: rfc3339(d.UpdatedAt),
 			UpdatedAt: rfc3339(d.UpdatedAt),
@@ -966,7 +958,7 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 		Type:      "run",
 		State:     "starting",
 		Command:   body.Command,
-		Size:      displaySize(""),
+		Size:      platform.SizeLabel(""),
 		App:       ref{ID: app.ID, Name: app.Name},
 		CreatedAt: now,
 		UpdatedAt: now,
@@ -997,46 +989,26 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// restartAll answers DELETE /apps/{app}/dynos (ps:restart): the dynos of
-// every process type are replaced.
-func (a *api) restartAll(w http.ResponseWriter, r *http.Request) error {
-	app, err := a.app(r)
-	if err != nil {
-		return err
-	}
-	if err := a.p.Restart(r.Context(), app.Name, ""); err != nil {
-		return apiError(err)
-	}
-	platformapi.WriteJSON(w, http.StatusAccepted, map[string]any{})
-	return nil
-}
-
-// restartMatching answers DELETE /apps/{app}/formations/{type}
-// (ps:restart -p) and DELETE /apps/{app}/dynos/{dyno}: what to restart is
-// the path value named param, a process type or a dyno name.
-func (a *api) restartMatching(param string) func(http.ResponseWriter, *http.Request) error {
+// dynoAction answers the restart and stop endpoints with 202: act runs on
+// the app's dynos named by the path value param, a dyno ("web.1") or a
+// process type ("web"), or on all of them when param is "".
+//
+//	DELETE /apps/{app}/dynos                           ps:restart (every type)
+//	DELETE /apps/{app}/dynos/{dyno}                    ps:restart web.1
+//	DELETE /apps/{app}/formations/{type}               ps:restart -p web
+//	POST /apps/{app}/dynos/{dyno}/actions/stop         ps:stop web.1
+//	POST /apps/{app}/formations/{type}/actions/stop    ps:stop -p web
+func (a *api) dynoAction(act func(ctx context.Context, app, name string) error, param string) platformapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		app, err := a.app(r)
 		if err != nil {
 			return err
 		}
-		if err := a.p.Restart(r.Context(), app.Name, r.PathValue(param)); err != nil {
-			return apiError(err)
+		name := ""
+		if param != "" {
+			name = r.PathValue(param)
 		}
-		platformapi.WriteJSON(w, http.StatusAccepted, map[string]any{})
-		return nil
-	}
-}
-
-// stopMatching answers POST /apps/{app}/dynos/{dyno}/actions/stop and
-// POST /apps/{app}/formations/{type}/actions/stop (ps:stop).
-func (a *api) stopMatching(param string) func(http.ResponseWriter, *http.Request) error {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		app, err := a.app(r)
-		if err != nil {
-			return err
-		}
-		if err := a.p.Stop(r.Context(), app.Name, r.PathValue(param)); err != nil {
+		if err := act(r.Context(), app.Name, name); err != nil {
 			return apiError(err)
 		}
 		platformapi.WriteJSON(w, http.StatusAccepted, map[string]any{})

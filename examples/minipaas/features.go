@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
 )
 
@@ -45,11 +46,7 @@ func (a *api) featureRoutes(h func(string, platformapi.HandlerFunc)) {
 }
 
 // featureJSON describes f for app, enabled or not.
-func (a *api) featureJSON(r *http.Request, f appFeature) (appFeatureJSON, error) {
-	app, err := a.app(r)
-	if err != nil {
-		return appFeatureJSON{}, err
-	}
+func (a *api) featureJSON(r *http.Request, app platform.App, f appFeature) (appFeatureJSON, error) {
 	on, err := a.p.Preboot(r.Context(), app.Name)
 	if err != nil {
 		return appFeatureJSON{}, apiError(err)
@@ -74,9 +71,13 @@ func lookupFeature(r *http.Request) (appFeature, error) {
 }
 
 func (a *api) listFeatures(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
 	var out []appFeatureJSON
 	for _, f := range appFeatures() {
-		j, err := a.featureJSON(r, f)
+		j, err := a.featureJSON(r, app, f)
 		if err != nil {
 			return err
 		}
@@ -87,11 +88,15 @@ func (a *api) listFeatures(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) getFeature(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
 	f, err := lookupFeature(r)
 	if err != nil {
 		return err
 	}
-	j, err := a.featureJSON(r, f)
+	j, err := a.featureJSON(r, app, f)
 	if err != nil {
 		return err
 	}
@@ -120,7 +125,10 @@ func (a *api) patchFeature(w http.ResponseWriter, r *http.Request) error {
 	if err := a.p.SetPreboot(r.Context(), app.Name, *body.Enabled); err != nil {
 		return apiError(err)
 	}
-	j, err := a.featureJSON(r, f)
+	if app, err = a.app(r); err != nil { // UpdatedAt moved
+		return err
+	}
+	j, err := a.featureJSON(r, app, f)
 	if err != nil {
 		return err
 	}

@@ -175,28 +175,8 @@ func (m *minipaas) api(method, path, body string, v any) int {
 	return resp.StatusCode
 }
 
-// get requests / of app through the router, as http://<app>.localhost,
-// or as the custom domain app when it has a dot.
-func (m *minipaas) get(app string) (int, string, error) {
-	req, err := http.NewRequest("GET", "http://"+m.routerAddr+"/", nil)
-	if err != nil {
-		return 0, "", err
-	}
-	req.Host = app
-	if !strings.Contains(app, ".") {
-		req.Host += ".localhost"
-	}
-	req.Close = true // a fresh pick of dyno per request
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
+// get requests / of app through the router (see getPath).
+func (m *minipaas) get(app string) (int, string, error) { return m.getPath(app, "/") }
 
 // waitFor requests app until match accepts the answer, or fails after 90 s.
 func (m *minipaas) waitFor(app, what string, match func(status int, body string) bool) string {
@@ -401,13 +381,18 @@ func TestGitPushDeploys(t *testing.T) {
 	}
 }
 
-// getPath requests path of app through the router.
+// getPath requests path of app through the router, as
+// http://<app>.localhost, or as the custom domain app when it has a dot.
 func (m *minipaas) getPath(app, path string) (int, string, error) {
 	req, err := http.NewRequest("GET", "http://"+m.routerAddr+path, nil)
 	if err != nil {
 		return 0, "", err
 	}
-	req.Host = app + ".localhost"
+	req.Host = app
+	if !strings.Contains(app, ".") {
+		req.Host += ".localhost"
+	}
+	req.Close = true // a fresh pick of dyno per request
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	resp, err := http.DefaultClient.Do(req.WithContext(ctx))

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -119,21 +118,7 @@ func TestOneOffAttach(t *testing.T) {
 	})
 
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	dyno, err := s.RunOneOff(ctxT(t), shop("shop", 1, "hi"), formation.OneOffSpec{Command: "bash", Stdin: strings.NewReader("hello\n")}, formation.Stdio{Stdout: stdout, Stderr: stderr})
-	if err != nil {
-		t.Fatalf("RunOneOff: %v", err)
-	}
-	o := dyno.(*kubernetes.OneOff)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		o.Signal(ctx, syscall.SIGKILL)
-		o.Wait(ctx)
-	})
-	pod, err := s.Client.CoreV1().Pods(s.Namespace).Get(ctxT(t), o.ID(), metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	o, pod := runOneOff(t, s, shop("shop", 1, "hi"), formation.OneOffSpec{Command: "bash", Stdin: strings.NewReader("hello\n")}, formation.Stdio{Stdout: stdout, Stderr: stderr})
 	if ctr := pod.Spec.Containers[0]; !ctr.Stdin || !ctr.StdinOnce || ctr.TTY {
 		t.Errorf("attached one-off's container: stdin %v, stdinOnce %v, tty %v; want stdin and stdinOnce, no tty", ctr.Stdin, ctr.StdinOnce, ctr.TTY)
 	}
@@ -211,17 +196,7 @@ func TestOneOffAttachFailsToLog(t *testing.T) {
 	node := fakeNode(t, s, kubelet)
 
 	stdout := &syncBuffer{}
-	dyno, err := s.RunOneOff(ctxT(t), shop("shop", 1, "hi"), formation.OneOffSpec{Command: "irb", Stdin: strings.NewReader("exit\n")}, formation.Stdio{Stdout: stdout})
-	if err != nil {
-		t.Fatalf("RunOneOff: %v", err)
-	}
-	o := dyno.(*kubernetes.OneOff)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		o.Signal(ctx, syscall.SIGKILL)
-		o.Wait(ctx)
-	})
+	o, _ := runOneOff(t, s, shop("shop", 1, "hi"), formation.OneOffSpec{Command: "irb", Stdin: strings.NewReader("exit\n")}, formation.Stdio{Stdout: stdout})
 	bind(t, s, o.ID(), node)
 	kubeletStatus(t, s, o.ID(), oneOffRunning())
 	select {

@@ -24,9 +24,9 @@ import (
 )
 
 // runOneOff starts a one-off of d and returns it with its pod.
-func runOneOff(t *testing.T, s *kubernetes.Scheduler, d formation.Deployment, command string, stdio formation.Stdio) (*kubernetes.OneOff, *corev1.Pod) {
+func runOneOff(t *testing.T, s *kubernetes.Scheduler, d formation.Deployment, spec formation.OneOffSpec, stdio formation.Stdio) (*kubernetes.OneOff, *corev1.Pod) {
 	t.Helper()
-	dyno, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: command}, stdio)
+	dyno, err := s.RunOneOff(ctxT(t), d, spec, stdio)
 	if err != nil {
 		t.Fatalf("RunOneOff: %v", err)
 	}
@@ -123,7 +123,7 @@ func TestOneOffPod(t *testing.T) {
 	c.needLocal(t)
 	s.OneOffDeadline = 90*time.Minute + time.Millisecond
 	d := shop("shop", 3, "hi")
-	o, pod := runOneOff(t, s, d, "rake db:migrate", formation.Stdio{})
+	o, pod := runOneOff(t, s, d, formation.OneOffSpec{Command: "rake db:migrate"}, formation.Stdio{})
 
 	n := strings.TrimPrefix(pod.Name, "shop-run-")
 	if !regexp.MustCompile(`^[1-9][0-9]{3}$`).MatchString(n) {
@@ -247,7 +247,7 @@ func TestOneOffExit(t *testing.T) {
 			formation.Exit{Code: 137, Signal: syscall.SIGKILL}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o, pod := runOneOff(t, s, shop("shop", 1, "hi"), "bin/task", formation.Stdio{})
+			o, pod := runOneOff(t, s, shop("shop", 1, "hi"), formation.OneOffSpec{Command: "bin/task"}, formation.Stdio{})
 			if tc.status.ContainerStatuses != nil {
 				kubeletStatus(t, s, pod.Name, oneOffRunning())
 				if err := o.Signal(ctxT(t), syscall.SIGUSR1); err == nil || !strings.Contains(err.Error(), "cannot deliver") || errors.Is(err, formation.ErrExited) {
@@ -298,7 +298,7 @@ func waitPod(t *testing.T, s *kubernetes.Scheduler, name string, ok func(*corev1
 func TestOneOffStop(t *testing.T) {
 	c, s := newScheduler(t)
 	c.needLocal(t)
-	o, pod := runOneOff(t, s, shop("shop", 1, "hi"), "bin/console", formation.Stdio{})
+	o, pod := runOneOff(t, s, shop("shop", 1, "hi"), formation.OneOffSpec{Command: "bin/console"}, formation.Stdio{})
 	bind(t, s, pod.Name, "node-"+s.Namespace)
 	kubeletStatus(t, s, pod.Name, oneOffRunning())
 
@@ -348,7 +348,7 @@ func TestOneOffStop(t *testing.T) {
 func TestOneOffKill(t *testing.T) {
 	c, s := newScheduler(t)
 	c.needLocal(t)
-	o, pod := runOneOff(t, s, shop("shop", 1, "hi"), "bin/console", formation.Stdio{})
+	o, pod := runOneOff(t, s, shop("shop", 1, "hi"), formation.OneOffSpec{Command: "bin/console"}, formation.Stdio{})
 	bind(t, s, pod.Name, "node-"+s.Namespace)
 	kubeletStatus(t, s, pod.Name, oneOffRunning())
 	if err := o.Signal(ctxT(t), syscall.SIGKILL); err != nil {
@@ -370,8 +370,8 @@ func TestDeleteRemovesOneOffs(t *testing.T) {
 	c, s := newScheduler(t)
 	c.needLocal(t)
 	apply(t, s, shop("shop", 1, "hi"))
-	o, pod := runOneOff(t, s, shop("shop", 1, "hi"), "bin/console", formation.Stdio{})
-	blog, blogPod := runOneOff(t, s, shop("blog", 1, "hi"), "bin/console", formation.Stdio{})
+	o, pod := runOneOff(t, s, shop("shop", 1, "hi"), formation.OneOffSpec{Command: "bin/console"}, formation.Stdio{})
+	blog, blogPod := runOneOff(t, s, shop("blog", 1, "hi"), formation.OneOffSpec{Command: "bin/console"}, formation.Stdio{})
 	kubeletStatus(t, s, pod.Name, oneOffRunning())
 	if err := s.Delete(ctxT(t), "shop"); err != nil {
 		t.Fatal(err)
@@ -399,7 +399,7 @@ func TestApplyKeepsOneOffSecret(t *testing.T) {
 	// heroku run on release 1 with a config var Apply never saw.
 	d := shop("shop", 1, "hi")
 	d.Env = append(d.Env, "DEBUG=1")
-	o, pod := runOneOff(t, s, d, "bin/console", formation.Stdio{})
+	o, pod := runOneOff(t, s, d, formation.OneOffSpec{Command: "bin/console"}, formation.Stdio{})
 	runSecret := pod.Spec.Containers[0].EnvFrom[0].SecretRef.Name
 	kubeletStatus(t, s, pod.Name, oneOffRunning())
 	apply(t, s, shop("shop", 2, "hi"))
@@ -468,7 +468,7 @@ func TestOneOffLogs(t *testing.T) {
 	node := fakeNode(t, s, kubelet)
 
 	out := &syncBuffer{}
-	o, pod := runOneOff(t, s, shop("shop", 1, "hi"), "rake db:migrate", formation.Stdio{Stdout: out})
+	o, pod := runOneOff(t, s, shop("shop", 1, "hi"), formation.OneOffSpec{Command: "rake db:migrate"}, formation.Stdio{Stdout: out})
 	bind(t, s, pod.Name, node)
 	kubeletStatus(t, s, pod.Name, oneOffRunning())
 	select {
@@ -501,7 +501,7 @@ func TestOneOffLogs(t *testing.T) {
 func TestOneOffRestoresSecret(t *testing.T) {
 	c, s := newScheduler(t)
 	c.needLocal(t)
-	_, pod := runOneOff(t, s, shop("shop", 1, "hi"), "bin/console", formation.Stdio{})
+	_, pod := runOneOff(t, s, shop("shop", 1, "hi"), formation.OneOffSpec{Command: "bin/console"}, formation.Stdio{})
 	secret := pod.Spec.Containers[0].EnvFrom[0].SecretRef.Name
 	secrets := s.Client.CoreV1().Secrets(s.Namespace)
 	if err := secrets.Delete(ctxT(t), secret, metav1.DeleteOptions{}); err != nil {

@@ -1,7 +1,6 @@
 package platform
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -194,13 +193,12 @@ func (p *Platform) Scale(ctx context.Context, app string, quantities map[string]
 
 // scaledLine is Heroku's app[api] line for a formation change, naming the
 // changed types with their quantity and size: "Scaled to web@2:Standard-1X
-// worker@1:Basic by user@example.com". An unsized type shows as Basic, as
-// the API shows it.
+// worker@1:Basic by user@example.com", sizes as SizeLabel shows them.
 func scaledLine(f map[string]formation.Process, types []string, user string) string {
 	var b strings.Builder
 	b.WriteString("Scaled to")
 	for _, t := range slices.Sorted(slices.Values(types)) {
-		fmt.Fprintf(&b, " %s@%d:%s", t, f[t].Quantity, cmp.Or(f[t].Size, "Basic"))
+		fmt.Fprintf(&b, " %s@%d:%s", t, f[t].Quantity, SizeLabel(f[t].Size))
 	}
 	b.WriteString(" by ")
 	b.WriteString(user)

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -64,6 +65,10 @@ func sizeNames() string {
 	}
 	return strings.Join(ns, ", ")
 }
+
+// SizeLabel is the size the API, the CLI and the app[api] log lines show
+// for a formation size: an unsized dyno runs unlimited and shows as Basic.
+func SizeLabel(size string) string { return cmp.Or(size, "Basic") }
 
 // resourcesFor maps a formation size to the dyno's limits ("" = none).
 func resourcesFor(size string) formation.Resources {
