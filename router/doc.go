@@ -221,8 +221,30 @@
 //     checks) reached 1.05× the router's req/s and 1.02× nginx's, at 17.9
 //     µs CPU per request against the router's 19.0 (medians of 5 rounds,
 //     one run). That bounds what an event-loop fast path for plain
-//     keep-alive requests could gain: about 5%. It is not built. The same router behind
-//     net/http's server: 0.66× the front end's req/s.
+//     keep-alive requests could gain: about 5%. Such a front end was built
+//     and measured (2026-11-22), then left out: per-GOMAXPROCS epoll
+//     loops, each an ordinary goroutine waiting in the netpoller on its
+//     epoll descriptor, answering requests whose head and dyno response
+//     arrive whole straight from readiness events (the same parser,
+//     Router code, log line and metrics, in steps), and handing anything
+//     else — bodies, upgrades, slow or large responses, connect failures —
+//     to this goroutine front end mid-request. In three 5–9-round runs of
+//     bench/router/run.sh with the goroutine front end as a sixth target,
+//     the loops' req/s was 1.11, 0.99 and 1.00× the goroutines', with p99
+//     equal in the first run and 0.5–1.0 ms worse in the others (5.40 vs
+//     5.49, 6.69 vs 5.66, 6.32 vs 5.87 ms); in interleaved A/B runs
+//     (6–8 rounds of 5 s) 0.98–1.05×. It did cut the wake-ups
+//     of wrk and the dyno compared with goroutines (voluntary context
+//     switches per request 0.16–0.19 vs 0.21–0.24 and 0.19 vs 0.25), to
+//     haproxy's level, but not robustly the CPU, and about 700 lines on
+//     the hardened path for a gain inside the box's ±8% noise and a worse
+//     tail was a bad trade. Neither this front end, the loops, nor the
+//     minimal epoll proxy above reaches haproxy's p99 here (last run:
+//     5.87, 6.32 and 5.30 ms against haproxy's 5.14 and nginx's 5.27);
+//     haproxy's tighter tail is the one figure no Go variant tried
+//     matched. In those three runs this front end's req/s was 0.97, 0.97
+//     and 1.01× nginx's and 0.89, 0.97 and 0.98× haproxy's. The same
+//     router behind net/http's server: 0.66× the front end's req/s.
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
 //     coarse deadlines like the front end (router CPU per 64-byte echo
 //     round trip 20.2–21.5 → 16.1–18.6 µs in interleaved runs). Over 16

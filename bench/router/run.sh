@@ -14,6 +14,7 @@
 #   WSCONNS=16 WSN=200000 bench/router/run.sh   # echo connections, round trips
 #   NETHTTP=1 bench/router/run.sh       # also the router on net/http's server
 #   EVLOOP=1 bench/router/run.sh        # also a minimal epoll-loop proxy (evloop_linux.go)
+#   TARGETS="dynokit nginx" WS=0 bench/router/run.sh   # a quicker A/B: those targets, no echo
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -191,6 +192,8 @@ if [ "${EVLOOP:-0}" = 1 ]; then
 	URL[evloop]="http://$ADDR_evl/"
 	targets+=(evloop)
 fi
+# TARGETS="dynokit nginx" narrows the rounds for a quicker A/B run.
+[ -z "${TARGETS:-}" ] || read -r -a targets <<<"$TARGETS"
 for t in "${targets[@]}"; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" "${URL[$t]}")
 	[ "$code" = 200 ] || { echo "$t: warm-up request got HTTP $code" >&2; exit 1; }
@@ -242,15 +245,19 @@ for t in "${targets[@]}"; do
 	M[$t]=$(median <<<"${RPS[$t]}")
 	printf '%-10s %10s %10s %10s %14s %15s\n' "$t" "${M[$t]}" "$(median <<<"${P50[$t]}")" "$(median <<<"${P99[$t]}")" "$(median <<<"${CPU[$t]}")" "$(median <<<"${DYNO[$t]}")"
 done
-awk -v o="${M[dynokit]}" -v n="${M[nginx]}" -v h="${M[haproxy]}" -v d="${M[direct]}" \
-	'BEGIN {printf "\nratio dynokit/nginx   = %.2f\nratio dynokit/haproxy = %.2f\nratio dynokit/direct  = %.2f\n", o/n, o/h, o/d}'
-if [ "${EVLOOP:-0}" = 1 ]; then
+echo
+for t in nginx haproxy direct; do
+	[ -n "${M[dynokit]:-}" ] && [ -n "${M[$t]:-}" ] || continue
+	awk -v o="${M[dynokit]}" -v x="${M[$t]}" -v t="$t" 'BEGIN {printf "ratio dynokit/%-8s = %.2f\n", t, o/x}'
+done
+if [ -n "${M[evloop]:-}" ]; then
 	awk -v o="${M[dynokit]}" -v e="${M[evloop]}" 'BEGIN {printf "ratio evloop/dynokit = %.2f (a minimal epoll-loop proxy: the bound on what an event loop could gain)\n", e/o}'
 fi
-if [ "${NETHTTP:-0}" = 1 ]; then
+if [ -n "${M[dk-nethttp]:-}" ]; then
 	awk -v o="${M[dynokit]}" -v s="${M[dk-nethttp]}" 'BEGIN {printf "ratio dynokit/dk-nethttp = %.2f (the router on net/http'"'"'s server)\n", o/s}'
 fi
 
+[ "${WS:-1}" = 1 ] || exit 0
 echo
 echo "upgrade (WebSocket-style) echo, 64-byte round trips over $WSCONNS connections ($WSN in all),"
 echo "and the proxy's CPU per round trip (the echo dyno's for direct):"
