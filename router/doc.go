@@ -7,6 +7,9 @@
 //
 //   - App: a name; it is served at "<app>.<BaseDomain>" (default
 //     "<app>.localhost") and at its custom domains ([Router.SetDomains]).
+//     Custom domains are looked up first, so none may be at or under
+//     BaseDomain ([ErrReservedDomain]): another app's host would be
+//     taken over.
 //   - Dyno / Backend: a web dyno the router may send requests to. The
 //     platform describes dynos with [Dyno] values; the router keeps a
 //     [Backend] per dyno with its in-flight count, quarantine state and

@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -49,6 +50,19 @@ func TestRoutesByHostAndDomain(t *testing.T) {
 		}
 		if err := e.rt.SetDomains("alpha", []string{"bad domain"}); err == nil || !strings.Contains(err.Error(), "bad domain") {
 			t.Errorf("invalid domain: err = %v", err)
+		}
+		// Another app's host, or anything at or under the base domain, is
+		// no custom domain: custom domains are looked up first.
+		for _, d := range []string{"beta.localhost", "Beta.LOCALHOST.", "gamma.localhost", "x.beta.localhost", "localhost"} {
+			if err := e.rt.SetDomains("alpha", []string{"www.alpha.example", d}); !errors.Is(err, router.ErrReservedDomain) {
+				t.Errorf("domain %q: err = %v, want ErrReservedDomain", d, err)
+			}
+		}
+		if resp, body := e.get(t, "beta.localhost", "/"); resp.StatusCode != 200 || body != "B" {
+			t.Errorf("beta.localhost after refused domains: %d %q", resp.StatusCode, body)
+		}
+		if resp, _ := e.get(t, "www.alpha.example", "/"); resp.StatusCode != 404 {
+			t.Errorf("a refused SetDomains changed the domains: %d", resp.StatusCode)
 		}
 		e.rt.RemoveApp("beta")
 		if resp, _ := e.get(t, "www.example.com", "/"); resp.StatusCode != 404 {

@@ -37,6 +37,11 @@ const (
 // another app.
 var ErrDomainTaken = errors.New("router: domain already belongs to another app")
 
+// ErrReservedDomain is returned by SetDomains for the base domain and
+// names under it: those are the apps' own hosts ("<app>.<BaseDomain>"),
+// which a custom domain of another app would take over.
+var ErrReservedDomain = errors.New("router: domain is reserved for app hosts")
+
 // app is one application's routing state. Fields change independently and
 // atomically so the request path never takes a lock.
 type app struct {
@@ -314,13 +319,19 @@ func (rt *Router) SetErrorPages(appName string, p ErrorPages) error {
 
 // SetDomains replaces the custom domains routed to app. Domains are matched
 // case-insensitively and without port. A domain owned by another app is
-// refused with ErrDomainTaken.
+// refused with ErrDomainTaken, the base domain and names under it with
+// ErrReservedDomain.
 func (rt *Router) SetDomains(appName string, domains []string) error {
 	norm := make([]string, 0, len(domains))
 	for _, d := range domains {
 		d = strings.TrimSuffix(strings.ToLower(d), ".")
 		if err := validateDomain(d); err != nil {
 			return fmt.Errorf("router: app %q: %w", appName, err)
+		}
+		if d == rt.baseDomain || strings.HasSuffix(d, "."+rt.baseDomain) {
+			// Custom domains win over app hosts in lookup: "b.<base>" as
+			// a domain of app a would take app b's traffic.
+			return fmt.Errorf("router: app %q: domain %q: %w", appName, d, ErrReservedDomain)
 		}
 		norm = append(norm, d)
 	}

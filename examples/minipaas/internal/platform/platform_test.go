@@ -212,6 +212,13 @@ func TestAppNames(t *testing.T) {
 	if err := p.AddDomain(ctx, "my-app-2", "bad domain"); err == nil || !strings.Contains(err.Error(), `"bad domain"`) {
 		t.Errorf("AddDomain(bad domain) = %v, want an error naming it", err)
 	}
+	// Another app's host (or any name under the base domain) is refused:
+	// custom domains are routed before app hosts.
+	for _, d := range []string{"my-app.localhost", "other.localhost", "localhost", "x.my-app.localhost"} {
+		if err := p.AddDomain(ctx, "my-app-2", d); err == nil || !strings.Contains(err.Error(), "reserved") || errors.Is(err, ErrConflict) {
+			t.Errorf("AddDomain(%s) = %v, want a reserved-domain error", d, err)
+		}
+	}
 	if _, err := p.SetConfig(ctx, "my-app-2", map[string]string{"BAD-NAME": "secret-value"}, nil); err == nil ||
 		!strings.Contains(err.Error(), "BAD-NAME") || strings.Contains(err.Error(), "secret-value") {
 		t.Errorf("SetConfig(BAD-NAME) = %v, want an error naming the var without its value", err)

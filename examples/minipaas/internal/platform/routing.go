@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -143,6 +144,11 @@ func (p *Platform) AddDomain(ctx context.Context, app, domain string) error {
 	if err := validateDomain(domain); err != nil {
 		return fmt.Errorf("platform: add domain to %s: %w", app, err)
 	}
+	if base := p.cfg.BaseDomain; domain == base || strings.HasSuffix(domain, "."+base) {
+		// The router looks custom domains up first: another app's host
+		// would be taken over.
+		return fmt.Errorf("platform: add domain to %s: domain %q is reserved: names under %s are the apps' own hosts", app, domain, base)
+	}
 	return p.changeDomains(ctx, app, func(ds []string) ([]string, error) {
 		if slices.Contains(ds, domain) {
 			return nil, fmt.Errorf("platform: add domain %q to %s: already added: %w", domain, app, ErrConflict)
@@ -189,7 +195,10 @@ func (p *Platform) changeDomains(ctx context.Context, app string, change func([]
 		// The router refuses a domain owned by another app; ask it before
 		// the record is written.
 		if err := p.router.SetDomains(app, ds); err != nil {
-			return fmt.Errorf("platform: domains of %s: %w: %w", app, err, ErrConflict)
+			if errors.Is(err, router.ErrDomainTaken) {
+				return fmt.Errorf("platform: domains of %s: %w: %w", app, err, ErrConflict)
+			}
+			return fmt.Errorf("platform: domains of %s: %w", app, err)
 		}
 		r.Domains = ds
 		return nil
