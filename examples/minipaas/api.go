@@ -62,9 +62,21 @@ type api struct {
 // newAPI serves the Platform API; acm is Automated Certificate Management
 // (nil: off).
 func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore, repoDir func(string) string, rv *rendezvous, runAddr string, log *slog.Logger, ad *addonService, acm *acmService) http.Handler {
-	a := &api{p: p, routerPort: portOf(routerAddr), slugs: slugs, repoDir: repoDir, rv: rv, runAddr: runAddr, log: log, addons: ad,
+	return newAPIState(p, routerAddr, slugs, repoDir, rv, runAddr, log, ad, acm).handler(token)
+}
+
+// newAPIState is the API without its routes: main shares it between the
+// handler and the dashboard's Control (dashboardControl), so that both
+// change apps with the same code and state (pipelines, drains, ACM).
+func newAPIState(p *platform.Platform, routerAddr string, slugs *slug.FSStore, repoDir func(string) string, rv *rendezvous, runAddr string, log *slog.Logger, ad *addonService, acm *acmService) *api {
+	return &api{p: p, routerPort: portOf(routerAddr), slugs: slugs, repoDir: repoDir, rv: rv, runAddr: runAddr, log: log, addons: ad,
 		pipelines: &pipelines{p: p}, acm: acm}
-	s := &platformapi.Server{Token: token, Logger: log}
+}
+
+// handler serves the API's routes with a's methods.
+func (a *api) handler(token string) http.Handler {
+	p := a.p
+	s := &platformapi.Server{Token: token, Logger: a.log}
 	h := func(pattern string, fn platformapi.HandlerFunc) {
 		s.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {
 			return fn(w, r.WithContext(platform.WithUser(r.Context(), accountEmail)))
@@ -274,15 +286,25 @@ func (a *api) createApp(w http.ResponseWriter, r *http.Request) error {
 		// The CLI omits the name to get a generated one.
 		body.Name = "app-" + nameUUID("app", time.Now().String(), r.Header.Get("Request-Id"))[:8]
 	}
-	app, err := a.p.CreateApp(r.Context(), body.Name)
-	if errors.Is(err, platform.ErrConflict) {
-		return platformapi.InvalidParams("Name %s is already taken", body.Name)
-	}
+	app, err := a.newApp(r.Context(), body.Name)
 	if err != nil {
-		return apiError(err)
+		return err
 	}
 	platformapi.WriteJSON(w, http.StatusCreated, a.appJSON(r, app))
 	return nil
+}
+
+// newApp creates an app named name: POST /apps and the dashboard's create
+// form. Errors are API errors.
+func (a *api) newApp(ctx context.Context, name string) (platform.App, error) {
+	app, err := a.p.CreateApp(ctx, name)
+	if errors.Is(err, platform.ErrConflict) {
+		return platform.App{}, platformapi.InvalidParams("Name %s is already taken", name)
+	}
+	if err != nil {
+		return platform.App{}, apiError(err)
+	}
+	return app, nil
 }
 
 func (a *api) listApps(w http.ResponseWriter, r *http.Request) error {
@@ -386,23 +408,33 @@ func (a *api) destroyApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Its add-ons' resources go first: nothing else would remove them.
-	if err := a.addons.destroyApp(r.Context(), app.Name); err != nil {
+	if err := a.destroy(r.Context(), app); err != nil {
 		return err
 	}
-	if err := a.p.DestroyApp(r.Context(), app.Name); err != nil {
+	platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
+	return nil
+}
+
+// destroy destroys app with what minipaas keeps for it besides the
+// platform: DELETE /apps/{app} and the dashboard's destroy form. Errors
+// are API errors.
+func (a *api) destroy(ctx context.Context, app platform.App) error {
+	// Its add-ons' resources go first: nothing else would remove them.
+	if err := a.addons.destroyApp(ctx, app.Name); err != nil {
+		return err
+	}
+	if err := a.p.DestroyApp(ctx, app.Name); err != nil {
 		return apiError(err)
 	}
 	// Its pipeline coupling names a gone app now; listings skip such
 	// couplings anyway, so a failure here only leaves a stale record.
-	if err := a.pipelines.removeApp(context.WithoutCancel(r.Context()), app.ID); err != nil {
+	if err := a.pipelines.removeApp(context.WithoutCancel(ctx), app.ID); err != nil {
 		a.log.Warn("minipaas: remove the pipeline coupling of a destroyed app", "app", app.Name, "err", err)
 	}
 	// Its drains stop; a record left behind is dropped at the next start.
-	if err := a.addons.drains.removeApp(context.WithoutCancel(r.Context()), app.Name); err != nil {
+	if err := a.addons.drains.removeApp(context.WithoutCancel(ctx), app.Name); err != nil {
 		a.log.Warn("minipaas: remove the log drains of a destroyed app", "app", app.Name, "err", err)
 	}
-	platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
 	return nil
 }
 
@@ -794,11 +826,47 @@ func changeFormation(ctx context.Context, p *platform.Platform, app string, quan
 }
 
 // dashboardControl is what the dashboard changes apps with: the platform
-// calls the API's handlers make, and the API's formation change.
-type dashboardControl struct{ *platform.Platform }
+// calls the API's handlers make, and where a handler does more than one
+// call (a formation change; creating and destroying an app, which tears
+// down its add-ons, pipeline coupling and drains; adding a domain, which
+// starts its ACM certificate), the API's own code, run on api's state.
+type dashboardControl struct {
+	*platform.Platform
+	api *api
+}
 
 func (c dashboardControl) ChangeFormation(ctx context.Context, app string, quantities map[string]int, sizes map[string]string) error {
 	return changeFormation(ctx, c.Platform, app, quantities, sizes)
+}
+
+func (c dashboardControl) CreateApp(ctx context.Context, name string) (platform.App, error) {
+	return c.api.newApp(ctx, name)
+}
+
+func (c dashboardControl) DestroyApp(ctx context.Context, name string) error {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return err
+	}
+	return c.api.destroy(ctx, app)
+}
+
+func (c dashboardControl) AddDomain(ctx context.Context, name, host string) error {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return err
+	}
+	_, err = c.api.addDomainTo(ctx, app, host)
+	return err
+}
+
+func (c dashboardControl) RemoveDomain(ctx context.Context, name, host string) error {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return err
+	}
+	_, err = c.api.removeDomainFrom(ctx, app, host)
+	return err
 }
 
 func (a *api) patchFormation(w http.ResponseWriter, r *http.Request) error {
@@ -1119,21 +1187,33 @@ func (a *api) addDomain(w http.ResponseWriter, r *http.Request) error {
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
-	host := strings.ToLower(strings.TrimSpace(body.Hostname))
-	if host == "" {
-		return platformapi.InvalidParams("hostname is required")
+	host, err := a.addDomainTo(r.Context(), app, body.Hostname)
+	if err != nil {
+		return err
 	}
-	if err := a.p.AddDomain(r.Context(), app.Name, host); err != nil {
-		if errors.Is(err, platform.ErrConflict) || errors.Is(err, platform.ErrNotFound) {
-			return apiError(err)
-		}
-		return platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
-	}
-	a.acm.domainAdded(app, host)
 	j := domainToJSON(app, host, "custom")
 	j.ACMStatus, j.ACMStatusReason = a.acm.domainStatus(app, host)
 	platformapi.WriteJSON(w, http.StatusCreated, j)
 	return nil
+}
+
+// addDomainTo routes a custom domain to app and, with ACM on for it,
+// starts its certificate: POST /apps/{app}/domains and the dashboard's
+// domain form. It returns the host name as added (trimmed, lower case).
+// Errors are API errors.
+func (a *api) addDomainTo(ctx context.Context, app platform.App, hostname string) (string, error) {
+	host := strings.ToLower(strings.TrimSpace(hostname))
+	if host == "" {
+		return "", platformapi.InvalidParams("hostname is required")
+	}
+	if err := a.p.AddDomain(ctx, app.Name, host); err != nil {
+		if errors.Is(err, platform.ErrConflict) || errors.Is(err, platform.ErrNotFound) {
+			return "", apiError(err)
+		}
+		return "", platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
+	}
+	a.acm.domainAdded(app, host)
+	return host, nil
 }
 
 // removeDomain answers DELETE /apps/{app}/domains/{domain} (domains:remove);
@@ -1143,24 +1223,35 @@ func (a *api) removeDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	domains, err := a.p.Domains(r.Context(), app.Name)
+	j, err := a.removeDomainFrom(r.Context(), app, r.PathValue("domain"))
 	if err != nil {
-		return apiError(err)
+		return err
 	}
-	key := strings.ToLower(r.PathValue("domain"))
+	platformapi.WriteJSON(w, http.StatusOK, j)
+	return nil
+}
+
+// removeDomainFrom stops routing a custom domain of app, named by its host
+// name or id: DELETE /apps/{app}/domains/{domain} and the dashboard's
+// remove button. It returns the domain removed. Errors are API errors.
+func (a *api) removeDomainFrom(ctx context.Context, app platform.App, hostOrID string) (domainJSON, error) {
+	domains, err := a.p.Domains(ctx, app.Name)
+	if err != nil {
+		return domainJSON{}, apiError(err)
+	}
+	key := strings.ToLower(hostOrID)
 	for _, d := range domains {
 		j := domainToJSON(app, d, "custom")
 		if d != key && j.ID != key {
 			continue
 		}
-		if err := a.p.RemoveDomain(r.Context(), app.Name, d); err != nil {
-			return apiError(err)
+		if err := a.p.RemoveDomain(ctx, app.Name, d); err != nil {
+			return domainJSON{}, apiError(err)
 		}
-		platformapi.WriteJSON(w, http.StatusOK, j)
-		return nil
+		return j, nil
 	}
 	if key == app.Name+".localhost" {
-		return platformapi.InvalidParams("%s is the app's own domain and cannot be removed", key)
+		return domainJSON{}, platformapi.InvalidParams("%s is the app's own domain and cannot be removed", key)
 	}
-	return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "domain %s not found on app %s", key, app.Name)
+	return domainJSON{}, platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "domain %s not found on app %s", key, app.Name)
 }

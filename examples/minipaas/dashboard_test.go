@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -372,47 +371,11 @@ var _ dashboard.Control = dashboardControl{}
 
 var dashFlash = regexp.MustCompile(`<p id="flash" class="flash flash-(ok|error)" role="status">([^<]*)</p>`)
 
-// dashSubmit posts a dashboard form as the dashboard's own page would
-// (extra headers may say otherwise) and, on the 303 back to the app page,
-// returns the flash message that page shows.
+// dashSubmit posts the app page's form action, as dashPost does.
 func (m *minipaas) dashSubmit(app, action string, form url.Values, hdr map[string]string) (status int, level, text string) {
 	m.t.Helper()
-	client := &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	do := func(method, path string, body io.Reader) (*http.Response, string) {
-		req, err := http.NewRequest(method, m.apiURL+path, body)
-		if err != nil {
-			m.t.Fatal(err)
-		}
-		req.SetBasicAuth("", m.token)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("Origin", m.apiURL)
-			req.Header.Set("Sec-Fetch-Site", "same-origin")
-			for k, v := range hdr {
-				req.Header.Set(k, v)
-			}
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			m.t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			m.t.Fatal(err)
-		}
-		return resp, string(b)
-	}
-	resp, _ := do("POST", "/dashboard/apps/"+app+"/"+action, strings.NewReader(form.Encode()))
-	if resp.StatusCode != http.StatusSeeOther {
-		return resp.StatusCode, "", ""
-	}
-	resp, page := do("GET", resp.Header.Get("Location"), nil)
-	match := dashFlash.FindStringSubmatch(page)
-	if resp.StatusCode != 200 || match == nil {
-		m.t.Fatalf("after POST %s: %d, flash %q", action, resp.StatusCode, match)
-	}
-	return http.StatusSeeOther, match[1], html.UnescapeString(match[2])
+	status, _, level, text = m.dashPost("/dashboard/apps/"+app+"/"+action, form, hdr)
+	return status, level, text
 }
 
 // TestDashboardActions: changes made on the dashboard are the API's: the

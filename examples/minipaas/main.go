@@ -269,10 +269,11 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		Logger:    logger,
 	}
 	rv := newRendezvous(p, logger)
-	api := newAPI(p, token, routerLn.Addr().String(), slugs, git.RepoDir, rv, runLn.Addr().String(), logger, ad, acm)
+	apiState := newAPIState(p, routerLn.Addr().String(), slugs, git.RepoDir, rv, runLn.Addr().String(), logger, ad, acm)
+	api := apiState.handler(token)
 
 	apiSrv := &http.Server{
-		Handler: &dashboard.Handler{Source: p, Control: dashboardControl{p}, User: accountEmail, Token: token,
+		Handler: &dashboard.Handler{Source: p, Control: dashboardControl{p, apiState}, User: accountEmail, Token: token,
 			RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, p), Done: ctx.Done(), Logger: logger},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

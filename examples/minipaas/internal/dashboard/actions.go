@@ -20,12 +20,17 @@ import (
 )
 
 // Control is what the dashboard changes apps with. Apart from
-// ChangeFormation, *platform.Platform has every method; minipaas adds
-// ChangeFormation from its Platform API, so that a change made here is the
-// one the CLI makes. Errors are shown on the page when they are (or wrap) a
-// *platformapi.Error below 500, platform.ErrNotFound, ErrConflict or
-// ErrNoRelease, or a *release.ConfigVarError; any other error is logged and
-// shown as a failure without its detail.
+// ChangeFormation, *platform.Platform has every method. minipaas passes its
+// platform with the Platform API's own code for ChangeFormation, CreateApp,
+// DestroyApp, AddDomain and RemoveDomain, so that a change made here is the
+// one the CLI makes, side effects included: destroying an app also tears
+// down its add-ons, pipeline coupling and log drains, and adding a domain
+// starts its certificate when ACM is on. Errors are shown on the page when
+// they are (or wrap) a *platformapi.Error below 500, platform.ErrNotFound,
+// ErrConflict or ErrNoRelease, a *platform.NameError or a
+// *release.ConfigVarError; any other error is logged and shown as a
+// failure without its detail. (The bare platform's AddDomain reports an
+// invalid host name as such another error; minipaas's is a 422.)
 type Control interface {
 	Formation(ctx context.Context, app string) ([]platform.FormationEntry, error)
 	Config(ctx context.Context, app string) (release.ConfigVars, error)
@@ -38,6 +43,16 @@ type Control interface {
 	SetConfig(ctx context.Context, app string, set map[string]string, unset []string) (release.Release, error)
 	Rollback(ctx context.Context, app string, version int) (release.Release, error)
 	SetMaintenance(ctx context.Context, app string, on bool) error
+	// CreateApp creates an app with no release; a taken name is refused.
+	CreateApp(ctx context.Context, name string) (platform.App, error)
+	// DestroyApp stops the app's dynos and deletes it with its domains.
+	DestroyApp(ctx context.Context, app string) error
+	// Domains lists the app's custom domains.
+	Domains(ctx context.Context, app string) ([]string, error)
+	// AddDomain routes a custom domain (a host name) to the app.
+	AddDomain(ctx context.Context, app, host string) error
+	// RemoveDomain stops routing one of the app's custom domains.
+	RemoveDomain(ctx context.Context, app, host string) error
 }
 
 // maxForm bounds a form body: config vars are at most 32 KB per app.
@@ -57,35 +72,91 @@ func badInput(format string, args ...any) error { return inputError(fmt.Sprintf(
 // message of the success, or an error to show.
 type action func(ctx context.Context, app string, form url.Values) (string, error)
 
-// post wraps an action: it reads the form, runs the action as Handler.User,
-// and answers 303 See Other back to the app page with the outcome as a
-// signed flash message, so a reload does not repeat the change.
+// post wraps an action on an app: it reads the form, runs the action as
+// Handler.User, and answers 303 See Other back to the app page with the
+// outcome as a signed flash message, so a reload does not repeat the
+// change.
 func (h *Handler) post(what string, do action) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("app")
-		ctx := r.Context()
-		if _, err := h.Source.App(ctx, name); err != nil {
+		if _, err := h.Source.App(r.Context(), name); err != nil {
 			h.fail(w, r, "app "+name, err)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-		var msg string
-		err := r.ParseForm()
-		if err != nil {
-			err = badInput("The form could not be read (at most %d KB).", maxForm>>10)
-		} else {
-			if h.User != "" {
-				ctx = platform.WithUser(ctx, h.User)
-			}
-			msg, err = do(ctx, name, r.PostForm)
-		}
-		level := "ok"
-		if err != nil {
-			level = "error"
-			msg = h.errorMessage(name, what, err)
-		}
+		level, msg := h.run(w, r, name, what, do)
 		h.redirect(w, r, name, level, msg)
 	}
+}
+
+// run reads the form and runs do as Handler.User; it returns the flash
+// message of the outcome and its level, ok or error.
+func (h *Handler) run(w http.ResponseWriter, r *http.Request, app, what string, do action) (level, msg string) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	ctx := r.Context()
+	err := r.ParseForm()
+	if err != nil {
+		err = badInput("The form could not be read (at most %d KB).", maxForm>>10)
+	} else {
+		if h.User != "" {
+			ctx = platform.WithUser(ctx, h.User)
+		}
+		msg, err = do(ctx, app, r.PostForm)
+	}
+	if err != nil {
+		return "error", h.errorMessage(app, what, err)
+	}
+	return "ok", msg
+}
+
+// createApp answers the apps page's form (name): 303 to the new app's
+// page, or back to the apps page with what was wrong. It is post for the
+// apps page, whose flash messages are signed for app "", a name no app
+// can have.
+func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) {
+	var created string
+	level, msg := h.run(w, r, "", "create app", func(ctx context.Context, _ string, form url.Values) (string, error) {
+		name := strings.TrimSpace(form.Get("name"))
+		if name == "" {
+			return "", badInput("The app name is required: 3 to 30 lowercase letters, digits and dashes, starting with a letter.")
+		}
+		app, err := h.Control.CreateApp(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		created = app.Name
+		return "Created " + app.Name + ". Deploy it with git push.", nil
+	})
+	h.redirect(w, r, created, level, msg)
+}
+
+// destroyApp answers the app page's destroy form (confirm, which must be
+// the app's name, as Heroku's dashboard asks): 303 to the apps page once
+// the app is gone, or back to the app page with what was wrong.
+func (h *Handler) destroyApp(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("app")
+	if _, err := h.Source.App(r.Context(), name); err != nil {
+		h.fail(w, r, "app "+name, err)
+		return
+	}
+	level, msg := h.run(w, r, name, "destroy", func(ctx context.Context, app string, form url.Values) (string, error) {
+		switch confirm := strings.TrimSpace(form.Get("confirm")); confirm {
+		case app:
+		case "":
+			return "", badInput("Nothing was destroyed: type the app's name, %s, in the confirmation field to destroy it.", app)
+		default:
+			return "", badInput("Nothing was destroyed: the confirmation %q is not the app's name, %s.", confirm, app)
+		}
+		if err := h.Control.DestroyApp(ctx, app); err != nil {
+			return "", err
+		}
+		return "Destroyed " + app + ".", nil
+	})
+	if level == "ok" {
+		name = ""
+	} else if _, err := h.Source.App(r.Context(), name); errors.Is(err, platform.ErrNotFound) {
+		name = "" // a destroy that failed half-way: the app page is gone
+	}
+	h.redirect(w, r, name, level, msg)
 }
 
 // errorMessage is what the page shows for err; see Control.
@@ -93,6 +164,7 @@ func (h *Handler) errorMessage(app, what string, err error) string {
 	var in inputError
 	var apiErr *platformapi.Error
 	var cfgErr *release.ConfigVarError
+	var nameErr *platform.NameError
 	switch {
 	case errors.As(err, &in):
 		return in.Error()
@@ -100,6 +172,8 @@ func (h *Handler) errorMessage(app, what string, err error) string {
 		return apiErr.Message
 	case errors.As(err, &cfgErr):
 		return strings.TrimPrefix(cfgErr.Error(), "release: ")
+	case errors.As(err, &nameErr):
+		return strings.TrimPrefix(nameErr.Error(), "platform: ")
 	case errors.Is(err, platform.ErrNotFound), errors.Is(err, platform.ErrConflict), errors.Is(err, platform.ErrNoRelease):
 		msg := err.Error()
 		for _, sentinel := range []error{platform.ErrNotFound, platform.ErrConflict} {
@@ -111,13 +185,18 @@ func (h *Handler) errorMessage(app, what string, err error) string {
 	return "The platform could not do that; see its log."
 }
 
-// redirect answers 303 to the app page with a flash message.
+// redirect answers 303 to the app page, or for app "" the apps page,
+// with a flash message.
 func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, app, level, msg string) {
 	if len(msg) > maxFlash {
 		msg = strings.ToValidUTF8(msg[:maxFlash], "") + "…"
 	}
 	q := url.Values{"flash": {msg}, "level": {level}, "sig": {h.flashSig(app, level, msg)}}
-	http.Redirect(w, r, h.path("apps", url.PathEscape(app))+"?"+q.Encode(), http.StatusSeeOther)
+	to := h.Prefix + "/"
+	if app != "" {
+		to = h.path("apps", url.PathEscape(app))
+	}
+	http.Redirect(w, r, to+"?"+q.Encode(), http.StatusSeeOther)
 }
 
 // flashSig signs a flash message, so that only the dashboard's own
@@ -319,6 +398,57 @@ func (h *Handler) maintenance(ctx context.Context, app string, form url.Values) 
 		return "Maintenance mode is on: the router answers every request with the maintenance page.", nil
 	}
 	return "Maintenance mode is off.", nil
+}
+
+// addDomain routes a custom domain to the app (form: hostname).
+func (h *Handler) addDomain(ctx context.Context, app string, form url.Values) (string, error) {
+	// The platform's normal form: what it stores, lists and compares.
+	host := strings.ToLower(strings.TrimSpace(form.Get("hostname")))
+	if host == "" {
+		return "", badInput("The hostname is required: a domain name such as www.example.com.")
+	}
+	domains, err := h.Control.Domains(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	if slices.Contains(domains, host) {
+		return "", badInput("%s is already a domain of %s.", host, app)
+	}
+	if err := h.Control.AddDomain(ctx, app, host); err != nil {
+		return "", err
+	}
+	a, err := h.Source.App(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	return "Added " + host + ": point its DNS (a CNAME record) at " + dnsTarget(a) + ".", nil
+}
+
+// dnsTarget is the host a custom domain of the app should be a CNAME of:
+// the host of its web URL, which the router always routes to it.
+func dnsTarget(a platform.App) string {
+	u, err := url.Parse(a.WebURL)
+	if err != nil || u.Hostname() == "" {
+		return a.Name
+	}
+	return u.Hostname()
+}
+
+// removeDomain stops routing one of the app's custom domains (form:
+// hostname).
+func (h *Handler) removeDomain(ctx context.Context, app string, form url.Values) (string, error) {
+	host := strings.ToLower(strings.TrimSpace(form.Get("hostname")))
+	domains, err := h.Control.Domains(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(domains, host) {
+		return "", badInput("%q is not a custom domain of %s.", host, app)
+	}
+	if err := h.Control.RemoveDomain(ctx, app, host); err != nil {
+		return "", err
+	}
+	return "Removed " + host + ".", nil
 }
 
 func released(rel release.Release) string {

@@ -19,13 +19,24 @@ import (
 	"time"
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
 	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/release"
 )
 
 // platformControl is the real platform as a Control. minipaas's
 // ChangeFormation is its API's; here it is the same two platform calls.
+// Its AddDomain reports a host name the platform refuses as minipaas's
+// does, a 422 (the platform's error for it has no type of its own).
 type platformControl struct{ *platform.Platform }
+
+func (c platformControl) AddDomain(ctx context.Context, app, host string) error {
+	err := c.Platform.AddDomain(ctx, app, host)
+	if err != nil && !errors.Is(err, platform.ErrConflict) && !errors.Is(err, platform.ErrNotFound) {
+		return platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
+	}
+	return err
+}
 
 func (c platformControl) ChangeFormation(ctx context.Context, app string, quantities map[string]int, sizes map[string]string) error {
 	if len(quantities) > 0 {
@@ -41,10 +52,29 @@ func (c platformControl) ChangeFormation(ctx context.Context, app string, quanti
 
 const dashUser = "dash@example.com"
 
-// livePlatform opens a platform in a temporary directory, runs it until
-// the test ends, and deploys app "demo": a Procfile whose worker sleeps, so
-// nothing is compiled and no port is needed.
+// livePlatform is openPlatform with app "demo" deployed: a Procfile whose
+// worker sleeps, so nothing is compiled and no port is needed.
 func livePlatform(t *testing.T) *platform.Platform {
+	t.Helper()
+	p := openPlatform(t)
+	ctx := context.Background()
+	if _, err := p.CreateApp(ctx, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "Procfile"), []byte("worker: exec sleep 3600\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if _, err := p.Deploy(ctx, "demo", src, "1a2b3c4d5e6f", &out); err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out.String())
+	}
+	return p
+}
+
+// openPlatform opens a platform with no apps in a temporary directory and
+// runs it until the test ends.
+func openPlatform(t *testing.T) *platform.Platform {
 	t.Helper()
 	p, err := platform.Open(context.Background(), platform.Config{DataDir: t.TempDir(), StopGrace: 3 * time.Second, BootTimeout: 60 * time.Second})
 	if err != nil {
@@ -67,17 +97,6 @@ func livePlatform(t *testing.T) *platform.Platform {
 			t.Errorf("platform Close: %v", err)
 		}
 	})
-	if _, err := p.CreateApp(ctx, "demo"); err != nil {
-		t.Fatal(err)
-	}
-	src := t.TempDir()
-	if err := os.WriteFile(filepath.Join(src, "Procfile"), []byte("worker: exec sleep 3600\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	if _, err := p.Deploy(ctx, "demo", src, "1a2b3c4d5e6f", &out); err != nil {
-		t.Fatalf("deploy: %v\n%s", err, out.String())
-	}
 	return p
 }
 
@@ -133,10 +152,17 @@ var flashRE = regexp.MustCompile(`<p id="flash" class="flash flash-(ok|error)" r
 // page, follows it and returns the flash level and text the page shows.
 func (b *browser) submit(action string, form url.Values) (level, text string) {
 	b.t.Helper()
-	resp, body := b.do("POST", "/dashboard/apps/demo/"+action, form, sameOrigin(b))
+	return b.submitTo("/dashboard/apps/demo/"+action, form, "/dashboard/apps/demo")
+}
+
+// submitTo posts a form to path, checks the 303 to page, follows it and
+// returns the flash level and text that page shows.
+func (b *browser) submitTo(path string, form url.Values, page string) (level, text string) {
+	b.t.Helper()
+	resp, body := b.do("POST", path, form, sameOrigin(b))
 	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/dashboard/apps/demo?") {
-		b.t.Fatalf("POST %s %v: %d to %q, want 303 to the app page\n%s", action, form, resp.StatusCode, loc, body)
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, page+"?") {
+		b.t.Fatalf("POST %s %.80v: %d to %q, want 303 to %s\n%s", path, form, resp.StatusCode, loc, page, body)
 	}
 	resp, body = b.do("GET", loc, nil, nil)
 	if resp.StatusCode != 200 {
@@ -144,7 +170,7 @@ func (b *browser) submit(action string, form url.Values) (level, text string) {
 	}
 	m := flashRE.FindStringSubmatch(body)
 	if m == nil {
-		b.t.Fatalf("POST %s %v: the page shows no flash message", action, form)
+		b.t.Fatalf("POST %s %.80v: %s shows no flash message", path, form, page)
 	}
 	return m[1], html.UnescapeString(m[2])
 }
@@ -474,6 +500,18 @@ func (failingControl) Rollback(context.Context, string, int) (release.Release, e
 
 func (failingControl) SetMaintenance(context.Context, string, bool) error { return errInternal }
 
+func (failingControl) CreateApp(context.Context, string) (platform.App, error) {
+	return platform.App{}, errInternal
+}
+
+func (failingControl) DestroyApp(context.Context, string) error { return errInternal }
+
+func (failingControl) Domains(context.Context, string) ([]string, error) { return nil, nil }
+
+func (failingControl) AddDomain(context.Context, string, string) error { return errInternal }
+
+func (failingControl) RemoveDomain(context.Context, string, string) error { return errInternal }
+
 // syncBuffer is a log destination the server and the test share.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -507,11 +545,16 @@ func TestActionFailure(t *testing.T) {
 		{"config", url.Values{"name": {"A"}, "value": {"1"}}},
 		{"restart", url.Values{}},
 		{"rollback", url.Values{"version": {"1"}}},
+		{"domains", url.Values{"hostname": {"www.example.com"}}},
+		{"destroy", url.Values{"confirm": {"demo"}}},
 	} {
 		level, text := b.submit(tc.action, tc.form)
 		if level != "error" || text != "The platform could not do that; see its log." {
 			t.Errorf("%s: %s %q", tc.action, level, text)
 		}
+	}
+	if level, text := b.submitTo("/dashboard/apps", url.Values{"name": {"new-app"}}, "/dashboard/"); level != "error" || text != "The platform could not do that; see its log." {
+		t.Errorf("create app: %s %q", level, text)
 	}
 	if !strings.Contains(logged.String(), "/secret/path") {
 		t.Errorf("the failure is not logged: %q", logged.String())

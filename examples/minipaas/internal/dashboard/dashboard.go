@@ -61,8 +61,9 @@ const (
 type Handler struct {
 	// Source is the platform read. Required.
 	Source Source
-	// Control, when set, makes the app pages' forms work: scale, restart,
-	// config vars, rollback and maintenance mode. Nil keeps the dashboard
+	// Control, when set, makes the pages' forms work: create an app; on an
+	// app's page scale, restart, config vars, rollback, maintenance mode,
+	// custom domains and destroying the app. Nil keeps the dashboard
 	// read-only.
 	Control Control
 	// User is who changes made here are recorded as (platform.WithUser):
@@ -172,6 +173,10 @@ func (h *Handler) init() {
 	mux.HandleFunc("GET /apps/{app}", h.appPage)
 	mux.HandleFunc("GET /apps/{app}/logs", h.logStream)
 	if h.Control != nil {
+		mux.HandleFunc("POST /apps", h.createApp)
+		mux.HandleFunc("POST /apps/{app}/destroy", h.destroyApp)
+		mux.Handle("POST /apps/{app}/domains", h.post("add domain", h.addDomain))
+		mux.Handle("POST /apps/{app}/domains/remove", h.post("remove domain", h.removeDomain))
 		mux.Handle("POST /apps/{app}/formation", h.post("scale", h.scale))
 		mux.Handle("POST /apps/{app}/restart", h.post("restart", h.restart))
 		mux.Handle("POST /apps/{app}/config", h.post("config set", h.setConfig))
@@ -273,7 +278,7 @@ func (h *Handler) appsPage(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, appRow{App: a, URL: h.webURL(a), Dynos: dynos})
 	}
-	h.render(w, r, http.StatusOK, "apps", map[string]any{"Title": "Apps", "Apps": rows})
+	h.render(w, r, http.StatusOK, "apps", map[string]any{"Title": "Apps", "Apps": rows, "Control": h.Control != nil, "Flash": h.readFlash(r, "")})
 }
 
 // logTimeFormat is the time of Heroku's log display, in microseconds.
@@ -348,7 +353,14 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 		for _, k := range vars.Names() {
 			config = append(config, configVar{Name: k, Value: vars[k]})
 		}
+		domains, err := h.Control.Domains(ctx, name)
+		if err != nil {
+			h.fail(w, r, "domains of "+name, err)
+			return
+		}
 		data["Control"] = true
+		data["Domains"] = domains
+		data["DNSTarget"] = dnsTarget(app)
 		data["Formation"] = f
 		data["Config"] = config
 		data["Sizes"] = sizeNames()

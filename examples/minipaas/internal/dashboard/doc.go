@@ -5,7 +5,7 @@
 // # Pages
 //
 //	<prefix>/                 every app: current release, dynos and their states
-//	<prefix>/apps/{app}       one app: router metrics, process types, dynos, config vars, releases, logs
+//	<prefix>/apps/{app}       one app: router metrics, process types, dynos, config vars, domains, releases, logs
 //	<prefix>/apps/{app}/logs  the app's log as Server-Sent Events
 //	<prefix>/static/          the stylesheet and the log script (embedded)
 //
@@ -16,33 +16,48 @@
 //
 // # Actions
 //
-// With Handler.Control set, the app page has a form for each change; each
-// POSTs to one of
+// With Handler.Control set, the apps page has a form to create an app and
+// the app page a form for each change; each POSTs to one of
 //
-//	<prefix>/apps/{app}/formation     type, quantity, size: scale and resize a process type
-//	<prefix>/apps/{app}/restart       dyno: restart that dyno, or without it every dyno
-//	<prefix>/apps/{app}/config        name, value: set a config var (a new release)
-//	<prefix>/apps/{app}/config/unset  name: unset a config var (a new release)
-//	<prefix>/apps/{app}/rollback      version: a new release from an earlier one
-//	<prefix>/apps/{app}/maintenance   maintenance=on|off
+//	<prefix>/apps                       name: create an app
+//	<prefix>/apps/{app}/formation       type, quantity, size: scale and resize a process type
+//	<prefix>/apps/{app}/restart         dyno: restart that dyno, or without it every dyno
+//	<prefix>/apps/{app}/config          name, value: set a config var (a new release)
+//	<prefix>/apps/{app}/config/unset    name: unset a config var (a new release)
+//	<prefix>/apps/{app}/domains         hostname: add a custom domain
+//	<prefix>/apps/{app}/domains/remove  hostname: remove a custom domain
+//	<prefix>/apps/{app}/rollback        version: a new release from an earlier one
+//	<prefix>/apps/{app}/maintenance     maintenance=on|off
+//	<prefix>/apps/{app}/destroy         confirm: destroy the app, when confirm is its name
 //
-// and is answered 303 See Other back to the app page, so a reload does not
-// repeat it. The outcome (the release made, or what was wrong) rides in the
-// redirect's query string as a flash message, signed with a key made at
-// start so that a link from elsewhere cannot put words on the page; the page
-// escapes it like everything else. Forms need no script.
+// and is answered 303 See Other back to the page, so a reload does not
+// repeat it: a new app's page after it is created, the apps page after an
+// app is destroyed, else the page the form is on. The outcome (the release
+// made, or what was wrong) rides in the redirect's query string as a flash
+// message, signed with a key made at start and bound to the page's app (""
+// for the apps page, a name no app can have), so that a link from
+// elsewhere cannot put words on a page; the page escapes it like
+// everything else. Forms need no script.
 //
 // Inputs are checked before anything changes, each with a message on the
-// page: a quantity from 0 to formation.MaxQuantity, a process type of the
-// current release, a dyno size of platform.DynoSizes, config var names and
-// values by release.ConfigLimits (the release manager's rules), a release
-// that succeeded and has a slug. The changes are Control's calls, the ones
-// minipaas's Platform API makes (its ChangeFormation is the API's formation
-// PATCH), made as Handler.User: a change from here has the CLI's release
-// descriptions ("Set FOO config vars", "Rollback to v3"), user and app[api]
-// log lines. Only the change of a quantity or size that differs is made, as
-// a resize restarts the dynos. Control errors the API would show are shown;
-// others are logged and the page says the platform failed.
+// page: an app name that is not empty (the platform's naming rule and a
+// taken name are its own messages), a quantity from 0 to
+// formation.MaxQuantity, a process type of the current release, a dyno size
+// of platform.DynoSizes, config var names and values by
+// release.ConfigLimits (the release manager's rules), a release that
+// succeeded and has a slug, a host name that is not empty and not already
+// the app's (its form is the platform's rule), a domain to remove that is
+// one of the app's, and a destroy confirmation that is exactly the app's
+// name, as Heroku's dashboard asks. The changes are Control's calls, the
+// ones minipaas's Platform API makes (its ChangeFormation, CreateApp,
+// DestroyApp, AddDomain and RemoveDomain are the API handlers' own code:
+// destroying tears down the app's add-ons, pipeline coupling and log
+// drains too, adding a domain starts its ACM certificate), made as
+// Handler.User: a change from here has the CLI's release descriptions
+// ("Set FOO config vars", "Rollback to v3"), user and app[api] log lines.
+// Only the change of a quantity or size that differs is made, as a resize
+// restarts the dynos. Control errors the API would show are shown; others
+// are logged and the page says the platform failed.
 //
 // The pages are html/template, so every app name, release description and
 // log line is escaped for where it lands. The only script is
@@ -87,12 +102,14 @@
 //
 // Pages show a snapshot (reload for new dyno states and releases); only the
 // log is live. There is no confirmation step before a restart, rollback or
-// unset (Heroku asks for one), nor an edit-in-place of a config var (setting
-// an existing name replaces its value). Restarting one dyno restarts every
+// unset (Heroku asks for one; only destroying asks here), nor an
+// edit-in-place of a config var (setting an existing name replaces its
+// value). Domains show no ACM certificate status (the API's domains list
+// has it). Restarting one dyno restarts every
 // dyno of its process type, as platform.Restart does. A size can be
 // changed but not removed again (the platform has no unsized Resize).
 // Scaling and restarts write no app[api] line ("Scaled to web@2 by …"):
-// the platform writes none for the API either. Apps cannot be created,
-// destroyed or deployed here, nor add-ons, domains, drains or pipelines
-// changed; those stay with the API and the CLI.
+// the platform writes none for the API either. Apps cannot be deployed or
+// renamed here (the API cannot rename either), nor add-ons, drains or
+// pipelines changed; those stay with the API and the CLI.
 package dashboard

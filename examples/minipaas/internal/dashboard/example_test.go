@@ -120,6 +120,24 @@ func (c maintenanceOnly) SetMaintenance(ctx context.Context, app string, on bool
 	return nil
 }
 
+func (maintenanceOnly) CreateApp(ctx context.Context, name string) (platform.App, error) {
+	return platform.App{}, errors.New("not in this example")
+}
+
+func (maintenanceOnly) DestroyApp(ctx context.Context, app string) error {
+	return errors.New("not in this example")
+}
+
+func (maintenanceOnly) Domains(ctx context.Context, app string) ([]string, error) { return nil, nil }
+
+func (maintenanceOnly) AddDomain(ctx context.Context, app, host string) error {
+	return errors.New("not in this example")
+}
+
+func (maintenanceOnly) RemoveDomain(ctx context.Context, app, host string) error {
+	return errors.New("not in this example")
+}
+
 // With Control set, the app page's forms change the app. A form posted from
 // another site is refused; the dashboard's own answers 303 back to the app
 // page, which shows the outcome.
