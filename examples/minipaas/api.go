@@ -57,6 +57,8 @@ type api struct {
 	pipelines *pipelines
 	// acm is Automated Certificate Management (tls.go); nil without ACME.
 	acm *acmService
+	// certs are the uploaded certificates (certs.go).
+	certs *certService
 }
 
 // newAPI serves the Platform API; acm is Automated Certificate Management
@@ -70,7 +72,7 @@ func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore,
 // change apps with the same code and state (pipelines, drains, ACM).
 func newAPIState(p *platform.Platform, routerAddr string, slugs *slug.FSStore, repoDir func(string) string, rv *rendezvous, runAddr string, log *slog.Logger, ad *addonService, acm *acmService) *api {
 	return &api{p: p, routerPort: portOf(routerAddr), slugs: slugs, repoDir: repoDir, rv: rv, runAddr: runAddr, log: log, addons: ad,
-		pipelines: &pipelines{p: p}, acm: acm}
+		pipelines: &pipelines{p: p}, acm: acm, certs: newCertService(p, log)}
 }
 
 // handler serves the API's routes with a's methods.
@@ -118,6 +120,8 @@ func (a *api) handler(token string) http.Handler {
 	a.logDrainRoutes(h)
 	// certs:auto and sni-endpoints (which domains:add reads), tls.go.
 	a.acmRoutes(h)
+	// Uploaded certificates (certs:add …) and domain associations, certs.go.
+	a.certRoutes(h)
 	return withBuildpackRegistry(s)
 }
 
@@ -434,6 +438,10 @@ func (a *api) destroy(ctx context.Context, app platform.App) error {
 	// Its drains stop; a record left behind is dropped at the next start.
 	if err := a.addons.drains.removeApp(context.WithoutCancel(ctx), app.Name); err != nil {
 		a.log.Warn("minipaas: remove the log drains of a destroyed app", "app", app.Name, "err", err)
+	}
+	// Its uploaded certificates; a record left behind is dropped at the next start.
+	if err := a.certs.removeApp(context.WithoutCancel(ctx), app); err != nil {
+		a.log.Warn("minipaas: remove the certificates of a destroyed app", "app", app.Name, "err", err)
 	}
 	return nil
 }
@@ -1135,6 +1143,8 @@ type domainJSON struct {
 	// ACM status of a custom domain (tls.go); null when ACM is off.
 	ACMStatus       *string `json:"acm_status"`
 	ACMStatusReason *string `json:"acm_status_reason"`
+	// SNIEndpoint is the uploaded certificate serving it (certs.go).
+	SNIEndpoint *ref `json:"sni_endpoint"`
 }
 
 func domainToJSON(app platform.App, host, kind string) domainJSON {
@@ -1166,9 +1176,7 @@ func (a *api) listDomains(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []domainJSON{domainToJSON(app, app.Name+".localhost", "heroku")}
 	for _, d := range domains {
-		j := domainToJSON(app, d, "custom")
-		j.ACMStatus, j.ACMStatusReason = a.acm.domainStatus(app, d)
-		out = append(out, j)
+		out = append(out, a.customDomainJSON(r.Context(), app, d))
 	}
 	return platformapi.Paginate(w, r, out,
 		platformapi.Field[domainJSON]{Name: "hostname", Key: func(j domainJSON) string { return j.Hostname }},
@@ -1182,18 +1190,29 @@ func (a *api) addDomain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var body struct {
-		Hostname string `json:"hostname"`
+		Hostname    string  `json:"hostname"`
+		SNIEndpoint *string `json:"sni_endpoint"` // domains:add's certificate choice
 	}
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	cert := ""
+	if body.SNIEndpoint != nil {
+		cert = *body.SNIEndpoint
+	}
+	if err := a.certs.checkAssociation(r.Context(), app, body.Hostname, cert); err != nil {
 		return err
 	}
 	host, err := a.addDomainTo(r.Context(), app, body.Hostname)
 	if err != nil {
 		return err
 	}
-	j := domainToJSON(app, host, "custom")
-	j.ACMStatus, j.ACMStatusReason = a.acm.domainStatus(app, host)
-	platformapi.WriteJSON(w, http.StatusCreated, j)
+	if cert != "" {
+		if err := a.certs.associate(r.Context(), app, host, cert); err != nil {
+			return err
+		}
+	}
+	platformapi.WriteJSON(w, http.StatusCreated, a.customDomainJSON(r.Context(), app, host))
 	return nil
 }
 
@@ -1213,6 +1232,10 @@ func (a *api) addDomainTo(ctx context.Context, app platform.App, hostname string
 		return "", platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
 	}
 	a.acm.domainAdded(app, host)
+	// Its uploaded certificate, if one covers it, serves from now on.
+	if err := a.certs.domainsChanged(ctx, app, ""); err != nil {
+		return host, err
+	}
 	return host, nil
 }
 
@@ -1247,6 +1270,10 @@ func (a *api) removeDomainFrom(ctx context.Context, app platform.App, hostOrID s
 		}
 		if err := a.p.RemoveDomain(ctx, app.Name, d); err != nil {
 			return domainJSON{}, apiError(err)
+		}
+		// Its certificate stops serving it at once.
+		if err := a.certs.domainsChanged(ctx, app, d); err != nil {
+			return domainJSON{}, err
 		}
 		return j, nil
 	}

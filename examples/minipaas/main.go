@@ -5,7 +5,8 @@
 //
 // serves the apps at http://<app>.localhost:5000 (the router) and the
 // Platform API and git on http://127.0.0.1:5001. State lives in -data-dir.
-// With -https-addr and -acme-directory the router also serves HTTPS, with
+// With -https-addr the router also serves HTTPS, with certificates
+// uploaded with heroku certs:add (certs.go), and with -acme-directory too,
 // certificates ordered over ACME for the custom domains of apps that turn
 // on Automated Certificate Management (heroku certs:auto:enable; tls.go).
 // See README.md.
@@ -104,7 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Verbose, "v", false, "log platform diagnostics to stderr")
 	fs.StringVar(&o.PostgresURL, "postgres-url", "", "admin URL of a PostgreSQL server for heroku-postgresql add-ons (postgres://user:password@host:port/db)")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "admin URL of a Redis 7 server for heroku-redis add-ons (redis://:password@host:port)")
-	fs.StringVar(&o.HTTPSAddr, "https-addr", "", "listen address of the router's HTTPS listener (needs -acme-directory; off when empty)")
+	fs.StringVar(&o.HTTPSAddr, "https-addr", "", "listen address of the router's HTTPS listener, for uploaded certificates and ACME's (off when empty)")
 	fs.StringVar(&o.ACMEDirectory, "acme-directory", "", "ACME directory URL certificates come from, e.g. https://acme-v02.api.letsencrypt.org/directory (accepts its terms; off when empty)")
 	fs.StringVar(&o.ACMEEmail, "acme-email", "", "contact e-mail of the ACME account (optional)")
 	fs.StringVar(&o.ACMECAFile, "acme-ca-file", "", "PEM file of CA certificates to trust for the ACME server's own HTTPS (a test CA such as Pebble); default: the system roots")
@@ -120,8 +121,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.DataDir == "" {
 		return o, errors.New("-data-dir must not be empty")
 	}
-	// HTTPS has no certificates but ACME's, and ACME's only use is HTTPS.
-	if (o.HTTPSAddr == "") != (o.ACMEDirectory == "") || (o.ACMEDirectory == "" && (o.ACMEEmail != "" || o.ACMECAFile != "")) {
+	// ACME's only use is HTTPS; HTTPS alone serves uploaded certificates.
+	if o.ACMEDirectory != "" && o.HTTPSAddr == "" || o.ACMEDirectory == "" && (o.ACMEEmail != "" || o.ACMECAFile != "") {
 		return o, errACMFlags
 	}
 	return o, nil
@@ -280,9 +281,20 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	routerSrv := &router.Server{Router: p.Router(), Listener: routerLn, Logger: logger, ShutdownTimeout: 10 * time.Second}
 	httpsAddr := ""
-	if acm != nil {
-		routerSrv.TLSListener, routerSrv.ACME = httpsLn, acm.acme
+	if httpsLn != nil {
+		routerSrv.TLSListener = httpsLn
 		httpsAddr = httpsLn.Addr().String()
+	}
+	if acm != nil {
+		routerSrv.ACME = acm.acme
+	}
+	// Uploaded certificates (certs.go) are asked first: they win over ACM.
+	routerSrv.GetCertificate = apiState.certs.getCertificate
+	if err := apiState.certs.start(ctx); err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		runLn.Close()
+		return err
 	}
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -436,7 +448,7 @@ func printWelcome(w io.Writer, routerAddr, httpsAddr, apiAddr, dataDir, caFile, 
 	fmt.Fprintf(w, "minipaas is running\n")
 	fmt.Fprintf(w, "  apps:         http://<app>.localhost:%s  (router on %s)\n", routerPort, routerAddr)
 	if httpsAddr != "" {
-		fmt.Fprintf(w, "  HTTPS:        https://<custom domain>:%s  (router TLS on %s; heroku certs:auto:enable)\n", portOf(httpsAddr), httpsAddr)
+		fmt.Fprintf(w, "  HTTPS:        https://<custom domain>:%s  (router TLS on %s; heroku certs:add, certs:auto:enable)\n", portOf(httpsAddr), httpsAddr)
 	}
 	fmt.Fprintf(w, "  API and git:  %s\n", apiURL)
 	fmt.Fprintf(w, "  dashboard:    %s/dashboard/  (any user, the API token as password)\n", apiURL)

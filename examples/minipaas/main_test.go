@@ -140,6 +140,21 @@ func (m *minipaas) stopNow() {
 // into v (when not nil); it returns the status.
 func (m *minipaas) api(method, path, body string, v any) int {
 	m.t.Helper()
+	status, b := m.apiRaw(method, path, body)
+	if v != nil && status < 300 {
+		if err := json.Unmarshal([]byte(b), v); err != nil {
+			m.t.Fatalf("%s %s: decode %q: %v", method, path, b, err)
+		}
+	}
+	if status >= 300 {
+		m.t.Logf("%s %s: %d %s", method, path, status, b)
+	}
+	return status
+}
+
+// apiRaw is m.api returning the raw answer.
+func (m *minipaas) apiRaw(method, path, body string) (int, string) {
+	m.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -164,15 +179,7 @@ func (m *minipaas) api(method, path, body string, v any) int {
 	if err != nil {
 		m.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	if v != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, v); err != nil {
-			m.t.Fatalf("%s %s: decode %q: %v", method, path, b, err)
-		}
-	}
-	if resp.StatusCode >= 300 {
-		m.t.Logf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	return resp.StatusCode
+	return resp.StatusCode, string(b)
 }
 
 // get requests / of app through the router (see getPath).

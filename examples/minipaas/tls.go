@@ -512,19 +512,23 @@ func (a *api) refreshACM(w http.ResponseWriter, r *http.Request) error {
 
 // listSNIEndpoints answers GET /apps/{app}/sni-endpoints (heroku certs,
 // certs:auto, and domains:add, which asks which endpoint to use when there
-// are several): the app's ACM certificates, or nothing.
+// are several): the app's uploaded certificates and ACM ones.
 func (a *api) listSNIEndpoints(w http.ResponseWriter, r *http.Request) error {
 	app, err := a.app(r)
 	if err != nil {
 		return err
 	}
-	out := []sniEndpointJSON{}
+	// Uploaded certificates first (certs.go), then ACM's.
+	out, err := a.certs.list(r.Context(), app)
+	if err != nil {
+		return err
+	}
 	if a.acm != nil {
-		out = a.acm.sniEndpoints(app)
+		out = append(out, a.acm.sniEndpoints(app)...)
 	}
 	platformapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 // errACMFlags is returned for an ACME flag without the others it needs.
-var errACMFlags = errors.New("-https-addr and -acme-directory go together (certificates come from ACME only); -acme-email and -acme-ca-file need -acme-directory")
+var errACMFlags = errors.New("-acme-directory needs -https-addr (ACME certificates are served there); -acme-email and -acme-ca-file need -acme-directory")

@@ -19,8 +19,10 @@ import (
 )
 
 func TestTLSFlags(t *testing.T) {
+	if o, err := parseFlags([]string{"-data-dir", "/tmp/x", "-https-addr", ":8443"}, io.Discard); err != nil || o.HTTPSAddr != ":8443" {
+		t.Errorf("-https-addr alone (uploaded certificates): %+v, %v", o, err)
+	}
 	for _, args := range [][]string{
-		{"-https-addr", ":8443"},
 		{"-acme-directory", "https://ca.test/dir"},
 		{"-acme-email", "ops@example.test"},
 		{"-acme-ca-file", "ca.pem"},

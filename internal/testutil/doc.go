@@ -1,7 +1,7 @@
 // Package testutil holds test helpers that several packages of the module
 // repeated word for word: golden-file comparison, a goroutine-safe output
-// buffer, and starting a real server as a child that dies with the test
-// binary. It is imported by tests and test-server packages only.
+// buffer, starting a real server as a child that dies with the test
+// binary, and self-signed server certificates. It is imported by tests and test-server packages only.
 //
 // Vocabulary: a golden file is the expected output of a test, kept in
 // testdata and rewritten when the test binary runs with its package's

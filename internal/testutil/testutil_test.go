@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -94,4 +95,27 @@ func TestFreePort(t *testing.T) {
 		t.Fatalf("port %d is not free: %v", port, err)
 	}
 	l.Close()
+}
+
+func TestSelfSigned(t *testing.T) {
+	from, to := time.Now().Add(-time.Minute).Truncate(time.Second), time.Now().Add(time.Hour).Truncate(time.Second)
+	c := SelfSigned(t, "cn.test", []string{"a.test", "*.b.test"}, from, to)
+	pair, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
+	if err != nil {
+		t.Fatalf("the PEM pair does not load: %v", err)
+	}
+	if !pair.Leaf.Equal(c.Leaf) || !c.TLS.Leaf.Equal(c.Leaf) {
+		t.Error("the PEM pair, TLS certificate and leaf differ")
+	}
+	if c.Leaf.Subject.CommonName != "cn.test" || !c.Leaf.NotBefore.Equal(from) || !c.Leaf.NotAfter.Equal(to) {
+		t.Errorf("leaf %s, valid %v to %v", c.Leaf.Subject, c.Leaf.NotBefore, c.Leaf.NotAfter)
+	}
+	for _, name := range []string{"a.test", "x.b.test"} {
+		if err := c.Leaf.VerifyHostname(name); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := c.Leaf.VerifyHostname("c.test"); err == nil {
+		t.Error("verifies for a name it does not cover")
+	}
 }
