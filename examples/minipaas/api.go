@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynokit/dynokit/examples/minipaas/internal/dashboard"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
 	"github.com/dynokit/dynokit/logplex"
@@ -837,7 +838,9 @@ func changeFormation(ctx context.Context, p *platform.Platform, app string, quan
 // calls the API's handlers make, and where a handler does more than one
 // call (a formation change; creating and destroying an app, which tears
 // down its add-ons, pipeline coupling and drains; adding a domain, which
-// starts its ACM certificate), the API's own code, run on api's state.
+// starts its ACM certificate; turning ACM on or off; setting the
+// buildpacks, with the API's validation), the API's own code, run on api's
+// state.
 type dashboardControl struct {
 	*platform.Platform
 	api *api
@@ -874,6 +877,75 @@ func (c dashboardControl) RemoveDomain(ctx context.Context, name, host string) e
 		return err
 	}
 	_, err = c.api.removeDomainFrom(ctx, app, host)
+	return err
+}
+
+// ACM is the dashboard's ACM capability: the app's acm flag and its
+// domains' acm_status as GET /apps/{app} and /apps/{app}/domains give them,
+// or without ACME the API's 422 acm_not_available.
+func (c dashboardControl) ACM(ctx context.Context, name string) (bool, map[string]dashboard.CertStatus, error) {
+	if c.api.acm == nil {
+		return false, nil, errNoACM()
+	}
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return false, nil, err
+	}
+	if !c.api.acm.enabledFor(app.ID) {
+		return false, nil, nil
+	}
+	domains, err := c.Platform.Domains(ctx, app.Name)
+	if err != nil {
+		return false, nil, err
+	}
+	certs := make(map[string]dashboard.CertStatus, len(domains))
+	for _, host := range domains {
+		var cs dashboard.CertStatus
+		status, reason := c.api.acm.domainStatus(app, host)
+		if status != nil {
+			cs.Status = *status
+		}
+		if reason != nil {
+			cs.Reason = *reason
+		}
+		certs[host] = cs
+	}
+	return true, certs, nil
+}
+
+// SetACM is heroku certs:auto:enable and :disable.
+func (c dashboardControl) SetACM(ctx context.Context, name string, on bool) error {
+	if c.api.acm == nil {
+		return errNoACM() // before the app, as the API answers
+	}
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return err
+	}
+	return c.api.setACM(ctx, app, on)
+}
+
+// ListBuildpacks is heroku buildpacks: the list, each by the name the CLI
+// shows.
+func (c dashboardControl) ListBuildpacks(ctx context.Context, name string) ([]dashboard.Buildpack, error) {
+	list, err := c.Platform.Buildpacks(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]dashboard.Buildpack, 0, len(list))
+	for _, b := range list {
+		out = append(out, dashboard.Buildpack{URL: b.URL, Name: displayName(b.URL)})
+	}
+	return out, nil
+}
+
+// ReplaceBuildpacks is PUT /apps/{app}/buildpack-installations.
+func (c dashboardControl) ReplaceBuildpacks(ctx context.Context, name string, refs []string) error {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return err
+	}
+	_, err = c.api.setBuildpacks(ctx, app, refs)
 	return err
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -104,29 +105,50 @@ func (a *api) putBuildpacks(w http.ResponseWriter, r *http.Request) error {
 	if body.Updates == nil {
 		return platformapi.InvalidParams("updates is required: a list of {\"buildpack\": <name or URL>}, empty to clear")
 	}
-	var list []platform.BuildpackInstallation
-	for i, u := range *body.Updates {
-		if u.Buildpack == nil || strings.TrimSpace(*u.Buildpack) == "" {
-			// The CLI sends no buildpack when the Buildpack Registry it
-			// asked does not know the name it was given.
-			return platformapi.InvalidParams("updates[%d]: no buildpack given (the heroku CLI sends none when the Buildpack Registry does not know the name; point HEROKU_BUILDPACK_REGISTRY_URL at <API URL>%s). Buildpacks available on minipaas: %s.", i, registryPrefix, builtinRegistryNames())
+	refs := make([]string, 0, len(*body.Updates))
+	for _, u := range *body.Updates {
+		ref := "" // none given: setBuildpacks says so
+		if u.Buildpack != nil {
+			ref = *u.Buildpack
 		}
-		name, ok := builtinBuildpackFor(*u.Buildpack)
-		if !ok {
-			return platformapi.InvalidParams("Buildpack %s is not available on minipaas, which builds only with its builtin buildpacks: %s (or the GitHub URLs of Heroku's classic ones).", displayName(strings.TrimSpace(*u.Buildpack)), builtinRegistryNames())
-		}
-		list = append(list, platform.BuildpackInstallation{URL: strings.TrimSpace(*u.Buildpack), Builtin: name})
+		refs = append(refs, ref)
 	}
-	list, err = a.p.SetBuildpacks(r.Context(), app.Name, list)
-	var bpErr *platform.BuildpackError
-	if errors.As(err, &bpErr) {
-		return platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
-	}
+	list, err := a.setBuildpacks(r.Context(), app, refs)
 	if err != nil {
-		return apiError(err)
+		return err
 	}
 	platformapi.WriteJSON(w, http.StatusOK, buildpacksJSON(list))
 	return nil
+}
+
+// setBuildpacks replaces app's buildpack list with refs (URLs or registry
+// names, in order; none clears it): the core of PUT
+// /apps/{app}/buildpack-installations, which the dashboard shares. Its
+// errors are API errors.
+func (a *api) setBuildpacks(ctx context.Context, app platform.App, refs []string) ([]platform.BuildpackInstallation, error) {
+	var list []platform.BuildpackInstallation
+	for i, ref := range refs {
+		ref = strings.TrimSpace(ref)
+		if ref == "" {
+			// The CLI sends no buildpack when the Buildpack Registry it
+			// asked does not know the name it was given.
+			return nil, platformapi.InvalidParams("updates[%d]: no buildpack given (the heroku CLI sends none when the Buildpack Registry does not know the name; point HEROKU_BUILDPACK_REGISTRY_URL at <API URL>%s). Buildpacks available on minipaas: %s.", i, registryPrefix, builtinRegistryNames())
+		}
+		name, ok := builtinBuildpackFor(ref)
+		if !ok {
+			return nil, platformapi.InvalidParams("Buildpack %s is not available on minipaas, which builds only with its builtin buildpacks: %s (or the GitHub URLs of Heroku's classic ones).", displayName(ref), builtinRegistryNames())
+		}
+		list = append(list, platform.BuildpackInstallation{URL: ref, Builtin: name})
+	}
+	list, err := a.p.SetBuildpacks(ctx, app.Name, list)
+	var bpErr *platform.BuildpackError
+	if errors.As(err, &bpErr) {
+		return nil, platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
+	}
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return list, nil
 }
 
 // withBuildpackRegistry serves GET <registryPrefix>/buildpacks/{name}

@@ -456,11 +456,26 @@ func (a *api) enableACM(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.acm.setEnabled(r.Context(), app, true); err != nil {
+	if err := a.setACM(r.Context(), app, true); err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
+	return nil
+}
+
+// setACM turns ACM on for app, starting the orders of its custom domains'
+// certificates, or off: the core of POST and DELETE /apps/{app}/acm, which
+// the dashboard shares. Its errors are API errors.
+func (a *api) setACM(ctx context.Context, app platform.App, on bool) error {
+	if a.acm == nil {
+		return errNoACM()
+	}
+	if err := a.acm.setEnabled(ctx, app, on); err != nil {
 		return apiError(err)
 	}
-	a.acm.issueAll(app, false)
-	platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
+	if on {
+		a.acm.issueAll(app, false)
+	}
 	return nil
 }
 
@@ -475,8 +490,8 @@ func (a *api) disableACM(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.acm.setEnabled(r.Context(), app, false); err != nil {
-		return apiError(err)
+	if err := a.setACM(r.Context(), app, false); err != nil {
+		return err
 	}
 	platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
 	return nil

@@ -63,8 +63,9 @@ type Handler struct {
 	Source Source
 	// Control, when set, makes the pages' forms work: create an app; on an
 	// app's page scale, restart, config vars, rollback, maintenance mode,
-	// custom domains and destroying the app. Nil keeps the dashboard
-	// read-only.
+	// custom domains and destroying the app; with the optional ACM and
+	// Buildpacks capabilities, also Automatic Certificate Management and
+	// the app's buildpacks. Nil keeps the dashboard read-only.
 	Control Control
 	// User is who changes made here are recorded as (platform.WithUser):
 	// on releases and in the app[api] log lines. Empty leaves the platform's
@@ -156,6 +157,8 @@ func (h *Handler) init() {
 		},
 		"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"rollbackable": rollbackable,
+		"add1":         func(i int) int { return i + 1 },
+		"slug":         func(s string) string { return strings.ReplaceAll(s, " ", "-") },
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html"))
 	h.pages = map[string]*template.Template{}
@@ -183,6 +186,10 @@ func (h *Handler) init() {
 		mux.Handle("POST /apps/{app}/config/unset", h.post("config unset", h.unsetConfig))
 		mux.Handle("POST /apps/{app}/rollback", h.post("rollback", h.rollback))
 		mux.Handle("POST /apps/{app}/maintenance", h.post("maintenance", h.maintenance))
+		mux.Handle("POST /apps/{app}/acm", h.post("acm", h.acm))
+		mux.Handle("POST /apps/{app}/buildpacks", h.post("add buildpack", h.addBuildpack))
+		mux.Handle("POST /apps/{app}/buildpacks/remove", h.post("remove buildpack", h.removeBuildpack))
+		mux.Handle("POST /apps/{app}/buildpacks/clear", h.post("clear buildpacks", h.clearBuildpacks))
 	}
 	mux.Handle("GET /static/", http.StripPrefix("/static", http.FileServerFS(static)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -358,8 +365,11 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, "domains of "+name, err)
 			return
 		}
+		if err := h.settingsData(ctx, name, domains, data); err != nil {
+			h.fail(w, r, "settings of "+name, err)
+			return
+		}
 		data["Control"] = true
-		data["Domains"] = domains
 		data["DNSTarget"] = dnsTarget(app)
 		data["Formation"] = f
 		data["Config"] = config

@@ -5,7 +5,7 @@
 // # Pages
 //
 //	<prefix>/                 every app: current release, dynos and their states
-//	<prefix>/apps/{app}       one app: router metrics, process types, dynos, config vars, domains, releases, logs
+//	<prefix>/apps/{app}       one app: router metrics, process types, dynos, config vars, domains, buildpacks, releases, logs
 //	<prefix>/apps/{app}/logs  the app's log as Server-Sent Events
 //	<prefix>/static/          the stylesheet and the log script (embedded)
 //
@@ -28,6 +28,10 @@
 //	<prefix>/apps/{app}/domains/remove  hostname: remove a custom domain
 //	<prefix>/apps/{app}/rollback        version: a new release from an earlier one
 //	<prefix>/apps/{app}/maintenance     maintenance=on|off
+//	<prefix>/apps/{app}/acm             acm=on|off: Automatic Certificate Management (ACM)
+//	<prefix>/apps/{app}/buildpacks      buildpack, index: add a buildpack (URL or registry name), by default last
+//	<prefix>/apps/{app}/buildpacks/remove  buildpack: remove one (its URL or name)
+//	<prefix>/apps/{app}/buildpacks/clear   clear the buildpacks (the next push detects)
 //	<prefix>/apps/{app}/destroy         confirm: destroy the app, when confirm is its name
 //
 // and is answered 303 See Other back to the page, so a reload does not
@@ -47,14 +51,31 @@
 // release.ConfigLimits (the release manager's rules), a release that
 // succeeded and has a slug, a host name that is not empty and not already
 // the app's (its form is the platform's rule), a domain to remove that is
-// one of the app's, and a destroy confirmation that is exactly the app's
-// name, as Heroku's dashboard asks. The changes are Control's calls, the
+// one of the app's, acm on or off, a buildpack that is not empty and not
+// already the app's at an index from 1 to one past the last, a buildpack
+// to remove that is one of the app's, and a destroy confirmation that is
+// exactly the app's name, as Heroku's dashboard asks. The changes are Control's calls, the
 // ones minipaas's Platform API makes (its ChangeFormation, CreateApp,
 // DestroyApp, AddDomain and RemoveDomain are the API handlers' own code:
 // destroying tears down the app's add-ons, pipeline coupling and log
 // drains too, adding a domain starts its ACM certificate), made as
 // Handler.User: a change from here has the CLI's release descriptions
 // ("Set FOO config vars", "Rollback to v3"), user and app[api] log lines.
+//
+// ACM and buildpacks are optional capabilities of a Control, as
+// RouterMetrics is of a Source: the Domains section shows ACM's switch and
+// each domain's status ("cert issued", "pending", "failing" and why; none
+// with ACM off) when Control is also an ACM, and the Buildpacks section
+// shows the app's buildpacks in order when it is also a Buildpacks. An ACM
+// whose state is an error the page shows (minipaas without
+// -acme-directory: the API's 422 acm_not_available) has that explanation
+// next to the switch, and the switch answers with it. A buildpack is added,
+// removed or cleared by reading the list and writing it back whole, as the
+// CLI does with the API; minipaas's ReplaceBuildpacks is its PUT
+// buildpack-installations, so which buildpacks exist and the messages
+// refusing others are the API's. Without a capability its section and
+// forms are not shown, and a POST to them says the platform lacks it.
+//
 // Only the change of a quantity or size that differs is made, as a resize
 // restarts the dynos. Control errors the API would show are shown; others
 // are logged and the page says the platform failed.
@@ -104,8 +125,9 @@
 // log is live. There is no confirmation step before a restart, rollback or
 // unset (Heroku asks for one; only destroying asks here), nor an
 // edit-in-place of a config var (setting an existing name replaces its
-// value). Domains show no ACM certificate status (the API's domains list
-// has it). Restarting one dyno restarts every
+// value). ACM certificates cannot be refreshed here (certs:auto:refresh),
+// and a buildpack change is not atomic: two changes at once may lose one,
+// as with the CLI. Restarting one dyno restarts every
 // dyno of its process type, as platform.Restart does. A size can be
 // changed but not removed again (the platform has no unsized Resize).
 // Scaling and restarts write no app[api] line ("Scaled to web@2 by …"):

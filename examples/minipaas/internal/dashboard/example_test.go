@@ -8,6 +8,7 @@ import (
 	"iter"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"time"
 
@@ -177,4 +178,53 @@ func ExampleHandler_control() {
 	// from another site: 403 maintenance false
 	// from the dashboard: 303 maintenance true
 	// true
+}
+
+// withBuildpacks adds the optional Buildpacks capability to a Control, on
+// a list in memory; minipaas's is its API's buildpack-installations.
+type withBuildpacks struct {
+	maintenanceOnly
+	list *[]string
+}
+
+func (c withBuildpacks) ListBuildpacks(ctx context.Context, app string) ([]dashboard.Buildpack, error) {
+	var out []dashboard.Buildpack
+	for _, u := range *c.list {
+		out = append(out, dashboard.Buildpack{URL: u, Name: u})
+	}
+	return out, nil
+}
+
+func (c withBuildpacks) ReplaceBuildpacks(ctx context.Context, app string, buildpacks []string) error {
+	*c.list = buildpacks
+	return nil
+}
+
+// A Control that is also a Buildpacks gets the app page's Buildpacks
+// section: the add form inserts at the 1-based index given, or last.
+func ExampleBuildpacks() {
+	list := []string{"heroku/go"}
+	srv := httptest.NewServer(&dashboard.Handler{Source: oneApp{}, Control: withBuildpacks{maintenanceOnly{new(bool)}, &list}, Token: "secret"})
+	defer srv.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	for _, form := range []string{"buildpack=heroku/nodejs&index=1", "buildpack=heroku/static", "buildpack=heroku/go"} {
+		req, _ := http.NewRequest("POST", srv.URL+"/dashboard/apps/demo/buildpacks", strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", srv.URL)
+		req.SetBasicAuth("", "secret")
+		resp, err := client.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		fmt.Println(loc.Query().Get("level")+":", loc.Query().Get("flash"))
+	}
+	fmt.Println(list)
+	// Output:
+	// ok: Added heroku/nodejs. The next push of demo builds with 1. heroku/nodejs, 2. heroku/go.
+	// ok: Added heroku/static. The next push of demo builds with 1. heroku/nodejs, 2. heroku/go, 3. heroku/static.
+	// error: heroku/go is already a buildpack of demo.
+	// [heroku/nodejs heroku/go heroku/static]
 }
