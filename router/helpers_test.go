@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynokit/dynokit/internal/testutil"
 	"github.com/dynokit/dynokit/router"
 )
 
@@ -142,46 +143,18 @@ func rawDyno(t *testing.T, handle func(c net.Conn, br *bufio.Reader, req *http.R
 		t.Fatal(err)
 	}
 	reqs := make(chan *http.Request, 100)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
+	testutil.ServeConns(t, ln, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
 		}
-		mu.Unlock()
-		wg.Wait()
+		select {
+		case reqs <- req:
+		default:
+		}
+		handle(c, br, req)
 	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			open = append(open, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				select {
-				case reqs <- req:
-				default:
-				}
-				handle(c, br, req)
-			}()
-		}
-	}()
 	return ln.Addr().String(), reqs
 }
 

@@ -10,13 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
-	"github.com/dynokit/dynokit/internal/pebbletest"
 	"github.com/dynokit/dynokit/internal/testutil"
 )
 
@@ -275,16 +273,7 @@ func expectLeaf(t *testing.T, addr, sni string, want *x509.Certificate, what str
 // HTTPS listener: for the app's own custom domains only, ahead of ACM, in
 // step with domain and certificate changes, and after a restart.
 func TestSNIEndpointsHTTPS(t *testing.T) {
-	p := pebbletest.New(t)
-	token, err := newToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dataDir := t.TempDir()
-	m, httpsAddr := startACMEMinipaas(t, p, dataDir, token)
-	routerPort, _ := strconv.Atoi(portOf(m.routerAddr))
-	httpsPort, _ := strconv.Atoi(portOf(httpsAddr))
-	p.Start(t, routerPort, httpsPort)
+	p, m, httpsAddr, dataDir, token := startACMEPebble(t)
 
 	const one, two, three = "snione", "snitwo", "snithree"
 	for _, a := range []string{one, two, three} {

@@ -5,13 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/dashboard"
-	"github.com/dynokit/dynokit/internal/pebbletest"
 )
 
 // The dashboard's settings go through the API's own code.
@@ -161,15 +159,7 @@ func TestDashboardACMNotAvailable(t *testing.T) {
 // the API's (its acm flag), orders the domain's certificate, whose status
 // the page shows; turned off, both say so.
 func TestDashboardACM(t *testing.T) {
-	p := pebbletest.New(t)
-	token, err := newToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, httpsAddr := startACMEMinipaas(t, p, t.TempDir(), token)
-	routerPort, _ := strconv.Atoi(portOf(m.routerAddr))
-	httpsPort, _ := strconv.Atoi(portOf(httpsAddr))
-	p.Start(t, routerPort, httpsPort)
+	_, m, _, _, _ := startACMEPebble(t)
 
 	const app, host = "dacm", "www.dacm.test"
 	if status := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); status != http.StatusCreated {

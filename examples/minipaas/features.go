@@ -87,15 +87,18 @@ func (a *api) listFeatures(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *api) getFeature(w http.ResponseWriter, r *http.Request) error {
+// appAndFeature resolves the {app} and {feature} path values.
+func (a *api) appAndFeature(r *http.Request) (platform.App, appFeature, error) {
 	app, err := a.app(r)
 	if err != nil {
-		return err
+		return platform.App{}, appFeature{}, err
 	}
 	f, err := lookupFeature(r)
-	if err != nil {
-		return err
-	}
+	return app, f, err
+}
+
+// writeFeature answers with f as app has it.
+func (a *api) writeFeature(w http.ResponseWriter, r *http.Request, app platform.App, f appFeature) error {
 	j, err := a.featureJSON(r, app, f)
 	if err != nil {
 		return err
@@ -104,12 +107,16 @@ func (a *api) getFeature(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *api) patchFeature(w http.ResponseWriter, r *http.Request) error {
-	app, err := a.app(r)
+func (a *api) getFeature(w http.ResponseWriter, r *http.Request) error {
+	app, f, err := a.appAndFeature(r)
 	if err != nil {
 		return err
 	}
-	f, err := lookupFeature(r)
+	return a.writeFeature(w, r, app, f)
+}
+
+func (a *api) patchFeature(w http.ResponseWriter, r *http.Request) error {
+	app, f, err := a.appAndFeature(r)
 	if err != nil {
 		return err
 	}
@@ -128,10 +135,5 @@ func (a *api) patchFeature(w http.ResponseWriter, r *http.Request) error {
 	if app, err = a.app(r); err != nil { // UpdatedAt moved
 		return err
 	}
-	j, err := a.featureJSON(r, app, f)
-	if err != nil {
-		return err
-	}
-	platformapi.WriteJSON(w, http.StatusOK, j)
-	return nil
+	return a.writeFeature(w, r, app, f)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/dynokit/dynokit/addons"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/internal/testutil"
 	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/logplex/syslog"
 )
@@ -30,65 +31,47 @@ type syslogReceiver struct {
 	t    *testing.T
 	addr string
 
-	mu    sync.Mutex
-	msgs  []syslog.Message
-	conns map[net.Conn]bool
-	bad   error
+	mu   sync.Mutex
+	msgs []syslog.Message
+	open int // connections from the drain
+	bad  error
 }
 
 func startSyslogReceiver(t *testing.T) *syslogReceiver {
 	ln := listenLoopback(t)
-	r := &syslogReceiver{t: t, addr: ln.Addr().String(), conns: map[net.Conn]bool{}}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			r.mu.Lock()
-			r.conns[c] = true
-			r.mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { r.mu.Lock(); delete(r.conns, c); r.mu.Unlock(); c.Close() }()
-				sc := bufio.NewScanner(c)
-				sc.Buffer(make([]byte, 0, 64<<10), syslog.DefaultMaxFrame+8)
-				sc.Split(syslog.Split)
-				for sc.Scan() {
-					m, err := syslog.Parse(sc.Bytes())
-					r.mu.Lock()
-					if err != nil && r.bad == nil {
-						r.bad = err
-					}
-					if err == nil {
-						r.msgs = append(r.msgs, m)
-					}
-					r.mu.Unlock()
-				}
-				if err := sc.Err(); err != nil && !errors.Is(err, net.ErrClosed) {
-					r.mu.Lock()
-					if r.bad == nil {
-						r.bad = err
-					}
-					r.mu.Unlock()
-				}
-			}()
-		}
-	}()
+	r := &syslogReceiver{t: t, addr: ln.Addr().String()}
+	// Registered first, so it runs after ServeConns' cleanup has waited
+	// for the connections.
 	t.Cleanup(func() {
-		ln.Close()
-		r.mu.Lock()
-		for c := range r.conns {
-			c.Close()
-		}
-		r.mu.Unlock()
-		wg.Wait()
 		if r.bad != nil {
 			t.Errorf("syslog drain sent a bad frame or message: %v", r.bad)
+		}
+	})
+	testutil.ServeConns(t, ln, func(c net.Conn) {
+		r.mu.Lock()
+		r.open++
+		r.mu.Unlock()
+		defer func() { r.mu.Lock(); r.open--; r.mu.Unlock() }()
+		sc := bufio.NewScanner(c)
+		sc.Buffer(make([]byte, 0, 64<<10), syslog.DefaultMaxFrame+8)
+		sc.Split(syslog.Split)
+		for sc.Scan() {
+			m, err := syslog.Parse(sc.Bytes())
+			r.mu.Lock()
+			if err != nil && r.bad == nil {
+				r.bad = err
+			}
+			if err == nil {
+				r.msgs = append(r.msgs, m)
+			}
+			r.mu.Unlock()
+		}
+		if err := sc.Err(); err != nil && !errors.Is(err, net.ErrClosed) {
+			r.mu.Lock()
+			if r.bad == nil {
+				r.bad = err
+			}
+			r.mu.Unlock()
 		}
 	})
 	return r
@@ -103,7 +86,7 @@ func (r *syslogReceiver) messages() []syslog.Message {
 func (r *syslogReceiver) openConns() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.conns)
+	return r.open
 }
 
 // waitMessage waits (generously) for a message match accepts, calling

@@ -57,6 +57,24 @@ func startACMEMinipaas(t *testing.T, p *pebbletest.Server, dataDir, token string
 	return m, match[1]
 }
 
+// startACMEPebble starts a real Pebble and minipaas with HTTPS and ACME
+// from it, in a new data directory with a new token; Pebble validates on
+// minipaas's router ports (its DNS says 127.0.0.1).
+func startACMEPebble(t *testing.T) (p *pebbletest.Server, m *minipaas, httpsAddr, dataDir, token string) {
+	t.Helper()
+	p = pebbletest.New(t)
+	token, err := newToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir = t.TempDir()
+	m, httpsAddr = startACMEMinipaas(t, p, dataDir, token)
+	routerPort, _ := strconv.Atoi(portOf(m.routerAddr))
+	httpsPort, _ := strconv.Atoi(portOf(httpsAddr))
+	p.Start(t, routerPort, httpsPort)
+	return p, m, httpsAddr, dataDir, token
+}
+
 // httpsGet requests https://host/ on the router's HTTPS address (SNI host),
 // trusting roots only, over a new connection.
 func httpsGet(httpsAddr, host string, roots *x509.CertPool) (string, *x509.Certificate, error) {
@@ -106,19 +124,9 @@ func (m *minipaas) acmStatus(app, host, want string) {
 // shows it through the CLI, refuses names not added, and serves the same
 // certificate after a restart.
 func TestACMEHTTPS(t *testing.T) {
-	p := pebbletest.New(t)
-	token, err := newToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dataDir := t.TempDir()
-	m, httpsAddr := startACMEMinipaas(t, p, dataDir, token)
+	p, m, httpsAddr, dataDir, token := startACMEPebble(t)
 	cli := herokucli.Require(t, m.apiURL, m.token)
 	heroku := herokuFunc(t, cli)
-	// Pebble validates on the router's ports (its DNS says 127.0.0.1).
-	routerPort, _ := strconv.Atoi(portOf(m.routerAddr))
-	httpsPort, _ := strconv.Atoi(portOf(httpsAddr))
-	p.Start(t, routerPort, httpsPort)
 
 	const app, host = "tlsdemo", "www.tlsdemo.test"
 	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != http.StatusCreated {

@@ -119,3 +119,36 @@ func TestSelfSigned(t *testing.T) {
 		t.Error("verifies for a name it does not cover")
 	}
 }
+
+func TestServeConns(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := make(chan struct{})
+	t.Run("serve", func(t *testing.T) {
+		ServeConns(t, ln, func(c net.Conn) {
+			b := make([]byte, 4)
+			n, _ := c.Read(b)
+			c.Write(b[:n])
+			close(blocked)
+			c.Read(b) // until the end of the subtest closes c
+		})
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte("ping"))
+		b := make([]byte, 4)
+		if _, err := c.Read(b); err != nil || string(b) != "ping" {
+			t.Fatalf("echo: %q, %v", b, err)
+		}
+		<-blocked
+	})
+	// The subtest's end closed the listener and the blocked connection, and
+	// waited for its handler.
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Error("the listener still accepts after the test")
+	}
+}
