@@ -1,7 +1,8 @@
 // Package testutil holds test helpers that several packages of the module
 // repeated word for word: golden-file comparison, a goroutine-safe output
 // buffer, starting a real server as a child that dies with the test
-// binary, and self-signed server certificates. It is imported by tests and test-server packages only.
+// binary, serving a test listener's connections until the test ends
+// ([ServeConns]), and self-signed server certificates. It is imported by tests and test-server packages only.
 //
 // Vocabulary: a golden file is the expected output of a test, kept in
 // testdata and rewritten when the test binary runs with its package's
