@@ -428,14 +428,15 @@ func (c *certService) newSNIName() string {
 }
 
 // json is e as the Platform API shows it to app's requests (c.mu held):
-// domains are the custom domains it serves.
+// domains are the ids of the custom domains it serves, as Heroku gives
+// them (the CLI looks each up for its host name).
 func (c *certService) json(ctx context.Context, app platform.App, e *sniEndpoint) sniEndpointJSON {
 	leaf := e.cert.Leaf
 	var domains []string
 	if ds, err := c.p.Domains(ctx, app.Name); err == nil {
 		for _, d := range ds {
 			if c.chosen(app.ID, d) == e {
-				domains = append(domains, d)
+				domains = append(domains, nameUUID("domain", app.ID, d))
 			}
 		}
 	}

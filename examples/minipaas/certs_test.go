@@ -78,6 +78,21 @@ func (m *minipaas) addDomainAPI(app, host string) domainJSON {
 	return d
 }
 
+// domainIDs are the ids the API gives the app's custom domains, which is
+// how an sni-endpoint names the domains it serves.
+func (m *minipaas) domainIDs(app string, hosts ...string) []string {
+	m.t.Helper()
+	var ids []string
+	for _, h := range hosts {
+		var d domainJSON
+		if st := m.api("GET", "/apps/"+app+"/domains/"+h, "", &d); st != http.StatusOK || !looksLikeUUID(d.ID) {
+			m.t.Fatalf("get domain %s of %s: %d %+v", h, app, st, d)
+		}
+		ids = append(ids, d.ID)
+	}
+	return ids
+}
+
 func endpointNames(es []sniEndpointJSON) []string {
 	var out []string
 	for _, e := range es {
@@ -141,7 +156,7 @@ func TestSNIEndpointsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !looksLikeUUID(e1.ID) || e1.Name == "" || e1.App.Name != app || e1.SSLCert.ACM || !e1.SSLCert.SelfSigned || e1.SSLCert.CASigned ||
-		!slices.Equal(e1.SSLCert.CertDomains, good.dnsNames) || !slices.Equal(e1.Domains, []string{"www.shop.test"}) ||
+		!slices.Equal(e1.SSLCert.CertDomains, good.dnsNames) || !slices.Equal(e1.Domains, m.domainIDs(app, "www.shop.test")) ||
 		e1.SSLCert.Subject != "/O=Dynokit Test/CN=www.shop.test" || e1.SSLCert.Issuer != e1.SSLCert.Subject ||
 		e1.SSLCert.ExpiresAt != rfc3339(good.notAfter) || e1.SSLCert.ID == "" || e1.CreatedAt == "" ||
 		!strings.HasPrefix(e1.CertificateChain, "-----BEGIN CERTIFICATE-----") {
@@ -181,7 +196,7 @@ func TestSNIEndpointsAPI(t *testing.T) {
 	}
 	for _, key := range []string{e1.ID, e1.Name} {
 		var got sniEndpointJSON
-		if st := m.api("GET", base+"/"+key, "", &got); st != http.StatusOK || got.ID != e1.ID || !slices.Equal(got.Domains, []string{"www.shop.test", "v1.api.shop.test"}) {
+		if st := m.api("GET", base+"/"+key, "", &got); st != http.StatusOK || got.ID != e1.ID || !slices.Equal(got.Domains, m.domainIDs(app, "www.shop.test", "v1.api.shop.test")) {
 			t.Errorf("get %s: %d %+v", key, st, got)
 		}
 	}
@@ -216,7 +231,7 @@ func TestSNIEndpointsAPI(t *testing.T) {
 	m = startMinipaasWith(t, dataDir, token)
 	list = nil
 	if m.api("GET", base, "", &list); len(list) != 1 || list[0].ID != e1.ID || list[0].SSLCert.ExpiresAt != rfc3339(renewed.notAfter) ||
-		!slices.Equal(list[0].Domains, []string{"www.shop.test", "v1.api.shop.test"}) {
+		!slices.Equal(list[0].Domains, m.domainIDs(app, "www.shop.test", "v1.api.shop.test")) {
 		t.Errorf("after a restart: %+v", list)
 	}
 
@@ -225,7 +240,7 @@ func TestSNIEndpointsAPI(t *testing.T) {
 		t.Errorf("remove domain: %d", st)
 	}
 	var got sniEndpointJSON
-	if m.api("GET", base+"/"+e1.Name, "", &got); !slices.Equal(got.Domains, []string{"v1.api.shop.test"}) {
+	if m.api("GET", base+"/"+e1.Name, "", &got); !slices.Equal(got.Domains, m.domainIDs(app, "v1.api.shop.test")) {
 		t.Errorf("after removing www: domains %v", got.Domains)
 	}
 	if st := m.api("DELETE", "/apps/"+app, "", nil); st != http.StatusOK {
@@ -329,7 +344,8 @@ func TestSNIEndpointsHTTPS(t *testing.T) {
 	e3 := m.addCert(three, c3)
 	expectLeaf(t, httpsAddr, acmHost, c3.leaf, "uploaded over ACM")
 	var list []sniEndpointJSON
-	if m.api("GET", "/apps/"+three+"/sni-endpoints", "", &list); len(list) != 2 || list[0].Name != e3.Name || !list[1].SSLCert.ACM {
+	if m.api("GET", "/apps/"+three+"/sni-endpoints", "", &list); len(list) != 2 || list[0].Name != e3.Name || !list[1].SSLCert.ACM ||
+		!slices.Equal(list[1].Domains, m.domainIDs(three, acmHost)) {
 		t.Errorf("uploaded and ACM endpoints: %+v", list)
 	}
 	if st := m.api("DELETE", "/apps/"+three+"/sni-endpoints/"+list[1].Name, "", nil); st != http.StatusUnprocessableEntity {

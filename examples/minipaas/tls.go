@@ -389,7 +389,7 @@ func (s *acmService) sniEndpoints(app platform.App) []sniEndpointJSON {
 		}
 		e.SSLCert.CASigned = e.SSLCert.CASigned && c.publiclyTrusted()
 		e.SSLCert.CertDomains = append(e.SSLCert.CertDomains, d)
-		e.Domains = append(e.Domains, d)
+		e.Domains = append(e.Domains, nameUUID("domain", app.ID, d))
 		chain.Write(c.chain)
 		if c.leaf.NotBefore.After(starts) {
 			starts = c.leaf.NotBefore
