@@ -889,36 +889,11 @@ func (a *api) createAddon(w http.ResponseWriter, r *http.Request) error {
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
-	plan := planName(body.Plan)
-	if plan == "" {
-		return platformapi.InvalidParams("plan is required, e.g. %q", servicePostgres+":essential-0")
-	}
-	var as string
+	req := addonCreate{Plan: planName(body.Plan), Name: body.Name, Config: body.Config}
 	if body.Attachment != nil {
-		as = strings.ToUpper(strings.TrimSpace(body.Attachment.Name))
+		req.As = body.Attachment.Name
 	}
-	if as != "" {
-		if err := addons.ValidateAttachmentName(as); err != nil {
-			return platformapi.InvalidParams("attachment name %q: %s", truncate(as, 100), strings.TrimPrefix(err.Error(), "addons: "))
-		}
-	}
-	if body.Name != "" {
-		if err := addons.ValidateAddonName(body.Name); err != nil {
-			return platformapi.InvalidParams("add-on name %q: %s", truncate(body.Name, 100), strings.TrimPrefix(err.Error(), "addons: "))
-		}
-	}
-	options := map[string]string{}
-	for k, v := range body.Config {
-		switch v := v.(type) {
-		case string:
-			options[k] = v
-		case bool, float64:
-			options[k] = fmt.Sprint(v)
-		default:
-			return platformapi.InvalidParams("config %s must be a string", truncate(k, 100))
-		}
-	}
-	rec, err := a.addons.create(r.Context(), app.Name, plan, body.Name, as, options)
+	rec, err := a.provisionAddon(r.Context(), app, req)
 	if err != nil {
 		return err
 	}
@@ -926,22 +901,78 @@ func (a *api) createAddon(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// addonCreate is what addons:create asks for: a plan ("service:plan" or
+// a service for its default plan), optionally the add-on's name, its
+// attachment name (--as) and provider options (strings, booleans or
+// numbers, as JSON gives them).
+type addonCreate struct {
+	Plan, Name, As string
+	Config         map[string]any
+}
+
+// provisionAddon checks req and provisions the add-on billed to and
+// attached to app, which gets its config vars in a release: the core of
+// POST /apps/{app}/addons, which the dashboard's form runs too. Nothing
+// changes when req breaks a rule. Errors are API errors.
+func (a *api) provisionAddon(ctx context.Context, app platform.App, req addonCreate) (addonRecord, error) {
+	plan := strings.TrimSpace(req.Plan)
+	if plan == "" {
+		return addonRecord{}, platformapi.InvalidParams("plan is required, e.g. %q", servicePostgres+":essential-0")
+	}
+	as := strings.ToUpper(strings.TrimSpace(req.As))
+	if as != "" {
+		if err := addons.ValidateAttachmentName(as); err != nil {
+			return addonRecord{}, platformapi.InvalidParams("attachment name %q: %s", truncate(as, 100), strings.TrimPrefix(err.Error(), "addons: "))
+		}
+	}
+	if req.Name != "" {
+		if err := addons.ValidateAddonName(req.Name); err != nil {
+			return addonRecord{}, platformapi.InvalidParams("add-on name %q: %s", truncate(req.Name, 100), strings.TrimPrefix(err.Error(), "addons: "))
+		}
+	}
+	options := map[string]string{}
+	for k, v := range req.Config {
+		switch v := v.(type) {
+		case string:
+			options[k] = v
+		case bool, float64:
+			options[k] = fmt.Sprint(v)
+		default:
+			return addonRecord{}, platformapi.InvalidParams("config %s must be a string", truncate(k, 100))
+		}
+	}
+	return a.addons.create(ctx, app.Name, plan, req.Name, as, options)
+}
+
 func (a *api) destroyAddon(w http.ResponseWriter, r *http.Request) error {
 	app, err := a.addonApp(r)
 	if err != nil {
 		return err
 	}
-	v, err := a.findAddon(app.Name, r.PathValue("addon"))
+	j, err := a.destroyAddonOf(r.Context(), app.Name, r.PathValue("addon"))
 	if err != nil {
 		return err
 	}
-	j := a.addonToJSON(r.Context(), v)
-	if err := a.addons.destroy(r.Context(), v.rec.Name); err != nil {
-		return err
-	}
-	j.State = "deprovisioned"
 	platformapi.WriteJSON(w, http.StatusOK, j)
 	return nil
+}
+
+// destroyAddonOf finds app's add-on by id, name or attachment name and
+// destroys it: its config vars leave the apps it is attached to (a
+// release each), then the resource goes. It is the core of DELETE
+// /apps/{app}/addons/{addon}, which the dashboard's form runs too, and
+// returns the add-on as the API answers it.
+func (a *api) destroyAddonOf(ctx context.Context, app, idOrName string) (addonJSON, error) {
+	v, err := a.findAddon(app, idOrName)
+	if err != nil {
+		return addonJSON{}, err
+	}
+	j := a.addonToJSON(ctx, v)
+	if err := a.addons.destroy(ctx, v.rec.Name); err != nil {
+		return addonJSON{}, err
+	}
+	j.State = "deprovisioned"
+	return j, nil
 }
 
 // patchAddon changes an add-on's plan (addons:upgrade and

@@ -839,8 +839,10 @@ func changeFormation(ctx context.Context, p *platform.Platform, app string, quan
 // call (a formation change; creating and destroying an app, which tears
 // down its add-ons, pipeline coupling and drains; adding a domain, which
 // starts its ACM certificate; turning ACM on or off; setting the
-// buildpacks, with the API's validation), the API's own code, run on api's
-// state.
+// buildpacks, with the API's validation; provisioning and destroying an
+// add-on, which sets or unsets its config vars in a release; adding and
+// removing a log drain, with the API's URL checks and limit), the API's
+// own code, run on api's state.
 type dashboardControl struct {
 	*platform.Platform
 	api *api
@@ -946,6 +948,119 @@ func (c dashboardControl) ReplaceBuildpacks(ctx context.Context, name string, re
 		return err
 	}
 	_, err = c.api.setBuildpacks(ctx, app, refs)
+	return err
+}
+
+// ListAddons is heroku addons: the add-ons billed to or attached to the
+// app, each with the attachments and config var names it has there.
+func (c dashboardControl) ListAddons(ctx context.Context, name string) ([]dashboard.Addon, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	views := c.api.addons.list(app.Name)
+	out := make([]dashboard.Addon, 0, len(views))
+	for _, v := range views {
+		out = append(out, c.dashboardAddon(ctx, app.Name, v))
+	}
+	return out, nil
+}
+
+// dashboardAddon is v as the dashboard shows it on app's page: the API's
+// state (an add-on not restored is provisioning) and app's attachments.
+func (c dashboardControl) dashboardAddon(ctx context.Context, app string, v addonView) dashboard.Addon {
+	j := c.api.addonToJSON(ctx, v)
+	d := dashboard.Addon{Name: v.rec.Name, Plan: j.Plan.Name, State: j.State, App: v.rec.App}
+	if v.live {
+		for _, at := range v.addon.Attachments {
+			if at.App == app {
+				d.As = append(d.As, at.Name)
+				d.ConfigVars = append(d.ConfigVars, at.ConfigNames...)
+			}
+		}
+	}
+	return d
+}
+
+// AddonPlans is GET /addon-services/{service}/plans of every service
+// offered (by -postgres-url and -redis-url), each default plan first.
+func (c dashboardControl) AddonPlans(ctx context.Context) ([]dashboard.AddonPlan, error) {
+	var out []dashboard.AddonPlan
+	for _, svc := range c.api.addons.m.Catalog.Services {
+		for _, p := range svc.Plans {
+			out = append(out, dashboard.AddonPlan{Name: svc.Name + ":" + p.Name, Service: svc.Name, Description: p.Description})
+		}
+	}
+	return out, nil
+}
+
+// CreateAddon is POST /apps/{app}/addons (heroku addons:create plan).
+func (c dashboardControl) CreateAddon(ctx context.Context, name, plan string) (dashboard.Addon, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return dashboard.Addon{}, err
+	}
+	rec, err := c.api.provisionAddon(ctx, app, addonCreate{Plan: plan})
+	if err != nil {
+		return dashboard.Addon{}, err
+	}
+	return c.dashboardAddon(ctx, app.Name, c.api.addons.view(rec)), nil
+}
+
+// DestroyAddon is DELETE /apps/{app}/addons/{addon} (heroku
+// addons:destroy).
+func (c dashboardControl) DestroyAddon(ctx context.Context, name, addon string) error {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return err
+	}
+	_, err = c.api.destroyAddonOf(ctx, app.Name, addon)
+	return err
+}
+
+// ListDrains is GET /apps/{app}/log-drains (heroku drains).
+func (c dashboardControl) ListDrains(ctx context.Context, name string) ([]dashboard.Drain, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	list := c.api.addons.drains.list(app.Name)
+	out := make([]dashboard.Drain, 0, len(list))
+	for _, i := range list {
+		j := c.api.logDrainJSON(app, i)
+		d := dashboard.Drain{URL: j.URL, Token: j.Token}
+		if j.Addon != nil {
+			d.Addon = j.Addon.Name
+			if d.Addon == "" {
+				d.Addon = "(being created or destroyed)"
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// AddDrain is POST /apps/{app}/log-drains (heroku drains:add).
+func (c dashboardControl) AddDrain(ctx context.Context, name, rawURL string) (dashboard.Drain, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return dashboard.Drain{}, err
+	}
+	i, err := c.api.addDrain(ctx, app, rawURL)
+	if err != nil {
+		return dashboard.Drain{}, err
+	}
+	return dashboard.Drain{URL: i.URL, Token: i.Token}, nil
+}
+
+// RemoveDrain is DELETE /apps/{app}/log-drains/{token} (heroku
+// drains:remove).
+func (c dashboardControl) RemoveDrain(ctx context.Context, name, token string) error {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return err
+	}
+	_, err = c.api.removeDrain(ctx, app, token)
 	return err
 }
 

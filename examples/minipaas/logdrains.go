@@ -296,13 +296,41 @@ func (a *api) addLogDrain(w http.ResponseWriter, r *http.Request) error {
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
-	i, err := a.addons.drains.addAppDrain(r.Context(), app, strings.TrimSpace(body.URL))
+	i, err := a.addDrain(r.Context(), app, body.URL)
 	if err != nil {
 		return err
 	}
-	a.log.Info("minipaas: log drain added", "app", app.Name, "drain", i.ID, "token", i.Token)
 	platformapi.WriteJSON(w, http.StatusCreated, a.logDrainJSON(app, i))
 	return nil
+}
+
+// addDrain checks rawURL (blank, not a drain URL, taken, over the limit)
+// and starts a drain of app to it: the core of POST
+// /apps/{app}/log-drains, which the dashboard's form runs too. Errors are
+// API errors and never hold the URL.
+func (a *api) addDrain(ctx context.Context, app platform.App, rawURL string) (drainInfo, error) {
+	i, err := a.addons.drains.addAppDrain(ctx, app, strings.TrimSpace(rawURL))
+	if err != nil {
+		return drainInfo{}, err
+	}
+	a.log.Info("minipaas: log drain added", "app", app.Name, "drain", i.ID, "token", i.Token)
+	return i, nil
+}
+
+// removeDrain stops app's drain given by id, token or URL, refusing an
+// add-on's: the core of DELETE /apps/{app}/log-drains/{drain}, which the
+// dashboard's form runs too.
+func (a *api) removeDrain(ctx context.Context, app platform.App, idOrTokenOrURL string) (drainInfo, error) {
+	addonOf := func(i drainInfo) (string, bool) {
+		v, ok := a.drainAddon(i)
+		return v.rec.Name, ok
+	}
+	i, err := a.addons.drains.removeAppDrain(ctx, app.Name, idOrTokenOrURL, addonOf)
+	if err != nil {
+		return drainInfo{}, err
+	}
+	a.log.Info("minipaas: log drain removed", "app", app.Name, "drain", i.ID, "token", i.Token)
+	return i, nil
 }
 
 func (a *api) getLogDrain(w http.ResponseWriter, r *http.Request) error {
@@ -323,15 +351,10 @@ func (a *api) removeLogDrain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	addonOf := func(i drainInfo) (string, bool) {
-		v, ok := a.drainAddon(i)
-		return v.rec.Name, ok
-	}
-	i, err := a.addons.drains.removeAppDrain(r.Context(), app.Name, r.PathValue("drain"), addonOf)
+	i, err := a.removeDrain(r.Context(), app, r.PathValue("drain"))
 	if err != nil {
 		return err
 	}
-	a.log.Info("minipaas: log drain removed", "app", app.Name, "drain", i.ID, "token", i.Token)
 	platformapi.WriteJSON(w, http.StatusOK, a.logDrainJSON(app, i))
 	return nil
 }

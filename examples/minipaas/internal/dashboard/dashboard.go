@@ -63,9 +63,10 @@ type Handler struct {
 	Source Source
 	// Control, when set, makes the pages' forms work: create an app; on an
 	// app's page scale, restart, config vars, rollback, maintenance mode,
-	// custom domains and destroying the app; with the optional ACM and
-	// Buildpacks capabilities, also Automatic Certificate Management and
-	// the app's buildpacks. Nil keeps the dashboard read-only.
+	// custom domains and destroying the app; with the optional ACM,
+	// Buildpacks, Addons and Drains capabilities, also Automatic
+	// Certificate Management, the app's buildpacks, add-ons and log drains.
+	// Nil keeps the dashboard read-only.
 	Control Control
 	// User is who changes made here are recorded as (platform.WithUser):
 	// on releases and in the app[api] log lines. Empty leaves the platform's
@@ -190,6 +191,10 @@ func (h *Handler) init() {
 		mux.Handle("POST /apps/{app}/buildpacks", h.post("add buildpack", h.addBuildpack))
 		mux.Handle("POST /apps/{app}/buildpacks/remove", h.post("remove buildpack", h.removeBuildpack))
 		mux.Handle("POST /apps/{app}/buildpacks/clear", h.post("clear buildpacks", h.clearBuildpacks))
+		mux.Handle("POST /apps/{app}/addons", h.post("create add-on", h.createAddon))
+		mux.Handle("POST /apps/{app}/addons/destroy", h.post("destroy add-on", h.destroyAddon))
+		mux.Handle("POST /apps/{app}/drains", h.post("add drain", h.addDrain))
+		mux.Handle("POST /apps/{app}/drains/remove", h.post("remove drain", h.removeDrain))
 	}
 	mux.Handle("GET /static/", http.StripPrefix("/static", http.FileServerFS(static)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -367,6 +372,10 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := h.settingsData(ctx, name, domains, data); err != nil {
 			h.fail(w, r, "settings of "+name, err)
+			return
+		}
+		if err := h.resourcesData(ctx, name, data); err != nil {
+			h.fail(w, r, "add-ons and drains of "+name, err)
 			return
 		}
 		data["Control"] = true

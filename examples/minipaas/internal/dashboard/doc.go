@@ -5,7 +5,7 @@
 // # Pages
 //
 //	<prefix>/                 every app: current release, dynos and their states
-//	<prefix>/apps/{app}       one app: router metrics, process types, dynos, config vars, domains, buildpacks, releases, logs
+//	<prefix>/apps/{app}       one app: router metrics, process types, dynos, config vars, domains, buildpacks, add-ons, log drains, releases, logs
 //	<prefix>/apps/{app}/logs  the app's log as Server-Sent Events
 //	<prefix>/static/          the stylesheet and the log script (embedded)
 //
@@ -32,6 +32,10 @@
 //	<prefix>/apps/{app}/buildpacks      buildpack, index: add a buildpack (URL or registry name), by default last
 //	<prefix>/apps/{app}/buildpacks/remove  buildpack: remove one (its URL or name)
 //	<prefix>/apps/{app}/buildpacks/clear   clear the buildpacks (the next push detects)
+//	<prefix>/apps/{app}/addons          plan: provision an add-on (heroku addons:create)
+//	<prefix>/apps/{app}/addons/destroy  addon, confirm: destroy an add-on, when confirm is its name
+//	<prefix>/apps/{app}/drains          url: add a log drain (heroku drains:add)
+//	<prefix>/apps/{app}/drains/remove   token: remove one of the app's log drains
 //	<prefix>/apps/{app}/destroy         confirm: destroy the app, when confirm is its name
 //
 // and is answered 303 See Other back to the page, so a reload does not
@@ -53,12 +57,20 @@
 // the app's (its form is the platform's rule), a domain to remove that is
 // one of the app's, acm on or off, a buildpack that is not empty and not
 // already the app's at an index from 1 to one past the last, a buildpack
-// to remove that is one of the app's, and a destroy confirmation that is
-// exactly the app's name, as Heroku's dashboard asks. The changes are Control's calls, the
-// ones minipaas's Platform API makes (its ChangeFormation, CreateApp,
-// DestroyApp, AddDomain and RemoveDomain are the API handlers' own code:
+// to remove that is one of the app's, an add-on plan that is not empty
+// (which plans exist is the platform's rule), an add-on to destroy that
+// is one of the app's and billed to it (an app that only has another's
+// add-on attached cannot destroy it, as the CLI says), a drain URL that is
+// not empty (its form, a duplicate and the limit of drains per app are
+// the platform's rules), a drain to remove given by the token of one of
+// the app's drains, and a destroy confirmation, of the app or an add-on,
+// that is exactly its name, as Heroku's dashboard asks. The changes are
+// Control's calls, the ones minipaas's Platform API makes (its
+// ChangeFormation, CreateApp, DestroyApp, AddDomain, RemoveDomain and
+// its add-on and drain methods are the API handlers' own code:
 // destroying tears down the app's add-ons, pipeline coupling and log
-// drains too, adding a domain starts its ACM certificate), made as
+// drains too, adding a domain starts its ACM certificate, provisioning or
+// destroying an add-on sets or unsets its config vars in a release), made as
 // Handler.User: a change from here has the CLI's release descriptions
 // ("Set FOO config vars", "Rollback to v3"), user and app[api] log lines.
 //
@@ -73,8 +85,22 @@
 // removed or cleared by reading the list and writing it back whole, as the
 // CLI does with the API; minipaas's ReplaceBuildpacks is its PUT
 // buildpack-installations, so which buildpacks exist and the messages
-// refusing others are the API's. Without a capability its section and
-// forms are not shown, and a POST to them says the platform lacks it.
+// refusing others are the API's.
+//
+// Add-ons and log drains are optional capabilities too, Heroku's
+// Resources tab: with Addons, the Add-ons section lists the add-ons billed
+// to or attached to the app (name, plan, state, attachment names and the
+// names of the config vars each sets on the app, never their values,
+// which only the Config vars section shows), a select of the plans the
+// platform offers, and per add-on billed to the app a destroy form that
+// asks for its name. With Drains, the Log drains section lists the app's
+// drains with their tokens, an add-on's marked as such (it goes with its
+// add-on only), with a form to add one by URL and one to remove each of
+// the app's own. A drain URL's password is masked on the page and in
+// flash messages (the API and the CLI show it whole); the remove form
+// names a drain by its token, never its URL. Without a capability its
+// section and forms are not shown, and a POST to them says the platform
+// lacks it.
 //
 // Only the change of a quantity or size that differs is made, as a resize
 // restarts the dynos. Control errors the API would show are shown; others
@@ -132,6 +158,10 @@
 // changed but not removed again (the platform has no unsized Resize).
 // Scaling and restarts write no app[api] line ("Scaled to web@2 by …"):
 // the platform writes none for the API either. Apps cannot be deployed or
-// renamed here (the API cannot rename either), nor add-ons, drains or
-// pipelines changed; those stay with the API and the CLI.
+// renamed here (the API cannot rename either), nor pipelines changed;
+// add-ons cannot be attached to other apps or detached (addons:attach,
+// :detach), moved to another plan (addons:upgrade), or provisioned with a
+// name, an attachment name or options (--name, --as, -- --flags), and a
+// provisioning add-on is not followed live; those stay with the API and
+// the CLI.
 package dashboard

@@ -228,3 +228,52 @@ func ExampleBuildpacks() {
 	// error: heroku/go is already a buildpack of demo.
 	// [heroku/nodejs heroku/go heroku/static]
 }
+
+// withDrains adds the optional Drains capability to a Control, on a list
+// in memory; minipaas's is its API's log-drains.
+type withDrains struct {
+	maintenanceOnly
+	list *[]dashboard.Drain
+}
+
+func (c withDrains) ListDrains(ctx context.Context, app string) ([]dashboard.Drain, error) {
+	return *c.list, nil
+}
+
+func (c withDrains) AddDrain(ctx context.Context, app, rawURL string) (dashboard.Drain, error) {
+	d := dashboard.Drain{URL: rawURL, Token: fmt.Sprintf("d.%d", len(*c.list)+1)}
+	*c.list = append(*c.list, d)
+	return d, nil
+}
+
+func (c withDrains) RemoveDrain(ctx context.Context, app, token string) error {
+	return errors.New("not in this example")
+}
+
+// A Control that is also a Drains gets the app page's Log drains section.
+// A drain URL's password stays off the page and out of its messages.
+func ExampleDrains() {
+	var list []dashboard.Drain
+	srv := httptest.NewServer(&dashboard.Handler{Source: oneApp{}, Control: withDrains{maintenanceOnly{new(bool)}, &list}, Token: "secret"})
+	defer srv.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	for _, form := range []url.Values{{"url": {"https://logger:pa55@logs.example.com/in"}}, {"url": {""}}} {
+		req, _ := http.NewRequest("POST", srv.URL+"/dashboard/apps/demo/drains", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", srv.URL)
+		req.SetBasicAuth("", "secret")
+		resp, err := client.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		fmt.Println(loc.Query().Get("level")+":", loc.Query().Get("flash"))
+	}
+	fmt.Println(list[0].URL)
+	// Output:
+	// ok: Added drain https://logger:xxxxx@logs.example.com/in with token d.1.
+	// error: The drain URL is required: syslog://host:port, syslog+tls://host:port or https://host/path.
+	// https://logger:pa55@logs.example.com/in
+}
