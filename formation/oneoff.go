@@ -22,6 +22,9 @@ type OneOffRequest struct {
 	Attach         bool
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Terminal, with Attach, runs the dyno on a pseudo-terminal
+	// (DynoSpec.Terminal); its output all goes to Stdout.
+	Terminal *Terminal
 }
 
 // OneOff is a running one-off dyno. It is never restarted.
@@ -89,6 +92,7 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 	var stdio Stdio
 	if req.Attach {
 		spec.Stdin = req.Stdin
+		spec.Terminal = req.Terminal
 		stdio = Stdio{Stdout: req.Stdout, Stderr: req.Stderr}
 	} else if r.Output != nil {
 		stdio = r.Output(req.App, name)

@@ -39,7 +39,36 @@ type DynoSpec struct {
 	Resources Resources
 	// Stdin, when non-nil, is connected to the process (attached one-off dynos).
 	Stdin io.Reader
+	// Terminal, when non-nil, runs the process on a pseudo-terminal of its
+	// size, as heroku run does for a user at a terminal: the terminal is
+	// the process's stdin, stdout, stderr and controlling terminal. Stdin
+	// is then the user's keystrokes (a carriage return ends a line, ^C
+	// interrupts, ^D at the start of a line ends input; Stdin's own end is
+	// not the end of input), the terminal echoes them, and all output,
+	// stderr's included, goes to Stdio.Stdout with lines ending in CR LF.
+	// Runtimes that cannot give a dyno a terminal fail Start with an error
+	// wrapping ErrNoTerminal.
+	Terminal *Terminal
 }
+
+// Terminal is the size of a dyno's pseudo-terminal; zero fields mean 80
+// columns and 24 rows.
+type Terminal struct {
+	Cols, Rows int
+}
+
+// Validate reports a size a terminal cannot have.
+func (t Terminal) Validate() error {
+	if t.Cols < 0 || t.Rows < 0 || t.Cols > 0xffff || t.Rows > 0xffff {
+		return fmt.Errorf("formation: terminal size %dx%d: columns and rows must be 0–65535", t.Cols, t.Rows)
+	}
+	return nil
+}
+
+// ErrNoTerminal is wrapped by Runtime.Start when DynoSpec.Terminal is set
+// and the runtime cannot run a dyno on a terminal; callers may start it
+// again without one.
+var ErrNoTerminal = errors.New("formation: this runtime cannot run a dyno on a terminal")
 
 // Resources are a dyno's limits.
 type Resources struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/dynokit/dynokit/examples/minipaas/internal/dashboard"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/release"
 	"github.com/dynokit/dynokit/slug"
@@ -1179,7 +1180,8 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 		Command string `json:"command"`
 		Attach  bool   `json:"attach"`
 		// Values may be numbers (COLUMNS, LINES) or null (an unset TERM).
-		Env map[string]json.RawMessage `json:"env"`
+		Env        map[string]json.RawMessage `json:"env"`
+		ForceNoTTY bool                       `json:"force_no_tty"` // heroku run --no-tty
 	}
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
@@ -1229,7 +1231,7 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 	j.Release.ID = releaseID(app, app.Release)
 	j.Release.Version = app.Release
 	if body.Attach {
-		secret, err := a.rv.add(app.Name, body.Command, env)
+		secret, err := a.rv.add(app.Name, body.Command, env, runTerminal(body.Env, body.ForceNoTTY))
 		if err != nil {
 			return err
 		}
@@ -1250,6 +1252,24 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 	}
 	platformapi.WriteJSON(w, http.StatusCreated, j)
 	return nil
+}
+
+// runTerminal is the terminal an attached run gets: one of the CLI's size
+// when the CLI runs on a terminal (it sends COLUMNS and LINES only then,
+// and puts that terminal in raw mode, so the keystrokes it relays need a
+// terminal's line discipline at the dyno), unless --no-tty. Heroku gives
+// every attached run a terminal; without one here, input piped to the CLI
+// is not echoed back into the output.
+func runTerminal(env map[string]json.RawMessage, noTTY bool) *formation.Terminal {
+	var cols, rows int
+	if noTTY || json.Unmarshal(env["COLUMNS"], &cols) != nil || json.Unmarshal(env["LINES"], &rows) != nil {
+		return nil
+	}
+	t := &formation.Terminal{Cols: cols, Rows: rows}
+	if t.Validate() != nil {
+		return &formation.Terminal{} // the default size
+	}
+	return t
 }
 
 // dynoAction answers the restart and stop endpoints with 202: act runs on

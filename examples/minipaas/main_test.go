@@ -662,6 +662,8 @@ func TestHerokuCLI(t *testing.T) {
 		t.Errorf("heroku run: want the output and exit code 1: %s", res)
 	}
 
+	cliRunOnTerminal(ctx, t, cli, app)
+
 	expect(heroku("releases", "-a", app), "v2", "v1", "Deploy ", accountEmail)
 	expect(heroku("rollback", "-a", app), "Rolling back", "to v1", "done, v3")
 	m.waitFor(app, "the rollback to v1's config", func(status int, body string) bool {
@@ -726,4 +728,45 @@ func TestHerokuCLI(t *testing.T) {
 			t.Errorf("dynos of %s still there after destroy: %+v", app, dynos)
 		}
 	}
+}
+
+// cliRunOnTerminal runs `heroku run bash` as a user at a terminal does: the
+// CLI puts its terminal in raw mode and relays keystrokes, and the dyno
+// runs on a terminal of the CLI's size, so Enter runs a line, ^C
+// interrupts the command running, and exit ends the session.
+func cliRunOnTerminal(ctx context.Context, t *testing.T, cli *herokucli.CLI, app string) {
+	t.Helper()
+	term, err := cli.StartOnTerminal(ctx, 100, 30, "run", "-a", app, "bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Stop()
+	step := func(keys, want string) {
+		t.Helper()
+		if keys != "" {
+			if err := term.Type(keys); err != nil {
+				t.Fatalf("typing %q: %v", keys, err)
+			}
+		}
+		if out, ok := term.WaitOutput(60*time.Second, func(s string) bool { return strings.Contains(s, want) }); !ok {
+			t.Fatalf("heroku run bash on a terminal: after typing %q, no %q in:\n%s", keys, want, out)
+		}
+	}
+	step("", "up, run")
+	// Quotes split the words the output is looked for in, so the
+	// terminal's echo of the typed line does not match.
+	step("stty size; echo on-a-''terminal-$DYNO\r", "on-a-terminal-run.")
+	step("", "30 100")
+	// A loop of short sleeps, so that a ^C that comes before a sleep has
+	// started still ends it (a trap runs between commands).
+	step("(trap 'echo caught''-int; exit 5' INT; echo arm''ed; while :; do sleep 0.2; done)\r", "armed")
+	step("\x03", "caught-int")
+	step("echo status-''$?\r", "status-5")
+	if err := term.Type("exit\r"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := term.WaitOutput(60*time.Second, func(string) bool { return false }); !term.Exited() {
+		t.Errorf("heroku run bash did not end after exit:\n%s", out)
+	}
+	t.Logf("$ heroku run bash (on a terminal)\n%s", term.Output())
 }

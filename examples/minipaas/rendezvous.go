@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/formation"
 )
 
 // The rendezvous is how `heroku run` attaches to a one-off dyno
@@ -46,6 +48,7 @@ type rendezvous struct {
 type pendingRun struct {
 	app, command string
 	env          []string
+	terminal     *formation.Terminal // nil: the input is piped
 	expires      time.Time
 }
 
@@ -60,7 +63,7 @@ func newRendezvous(p *platform.Platform, log *slog.Logger) *rendezvous {
 }
 
 // add registers a run and returns the secret the CLI will present.
-func (rv *rendezvous) add(app, command string, env []string) (string, error) {
+func (rv *rendezvous) add(app, command string, env []string, terminal *formation.Terminal) (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("rendezvous secret: %w", err)
@@ -74,7 +77,7 @@ func (rv *rendezvous) add(app, command string, env []string) (string, error) {
 			delete(rv.pending, s)
 		}
 	}
-	rv.pending[secret] = pendingRun{app: app, command: command, env: env, expires: now.Add(rv.ttl)}
+	rv.pending[secret] = pendingRun{app: app, command: command, env: env, terminal: terminal, expires: now.Add(rv.ttl)}
 	return secret, nil
 }
 
@@ -142,10 +145,12 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 		return
 	}
 
-	// Copy the CLI's input to the dyno's stdin until EOT. The CLI starts
-	// sending only after it has read the first line, so the dyno's output
-	// is held back until then (or briefly, for a terminal that sends
-	// nothing), lest it arrive in the same read and be discarded with it.
+	// Copy the CLI's input to the dyno's stdin: for a terminal, every
+	// keystroke (its ^D is the terminal's end of input); for piped input,
+	// up to the EOT that ends it. The CLI starts sending only after it has
+	// read the first line, so the dyno's output is held back until then
+	// (or briefly, for a terminal that sends nothing), lest it arrive in
+	// the same read and be discarded with it.
 	stdinR, stdinW := io.Pipe()
 	firstInput := make(chan struct{})
 	inputDone := make(chan struct{})
@@ -160,7 +165,7 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 			if n > 0 {
 				seen()
 				data := buf[:n]
-				if i := strings.IndexByte(string(data), eotByte); i >= 0 {
+				if i := bytes.IndexByte(data, eotByte); i >= 0 && run.terminal == nil {
 					stdinW.Write(data[:i])
 					stdinW.Close()
 					return
@@ -182,12 +187,15 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 		return
 	}
 
-	code, err := rv.p.RunOneOff(ctx, run.app, run.command, platform.OneOffIO{Stdin: stdinR, Stdout: out, Stderr: out, Env: run.env})
+	code, err := rv.p.RunOneOff(ctx, run.app, run.command, platform.OneOffIO{Stdin: stdinR, Stdout: out, Stderr: out, Env: run.env, Terminal: run.terminal})
 	stdinR.Close()
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(out, "minipaas: %s\r\n", strings.TrimPrefix(err.Error(), "platform: "))
 	}
 	rv.log.Info("minipaas: one-off dyno exited", "app", run.app, "status", code)
+	if run.terminal != nil {
+		return // a terminal's CLI sends no EOT to wait for
+	}
 	// Closing before the CLI has sent its EOT makes it fail writing; give
 	// it a moment.
 	select {

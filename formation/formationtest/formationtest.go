@@ -35,6 +35,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -84,6 +85,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) formation.Runtime, opts Opt
 		{"Env", testEnv},
 		{"ProfileD", testProfileD},
 		{"Stdin", testStdin},
+		{"Terminal", testTerminal},
 		{"SlugNotModified", testSlugNotModified},
 		{"SignalReachesGrandchild", testSignalReachesGrandchild},
 		{"StopGraceful", testStopGraceful},
@@ -406,6 +408,49 @@ func testStdin(h *harness) {
 	}
 	if got := out.String(); got != "got:hello\nrest\n" {
 		h.t.Errorf("output = %q", got)
+	}
+}
+
+// testTerminal runs a dyno on a terminal, or expects ErrNoTerminal: the
+// process sees a terminal of the size asked on all three streams, a
+// carriage return ends its input line, ^C interrupts it, and everything
+// comes out on Stdout.
+func testTerminal(h *harness) {
+	var out, errOut Buffer
+	spec := h.spec("run.1235", `stty size; test -t 0 && test -t 1 && test -t 2 && echo on-a-terminal
+read -r line; echo "got:$line"; echo to-stderr >&2
+trap 'echo interrupted; exit 7' INT; echo ready; for ((i = 0; i < 200; i++)); do sleep 0.1; done; echo not-interrupted`, nil)
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	spec.Stdin = inR
+	spec.Terminal = &formation.Terminal{Cols: 100, Rows: 30}
+	d, err := h.rt.Start(h.ctx, spec, formation.Stdio{Stdout: &out, Stderr: &errOut})
+	if errors.Is(err, formation.ErrNoTerminal) {
+		h.t.Skipf("runtime without terminals: %v", err)
+	}
+	if err != nil {
+		h.t.Fatalf("start: %v", err)
+	}
+	h.dynos = append(h.dynos, d)
+	h.waitOutput(&out, "on-a-terminal\r\n")
+	if _, err := io.WriteString(inW, "hello\r"); err != nil {
+		h.t.Fatal(err)
+	}
+	h.waitOutput(&out, "ready")
+	if _, err := io.WriteString(inW, "\x03"); err != nil {
+		h.t.Fatal(err)
+	}
+	if exit := h.wait(d); exit.Code != 7 {
+		h.t.Errorf("exit = %+v, want code 7 from the INT trap", exit)
+	}
+	got := out.String()
+	for _, want := range []string{"30 100\r\n", "hello\r\n", "got:hello\r\n", "to-stderr\r\n", "interrupted\r\n"} {
+		if !strings.Contains(got, want) {
+			h.t.Errorf("output %q lacks %q", got, want)
+		}
+	}
+	if strings.Contains(got, "not-interrupted") || errOut.String() != "" {
+		h.t.Errorf("output %q, stderr %q: want no not-interrupted and nothing on Stderr", got, errOut.String())
 	}
 }
 

@@ -21,6 +21,19 @@
 // hit), then reaps it. WaitDelay (2 s) bounds how long Wait waits for
 // output pipes held by processes outside the group.
 //
+// # Terminals
+//
+// A dyno with DynoSpec.Terminal (heroku run from a terminal) runs on a
+// pseudo-terminal of that size (internal/pty): bash starts a new session
+// (setsid, which is also a new process group, the dyno's) with the
+// terminal as its standard streams and controlling terminal. The caller's
+// Stdin is copied to the terminal as keystrokes and everything the
+// terminal prints goes to Stdio.Stdout; the copy ends when no process
+// holds the terminal any more, or WaitDelay after the main process exits.
+// An interactive shell puts each job in a process group of its own, which
+// kill(-pgid) does not reach: the dyno's cgroup (when it has one) does,
+// and the end of the session hangs up the terminal (SIGHUP) for the rest.
+//
 // # Limits
 //
 // When DynoSpec.Resources is set and cgroups are usable (root, or a

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/internal/pty"
 )
 
 // DefaultPath is the PATH a dyno starts with, before .profile.d scripts
@@ -76,6 +77,7 @@ type Dyno struct {
 	id     string
 	pgid   int
 	cgroup *dynoCgroup // nil when running without limits
+	term   *terminal   // nil unless DynoSpec.Terminal
 
 	mu         sync.Mutex
 	leaderDone bool // the main process has exited (it may not be reaped yet)
@@ -165,6 +167,11 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 	}
 	if err := spec.Resources.Validate(); err != nil {
 		return nil, fmt.Errorf("local: start %s: %w", spec.ID, err)
+	}
+	if spec.Terminal != nil {
+		if err := spec.Terminal.Validate(); err != nil {
+			return nil, fmt.Errorf("local: start %s: %w", spec.ID, err)
+		}
 	}
 	if fi, err := os.Stat(spec.SlugDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("local: start %s: DynoSpec.SlugDir %q must be a directory", spec.ID, spec.SlugDir)
@@ -276,6 +283,18 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 	cmd.Stdout = nonNil(stdio.Stdout)
 	cmd.Stderr = nonNil(stdio.Stderr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if spec.Terminal != nil {
+		t, err := openTerminal(*spec.Terminal)
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("local: start %s: %w", spec.ID, err)
+		}
+		d.term = t
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = t.slave, t.slave, t.slave
+		// A new session (so also a new process group, the dyno's) whose
+		// controlling terminal is the dyno's.
+		cmd.SysProcAttr = pty.Attr()
+	}
 	if d.cgroup != nil {
 		d.cgroup.prepare(cmd.SysProcAttr)
 	}
@@ -288,8 +307,14 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 		d.cgroup.started()
 	}
 	if err != nil {
+		if d.term != nil {
+			d.term.abandon()
+		}
 		cleanup()
 		return nil, fmt.Errorf("local: start %s: %w", spec.ID, err)
+	}
+	if d.term != nil {
+		d.term.started(spec.Stdin, stdio.Stdout)
 	}
 	d.pgid = cmd.Process.Pid
 	if d.cgroup != nil {
@@ -368,6 +393,9 @@ func (r *Runtime) supervise(d *Dyno, cmd *exec.Cmd, cleanup func()) {
 	d.mu.Unlock()
 
 	_ = cmd.Wait() // errors are about pipes after WaitDelay; the status is what counts
+	if d.term != nil {
+		d.term.close(cmd.WaitDelay)
+	}
 	exit := formation.Exit{At: time.Now()}
 	if ps := cmd.ProcessState; ps != nil {
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

@@ -107,7 +107,9 @@
 // so for an attached dyno (DynoSpec.Stdin) the bootstrap connects back to
 // a one-shot TCP listener of the Runtime (bash's /dev/tcp, at
 // Runtime.StdinAddr, which must be reachable from the Nomad client), proves
-// itself with a random token, and reads stdin from that connection.
+// itself with a random token, and reads stdin from that connection. A
+// DynoSpec.Terminal is refused with formation.ErrNoTerminal: a task's
+// output comes through the log API, which has no terminal to offer.
 //
 // # Runtime addresses
 //

@@ -166,6 +166,9 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 	if err := spec.Resources.Validate(); err != nil {
 		return nil, fmt.Errorf("nomad: start %s: %w", spec.ID, err)
 	}
+	if spec.Terminal != nil {
+		return nil, fmt.Errorf("nomad: start %s: %w", spec.ID, formation.ErrNoTerminal)
+	}
 	slug := r.slugSource(spec)
 	if slug.url == "" {
 		if fi, err := os.Stat(spec.SlugDir); err != nil || !fi.IsDir() {

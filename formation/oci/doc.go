@@ -101,5 +101,8 @@
 // and deletes them once stopped, but does not list or adopt them. If the
 // kernel OOM-kills init itself rather than the command, the exit is
 // reported as a SIGKILL without OOMKilled. No seccomp profile is applied
-// yet.
+// yet. A DynoSpec.Terminal is refused with formation.ErrNoTerminal: the
+// runtime's own console handling would sit between init's fds and the
+// dyno, which is not built yet (callers such as minipaas then run the
+// dyno without a terminal).
 package oci

@@ -177,6 +177,9 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 	if err := ValidateDynoSpec(spec); err != nil {
 		return nil, err
 	}
+	if spec.Terminal != nil {
+		return nil, fmt.Errorf("oci: start %s: %w", spec.ID, formation.ErrNoTerminal)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("oci: start %s: %w", spec.ID, err)
 	}

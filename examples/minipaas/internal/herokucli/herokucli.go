@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dynokit/dynokit/formation/formationtest"
+	"github.com/dynokit/dynokit/internal/pty"
 )
 
 // Version is the heroku CLI version scripts/install-heroku-cli installs.
@@ -212,6 +214,7 @@ type Running struct {
 	cmd  *exec.Cmd
 	out  formationtest.Buffer // stdout and stderr, interleaved as written
 	done chan struct{}
+	term *os.File // the terminal's master end (StartOnTerminal)
 }
 
 // Start starts `heroku args...` and returns while it runs. Output reads
@@ -231,6 +234,64 @@ func (c *CLI) Start(ctx context.Context, args ...string) (*Running, error) {
 		close(r.done)
 	}()
 	return r, nil
+}
+
+// StartOnTerminal is Start with the command on a new pseudo-terminal of
+// cols × rows as its standard streams and controlling terminal, as when a
+// user runs it: Type is what the user types, and Output what the terminal
+// shows.
+func (c *CLI) StartOnTerminal(ctx context.Context, cols, rows int, args ...string) (*Running, error) {
+	cmd, err := c.command(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	master, slave, err := pty.Open(cols, rows)
+	if err != nil {
+		return nil, fmt.Errorf("herokucli: heroku %s: %w", strings.Join(args, " "), err)
+	}
+	r := &Running{cmd: cmd, done: make(chan struct{}), term: master}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = pty.Attr() // a session, so also a process group as command's
+	err = cmd.Start()
+	slave.Close()
+	if err != nil {
+		master.Close()
+		return nil, fmt.Errorf("herokucli: heroku %s: %w", strings.Join(args, " "), err)
+	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(&r.out, master) // EIO once nothing holds the terminal
+	}()
+	go func() {
+		_ = cmd.Wait()
+		select {
+		case <-copied:
+		case <-time.After(5 * time.Second): // a straggler holds the terminal
+		}
+		master.Close()
+		<-copied
+		close(r.done)
+	}()
+	return r, nil
+}
+
+// Type writes s to the terminal of a command started with
+// StartOnTerminal, as keystrokes ("\r" is Enter, "\x03" ^C).
+func (r *Running) Type(s string) error {
+	if r.term == nil {
+		return errors.New("herokucli: Type: the command has no terminal (StartOnTerminal)")
+	}
+	_, err := io.WriteString(r.term, s)
+	return err
+}
+
+// ExitCode is the command's exit code once it has ended, else -1.
+func (r *Running) ExitCode() int {
+	if !r.Exited() {
+		return -1
+	}
+	return r.cmd.ProcessState.ExitCode()
 }
 
 // Output returns everything the command printed so far.

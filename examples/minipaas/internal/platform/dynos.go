@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -281,6 +282,12 @@ type OneOffIO struct {
 	Stdout, Stderr io.Writer
 	// Env is merged onto the config vars ("heroku run --env").
 	Env []string
+	// Terminal, when set, runs the dyno on a pseudo-terminal of that size
+	// (formation.DynoSpec.Terminal): Stdin is a terminal's keystrokes and
+	// all output goes to Stdout. A runtime without terminals runs the dyno
+	// without one; Stdin then gets a terminal's two essentials: a carriage
+	// return ends a line and ^D (0x04) ends the input.
+	Terminal *formation.Terminal
 }
 
 // RunOneOff runs command in a one-off dyno of the current release and
@@ -300,10 +307,28 @@ func (p *Platform) RunOneOff(ctx context.Context, app, command string, stdio One
 }
 
 func (p *Platform) oneOff(ctx context.Context, app string, version int, command string, stdio OneOffIO) (int, error) {
-	o, err := p.rec.RunOneOff(ctx, formation.OneOffRequest{
+	req := formation.OneOffRequest{
 		App: app, Release: version, Command: command, Env: stdio.Env,
 		Attach: true, Stdin: stdio.Stdin, Stdout: orDiscard(stdio.Stdout), Stderr: orDiscard(stdio.Stderr),
-	})
+		Terminal: stdio.Terminal,
+	}
+	noTerminal := func() {
+		req.Terminal = nil
+		if req.Stdin != nil {
+			req.Stdin = &keystrokes{r: req.Stdin}
+		}
+	}
+	if req.Terminal != nil && p.noTerminals.Load() {
+		noTerminal()
+	}
+	o, err := p.rec.RunOneOff(ctx, req)
+	if errors.Is(err, formation.ErrNoTerminal) {
+		// Learnt once: later runs skip the failing start.
+		p.noTerminals.Store(true)
+		p.log.Info("platform: one-off dynos run without a terminal: the runtime has none", "app", app)
+		noTerminal()
+		o, err = p.rec.RunOneOff(ctx, req)
+	}
 	if err != nil {
 		return -1, fmt.Errorf("platform: run on %s: %w", app, err)
 	}
@@ -395,4 +420,32 @@ func (p *Platform) Formation(ctx context.Context, app string) ([]FormationEntry,
 		out = append(out, FormationEntry{Type: t, Command: cur.ProcessTypes[t], Quantity: pr.Quantity, Size: pr.Size, UpdatedAt: rec.UpdatedAt})
 	}
 	return out, nil
+}
+
+// keystrokes reads a terminal's raw input for a dyno that has no terminal:
+// a carriage return becomes a newline and ^D ends the input, which is
+// what makes a typed command run and a typed ^D end it. Echo, line
+// editing and ^C need the terminal.
+type keystrokes struct {
+	r    io.Reader
+	done bool
+}
+
+func (k *keystrokes) Read(p []byte) (int, error) {
+	if k.done {
+		return 0, io.EOF
+	}
+	n, err := k.r.Read(p)
+	if i := bytes.IndexByte(p[:n], 0x04); i >= 0 {
+		n, err, k.done = i, nil, true
+	}
+	for i, b := range p[:n] {
+		if b == '\r' {
+			p[i] = '\n'
+		}
+	}
+	if n == 0 && k.done {
+		return 0, io.EOF
+	}
+	return n, err
 }

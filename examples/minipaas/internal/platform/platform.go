@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dynokit/dynokit/buildpack"
@@ -94,6 +95,9 @@ type Platform struct {
 	extractMu sync.Mutex // serialises slug extraction (once per slug)
 
 	runOnce sync.Once
+
+	// noTerminals: the runtime refused a terminal (formation.ErrNoTerminal).
+	noTerminals atomic.Bool
 }
 
 // appEntry is an app in memory. op serialises operations that change the
