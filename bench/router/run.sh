@@ -210,7 +210,7 @@ done
 # wrk's latency distribution prints units (us, ms, s); convert to ms.
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f", v}'; }
 
-declare -A RPS P50 P99 CPU DYNO
+declare -A RPS P50 P99 CPU DYNO R_RPS R_P99
 for round in $(seq "$ROUNDS"); do
 	# Rotate the order each round so no target always runs on a warmer box.
 	k=$(( (round-1) % ${#targets[@]} ))
@@ -229,6 +229,8 @@ for round in $(seq "$ROUNDS"); do
 		[ -z "$errs" ] || echo "round $round $t: $errs" >&2
 		printf 'round %d %-10s %8s req/s  p50 %6s ms  p99 %7s ms  %6s µs CPU/req  dyno %5s µs/req\n' "$round" "$t" "$rps" "$p50" "$p99" "$cpu" "$dyno" >&2
 		RPS[$t]+="$rps "
+		R_RPS[$t,$round]=$rps
+		R_P99[$t,$round]=$p99
 		CPU[$t]+="$cpu "
 		DYNO[$t]+="$dyno "
 		P50[$t]+="$p50 "
@@ -237,6 +239,8 @@ for round in $(seq "$ROUNDS"); do
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+lowest() { tr ' ' '\n' | grep -v '^$' | sort -g | head -1; }
+highest() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 
 echo
 printf '%-10s %10s %10s %10s %14s %15s   (median of %d x wrk -t2 -c%d -d%s)\n' target req/s p50_ms p99_ms cpu_us/req dyno_cpu_us/req "$ROUNDS" "$CONNS" "$DURATION"
@@ -249,6 +253,22 @@ echo
 for t in nginx haproxy direct; do
 	[ -n "${M[dynokit]:-}" ] && [ -n "${M[$t]:-}" ] || continue
 	awk -v o="${M[dynokit]}" -v x="${M[$t]}" -v t="$t" 'BEGIN {printf "ratio dynokit/%-8s = %.2f\n", t, o/x}'
+done
+# Rounds are interleaved, so each round's dynokit/other ratio compares
+# runs seconds apart on the same box: their spread is the noise a median
+# ratio sits in.
+for t in nginx haproxy; do
+	[ -n "${M[dynokit]:-}" ] && [ -n "${M[$t]:-}" ] || continue
+	rr="" dp="" won=0
+	for round in $(seq "$ROUNDS"); do
+		r=$(awk -v o="${R_RPS[dynokit,$round]}" -v x="${R_RPS[$t,$round]}" 'BEGIN {printf "%.3f", o/x}')
+		d=$(awk -v o="${R_P99[dynokit,$round]}" -v x="${R_P99[$t,$round]}" 'BEGIN {printf "%.2f", o-x}')
+		rr+="$r " dp+="$d "
+		awk -v r="$r" -v d="$d" 'BEGIN {exit !(r >= 1 && d <= 0)}' && won=$((won+1))
+	done
+	printf '  per round vs %-8s req/s ratio median %.2f (%.2f–%.2f), p99 dynokit minus %s median %+.2f ms (%+.2f–%+.2f); rounds with more req/s and no worse p99: %d of %d\n' \
+		"$t" "$(median <<<"$rr")" "$(lowest <<<"$rr")" "$(highest <<<"$rr")" \
+		"$t" "$(median <<<"$dp")" "$(lowest <<<"$dp")" "$(highest <<<"$dp")" "$won" "$ROUNDS"
 done
 if [ -n "${M[evloop]:-}" ]; then
 	awk -v o="${M[dynokit]}" -v e="${M[evloop]}" 'BEGIN {printf "ratio evloop/dynokit = %.2f (a minimal epoll-loop proxy: the bound on what an event loop could gain)\n", e/o}'
