@@ -248,6 +248,12 @@
 //     matched. In those three runs this front end's req/s was 0.97, 0.97
 //     and 1.01× nginx's and 0.89, 0.97 and 0.98× haproxy's. The same
 //     router behind net/http's server: 0.66× the front end's req/s.
+//     Later that day, the goroutines' scheduling delay was measured
+//     (runtime/metrics /sched/latencies): router goroutines waited
+//     runnable p50 131 µs and p99 1.8 ms under the saturated bench,
+//     the Go backend's p99 1.0–1.3 ms behind any proxy; yielding once
+//     before parking for the dyno, GOMAXPROCS 1 or 4 and a FIFO dyno
+//     pool did not help (bench/router/README.md).
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
 //     coarse deadlines like the front end (router CPU per 64-byte echo
 //     round trip 20.2–21.5 → 16.1–18.6 µs in interleaved runs). Over 16
