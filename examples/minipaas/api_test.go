@@ -304,10 +304,25 @@ func TestPlatformAPI(t *testing.T) {
 	}
 	m.expectError("POST", "/apps/"+app+"/dynos", `{"attach":true,"command":" "}`, 422, "invalid_params")
 
-	// A CLI on a terminal sends its size (COLUMNS and LINES) and relays raw
-	// keystrokes: the dyno runs on a terminal of that size whose line
-	// discipline turns the carriage return into the end of a line and
-	// echoes it. With --no-tty (force_no_tty) the input stays piped.
+	checkTerminalRun(t, m, app)
+	// With --no-tty (force_no_tty) the input stays piped.
+	if code := m.api("POST", "/apps/"+app+"/dynos", `{"attach":true,"force_no_tty":true,"command":"test -t 0 || echo piped; cat","env":{"COLUMNS":100,"LINES":30}}`, &run); code != 201 {
+		t.Fatalf("POST dynos --no-tty: %d", code)
+	}
+	if got := m.attach(strings.TrimPrefix(run.AttachURL, "rendezvous://"+m.runAddr+"/"), "as is\n\x04"); !strings.HasPrefix(got, "rendezvous\r\npiped\nas is\n") {
+		t.Errorf("run --no-tty: output %q", got)
+	}
+}
+
+// checkTerminalRun attaches to a run as a CLI on a terminal does: it sends
+// its size (COLUMNS and LINES) and relays raw keystrokes, so the dyno runs
+// on a terminal of that size whose line discipline turns the carriage
+// return into the end of a line and echoes it.
+func checkTerminalRun(t *testing.T, m *minipaas, app string) {
+	t.Helper()
+	var run struct {
+		AttachURL string `json:"attach_url"`
+	}
 	const onTerminal = `stty size; test -t 0 && test -t 1 && echo on-a-terminal; read -r x; echo "got:$x"`
 	if code := m.api("POST", "/apps/"+app+"/dynos", `{"attach":true,"command":"`+strings.ReplaceAll(onTerminal, `"`, `\"`)+`","env":{"TERM":"xterm","COLUMNS":100,"LINES":30}}`, &run); code != 201 {
 		t.Fatalf("POST dynos from a terminal: %d", code)
@@ -317,12 +332,6 @@ func TestPlatformAPI(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("run from a terminal: output %q lacks %q", got, want)
 		}
-	}
-	if code := m.api("POST", "/apps/"+app+"/dynos", `{"attach":true,"force_no_tty":true,"command":"test -t 0 || echo piped; cat","env":{"COLUMNS":100,"LINES":30}}`, &run); code != 201 {
-		t.Fatalf("POST dynos --no-tty: %d", code)
-	}
-	if got := m.attach(strings.TrimPrefix(run.AttachURL, "rendezvous://"+m.runAddr+"/"), "as is\n\x04"); !strings.HasPrefix(got, "rendezvous\r\npiped\nas is\n") {
-		t.Errorf("run --no-tty: output %q", got)
 	}
 }
 

@@ -131,6 +131,8 @@ func TestOCIRuntime(t *testing.T) {
 	if got := m.dynoEnv(app, "GREETING"); got != "contained" {
 		t.Errorf("one-off dyno: GREETING=%q", got)
 	}
+	// heroku run from a terminal: the container runs on a terminal.
+	checkTerminalRun(t, m, app)
 
 	if code := m.api("DELETE", "/apps/"+app, "", nil); code != http.StatusOK {
 		t.Fatalf("destroy: %d", code)

@@ -24,9 +24,9 @@
 // # Terminals
 //
 // A dyno with DynoSpec.Terminal (heroku run from a terminal) runs on a
-// pseudo-terminal of that size (internal/pty): bash starts a new session
-// (setsid, which is also a new process group, the dyno's) with the
-// terminal as its standard streams and controlling terminal. The caller's
+// pseudo-terminal of that size (internal/pty's Relay): bash starts a new
+// session (setsid, which is also a new process group, the dyno's) with
+// the terminal as its standard streams and controlling terminal. The caller's
 // Stdin is copied to the terminal as keystrokes and everything the
 // terminal prints goes to Stdio.Stdout; the copy ends when no process
 // holds the terminal any more, or WaitDelay after the main process exits.

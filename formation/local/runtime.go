@@ -77,7 +77,7 @@ type Dyno struct {
 	id     string
 	pgid   int
 	cgroup *dynoCgroup // nil when running without limits
-	term   *terminal   // nil unless DynoSpec.Terminal
+	term   *pty.Relay  // nil unless DynoSpec.Terminal
 
 	mu         sync.Mutex
 	leaderDone bool // the main process has exited (it may not be reaped yet)
@@ -284,13 +284,13 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 	cmd.Stderr = nonNil(stdio.Stderr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if spec.Terminal != nil {
-		t, err := openTerminal(*spec.Terminal)
+		t, err := pty.NewRelay(spec.Terminal.Cols, spec.Terminal.Rows)
 		if err != nil {
 			cleanup()
 			return nil, fmt.Errorf("local: start %s: %w", spec.ID, err)
 		}
 		d.term = t
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = t.slave, t.slave, t.slave
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = t.Slave, t.Slave, t.Slave
 		// A new session (so also a new process group, the dyno's) whose
 		// controlling terminal is the dyno's.
 		cmd.SysProcAttr = pty.Attr()
@@ -308,13 +308,13 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 	}
 	if err != nil {
 		if d.term != nil {
-			d.term.abandon()
+			d.term.Abandon()
 		}
 		cleanup()
 		return nil, fmt.Errorf("local: start %s: %w", spec.ID, err)
 	}
 	if d.term != nil {
-		d.term.started(spec.Stdin, stdio.Stdout)
+		d.term.Started(spec.Stdin, stdio.Stdout)
 	}
 	d.pgid = cmd.Process.Pid
 	if d.cgroup != nil {
@@ -394,7 +394,7 @@ func (r *Runtime) supervise(d *Dyno, cmd *exec.Cmd, cleanup func()) {
 
 	_ = cmd.Wait() // errors are about pipes after WaitDelay; the status is what counts
 	if d.term != nil {
-		d.term.close(cmd.WaitDelay)
+		d.term.Close(cmd.WaitDelay)
 	}
 	exit := formation.Exit{At: time.Now()}
 	if ps := cmd.ProcessState; ps != nil {

@@ -101,8 +101,17 @@
 // and deletes them once stopped, but does not list or adopt them. If the
 // kernel OOM-kills init itself rather than the command, the exit is
 // reported as a SIGKILL without OOMKilled. No seccomp profile is applied
-// yet. A DynoSpec.Terminal is refused with formation.ErrNoTerminal: the
-// runtime's own console handling would sit between init's fds and the
-// dyno, which is not built yet (callers such as minipaas then run the
-// dyno without a terminal).
+// yet.
+//
+// # Terminals
+//
+// A dyno with DynoSpec.Terminal gets process.terminal and consoleSize in
+// its spec, and the runtime (runc or crun) runs in the foreground on a
+// pseudo-terminal of this package's (internal/pty), because both give a
+// container a terminal only from a terminal of their own: they put it in
+// raw mode and relay it to the container's, whose line discipline then
+// does the work. That outer terminal carries the caller's Stdin in and
+// the output out to Stdio.Stdout. init runs the command in the
+// foreground there, since a non-interactive shell's background job
+// ignores SIGINT and ^C must reach it.
 package oci

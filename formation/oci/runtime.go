@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/internal/pty"
 )
 
 // DefaultDir holds bundles and the OCI runtime's state when Runtime.Dir is
@@ -86,6 +87,7 @@ type Dyno struct {
 	done       chan struct{}
 	exit       formation.Exit
 	startErr   error
+	term       *pty.Relay // the runtime's terminal (DynoSpec.Terminal)
 }
 
 func (r *Runtime) logger() *slog.Logger {
@@ -176,9 +178,6 @@ func (r *Runtime) release(id string, d *Dyno) {
 func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio formation.Stdio) (formation.Dyno, error) {
 	if err := ValidateDynoSpec(spec); err != nil {
 		return nil, err
-	}
-	if spec.Terminal != nil {
-		return nil, fmt.Errorf("oci: start %s: %w", spec.ID, formation.ErrNoTerminal)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("oci: start %s: %w", spec.ID, err)
@@ -284,14 +283,37 @@ func (d *Dyno) start(ctx context.Context, spec formation.DynoSpec, stdio formati
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Bounds Wait when a caller's stdin reader never returns.
 	cmd.WaitDelay = 2 * time.Second
+	if spec.Terminal != nil {
+		// The runtime in the foreground gives the container a terminal
+		// only from a terminal of its own, which it puts in raw mode and
+		// relays to the container's: this one, with the same size.
+		t, err := pty.NewRelay(spec.Terminal.Cols, spec.Terminal.Rows)
+		if err != nil {
+			holdR.Close()
+			holdW.Close()
+			reportR.Close()
+			reportW.Close()
+			d.removeBundle()
+			return fmt.Errorf("oci: start %s: %w", d.id, err)
+		}
+		d.term = t
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = t.Slave, t.Slave, t.Slave
+		cmd.SysProcAttr = pty.Attr()
+	}
 	err = cmd.Start()
 	holdR.Close()
 	reportW.Close()
 	if err != nil {
+		if d.term != nil {
+			d.term.Abandon()
+		}
 		holdW.Close()
 		reportR.Close()
 		d.removeBundle()
 		return fmt.Errorf("oci: start %s: %s run: %w", d.id, filepath.Base(d.bin), err)
+	}
+	if d.term != nil {
+		d.term.Started(spec.Stdin, stdio.Stdout)
 	}
 	readerDone := make(chan struct{})
 	go d.readReports(reportR, holdW, readerDone)
@@ -415,6 +437,9 @@ func (d *Dyno) readReports(report, hold *os.File, done chan<- struct{}) {
 func (d *Dyno) waitRuntime(cmd *exec.Cmd, readerDone <-chan struct{}, logPath string) {
 	waitErr := cmd.Wait()
 	at := time.Now()
+	if d.term != nil {
+		d.term.Close(cmd.WaitDelay)
+	}
 	<-readerDone
 	code := -1
 	if ps := cmd.ProcessState; ps != nil {

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path"
@@ -70,6 +71,17 @@ status=$?
 { echo "exited $status" >&4; } 2>/dev/null
 read -r -u 3 _ 2>/dev/null
 exit "$status"`
+
+// initFor is initScript, or for a dyno on a terminal a variant that runs
+// the command in the foreground: a non-interactive shell's background job
+// ignores SIGINT, which must reach it from the terminal's ^C (PID 1 itself
+// ignores it, having no handler).
+func initFor(d formation.DynoSpec) string {
+	if d.Terminal == nil {
+		return initScript
+	}
+	return strings.Replace(initScript, ") <&0 &\nwait \"$!\"\n", ")\n", 1)
+}
 
 // idPattern is the container ID syntax runc accepts.
 var idPattern = regexp.MustCompile(`^[\w+.-]+$`)
@@ -144,11 +156,15 @@ func Spec(d formation.DynoSpec, opts ...Opt) (*specs.Spec, error) {
 		hostname = "dyno"
 	}
 	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	var console *specs.Box
+	if t := d.Terminal; t != nil {
+		console = &specs.Box{Width: uint(cmp.Or(t.Cols, 80)), Height: uint(cmp.Or(t.Rows, 24))}
+	}
 	s := &specs.Spec{
 		Version: OCIVersion,
 		Process: &specs.Process{
 			User: specs.User{UID: DefaultUID, GID: DefaultGID},
-			Args: []string{"/bin/bash", "-c", initScript, "dyno-init", d.Command},
+			Args: []string{"/bin/bash", "-c", initFor(d), "dyno-init", d.Command},
 			Env:  dynoEnv(d),
 			Cwd:  AppDir,
 			Capabilities: &specs.LinuxCapabilities{
@@ -157,6 +173,8 @@ func Spec(d formation.DynoSpec, opts ...Opt) (*specs.Spec, error) {
 				Permitted: slices.Clone(caps),
 			},
 			NoNewPrivileges: true,
+			Terminal:        console != nil,
+			ConsoleSize:     console,
 		},
 		Root:     &specs.Root{Path: "rootfs", Readonly: true},
 		Hostname: hostname,

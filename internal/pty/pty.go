@@ -3,9 +3,11 @@ package pty
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,4 +81,62 @@ func SetSize(f *os.File, cols, rows int) error {
 // process's standard input (descriptor 0).
 func Attr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+}
+
+// Relay is a pseudo-terminal that a started process runs on while the
+// caller's reader and writer stand in for the user's keyboard and screen.
+type Relay struct {
+	// Slave is the terminal end to give the process (with Attr).
+	Slave   *os.File
+	master  *os.File
+	outDone chan struct{}
+}
+
+// NewRelay opens a terminal of cols × rows for a process about to start.
+func NewRelay(cols, rows int) (*Relay, error) {
+	m, s, err := Open(cols, rows)
+	if err != nil {
+		return nil, err
+	}
+	return &Relay{Slave: s, master: m, outDone: make(chan struct{})}, nil
+}
+
+// Started runs once the process has started: the caller's copy of the
+// terminal end is closed (so the output ends when the process's side is
+// gone), and in is copied to the terminal as keystrokes and its output to
+// out (nil discards it). The input copy ends at in's end or at the first
+// write after Close; like os/exec's, it may wait in in.Read until the
+// caller closes in.
+func (r *Relay) Started(in io.Reader, out io.Writer) {
+	r.Slave.Close()
+	if out == nil {
+		out = io.Discard
+	}
+	go func() {
+		defer close(r.outDone)
+		// Reading the master end fails with EIO once no process holds the
+		// terminal: that is the end of the output, not an error.
+		_, _ = io.Copy(out, r.master)
+	}()
+	if in != nil {
+		go func() { _, _ = io.Copy(r.master, in) }()
+	}
+}
+
+// Close ends the terminal after the process has exited: the output left
+// in it is copied out first, waiting up to wait for other processes that
+// still hold the terminal.
+func (r *Relay) Close(wait time.Duration) {
+	select {
+	case <-r.outDone:
+	case <-time.After(wait):
+	}
+	r.master.Close()
+	<-r.outDone
+}
+
+// Abandon closes both ends when the process could not be started.
+func (r *Relay) Abandon() {
+	r.Slave.Close()
+	r.master.Close()
 }
