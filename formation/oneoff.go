@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"regexp"
 	"strconv"
 	"time"
 )
@@ -25,6 +26,10 @@ type OneOffRequest struct {
 	// Terminal, with Attach, runs the dyno on a pseudo-terminal
 	// (DynoSpec.Terminal); its output all goes to Stdout.
 	Terminal *Terminal
+	// Name is the dyno's name, "run.N" (from OneOffName, announced before
+	// the dyno starts, as heroku run's API answer does); empty picks one.
+	// A name an app's dyno has already fails with ErrExists.
+	Name string
 }
 
 // OneOff is a running one-off dyno. It is never restarted.
@@ -69,7 +74,16 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 		r.mu.Unlock()
 		return nil, errors.New("formation: one-off: reconciler is shutting down")
 	}
-	name := r.oneOffNameLocked(req.App)
+	name := req.Name
+	if name == "" {
+		name = r.oneOffNameLocked(req.App)
+	} else if !oneOffName.MatchString(name) {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("formation: one-off: Name %q is not run.N", name)
+	} else if r.nameUsedLocked(req.App, name) {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("formation: one-off %s of %s: %w", name, req.App, ErrExists)
+	}
 	d := &dynoRec{
 		id: newDynoID(req.App, name, req.Release), app: req.App, typ: "run", name: name,
 		release: req.Release, oneOff: true, state: StateStarting, startedAt: time.Now(), done: make(chan struct{}),
@@ -134,6 +148,26 @@ func (r *Reconciler) LookupOneOff(app, name string) (*OneOff, bool) {
 }
 
 // oneOffNameLocked picks an unused run.NNNN (four digits, like Heroku).
+// OneOffName picks a name ("run.N") no dyno of app has now, for a
+// OneOffRequest made later; until then it is not reserved.
+func (r *Reconciler) OneOffName(app string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.oneOffNameLocked(app)
+}
+
+// oneOffName is the syntax of a one-off's name.
+var oneOffName = regexp.MustCompile(`^run\.[1-9][0-9]{0,8}$`)
+
+func (r *Reconciler) nameUsedLocked(app, name string) bool {
+	for _, d := range r.dynos {
+		if d.app == app && d.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *Reconciler) oneOffNameLocked(app string) string {
 	used := map[string]bool{}
 	for _, d := range r.dynos {

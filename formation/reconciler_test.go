@@ -2,6 +2,7 @@ package formation_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -398,6 +399,29 @@ func TestReconcilerOneOff(t *testing.T) {
 		}
 		if exit, err := found.Stop(context.Background()); err != nil || exit.Signal != syscall.SIGTERM {
 			t.Errorf("Stop = %+v, %v", exit, err)
+		}
+		// A name announced beforehand (heroku run's API answer) is used;
+		// one in use, or not run.N, is refused.
+		name := f.rec.OneOffName("app")
+		named, err := f.rec.RunOneOff(context.Background(), formation.OneOffRequest{App: "app", Release: 1, Command: "sleep 9", Name: name})
+		if err != nil || named.Name != name {
+			t.Fatalf("RunOneOff with Name %s = %+v, %v", name, named, err)
+		}
+		if _, err := f.rec.RunOneOff(context.Background(), formation.OneOffRequest{App: "app", Release: 1, Command: "sleep", Name: name}); !errors.Is(err, formation.ErrExists) {
+			t.Errorf("a second one-off named %s: %v, want ErrExists", name, err)
+		}
+		if other, err := f.rec.RunOneOff(context.Background(), formation.OneOffRequest{App: "other", Release: 1, Command: "sleep", Name: name}); err != nil {
+			t.Errorf("another app's one-off named %s: %v", name, err)
+		} else if _, err := other.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+		for _, bad := range []string{"web.1", "run.", "run.0", "run.12a", "run.1234567890"} {
+			if _, err := f.rec.RunOneOff(context.Background(), formation.OneOffRequest{App: "app", Release: 1, Command: "sleep", Name: bad}); err == nil || !strings.Contains(err.Error(), "run.N") {
+				t.Errorf("one-off named %q: %v, want a refusal naming run.N", bad, err)
+			}
+		}
+		if _, err := named.Stop(context.Background()); err != nil {
+			t.Error(err)
 		}
 		// A detached one-off still running when Run ends is stopped.
 		if _, err := f.rec.RunOneOff(context.Background(), formation.OneOffRequest{App: "app", Release: 1, Command: "sleep"}); err != nil {

@@ -1231,12 +1231,13 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 	j.Release.ID = releaseID(app, app.Release)
 	j.Release.Version = app.Release
 	if body.Attach {
-		secret, err := a.rv.add(app.Name, body.Command, env, runTerminal(body.Env, body.ForceNoTTY))
+		// The dyno starts when the CLI attaches, under the name given here
+		// (or a fresh one, should another dyno have taken it by then).
+		j.Name = a.p.NewRunName(app.Name)
+		secret, err := a.rv.add(app.Name, body.Command, j.Name, env, runTerminal(body.Env, body.ForceNoTTY))
 		if err != nil {
 			return err
 		}
-		// The dyno gets its name when the CLI attaches and it starts.
-		j.Name = "run"
 		u := "rendezvous://" + a.runAddr + "/" + secret
 		j.AttachURL = &u
 	} else {

@@ -296,8 +296,9 @@ func TestPlatformAPI(t *testing.T) {
 		t.Fatalf("POST dynos: %d %+v", code, run)
 	}
 	secret := strings.TrimPrefix(run.AttachURL, "rendezvous://"+m.runAddr+"/")
-	if got := m.attach(secret, "line one\n\x04"); !strings.HasPrefix(got, "rendezvous\r\nline one\ndone run.") || !strings.Contains(got, " xterm") {
-		t.Errorf("attached output %q", got)
+	// The answer names the dyno before it starts; it starts under that name.
+	if got := m.attach(secret, "line one\n\x04"); !strings.HasPrefix(run.Name, "run.") || !strings.HasPrefix(got, "rendezvous\r\nline one\ndone "+run.Name+" ") || !strings.Contains(got, " xterm") {
+		t.Errorf("attached output %q (dyno announced as %q)", got, run.Name)
 	}
 	if got := m.attach(secret, "\x04"); !strings.Contains(got, "unknown or expired") {
 		t.Errorf("second use of a secret: %q", got)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -752,10 +753,15 @@ func cliRunOnTerminal(ctx context.Context, t *testing.T, cli *herokucli.CLI, app
 			t.Fatalf("heroku run bash on a terminal: after typing %q, no %q in:\n%s", keys, want, out)
 		}
 	}
-	step("", "up, run")
+	step("", "up, run.")
+	// The dyno runs under the name the CLI announced.
+	name := regexp.MustCompile(`up, (run\.[0-9]+)`).FindStringSubmatch(term.Output())
+	if name == nil {
+		t.Fatalf("heroku run bash: no dyno name in %q", term.Output())
+	}
 	// Quotes split the words the output is looked for in, so the
 	// terminal's echo of the typed line does not match.
-	step("stty size; echo on-a-''terminal-$DYNO\r", "on-a-terminal-run.")
+	step("stty size; echo on-a-''terminal-$DYNO\r", "on-a-terminal-"+name[1]+"\r")
 	step("", "30 100")
 	// A loop of short sleeps, so that a ^C that comes before a sleep has
 	// started still ends it (a trap runs between commands).

@@ -49,6 +49,7 @@ type pendingRun struct {
 	app, command string
 	env          []string
 	terminal     *formation.Terminal // nil: the input is piped
+	name         string              // the dyno's, as announced
 	expires      time.Time
 }
 
@@ -63,7 +64,7 @@ func newRendezvous(p *platform.Platform, log *slog.Logger) *rendezvous {
 }
 
 // add registers a run and returns the secret the CLI will present.
-func (rv *rendezvous) add(app, command string, env []string, terminal *formation.Terminal) (string, error) {
+func (rv *rendezvous) add(app, command, name string, env []string, terminal *formation.Terminal) (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("rendezvous secret: %w", err)
@@ -77,7 +78,7 @@ func (rv *rendezvous) add(app, command string, env []string, terminal *formation
 			delete(rv.pending, s)
 		}
 	}
-	rv.pending[secret] = pendingRun{app: app, command: command, env: env, terminal: terminal, expires: now.Add(rv.ttl)}
+	rv.pending[secret] = pendingRun{app: app, command: command, name: name, env: env, terminal: terminal, expires: now.Add(rv.ttl)}
 	return secret, nil
 }
 
@@ -187,7 +188,7 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 		return
 	}
 
-	code, err := rv.p.RunOneOff(ctx, run.app, run.command, platform.OneOffIO{Stdin: stdinR, Stdout: out, Stderr: out, Env: run.env, Terminal: run.terminal})
+	code, err := rv.p.RunOneOff(ctx, run.app, run.command, platform.OneOffIO{Stdin: stdinR, Stdout: out, Stderr: out, Env: run.env, Terminal: run.terminal, Name: run.name})
 	stdinR.Close()
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(out, "minipaas: %s\r\n", strings.TrimPrefix(err.Error(), "platform: "))

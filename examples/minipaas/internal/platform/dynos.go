@@ -288,7 +288,15 @@ type OneOffIO struct {
 	// without one; Stdin then gets a terminal's two essentials: a carriage
 	// return ends a line and ^D (0x04) ends the input.
 	Terminal *formation.Terminal
+	// Name is the dyno's name if set (from NewRunName, announced before
+	// the dyno starts); should another dyno have it by then, the dyno
+	// gets a fresh one.
+	Name string
 }
+
+// NewRunName picks a name ("run.N") for a one-off of app to start later:
+// heroku run's API answer names the dyno before the CLI attaches.
+func (p *Platform) NewRunName(app string) string { return p.rec.OneOffName(app) }
 
 // RunOneOff runs command in a one-off dyno of the current release and
 // returns its exit status. Cancelling ctx stops the dyno.
@@ -310,7 +318,7 @@ func (p *Platform) oneOff(ctx context.Context, app string, version int, command 
 	req := formation.OneOffRequest{
 		App: app, Release: version, Command: command, Env: stdio.Env,
 		Attach: true, Stdin: stdio.Stdin, Stdout: orDiscard(stdio.Stdout), Stderr: orDiscard(stdio.Stderr),
-		Terminal: stdio.Terminal,
+		Terminal: stdio.Terminal, Name: stdio.Name,
 	}
 	noTerminal := func() {
 		req.Terminal = nil
@@ -322,6 +330,10 @@ func (p *Platform) oneOff(ctx context.Context, app string, version int, command 
 		noTerminal()
 	}
 	o, err := p.rec.RunOneOff(ctx, req)
+	if req.Name != "" && errors.Is(err, formation.ErrExists) {
+		req.Name = "" // taken since it was announced
+		o, err = p.rec.RunOneOff(ctx, req)
+	}
 	if errors.Is(err, formation.ErrNoTerminal) {
 		// Learnt once: later runs skip the failing start.
 		p.noTerminals.Store(true)
