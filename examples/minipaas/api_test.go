@@ -306,6 +306,8 @@ func TestPlatformAPI(t *testing.T) {
 	m.expectError("POST", "/apps/"+app+"/dynos", `{"attach":true,"command":" "}`, 422, "invalid_params")
 
 	checkTerminalRun(t, m, app)
+	checkHangUp(t, m, app, `"COLUMNS":80,"LINES":24`)
+	checkHangUp(t, m, app, ``)
 	// With --no-tty (force_no_tty) the input stays piped.
 	if code := m.api("POST", "/apps/"+app+"/dynos", `{"attach":true,"force_no_tty":true,"command":"test -t 0 || echo piped; cat","env":{"COLUMNS":100,"LINES":30}}`, &run); code != 201 {
 		t.Fatalf("POST dynos --no-tty: %d", code)
@@ -340,6 +342,21 @@ func checkTerminalRun(t *testing.T, m *minipaas, app string) {
 // minipaas wrote, and returns everything the dyno sent.
 func (m *minipaas) attach(secret, input string) string {
 	m.t.Helper()
+	conn, br, first := m.attachConn(secret)
+	defer conn.Close()
+	if _, err := io.WriteString(conn, input); err != nil {
+		m.t.Fatal(err)
+	}
+	rest, err := io.ReadAll(br)
+	if err != nil {
+		m.t.Fatalf("rendezvous: %v", err)
+	}
+	return first + string(rest)
+}
+
+// attachConn connects to the rendezvous and reads the first line.
+func (m *minipaas) attachConn(secret string) (net.Conn, *bufio.Reader, string) {
+	m.t.Helper()
 	pemCA, err := os.ReadFile(filepath.Join(m.dataDir, "rendezvous-ca.pem"))
 	if err != nil {
 		m.t.Fatal(err)
@@ -354,7 +371,6 @@ func (m *minipaas) attach(secret, input string) string {
 	if err != nil {
 		m.t.Fatalf("rendezvous: %v", err)
 	}
-	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
 	if _, err := io.WriteString(conn, secret+"\r\n"); err != nil {
 		m.t.Fatal(err)
@@ -364,12 +380,36 @@ func (m *minipaas) attach(secret, input string) string {
 	if err != nil {
 		m.t.Fatalf("rendezvous first line: %q %v", first, err)
 	}
-	if _, err := io.WriteString(conn, input); err != nil {
-		m.t.Fatal(err)
+	return conn, br, first
+}
+
+// checkHangUp starts a long run, then drops the connection as a CLI whose
+// user closed the terminal does: the dyno is stopped.
+func checkHangUp(t *testing.T, m *minipaas, app, env string) {
+	t.Helper()
+	var run struct {
+		Name      string
+		AttachURL string `json:"attach_url"`
 	}
-	rest, err := io.ReadAll(br)
-	if err != nil {
-		m.t.Fatalf("rendezvous: %v", err)
+	if code := m.api("POST", "/apps/"+app+"/dynos", `{"attach":true,"command":"echo started; sleep 1000","env":{`+env+`}}`, &run); code != 201 {
+		t.Fatalf("POST dynos: %d", code)
 	}
-	return first + string(rest)
+	conn, br, _ := m.attachConn(strings.TrimPrefix(run.AttachURL, "rendezvous://"+m.runAddr+"/"))
+	if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "started") {
+		conn.Close()
+		t.Fatalf("run %s: %q %v", run.Name, line, err)
+	}
+	conn.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var dynos []struct{ Name string }
+		m.api("GET", "/apps/"+app+"/dynos", "", &dynos)
+		if !slices.ContainsFunc(dynos, func(d struct{ Name string }) bool { return d.Name == run.Name }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s (env %s) still there 30 s after its CLI went away: %+v", run.Name, env, dynos)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -151,32 +151,38 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 	// up to the EOT that ends it. The CLI starts sending only after it has
 	// read the first line, so the dyno's output is held back until then
 	// (or briefly, for a terminal that sends nothing), lest it arrive in
-	// the same read and be discarded with it.
+	// the same read and be discarded with it. A CLI that goes away (the
+	// connection ends, or writing to it fails) hangs up: the dyno is
+	// stopped, as Heroku stops a run whose terminal has gone.
+	runCtx, hangUp := context.WithCancel(ctx)
+	defer hangUp()
+	out.onError = hangUp
 	stdinR, stdinW := io.Pipe()
 	firstInput := make(chan struct{})
-	inputDone := make(chan struct{})
+	eotSeen := make(chan struct{})
 	go func() {
-		defer close(inputDone)
 		var once sync.Once
 		seen := func() { once.Do(func() { close(firstInput) }) }
 		defer seen()
 		buf := make([]byte, 4096)
+		eot := false
 		for {
 			n, err := br.Read(buf)
-			if n > 0 {
+			if n > 0 && !eot {
 				seen()
 				data := buf[:n]
 				if i := bytes.IndexByte(data, eotByte); i >= 0 && run.terminal == nil {
 					stdinW.Write(data[:i])
 					stdinW.Close()
-					return
-				}
-				if _, werr := stdinW.Write(data); werr != nil {
-					return
+					eot = true
+					close(eotSeen)
+				} else if _, werr := stdinW.Write(data); werr != nil {
+					return // the run is over
 				}
 			}
 			if err != nil {
 				stdinW.CloseWithError(err)
+				hangUp()
 				return
 			}
 		}
@@ -188,10 +194,13 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 		return
 	}
 
-	code, err := rv.p.RunOneOff(ctx, run.app, run.command, platform.OneOffIO{Stdin: stdinR, Stdout: out, Stderr: out, Env: run.env, Terminal: run.terminal, Name: run.name})
+	code, err := rv.p.RunOneOff(runCtx, run.app, run.command, platform.OneOffIO{Stdin: stdinR, Stdout: out, Stderr: out, Env: run.env, Terminal: run.terminal, Name: run.name})
 	stdinR.Close()
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case err != nil && runCtx.Err() == nil:
 		fmt.Fprintf(out, "minipaas: %s\r\n", strings.TrimPrefix(err.Error(), "platform: "))
+	case err != nil && ctx.Err() == nil:
+		rv.log.Info("minipaas: the CLI went away: one-off dyno stopped", "app", run.app, "dyno", run.name)
 	}
 	rv.log.Info("minipaas: one-off dyno exited", "app", run.app, "status", code)
 	if run.terminal != nil {
@@ -200,7 +209,7 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 	// Closing before the CLI has sent its EOT makes it fail writing; give
 	// it a moment.
 	select {
-	case <-inputDone:
+	case <-eotSeen:
 	case <-time.After(2 * time.Second):
 	case <-ctx.Done():
 	}
@@ -210,12 +219,18 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 type syncWriter struct {
 	mu sync.Mutex
 	w  io.Writer
+	// onError, if set, runs when a write fails (the CLI has gone).
+	onError func()
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	n, err := s.w.Write(p)
+	if err != nil && s.onError != nil {
+		s.onError()
+	}
+	return n, err
 }
 
 // rendezvousTLS makes a private CA (its certificate written to caFile for
