@@ -65,6 +65,8 @@ func TestNomadRuntime(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	// heroku run from a terminal: the task runs the command on one.
+	checkTerminalRun(t, m, "hello")
 
 	m.stop()
 	jobIDs := func() []string {

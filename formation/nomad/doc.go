@@ -107,9 +107,17 @@
 // so for an attached dyno (DynoSpec.Stdin) the bootstrap connects back to
 // a one-shot TCP listener of the Runtime (bash's /dev/tcp, at
 // Runtime.StdinAddr, which must be reachable from the Nomad client), proves
-// itself with a random token, and reads stdin from that connection. A
-// DynoSpec.Terminal is refused with formation.ErrNoTerminal: a task's
-// output comes through the log API, which has no terminal to offer.
+// itself with a random token, and reads stdin from that connection.
+//
+// A dyno with DynoSpec.Terminal runs its command under util-linux's
+// script (-qefc), which gives it a pseudo-terminal of the spec's size
+// (set with stty), relays that stdin to it as keystrokes and its output
+// to the task's stdout, and exits as the command did. The task needs
+// script (Debian's bsdutils, an essential package); without it the run
+// fails with bash's "script: command not found". Signals for the dyno
+// reach script, not the command's session; on SIGTERM script kills the
+// session itself (printing "Session terminated, killing shell..."), so a
+// dyno on a terminal gets no grace period here.
 //
 // # Runtime addresses
 //

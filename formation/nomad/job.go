@@ -1,6 +1,7 @@
 package nomad
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"sort"
@@ -169,6 +170,14 @@ type stdinSource struct {
 	token string
 }
 
+// terminalArg is bootstrap's $5: COLSxROWS, or empty for no terminal.
+func terminalArg(t *formation.Terminal) string {
+	if t == nil {
+		return ""
+	}
+	return strconv.Itoa(cmp.Or(t.Cols, 80)) + "x" + strconv.Itoa(cmp.Or(t.Rows, 24))
+}
+
 // buildJob turns a DynoSpec into the Nomad job that runs it.
 func (r *Runtime) buildJob(spec formation.DynoSpec, slug slugSource, stdin stdinSource) *Job {
 	env := map[string]string{"PATH": DefaultPath}
@@ -203,7 +212,7 @@ func (r *Runtime) buildJob(spec formation.DynoSpec, slug slugSource, stdin stdin
 			"command": r.shell(),
 			// $0 names the dyno in bash's messages; the rest are read by
 			// bootstrap and cleared before the command runs.
-			"args": escapeArgs(append([]string{"-c", bootstrap, spec.Name, spec.Command, slug.dir, stdin.addr, stdin.token}, verbatim...)),
+			"args": escapeArgs(append([]string{"-c", bootstrap, spec.Name, spec.Command, slug.dir, stdin.addr, stdin.token, terminalArg(spec.Terminal)}, verbatim...)),
 		},
 		Env:         env,
 		KillTimeout: kill,
@@ -298,9 +307,14 @@ func escapeArgs(args []string) []string {
 
 // bootstrap runs as bash -c with $0 = dyno name, $1 = the command,
 // $2 = a slug directory to copy (empty when Nomad unpacked the slug into
-// local/app), $3 = host:port to read stdin from (empty: none) and $4 = the
-// token that claims that stdin; further arguments are KEY=VALUE pairs to
+// local/app), $3 = host:port to read stdin from (empty: none), $4 = the
+// token that claims that stdin and $5 = COLSxROWS of a terminal to run the
+// command on (empty: none); further arguments are KEY=VALUE pairs to
 // export (env values Nomad would otherwise interpolate).
+//
+// A terminal is util-linux script's pseudo-terminal: script relays stdin
+// to it as keystrokes and its output to stdout, and exits as the command
+// did (-e).
 //
 // It runs the command in a process group of its own and forwards the
 // signals Nomad delivers (Nomad signals only the task's main process) to
@@ -308,8 +322,8 @@ func escapeArgs(args []string) []string {
 // contract requires. When the command ends, what is left of its group is
 // killed and bash ends the same way the command did.
 const bootstrap = `
-__dynokit_cmd=$1 __dynokit_src=$2 __dynokit_in=$3 __dynokit_tok=$4
-shift 4
+__dynokit_cmd=$1 __dynokit_src=$2 __dynokit_in=$3 __dynokit_tok=$4 __dynokit_tty=$5
+shift 5
 for __dynokit_kv in "$@"; do export "$__dynokit_kv"; done
 set --
 __dynokit_app=$NOMAD_TASK_DIR/app
@@ -332,9 +346,14 @@ done
 if [ -r "$__dynokit_app/.profile" ]; then . "$__dynokit_app/.profile"; fi
 unset __dynokit_f __dynokit_kv __dynokit_app __dynokit_src __dynokit_in __dynokit_tok
 set -m
-bash -c "$__dynokit_cmd" <&0 &
+if [ -n "$__dynokit_tty" ]; then
+  __DYNOKIT_CMD=$__dynokit_cmd __DYNOKIT_TTY=$__dynokit_tty script -qefc 'stty cols "${__DYNOKIT_TTY%x*}" rows "${__DYNOKIT_TTY#*x}"; c=$__DYNOKIT_CMD; unset __DYNOKIT_CMD __DYNOKIT_TTY; exec bash -c "$c"' /dev/null <&0 &
+else
+  bash -c "$__dynokit_cmd" <&0 &
+fi
 __dynokit_pid=$!
 set +m
+unset __dynokit_tty
 for __dynokit_s in HUP INT QUIT USR1 USR2 TERM ALRM; do
   trap "kill -$__dynokit_s -- -$__dynokit_pid 2>/dev/null" $__dynokit_s
 done

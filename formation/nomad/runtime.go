@@ -167,7 +167,9 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 		return nil, fmt.Errorf("nomad: start %s: %w", spec.ID, err)
 	}
 	if spec.Terminal != nil {
-		return nil, fmt.Errorf("nomad: start %s: %w", spec.ID, formation.ErrNoTerminal)
+		if err := spec.Terminal.Validate(); err != nil {
+			return nil, fmt.Errorf("nomad: start %s: %w", spec.ID, err)
+		}
 	}
 	slug := r.slugSource(spec)
 	if slug.url == "" {

@@ -206,7 +206,7 @@ func (s *Scheduler) group(d formation.Deployment, typ string, p formation.Proces
 			"command": cmp.Or(s.Shell, "/bin/bash"),
 			// $0 is the process type (the prelude names the dyno from it);
 			// no slug directory to copy, no stdin.
-			"args": escapeArgs(append([]string{"-c", dynoPrelude + bootstrap, typ, p.Command, "", "", ""}, verbatim...)),
+			"args": escapeArgs(append([]string{"-c", dynoPrelude + bootstrap, typ, p.Command, "", "", "", ""}, verbatim...)),
 		},
 		Env: env,
 		// The slug's entries are ./app/..., so it unpacks into local/app.
