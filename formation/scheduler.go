@@ -66,6 +66,10 @@ type OneOffSpec struct {
 	// Stdin, when non-nil, is connected to the process (heroku run,
 	// attached).
 	Stdin io.Reader
+	// Terminal, when non-nil, runs the process on a pseudo-terminal of
+	// that size, as DynoSpec.Terminal does; a scheduler that cannot
+	// refuses the spec with an error wrapping ErrNoTerminal.
+	Terminal *Terminal
 }
 
 // ErrUnknown is wrapped by Scheduler.Scale for an app or process type that

@@ -254,11 +254,12 @@
 //     should give its sizes fewer shares.
 //   - Resources.PIDs has no per-container equivalent (the kubelet's
 //     pod-PID limit is node-wide) and is ignored.
-//   - A terminal for attached one-offs: OneOffSpec has no TTY or window
-//     size, so the container gets none (heroku run's default on a
-//     terminal is a TTY); programs that check isatty behave as under a
-//     pipe. The attach has been tested against the stand-in kubelet only,
-//     not a real kubelet and container runtime.
+//   - A terminal for attached one-offs: a OneOffSpec with Terminal is
+//     refused with formation.ErrNoTerminal (the pod would need tty: true
+//     and the attach a terminal stream), so callers run it without one;
+//     programs that check isatty behave as under a pipe. The attach has
+//     been tested against the stand-in kubelet only, not a real kubelet
+//     and container runtime.
 //   - A one-off whose container cannot start (image pull errors, a
 //     missing image) waits, as the kubelet retries, until Stop or
 //     OneOffDeadline.

@@ -101,6 +101,11 @@ func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, spec 
 	if err := spec.Resources.Validate(); err != nil {
 		return nil, fmt.Errorf("kubernetes: app %s: one-off: %w", d.App, err)
 	}
+	if spec.Terminal != nil {
+		// The pod would need tty: true and the attach a terminal stream;
+		// not built yet (see the package doc).
+		return nil, fmt.Errorf("kubernetes: app %s: one-off: %w", d.App, formation.ErrNoTerminal)
+	}
 	if spec.Stdin != nil && s.Config == nil {
 		return nil, fmt.Errorf("kubernetes: app %s: one-off: attaching stdin needs Scheduler.Config (run it detached)", d.App)
 	}

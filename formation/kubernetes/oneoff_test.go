@@ -219,6 +219,9 @@ func TestOneOffPod(t *testing.T) {
 	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "x", Resources: formation.Resources{CPUShares: -1}}, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "Resources.CPUShares -1 must not be negative") {
 		t.Errorf("RunOneOff with negative CPU shares: %v", err)
 	}
+	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "bash", Stdin: strings.NewReader("ls\r"), Terminal: &formation.Terminal{}}, formation.Stdio{}); !errors.Is(err, formation.ErrNoTerminal) {
+		t.Errorf("RunOneOff on a terminal: %v, want ErrNoTerminal", err)
+	}
 	noConfig := *s
 	noConfig.Config = nil
 	if _, err := noConfig.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "bash", Stdin: strings.NewReader("ls\n")}, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "Scheduler.Config") {

@@ -57,6 +57,7 @@ func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, spec 
 		Env:       append(append([]string(nil), d.Env...), "DYNO="+name),
 		Resources: spec.Resources,
 		Stdin:     spec.Stdin,
+		Terminal:  spec.Terminal,
 	}, stdio)
 	if err != nil {
 		return nil, fmt.Errorf("nomad: one-off of %s: %w", d.App, err)

@@ -55,6 +55,20 @@ func TestSchedulerOneOff(t *testing.T) {
 		t.Errorf("attached one-off printed %q, want %q", got, "got: hello stdin")
 	}
 
+	// On a terminal (heroku run from one): its size, and CR ends a line.
+	var onTerm formationtest.Buffer
+	term, err := s.RunOneOff(ctx, dep, formation.OneOffSpec{Command: `stty size; read -r line; echo "got: $line"`,
+		Stdin: strings.NewReader("typed\r"), Terminal: &formation.Terminal{Cols: 90, Rows: 20}}, formation.Stdio{Stdout: &onTerm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := term.Wait(ctx); err != nil || exit.Code != 0 {
+		t.Errorf("one-off on a terminal: exit %v, err %v", exit, err)
+	}
+	if got := onTerm.String(); !strings.Contains(got, "20 90\r\n") || !strings.Contains(got, "got: typed\r\n") {
+		t.Errorf("one-off on a terminal printed %q", got)
+	}
+
 	long, err := s.RunOneOff(ctx, dep, formation.OneOffSpec{Command: "echo started; exec sleep 600"}, formation.Stdio{})
 	if err != nil {
 		t.Fatal(err)
