@@ -928,6 +928,19 @@ func (c dashboardControl) SetACM(ctx context.Context, name string, on bool) erro
 	return c.api.setACM(ctx, app, on)
 }
 
+// RefreshACM is PATCH /apps/{app}/acm {"acm_refresh": true}
+// (heroku certs:auto:refresh).
+func (c dashboardControl) RefreshACM(ctx context.Context, name string) error {
+	if c.api.acm == nil {
+		return errNoACM()
+	}
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return err
+	}
+	return c.api.refreshACMOf(app)
+}
+
 // ListBuildpacks is heroku buildpacks: the list, each by the name the CLI
 // shows.
 func (c dashboardControl) ListBuildpacks(ctx context.Context, name string) ([]dashboard.Buildpack, error) {

@@ -138,12 +138,12 @@ func TestDashboardACMNotAvailable(t *testing.T) {
 	if page := m.dashPage(app); !strings.Contains(page, `<p id="acm-unavailable" class="none">`+explanation+`</p>`) {
 		t.Error("the page does not explain why ACM is unavailable")
 	}
-	for _, on := range []string{"on", "off"} {
+	for _, on := range []string{"on", "off", "refresh"} {
 		if _, level, text := m.dashSubmit(app, "acm", url.Values{"acm": {on}}, nil); level != "error" || text != explanation {
 			t.Errorf("acm %s: %s %q", on, level, text)
 		}
 	}
-	if _, level, text := m.dashSubmit(app, "acm", url.Values{"acm": {"maybe"}}, nil); level != "error" || text != "acm must be on or off." {
+	if _, level, text := m.dashSubmit(app, "acm", url.Values{"acm": {"maybe"}}, nil); level != "error" || text != "acm must be on, off or refresh." {
 		t.Errorf("acm maybe: %s %q", level, text)
 	}
 	var info appJSON
@@ -191,6 +191,14 @@ func TestDashboardACM(t *testing.T) {
 	if !strings.Contains(page, `<td class="acm-status"><span class="acm acm-cert-issued">cert issued</span></td>`) || !strings.Contains(page, "ACM is on") {
 		t.Errorf("the page does not show %s's certificate as issued", host)
 	}
+	// Refresh (certs:auto:refresh) is offered while ACM is on.
+	if !strings.Contains(page, `<form id="acm-refresh"`) {
+		t.Error("with ACM on the page offers no refresh")
+	}
+	if _, level, text := m.dashSubmit(app, "acm", url.Values{"acm": {"refresh"}}, nil); level != "ok" || !strings.HasPrefix(text, "Refreshing ACM") {
+		t.Errorf("acm refresh: %s %q", level, text)
+	}
+	m.acmStatus(app, host, acmIssued)
 
 	if _, level, text := m.dashSubmit(app, "acm", url.Values{"acm": {"off"}}, nil); level != "ok" || !strings.HasPrefix(text, "Automatic Certificate Management is off") {
 		t.Errorf("acm off: %s %q", level, text)
@@ -198,7 +206,11 @@ func TestDashboardACM(t *testing.T) {
 	if m.api("GET", "/apps/"+app, "", &info); info.ACM {
 		t.Error("after turning ACM off on the dashboard the API says it is on")
 	}
-	if page = m.dashPage(app); strings.Contains(page, "cert issued") {
-		t.Error("with ACM off the page still shows a status")
+	if page = m.dashPage(app); strings.Contains(page, "cert issued") || strings.Contains(page, `id="acm-refresh"`) {
+		t.Error("with ACM off the page still shows a status or offers a refresh")
+	}
+	// As the API answers certs:auto:refresh with ACM off.
+	if _, level, text := m.dashSubmit(app, "acm", url.Values{"acm": {"refresh"}}, nil); level != "error" || text != "Automatic Certificate Management is not enabled on "+app {
+		t.Errorf("acm refresh with ACM off: %s %q", level, text)
 	}
 }

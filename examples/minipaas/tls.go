@@ -515,14 +515,33 @@ func (a *api) refreshACM(w http.ResponseWriter, r *http.Request) error {
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
-	if !a.acm.enabledFor(app.ID) {
-		return platformapi.InvalidParams("Automatic Certificate Management is not enabled on %s", app.Name)
-	}
 	if body.Refresh {
-		a.acm.issueAll(app, true)
+		err = a.refreshACMOf(app)
+	} else if !a.acm.enabledFor(app.ID) {
+		err = errACMOff(app)
+	}
+	if err != nil {
+		return err
 	}
 	platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
 	return nil
+}
+
+// refreshACMOf is certs:auto:refresh: the domains without a certificate
+// are ordered again.
+func (a *api) refreshACMOf(app platform.App) error {
+	if a.acm == nil {
+		return errNoACM()
+	}
+	if !a.acm.enabledFor(app.ID) {
+		return errACMOff(app)
+	}
+	a.acm.issueAll(app, true)
+	return nil
+}
+
+func errACMOff(app platform.App) error {
+	return platformapi.InvalidParams("Automatic Certificate Management is not enabled on %s", app.Name)
 }
 
 // listSNIEndpoints answers GET /apps/{app}/sni-endpoints (heroku certs,

@@ -28,7 +28,7 @@
 //	<prefix>/apps/{app}/domains/remove  hostname: remove a custom domain
 //	<prefix>/apps/{app}/rollback        version: a new release from an earlier one
 //	<prefix>/apps/{app}/maintenance     maintenance=on|off
-//	<prefix>/apps/{app}/acm             acm=on|off: Automatic Certificate Management (ACM)
+//	<prefix>/apps/{app}/acm             acm=on|off|refresh: Automatic Certificate Management (ACM)
 //	<prefix>/apps/{app}/buildpacks      buildpack, index: add a buildpack (URL or registry name), by default last
 //	<prefix>/apps/{app}/buildpacks/remove  buildpack: remove one (its URL or name)
 //	<prefix>/apps/{app}/buildpacks/clear   clear the buildpacks (the next push detects)
@@ -151,8 +151,7 @@
 // log is live. There is no confirmation step before a restart, rollback or
 // unset (Heroku asks for one; only destroying asks here), nor an
 // edit-in-place of a config var (setting an existing name replaces its
-// value). ACM certificates cannot be refreshed here (certs:auto:refresh),
-// and a buildpack change is not atomic: two changes at once may lose one,
+// value). A buildpack change is not atomic: two changes at once may lose one,
 // as with the CLI. Restarting one dyno restarts every
 // dyno of its process type, as platform.Restart does. A size can be
 // changed but not removed again (the platform has no unsized Resize).

@@ -23,6 +23,9 @@ type ACM interface {
 	// SetACM turns ACM on (ordering the custom domains' certificates) or
 	// off.
 	SetACM(ctx context.Context, app string, on bool) error
+	// RefreshACM orders again the certificates of the custom domains that
+	// have none (heroku certs:auto:refresh); it fails when ACM is off.
+	RefreshACM(ctx context.Context, app string) error
 }
 
 // CertStatus is a custom domain's ACM status, as the Platform API spells
@@ -73,7 +76,8 @@ func shownError(err error) string {
 	return ""
 }
 
-// acm turns ACM on or off (form: acm, on or off).
+// acm turns ACM on or off, or refreshes it (form: acm, on, off or
+// refresh).
 func (h *Handler) acm(ctx context.Context, app string, form url.Values) (string, error) {
 	c, ok := h.Control.(ACM)
 	if !ok {
@@ -84,8 +88,13 @@ func (h *Handler) acm(ctx context.Context, app string, form url.Values) (string,
 	case "on":
 		on = true
 	case "off":
+	case "refresh":
+		if err := c.RefreshACM(ctx, app); err != nil {
+			return "", err
+		}
+		return "Refreshing ACM: certificates of " + app + "'s custom domains that have none are being ordered again.", nil
 	default:
-		return "", badInput("acm must be on or off.")
+		return "", badInput("acm must be on, off or refresh.")
 	}
 	if err := c.SetACM(ctx, app, on); err != nil {
 		return "", err
