@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -47,7 +48,7 @@ func (o *OneOff) stream(ctx context.Context, stdout, stderr io.Writer) error {
 	u := core.RESTClient().Post().
 		Namespace(o.s.namespace()).Resource("pods").Name(o.pod).SubResource("attach").
 		VersionedParams(&corev1.PodAttachOptions{
-			Container: containerName, Stdin: true, Stdout: true, Stderr: true,
+			Container: containerName, Stdin: true, Stdout: true, Stderr: o.terminal == nil, TTY: o.terminal != nil,
 		}, scheme.ParameterCodec).
 		URL()
 	spdy, err := remotecommand.NewSPDYExecutor(cfg, "POST", u)
@@ -64,10 +65,35 @@ func (o *OneOff) stream(ctx context.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("kubernetes: attach %s: %w", o.pod, err)
 	}
-	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: o.stdin, Stdout: stdout, Stderr: stderr})
+	// Ends the size queue's wait when the attach does.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := remotecommand.StreamOptions{Stdin: o.stdin, Stdout: stdout, Stderr: stderr}
+	if t := o.terminal; t != nil {
+		// A TTY has one output stream; its size goes once, first thing.
+		opts.Stderr, opts.Tty = nil, true
+		opts.TerminalSizeQueue = &fixedSize{ctx: ctx, size: remotecommand.TerminalSize{Width: uint16(cmp.Or(t.Cols, 80)), Height: uint16(cmp.Or(t.Rows, 24))}}
+	}
+	err = exec.StreamWithContext(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("kubernetes: attach %s: %w", o.pod, err)
 	}
+	return nil
+}
+
+// fixedSize is a TerminalSizeQueue that gives one size, then waits for
+// the attach to end (nil ends the resize stream).
+type fixedSize struct {
+	ctx  context.Context
+	size remotecommand.TerminalSize
+	sent atomic.Bool
+}
+
+func (f *fixedSize) Next() *remotecommand.TerminalSize {
+	if !f.sent.Swap(true) {
+		return &f.size
+	}
+	<-f.ctx.Done()
 	return nil
 }
 

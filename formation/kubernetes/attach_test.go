@@ -3,10 +3,12 @@ package kubernetes_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/formation/kubernetes"
+	"github.com/dynokit/dynokit/internal/pty"
 )
 
 // standInProcess is what the stand-in kubelet attaches to: a process that
@@ -78,23 +81,11 @@ func TestOneOffAttach(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var requests []request
-	kubelet := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		if len(parts) != 4 || parts[0] != "attach" {
-			http.NotFound(w, r)
-			return
-		}
+	kubelet := attachKubelet(t, proc, func(r *http.Request) {
 		mu.Lock()
 		requests = append(requests, request{r.URL.Path, r.URL.RawQuery, r.Header.Get("Upgrade"), strings.Join(r.Header.Values("X-Stream-Protocol-Version"), ",")})
 		mu.Unlock()
-		opts, err := streaming.NewOptions(r)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		streaming.ServeAttach(w, r, proc, parts[2], "", parts[3], opts, time.Minute, 30*time.Second, remotecommandconsts.SupportedStreamingProtocols)
-	}))
-	defer kubelet.Close()
+	})
 	node := fakeNode(t, s, kubelet)
 	// Which protocol the client spoke to the API server: the upgrades it
 	// got for the attach subresource.
@@ -158,6 +149,114 @@ func TestOneOffAttach(t *testing.T) {
 	}
 	if strings.Contains(r.query, "tty=1") {
 		t.Errorf("kubelet's query %q asks for a tty", r.query)
+	}
+}
+
+// attachKubelet is a stand-in kubelet serving the attach API with the
+// kubelet's own streaming code for proc; seen gets each attach request.
+func attachKubelet(t *testing.T, proc streaming.Attacher, seen func(*http.Request)) *httptest.Server {
+	kubelet := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		if len(parts) != 4 || parts[0] != "attach" {
+			http.NotFound(w, r)
+			return
+		}
+		seen(r)
+		opts, err := streaming.NewOptions(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		streaming.ServeAttach(w, r, proc, parts[2], "", parts[3], opts, time.Minute, 30*time.Second, remotecommandconsts.SupportedStreamingProtocols)
+	}))
+	t.Cleanup(kubelet.Close)
+	return kubelet
+}
+
+// terminalProcess is a stand-in attach target with a TTY: bash on a real
+// pseudo-terminal of the size the attach sends, which prints that size
+// and echoes a line, then exits with code.
+type terminalProcess struct {
+	s    *kubernetes.Scheduler
+	code int32
+}
+
+func (p *terminalProcess) AttachContainer(ctx context.Context, pod string, _ types.UID, container string, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	if in == nil || out == nil || errOut != nil || !tty {
+		return fmt.Errorf("attach to %s/%s: stdin %v, stdout %v, stderr %v, tty %v; want stdin, stdout and a tty", pod, container, in != nil, out != nil, errOut != nil, tty)
+	}
+	var size remotecommand.TerminalSize
+	select {
+	case size = <-resize:
+	case <-time.After(30 * time.Second):
+		return errors.New("no terminal size came")
+	}
+	master, slave, err := pty.Open(int(size.Width), int(size.Height))
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	cmd := exec.Command("bash", "--norc", "--noprofile", "-c", `stty size; read -r x; echo "got:$x"`)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = pty.Attr()
+	err = cmd.Start()
+	slave.Close()
+	if err != nil {
+		return err
+	}
+	go func() { _, _ = io.Copy(master, in) }()
+	_, _ = io.Copy(out, master) // until EIO: bash has exited
+	if err := cmd.Wait(); err != nil {
+		return err
+	}
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		pods := p.s.Client.CoreV1().Pods(p.s.Namespace)
+		cur, err := pods.Get(ctx, pod, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Status = oneOffExited(p.code, "Error")
+		_, err = pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+// TestOneOffAttachTerminal: a one-off on a terminal (heroku run from one)
+// gets a container with a TTY, and the attach asks for one, sends its
+// size and carries the keystrokes and the one output stream.
+func TestOneOffAttachTerminal(t *testing.T) {
+	c, s := newScheduler(t)
+	c.needLocal(t)
+	var mu sync.Mutex
+	var queries []string
+	kubelet := attachKubelet(t, &terminalProcess{s: s, code: 0}, func(r *http.Request) {
+		mu.Lock()
+		queries = append(queries, r.URL.RawQuery)
+		mu.Unlock()
+	})
+	node := fakeNode(t, s, kubelet)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	o, pod := runOneOff(t, s, shop("shop", 1, "hi"), formation.OneOffSpec{Command: "bash", Stdin: strings.NewReader("typed\r"), Terminal: &formation.Terminal{Cols: 90, Rows: 20}}, formation.Stdio{Stdout: stdout, Stderr: stderr})
+	if ctr := pod.Spec.Containers[0]; !ctr.Stdin || !ctr.StdinOnce || !ctr.TTY {
+		t.Errorf("one-off's container: stdin %v, stdinOnce %v, tty %v; want all three", ctr.Stdin, ctr.StdinOnce, ctr.TTY)
+	}
+	bind(t, s, pod.Name, node)
+	kubeletStatus(t, s, pod.Name, oneOffRunning())
+	if exit := wait(t, o); exit.Code != 0 {
+		t.Errorf("Exit %+v, want code 0", exit)
+	}
+	for _, want := range []string{"20 90\r\n", "typed\r\n", "got:typed\r\n"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout %q lacks %q", stdout.String(), want)
+		}
+	}
+	if stderr.String() != "" {
+		t.Errorf("stderr %q, want nothing (a terminal has one output stream)", stderr.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(queries) != 1 || !strings.Contains(queries[0], "tty=1") || strings.Contains(queries[0], "error=1") {
+		t.Errorf("kubelet's attach queries %q: want one with tty=1 and no error stream", queries)
 	}
 }
 

@@ -143,7 +143,10 @@
 // ended.
 //
 // An attached one-off (heroku run: OneOffSpec.Stdin set) has stdin: true
-// and stdinOnce: true on its container, no TTY. Once the container runs,
+// and stdinOnce: true on its container, and tty: true when
+// OneOffSpec.Terminal is set (then the attach asks for a TTY, sends the
+// terminal's size first and carries one output stream, to Stdio.Stdout;
+// Stdin is keystrokes for the container's terminal). Once the container runs,
 // the OneOff attaches to it through the API server's pod attach API
 // (pods/{name}/attach with stdin, stdout and stderr; the API server
 // proxies it to the kubelet's /attach/{namespace}/{pod}/{container}):
@@ -254,12 +257,10 @@
 //     should give its sizes fewer shares.
 //   - Resources.PIDs has no per-container equivalent (the kubelet's
 //     pod-PID limit is node-wide) and is ignored.
-//   - A terminal for attached one-offs: a OneOffSpec with Terminal is
-//     refused with formation.ErrNoTerminal (the pod would need tty: true
-//     and the attach a terminal stream), so callers run it without one;
-//     programs that check isatty behave as under a pipe. The attach has
-//     been tested against the stand-in kubelet only, not a real kubelet
-//     and container runtime.
+//   - The attach (with or without a terminal) has been tested against a
+//     stand-in kubelet only (the kubelet's own streaming code serving a
+//     local process), not a real kubelet and container runtime. A
+//     terminal's size is sent once; resizes are not passed on.
 //   - A one-off whose container cannot start (image pull errors, a
 //     missing image) waits, as the kubelet retries, until Stop or
 //     OneOffDeadline.

@@ -240,9 +240,14 @@ func (s *Scheduler) oneOffPod(d formation.Deployment, pod, name string, one form
 	if one.Stdin != nil {
 		// Attached (heroku run): the process reads the stdin the attach
 		// API gives it, which closes for good when the client detaches
-		// (stdinOnce), so the process sees EOF as under a pipe. No TTY:
-		// stdout and stderr stay apart and no terminal is emulated.
+		// (stdinOnce), so the process sees EOF as under a pipe. Without a
+		// Terminal stdout and stderr stay apart and no terminal is
+		// emulated; with one the container runtime gives the process a
+		// TTY (stderr goes with stdout), sized by the attach.
 		c.WithStdin(true).WithStdinOnce(true)
+		if one.Terminal != nil {
+			c.WithTTY(true)
+		}
 	}
 	spec := podSpec(d, c).WithRestartPolicy(corev1.RestartPolicyNever)
 	if s.OneOffDeadline > 0 {

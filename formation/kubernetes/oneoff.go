@@ -48,6 +48,9 @@ type OneOff struct {
 	secret *corev1ac.SecretApplyConfiguration
 	// stdin is OneOffSpec.Stdin: non-nil for an attached one-off.
 	stdin io.Reader
+	// terminal is OneOffSpec.Terminal: the container has a TTY of this
+	// size, and the attach carries it.
+	terminal *formation.Terminal
 
 	done chan struct{} // closed once exit is set and the pod deleted
 	exit formation.Exit
@@ -102,9 +105,12 @@ func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, spec 
 		return nil, fmt.Errorf("kubernetes: app %s: one-off: %w", d.App, err)
 	}
 	if spec.Terminal != nil {
-		// The pod would need tty: true and the attach a terminal stream;
-		// not built yet (see the package doc).
-		return nil, fmt.Errorf("kubernetes: app %s: one-off: %w", d.App, formation.ErrNoTerminal)
+		if err := spec.Terminal.Validate(); err != nil {
+			return nil, fmt.Errorf("kubernetes: app %s: one-off: %w", d.App, err)
+		}
+		if spec.Stdin == nil {
+			return nil, fmt.Errorf("kubernetes: app %s: one-off: a terminal needs OneOffSpec.Stdin (the attach carries it)", d.App)
+		}
 	}
 	if spec.Stdin != nil && s.Config == nil {
 		return nil, fmt.Errorf("kubernetes: app %s: one-off: attaching stdin needs Scheduler.Config (run it detached)", d.App)
@@ -144,11 +150,12 @@ func (s *Scheduler) RunOneOff(ctx context.Context, d formation.Deployment, spec 
 	}
 	o := &OneOff{
 		s: s, app: d.App, pod: created.Name, uid: created.UID,
-		secret:  s.secret(d, secret, data),
-		stdin:   spec.Stdin,
-		name:    DynoName(OneOffType, created.Name),
-		done:    make(chan struct{}),
-		endedCh: make(chan struct{}),
+		secret:   s.secret(d, secret, data),
+		stdin:    spec.Stdin,
+		terminal: spec.Terminal,
+		name:     DynoName(OneOffType, created.Name),
+		done:     make(chan struct{}),
+		endedCh:  make(chan struct{}),
 	}
 	// The dyno outlives RunOneOff's ctx; it ends with the pod.
 	go o.monitor(context.WithoutCancel(ctx), created, stdio)

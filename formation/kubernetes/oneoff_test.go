@@ -219,8 +219,11 @@ func TestOneOffPod(t *testing.T) {
 	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "x", Resources: formation.Resources{CPUShares: -1}}, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "Resources.CPUShares -1 must not be negative") {
 		t.Errorf("RunOneOff with negative CPU shares: %v", err)
 	}
-	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "bash", Stdin: strings.NewReader("ls\r"), Terminal: &formation.Terminal{}}, formation.Stdio{}); !errors.Is(err, formation.ErrNoTerminal) {
-		t.Errorf("RunOneOff on a terminal: %v, want ErrNoTerminal", err)
+	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "bash", Terminal: &formation.Terminal{}}, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "OneOffSpec.Stdin") {
+		t.Errorf("RunOneOff on a terminal without stdin: %v, want an error naming OneOffSpec.Stdin", err)
+	}
+	if _, err := s.RunOneOff(ctxT(t), d, formation.OneOffSpec{Command: "bash", Stdin: strings.NewReader(""), Terminal: &formation.Terminal{Cols: -1}}, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "0–65535") {
+		t.Errorf("RunOneOff on a terminal of -1 columns: %v, want a size error", err)
 	}
 	noConfig := *s
 	noConfig.Config = nil
