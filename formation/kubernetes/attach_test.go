@@ -54,13 +54,19 @@ func (p *standInProcess) AttachContainer(ctx context.Context, pod string, _ type
 	}
 	// The process exits: its streams end with the container, which the
 	// kubelet reports terminated.
+	return reportExited(ctx, p.s, pod, p.code)
+}
+
+// reportExited writes the one-off pod's container as terminated with
+// code, as the kubelet reports a process that exited.
+func reportExited(ctx context.Context, s *kubernetes.Scheduler, pod string, code int32) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		pods := p.s.Client.CoreV1().Pods(p.s.Namespace)
+		pods := s.Client.CoreV1().Pods(s.Namespace)
 		cur, err := pods.Get(ctx, pod, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		cur.Status = oneOffExited(p.code, "Error")
+		cur.Status = oneOffExited(code, "Error")
 		_, err = pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 		return err
 	})
@@ -209,16 +215,7 @@ func (p *terminalProcess) AttachContainer(ctx context.Context, pod string, _ typ
 	if err := cmd.Wait(); err != nil {
 		return err
 	}
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		pods := p.s.Client.CoreV1().Pods(p.s.Namespace)
-		cur, err := pods.Get(ctx, pod, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		cur.Status = oneOffExited(p.code, "Error")
-		_, err = pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
+	return reportExited(ctx, p.s, pod, p.code)
 }
 
 // TestOneOffAttachTerminal: a one-off on a terminal (heroku run from one)
