@@ -759,6 +759,12 @@ func cliRunOnTerminal(ctx context.Context, t *testing.T, cli *herokucli.CLI, app
 	if name == nil {
 		t.Fatalf("heroku run bash: no dyno name in %q", term.Output())
 	}
+	// The shell's prompt comes through before anything is typed (the
+	// working directory is HOME, the app).
+	prompt := regexp.MustCompile(`~[#$] `)
+	if out, ok := term.WaitOutput(60*time.Second, prompt.MatchString); !ok {
+		t.Fatalf("heroku run bash on a terminal: no prompt in:\n%s", out)
+	}
 	// Quotes split the words the output is looked for in, so the
 	// terminal's echo of the typed line does not match.
 	step("stty size; echo on-a-''terminal-$DYNO\r", "on-a-terminal-"+name[1]+"\r")

@@ -187,9 +187,16 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 			}
 		}
 	}()
+	// A CLI on a terminal sends nothing until a key is pressed: waiting
+	// long for it would hold back the shell's prompt, and the first line
+	// has reached it well before a short wait ends.
+	firstWait := 2 * time.Second
+	if run.terminal != nil {
+		firstWait = 250 * time.Millisecond
+	}
 	select {
 	case <-firstInput:
-	case <-time.After(2 * time.Second):
+	case <-time.After(firstWait):
 	case <-ctx.Done():
 		return
 	}
