@@ -10,7 +10,10 @@
 //     and waited on. Backends: formation/local (process groups on this
 //     host, the default) and formation/oci (OCI containers). Stop is
 //     Heroku's shutdown: SIGTERM to every process, a grace period
-//     (DefaultGrace, 30 s), then SIGKILL.
+//     (DefaultGrace, 30 s), then SIGKILL. An attached one-off may run on
+//     a pseudo-terminal (DynoSpec.Terminal, OneOffSpec.Terminal: heroku
+//     run from a terminal); every backend here gives one, and a Runtime
+//     that cannot answers ErrNoTerminal.
 //   - A Formation is the desired state of one app: its release, the
 //     quantity (and size) of each process type, and the Strategy used to
 //     replace dynos when the release changes (RestartAll, Preboot, Rolling).
