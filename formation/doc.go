@@ -8,7 +8,8 @@
 //     dyno named "run.NNNN" (heroku run). DYNO carries the name.
 //   - A Runtime starts dynos (Runtime.Start → Dyno); a Dyno is signalled
 //     and waited on. Backends: formation/local (process groups on this
-//     host, the default) and formation/oci (OCI containers). Stop is
+//     host, the default), formation/oci (OCI containers) and
+//     formation/nomad (a Nomad job per dyno). Stop is
 //     Heroku's shutdown: SIGTERM to every process, a grace period
 //     (DefaultGrace, 30 s), then SIGKILL. An attached one-off may run on
 //     a pseudo-terminal (DynoSpec.Terminal, OneOffSpec.Terminal: heroku
