@@ -197,22 +197,21 @@ func (p *terminalProcess) AttachContainer(ctx context.Context, pod string, _ typ
 	case <-time.After(30 * time.Second):
 		return errors.New("no terminal size came")
 	}
-	master, slave, err := pty.Open(int(size.Width), int(size.Height))
+	term, err := pty.NewRelay(int(size.Width), int(size.Height))
 	if err != nil {
 		return err
 	}
-	defer master.Close()
 	cmd := exec.Command("bash", "--norc", "--noprofile", "-c", `stty size; read -r x; echo "got:$x"`)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = term.Slave, term.Slave, term.Slave
 	cmd.SysProcAttr = pty.Attr()
-	err = cmd.Start()
-	slave.Close()
-	if err != nil {
+	if err := cmd.Start(); err != nil {
+		term.Abandon()
 		return err
 	}
-	go func() { _, _ = io.Copy(master, in) }()
-	_, _ = io.Copy(out, master) // until EIO: bash has exited
-	if err := cmd.Wait(); err != nil {
+	term.Started(in, out)
+	err = cmd.Wait()
+	term.Close(5 * time.Second) // the output left in the terminal first
+	if err != nil {
 		return err
 	}
 	return reportExited(ctx, p.s, pod, p.code)

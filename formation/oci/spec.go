@@ -57,7 +57,13 @@ type Opt func(*specs.Spec) error
 // OOM counter (the runtime removes the cgroup as soon as PID 1 exits). Both
 // are optional, so a bare `runc run` of the bundle works too. stdin is
 // redirected explicitly because bash gives background jobs /dev/null.
-const initScript = `{ echo started >&4; } 2>/dev/null
+const initScript = initStart + `) <&0 &
+wait "$!"
+` + initEnd
+
+// initStart and initEnd are initScript around how the command runs.
+const (
+	initStart = `{ echo started >&4; } 2>/dev/null
 (
   exec 3<&- 4>&-
   for f in /app/.profile.d/*.sh; do
@@ -65,22 +71,25 @@ const initScript = `{ echo started >&4; } 2>/dev/null
   done
   if [ -r /app/.profile ]; then . /app/.profile; fi
   exec bash -c "$1"
-) <&0 &
-wait "$!"
-status=$?
+`
+	initEnd = `status=$?
 { echo "exited $status" >&4; } 2>/dev/null
 read -r -u 3 _ 2>/dev/null
 exit "$status"`
+)
 
-// initFor is initScript, or for a dyno on a terminal a variant that runs
-// the command in the foreground: a non-interactive shell's background job
-// ignores SIGINT, which must reach it from the terminal's ^C (PID 1 itself
-// ignores it, having no handler).
+// terminalInit is initScript for a dyno on a terminal: the command runs in
+// the foreground, since a non-interactive shell's background job ignores
+// SIGINT, which must reach it from the terminal's ^C (PID 1 itself ignores
+// it, having no handler).
+const terminalInit = initStart + ")\n" + initEnd
+
+// initFor is the init of d.
 func initFor(d formation.DynoSpec) string {
-	if d.Terminal == nil {
-		return initScript
+	if d.Terminal != nil {
+		return terminalInit
 	}
-	return strings.Replace(initScript, ") <&0 &\nwait \"$!\"\n", ")\n", 1)
+	return initScript
 }
 
 // idPattern is the container ID syntax runc accepts.
@@ -118,6 +127,11 @@ func ValidateDynoSpec(d formation.DynoSpec) error {
 		return fmt.Errorf("oci: dyno spec %s: Resources.PIDs %d is negative", d.ID, d.Resources.PIDs)
 	case d.Resources.CPUShares < 0:
 		return fmt.Errorf("oci: dyno spec %s: Resources.CPUShares %d is negative", d.ID, d.Resources.CPUShares)
+	}
+	if d.Terminal != nil {
+		if err := d.Terminal.Validate(); err != nil {
+			return fmt.Errorf("oci: dyno spec %s: %w", d.ID, err)
+		}
 	}
 	for i, kv := range d.Env {
 		k, _, ok := strings.Cut(kv, "=")

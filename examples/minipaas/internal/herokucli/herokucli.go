@@ -211,10 +211,10 @@ func (c *CLI) Run(ctx context.Context, args ...string) (Result, error) {
 // Running is a command started with Start that has not been stopped:
 // `heroku logs --tail`, which only ends when it is killed.
 type Running struct {
-	cmd  *exec.Cmd
-	out  formationtest.Buffer // stdout and stderr, interleaved as written
-	done chan struct{}
-	term *os.File // the terminal's master end (StartOnTerminal)
+	cmd   *exec.Cmd
+	out   formationtest.Buffer // stdout and stderr, interleaved as written
+	done  chan struct{}
+	typed *io.PipeWriter // keystrokes for the terminal (StartOnTerminal)
 }
 
 // Start starts `heroku args...` and returns while it runs. Output reads
@@ -245,32 +245,23 @@ func (c *CLI) StartOnTerminal(ctx context.Context, cols, rows int, args ...strin
 	if err != nil {
 		return nil, err
 	}
-	master, slave, err := pty.Open(cols, rows)
+	term, err := pty.NewRelay(cols, rows)
 	if err != nil {
 		return nil, fmt.Errorf("herokucli: heroku %s: %w", strings.Join(args, " "), err)
 	}
-	r := &Running{cmd: cmd, done: make(chan struct{}), term: master}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	keys, typed := io.Pipe()
+	r := &Running{cmd: cmd, done: make(chan struct{}), typed: typed}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = term.Slave, term.Slave, term.Slave
 	cmd.SysProcAttr = pty.Attr() // a session, so also a process group as command's
-	err = cmd.Start()
-	slave.Close()
-	if err != nil {
-		master.Close()
+	if err := cmd.Start(); err != nil {
+		term.Abandon()
 		return nil, fmt.Errorf("herokucli: heroku %s: %w", strings.Join(args, " "), err)
 	}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		_, _ = io.Copy(&r.out, master) // EIO once nothing holds the terminal
-	}()
+	term.Started(keys, &r.out)
 	go func() {
 		_ = cmd.Wait()
-		select {
-		case <-copied:
-		case <-time.After(5 * time.Second): // a straggler holds the terminal
-		}
-		master.Close()
-		<-copied
+		term.Close(5 * time.Second) // a straggler may hold the terminal
+		typed.Close()
 		close(r.done)
 	}()
 	return r, nil
@@ -279,10 +270,10 @@ func (c *CLI) StartOnTerminal(ctx context.Context, cols, rows int, args ...strin
 // Type writes s to the terminal of a command started with
 // StartOnTerminal, as keystrokes ("\r" is Enter, "\x03" ^C).
 func (r *Running) Type(s string) error {
-	if r.term == nil {
+	if r.typed == nil {
 		return errors.New("herokucli: Type: the command has no terminal (StartOnTerminal)")
 	}
-	_, err := io.WriteString(r.term, s)
+	_, err := io.WriteString(r.typed, s)
 	return err
 }
 
