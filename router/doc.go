@@ -188,7 +188,10 @@
 //     the same Router code as net/http does, and adds no dependency.
 //   - The front end is stricter than net/http in a few places: HTTP
 //     versions other than 1.0 and 1.1 get 505, Transfer-Encoding on an
-//     HTTP/1.0 request 400, and trailers are checked and dropped. Expect
+//     HTTP/1.0 request 400, and trailers are checked and dropped. A
+//     request framed both ways (chunked and a valid Content-Length) is
+//     answered by its chunked framing and then the connection closes, as
+//     RFC 9112 §6.1 requires of a server; net/http reads on. Expect
 //     values other than 100-continue reach the router (H26, 417, with a
 //     log line); on the net/http front end, net/http answers 417 itself for
 //     HTTP/1.1 and no log line is written. A request body the handler left

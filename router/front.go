@@ -666,21 +666,12 @@ func (c *fconn) parse(head string) int {
 	r.Body = http.NoBody
 	c.body.reset()
 	c.bodyDone.Store(true)
-	if te, ok := h["Transfer-Encoding"]; ok {
-		if c.http10 {
-			return http.StatusBadRequest
-		}
-		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
-			return http.StatusNotImplemented
-		}
-		// Chunked wins over any Content-Length (RFC 9112 §6.3). Like
-		// net/http, the framing headers leave the map for the fields.
-		delete(h, "Content-Length")
-		delete(h, "Transfer-Encoding")
-		r.TransferEncoding = chunkedTE
-		r.ContentLength = -1
-		c.body.chunked = true
-	} else if cls, ok := h["Content-Length"]; ok {
+	// Content-Length is checked even when chunked framing overrides it,
+	// as net/http does: a request whose lengths are invalid or disagree is
+	// refused whatever else it carries.
+	cls, hasLength := h["Content-Length"]
+	var length int64
+	if hasLength {
 		n, ok := parseDigits(cls[0])
 		if !ok {
 			return http.StatusBadRequest
@@ -690,9 +681,32 @@ func (c *fconn) parse(head string) int {
 				return http.StatusBadRequest
 			}
 		}
+		length = n
+	}
+	if te, ok := h["Transfer-Encoding"]; ok {
+		if c.http10 {
+			return http.StatusBadRequest
+		}
+		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
+			return http.StatusNotImplemented
+		}
+		// Chunked wins over any Content-Length (RFC 9112 §6.3). Like
+		// net/http, the framing headers leave the map for the fields.
+		// With both, the connection closes after the response (RFC 9112
+		// §6.1): a client that framed by length would read on from where
+		// its request was cut.
+		if hasLength {
+			c.wantClose, r.Close = true, true
+		}
+		delete(h, "Content-Length")
+		delete(h, "Transfer-Encoding")
+		r.TransferEncoding = chunkedTE
+		r.ContentLength = -1
+		c.body.chunked = true
+	} else if hasLength {
 		h["Content-Length"] = cls[:1] // equal duplicates merge, as in net/http
-		r.ContentLength = n
-		c.body.remaining = n
+		r.ContentLength = length
+		c.body.remaining = length
 	}
 	if r.ContentLength != 0 {
 		r.Body = &c.body

@@ -39,6 +39,9 @@ func TestSmugglingAndLimits(t *testing.T) {
 		mustSet(t, e.rt, "app", addr)
 		const host = "Host: app.localhost\r\n"
 		smuggled := "GET /smuggled HTTP/1.1\r\n" + host + "\r\n"
+		// What the dyno sees behind the router's own front end, where it
+		// differs from net/http's.
+		ownFront := map[string][]string{"te and cl: chunked wins, re-framed": {"/a"}}
 		for _, tc := range []struct {
 			name   string
 			raw    string
@@ -48,7 +51,12 @@ func TestSmugglingAndLimits(t *testing.T) {
 		}{
 			{"conflicting content-length", "POST /a HTTP/1.1\r\n" + host + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello" + smuggled, "HTTP/1.1 400", nil},
 			{"content-length list", "POST /a HTTP/1.1\r\n" + host + "Content-Length: 5, 6\r\n\r\nhello" + smuggled, "HTTP/1.1 400", nil},
+			// Both framings: chunked wins and the dyno gets it re-framed.
+			// The own front end then closes the connection (RFC 9112
+			// §6.1), so what follows is never read; net/http reads on.
 			{"te and cl: chunked wins, re-framed", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 ", []string{"/a", "/smuggled"}},
+			{"te and empty cl", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nContent-Length:\r\n\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 400", nil},
+			{"te and conflicting cl", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 400", nil},
 			{"unknown transfer-encoding", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 501", nil},
 			// net/http unfolds obs-fold into one SP-joined value, which RFC 9112 §5.2
 			// allows a proxy to forward: the dyno never sees a continuation line.
@@ -84,8 +92,12 @@ func TestSmugglingAndLimits(t *testing.T) {
 						break collect
 					}
 				}
-				if strings.Join(paths, ",") != strings.Join(tc.dyno, ",") {
-					t.Errorf("dyno saw %v, want %v", paths, tc.dyno)
+				want := tc.dyno
+				if own, ok := ownFront[tc.name]; ok && !netHTTP(t) {
+					want = own
+				}
+				if strings.Join(paths, ",") != strings.Join(want, ",") {
+					t.Errorf("dyno saw %v, want %v", paths, want)
 				}
 			})
 		}
