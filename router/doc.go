@@ -107,8 +107,12 @@
 //
 // Every request produces one log line in Heroku's key order, given to the
 // LogSink for the app's log stream and to the optional slog.Logger. Per-app
-// metrics (requests, status classes, error codes, service-time
-// percentiles) are read with [Router.Stats].
+// metrics (requests, status classes, error codes, a service-time histogram
+// and its percentiles) are read with [Router.Stats]: counters since the app
+// was added, kept with atomic adds on the request path. A reader that
+// wants an interval — an autoscaler's last minute, a dashboard's last few
+// — takes snapshots and subtracts them ([AppStats.Sub]), which costs the
+// request path nothing.
 //
 // # Certificates
 //

@@ -71,3 +71,46 @@ func ExampleValidRequestID() {
 	fmt.Println(router.ValidRequestID("too-short"), router.ValidRequestID("0123456789abcdefghijKLMN"))
 	// Output: false true
 }
+
+// An autoscaler reads an app's metrics at intervals and acts on their
+// difference: the requests of the interval and their percentiles.
+func ExampleAppStats_Sub() {
+	dyno := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(30 * time.Millisecond)
+		}
+	}))
+	defer dyno.Close()
+	rt := router.New(router.Config{})
+	if err := rt.SetBackends("myapp", []router.Dyno{{ID: "d-1", Name: "web.1", Addr: dyno.Listener.Addr().String()}}); err != nil {
+		panic(err)
+	}
+	front := httptest.NewServer(rt)
+	defer front.Close()
+	get := func(path string) {
+		req, _ := http.NewRequest("GET", front.URL+path, nil)
+		req.Host = "myapp.localhost"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+	}
+
+	for range 10 {
+		get("/")
+	}
+	prev, _ := rt.Stats("myapp")
+	for range 3 {
+		get("/slow")
+	}
+	cur, _ := rt.Stats("myapp")
+
+	const target = 20 * time.Millisecond
+	win := cur.Sub(prev)
+	fmt.Printf("interval: %d requests, p95 over %v: %v\n", win.Requests, target, win.P95 > target)
+	fmt.Printf("since added: %d requests, p50 over %v: %v\n", cur.Requests, target, cur.P50 > target)
+	// Output:
+	// interval: 3 requests, p95 over 20ms: true
+	// since added: 13 requests, p50 over 20ms: false
+}

@@ -37,7 +37,9 @@ func (s *appStats) record(status int, c Code, service time.Duration) {
 }
 
 // AppStats is a snapshot of an app's request metrics since it was added,
-// readable by a dashboard or an autoscaler.
+// readable by a dashboard or an autoscaler. Counters only grow, so the
+// metrics of an interval are the difference of two snapshots: see
+// [AppStats.Sub].
 type AppStats struct {
 	Requests int64
 	// ByClass counts responses by logged status class: ByClass[2] is 2xx;
@@ -45,6 +47,11 @@ type AppStats struct {
 	ByClass [6]int64
 	// ByCode counts router errors by code, e.g. ByCode["H12"].
 	ByCode map[string]int64
+	// ServiceTimes is the service-time histogram: ServiceTimes[i] counts
+	// requests served in under 2^i ms (and, for i > 0, in at least
+	// 2^(i-1) ms); the last element counts the slower ones. Requests
+	// answered without a dyno (H14, H80, ...) have no service time.
+	ServiceTimes [serviceBuckets + 1]int64
 	// Service-time percentiles, each rounded up to a power-of-two number of
 	// milliseconds (the histogram's resolution).
 	P50, P95, P99 time.Duration
@@ -67,11 +74,44 @@ func (rt *Router) Stats(appName string) (s AppStats, ok bool) {
 			s.ByCode[c.String()] = n
 		}
 	}
-	var h [serviceBuckets + 1]int64
+	for i := range s.ServiceTimes {
+		s.ServiceTimes[i] = st.hist[i].Load()
+	}
+	s.percentiles()
+	return s, true
+}
+
+// Sub returns the metrics of the requests counted in s but not in prev, an
+// earlier snapshot of the same app: the metrics of the interval between
+// the two, with that interval's own percentiles (those of a snapshot cover
+// all requests since the app was added, which an autoscaler cannot use).
+// If the app was removed and added again in between, its counters started
+// over and s is returned as it is.
+func (s AppStats) Sub(prev AppStats) AppStats {
+	if s.Requests < prev.Requests {
+		return s
+	}
+	d := AppStats{Requests: s.Requests - prev.Requests, ByCode: map[string]int64{}}
+	for i := range d.ByClass {
+		d.ByClass[i] = s.ByClass[i] - prev.ByClass[i]
+	}
+	for c, n := range s.ByCode {
+		if n -= prev.ByCode[c]; n > 0 {
+			d.ByCode[c] = n
+		}
+	}
+	for i := range d.ServiceTimes {
+		d.ServiceTimes[i] = s.ServiceTimes[i] - prev.ServiceTimes[i]
+	}
+	d.percentiles()
+	return d
+}
+
+// percentiles sets P50, P95 and P99 from ServiceTimes.
+func (s *AppStats) percentiles() {
 	var total int64
-	for i := range h {
-		h[i] = st.hist[i].Load()
-		total += h[i]
+	for _, n := range s.ServiceTimes {
+		total += n
 	}
 	pct := func(p float64) time.Duration {
 		if total == 0 {
@@ -79,7 +119,7 @@ func (rt *Router) Stats(appName string) (s AppStats, ok bool) {
 		}
 		want := int64(float64(total)*p + 0.999999)
 		var seen int64
-		for i, n := range h {
+		for i, n := range s.ServiceTimes {
 			seen += n
 			if seen >= want {
 				return time.Duration(int64(1)<<i) * time.Millisecond
@@ -88,5 +128,4 @@ func (rt *Router) Stats(appName string) (s AppStats, ok bool) {
 		return time.Duration(int64(1)<<serviceBuckets) * time.Millisecond
 	}
 	s.P50, s.P95, s.P99 = pct(0.50), pct(0.95), pct(0.99)
-	return s, true
 }

@@ -43,6 +43,14 @@ type RouterMetrics interface {
 	RouterStats(app string) (router.AppStats, bool)
 }
 
+// RecentRouterMetrics is an optional capability of a Source with
+// RouterMetrics: an app's router metrics over the last span (0 when there
+// are none yet), shown beside those since the router started.
+// *platform.Platform has it.
+type RecentRouterMetrics interface {
+	RecentRouterStats(app string) (st router.AppStats, span time.Duration, ok bool)
+}
+
 // Defaults of the Handler's optional fields.
 const (
 	DefaultPrefix    = "/dashboard"
@@ -348,6 +356,13 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 	if m, ok := h.Source.(RouterMetrics); ok {
 		if st, ok := m.RouterStats(name); ok && st.Requests > 0 {
 			data["Metrics"] = metricsView(st)
+			if m, ok := h.Source.(RecentRouterMetrics); ok {
+				if st, span, ok := m.RecentRouterStats(name); ok && span >= time.Minute {
+					recent := metricsView(st)
+					recent.Minutes = int(span.Round(time.Minute) / time.Minute)
+					data["Recent"] = recent
+				}
+			}
 		}
 	}
 	if h.Control != nil {
@@ -454,6 +469,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 
 // metrics is an app's router metrics as the app page shows them.
 type metrics struct {
+	Minutes       int  // the span of recent metrics
+	Timed         bool // some requests reached a dyno: the percentiles mean something
 	Requests      int64
 	Classes       []classCount // 2xx…5xx with a count
 	Errors        []codeCount  // router errors (H-codes), by code
@@ -472,6 +489,9 @@ type codeCount struct {
 
 func metricsView(st router.AppStats) metrics {
 	m := metrics{Requests: st.Requests, P50: st.P50, P95: st.P95, P99: st.P99}
+	for _, n := range st.ServiceTimes {
+		m.Timed = m.Timed || n > 0
+	}
 	for c := 1; c < len(st.ByClass); c++ {
 		if n := st.ByClass[c]; n > 0 {
 			m.Classes = append(m.Classes, classCount{strconv.Itoa(c) + "xx", n})

@@ -489,4 +489,69 @@ func TestRouterMetrics(t *testing.T) {
 	}
 }
 
-var _ RouterMetrics = (*platform.Platform)(nil) // minipaas's Source has the metrics
+// recentSource adds metrics over a window to metricsSource: those counted
+// since the snapshot prev, as *platform.Platform reports them.
+type recentSource struct {
+	metricsSource
+	prev router.AppStats
+	span time.Duration
+}
+
+func (m recentSource) RecentRouterStats(app string) (router.AppStats, time.Duration, bool) {
+	st, ok := m.rt.Stats(app)
+	return st.Sub(m.prev), m.span, ok
+}
+
+// TestRecentRouterMetrics: with RecentRouterMetrics the page shows the
+// window's metrics above those since the router started.
+func TestRecentRouterMetrics(t *testing.T) {
+	dyno := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer dyno.Close()
+	rt := router.New(router.Config{})
+	if err := rt.SetBackends("demo", []router.Dyno{{ID: "d1", Name: "web.1", Addr: dyno.Listener.Addr().String()}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://demo.localhost/", nil))
+	}
+	prev, _ := rt.Stats("demo")
+	src := recentSource{metricsSource{newFake(), rt}, prev, 9*time.Minute + 50*time.Second}
+	if err := rt.SetMaintenance("demo", true); err != nil {
+		t.Fatal(err)
+	}
+	rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://demo.localhost/", nil))
+
+	body := get(t, &Handler{Source: src, Token: token}, "/dashboard/apps/demo", true).Body.String()
+	recent, since, ok := strings.Cut(body, `<table id="metrics">`)
+	if !ok {
+		t.Fatalf("no metrics since the router started:\n%s", body)
+	}
+	_, recent, ok = strings.Cut(recent, `<table id="recent-metrics">`)
+	if !ok {
+		t.Fatalf("no recent metrics before those since the router started:\n%s", body)
+	}
+	if !strings.Contains(body, `<p class="meta">The last 10 min.</p>`) {
+		t.Error("the window's span is not shown")
+	}
+	for _, want := range []string{`<td class="requests">1</td>`, `<td data-class="5xx">1</td>`, `<td data-code="H80">1</td>`, `<td class="service">none</td>`} {
+		if !strings.Contains(recent, want) {
+			t.Errorf("recent metrics lack %q", want)
+		}
+	}
+	if strings.Contains(recent, `data-class="2xx"`) {
+		t.Error("recent metrics count requests made before the window")
+	}
+	for _, want := range []string{`<td id="metric-requests">4</td>`, `<td data-class="2xx">3</td>`, `id="metric-service">≤ `} {
+		if !strings.Contains(since, want) {
+			t.Errorf("metrics since the router started lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("app page:\n%s", body)
+	}
+}
+
+var (
+	_ RouterMetrics       = (*platform.Platform)(nil) // minipaas's Source has the metrics
+	_ RecentRouterMetrics = (*platform.Platform)(nil)
+)

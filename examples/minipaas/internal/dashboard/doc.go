@@ -12,7 +12,9 @@
 // The router metrics (requests, status classes, router errors by H-code,
 // service-time percentiles since the router started) are shown when the
 // Source also has the optional RouterMetrics capability, as
-// *platform.Platform does, and the app has had requests.
+// *platform.Platform does, and the app has had requests; with
+// RecentRouterMetrics too, those of the last minutes (the platform's
+// snapshots of the last 10) are shown above them.
 //
 // # Actions
 //

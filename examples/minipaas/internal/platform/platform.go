@@ -96,6 +96,9 @@ type Platform struct {
 
 	runOnce sync.Once
 
+	statsMu sync.Mutex               // guards stats
+	stats   map[string][]statsSample // router metrics snapshots, oldest first
+
 	// noTerminals: the runtime refused a terminal (formation.ErrNoTerminal).
 	noTerminals atomic.Bool
 }
@@ -242,7 +245,17 @@ func buildEnv(extra []string, tmp string) []string {
 // grace, SIGKILL) and returns once they have exited. Call it once.
 func (p *Platform) Run(ctx context.Context) error {
 	err := errors.New("platform: run: already called")
-	p.runOnce.Do(func() { err = p.rec.Run(ctx) })
+	p.runOnce.Do(func() {
+		sctx, stopSampling := context.WithCancel(ctx)
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			p.sampleStats(sctx)
+		}()
+		err = p.rec.Run(ctx)
+		stopSampling()
+		<-sampled
+	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("platform: run: %w", err)
 	}
@@ -269,7 +282,8 @@ func (p *Platform) Close() error {
 func (p *Platform) Router() *router.Router { return p.router }
 
 // RouterStats returns the router's metrics of app (requests, status
-// classes, router errors, service-time percentiles) since it started.
+// classes, router errors, service-time percentiles) since it started; see
+// RecentRouterStats for those of the last minutes.
 func (p *Platform) RouterStats(app string) (router.AppStats, bool) { return p.router.Stats(app) }
 
 // Reconciler exposes the formation reconciler (for dashboards and tests).

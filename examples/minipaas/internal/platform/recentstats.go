@@ -1,0 +1,92 @@
+package platform
+
+import (
+	"context"
+	"time"
+
+	"github.com/dynokit/dynokit/router"
+)
+
+// The router counts each app's requests since the app was added; the
+// platform keeps a snapshot per app every statsEvery for the last
+// RecentStatsWindow, so that the metrics of that window are a subtraction
+// (router.AppStats.Sub) and cost the request path nothing.
+const (
+	RecentStatsWindow = 10 * time.Minute
+	statsEvery        = time.Minute
+)
+
+type statsSample struct {
+	at time.Time
+	st router.AppStats
+}
+
+// sampleStats snapshots every app's router metrics every statsEvery until
+// ctx is done.
+func (p *Platform) sampleStats(ctx context.Context) {
+	t := time.NewTicker(statsEvery)
+	defer t.Stop()
+	for {
+		p.takeStatsSample(time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// takeStatsSample adds a snapshot of every app taken at now and drops
+// those older than RecentStatsWindow and those of apps that are gone.
+func (p *Platform) takeStatsSample(now time.Time) {
+	p.mu.Lock()
+	names := make([]string, 0, len(p.apps))
+	for name := range p.apps {
+		names = append(names, name)
+	}
+	p.mu.Unlock()
+	keep := make(map[string][]statsSample, len(names))
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	for _, name := range names {
+		st, ok := p.router.Stats(name)
+		if !ok {
+			continue
+		}
+		samples := p.stats[name]
+		for len(samples) > 0 && now.Sub(samples[0].at) > RecentStatsWindow {
+			samples = samples[1:]
+		}
+		keep[name] = append(samples, statsSample{at: now, st: st})
+	}
+	p.stats = keep
+}
+
+// RecentRouterStats returns the router's metrics of app for the span
+// covered: from its oldest snapshot (at most RecentStatsWindow old) to
+// now. span is 0 when there is no snapshot yet (the platform or the app
+// has just started), and ok false for an app the router does not know.
+func (p *Platform) RecentRouterStats(app string) (st router.AppStats, span time.Duration, ok bool) {
+	return p.recentRouterStats(app, time.Now())
+}
+
+func (p *Platform) recentRouterStats(app string, now time.Time) (router.AppStats, time.Duration, bool) {
+	cur, ok := p.router.Stats(app)
+	if !ok {
+		return cur, 0, false
+	}
+	p.statsMu.Lock()
+	samples := p.stats[app]
+	for len(samples) > 0 && now.Sub(samples[0].at) > RecentStatsWindow {
+		samples = samples[1:]
+	}
+	var oldest *statsSample
+	if len(samples) > 0 {
+		oldest = &samples[0]
+	}
+	p.statsMu.Unlock()
+	if oldest == nil {
+		return router.AppStats{ByCode: map[string]int64{}}, 0, true
+	}
+	return cur.Sub(oldest.st), now.Sub(oldest.at), true
+}
