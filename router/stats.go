@@ -1,19 +1,56 @@
 package router
 
 import (
+	"math/bits"
 	"sync/atomic"
 	"time"
 )
 
-// serviceBuckets are upper bounds of the service-time histogram: powers of
-// two milliseconds from 1 ms to ~65 s, then overflow.
-const serviceBuckets = 18
+// The service-time histogram has buckets of whole milliseconds below 4 ms,
+// then four per power of two (so a bucket is at most a quarter of its lower
+// bound wide) up to 2^18 ms (~4.4 min), then one for longer times.
+const (
+	subBuckets     = 4  // per power of two
+	topExponent    = 18 // 2^topExponent ms: where the overflow bucket starts
+	serviceBuckets = subBuckets + (topExponent-2)*subBuckets + 1
+)
+
+// serviceBucket returns the histogram bucket of a service time of ms
+// milliseconds.
+func serviceBucket(ms int64) int {
+	if ms < subBuckets {
+		return int(max(ms, 0))
+	}
+	e := bits.Len64(uint64(ms)) - 1 // 2^e <= ms < 2^(e+1), e >= 2
+	if e >= topExponent {
+		return serviceBuckets - 1
+	}
+	sub := int(ms>>(e-2)) & (subBuckets - 1)
+	return subBuckets + (e-2)*subBuckets + sub
+}
+
+// ServiceTimeBucket returns the bounds of AppStats.ServiceTimes[i]: it
+// counts requests served in at least lo and less than hi; hi is 0 for the
+// last bucket, which has no upper bound.
+func ServiceTimeBucket(i int) (lo, hi time.Duration) {
+	ms := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+	switch {
+	case i < subBuckets:
+		return ms(int64(i)), ms(int64(i) + 1)
+	case i >= serviceBuckets-1:
+		return ms(1 << topExponent), 0
+	}
+	e := (i-subBuckets)/subBuckets + 2
+	sub := int64((i - subBuckets) % subBuckets)
+	width := int64(1) << (e - 2)
+	return ms((subBuckets + sub) * width), ms((subBuckets + sub + 1) * width)
+}
 
 type appStats struct {
 	requests atomic.Int64
 	classes  [6]atomic.Int64 // index status/100; 0 = unknown/499
 	codes    [codeCount]atomic.Int64
-	hist     [serviceBuckets + 1]atomic.Int64
+	hist     [serviceBuckets]atomic.Int64
 }
 
 func (s *appStats) record(status int, c Code, service time.Duration) {
@@ -27,12 +64,7 @@ func (s *appStats) record(status int, c Code, service time.Duration) {
 		s.codes[c].Add(1)
 	}
 	if service >= 0 {
-		ms := service.Milliseconds()
-		i := 0
-		for i < serviceBuckets && ms >= int64(1)<<i {
-			i++
-		}
-		s.hist[i].Add(1)
+		s.hist[serviceBucket(service.Milliseconds())].Add(1)
 	}
 }
 
@@ -47,13 +79,14 @@ type AppStats struct {
 	ByClass [6]int64
 	// ByCode counts router errors by code, e.g. ByCode["H12"].
 	ByCode map[string]int64
-	// ServiceTimes is the service-time histogram: ServiceTimes[i] counts
-	// requests served in under 2^i ms (and, for i > 0, in at least
-	// 2^(i-1) ms); the last element counts the slower ones. Requests
-	// answered without a dyno (H14, H80, ...) have no service time.
-	ServiceTimes [serviceBuckets + 1]int64
-	// Service-time percentiles, each rounded up to a power-of-two number of
-	// milliseconds (the histogram's resolution).
+	// ServiceTimes is the service-time histogram; ServiceTimeBucket gives
+	// each bucket's bounds: whole milliseconds up to 4 ms, then four
+	// buckets per power of two. Requests answered without a dyno (H14,
+	// H80, ...) have no service time.
+	ServiceTimes [serviceBuckets]int64
+	// Service-time percentiles, interpolated within the histogram's bucket
+	// (so within a quarter of the true value from 4 ms up; past ~4.4
+	// minutes, the overflow bucket's lower bound).
 	P50, P95, P99 time.Duration
 }
 
@@ -117,15 +150,21 @@ func (s *AppStats) percentiles() {
 		if total == 0 {
 			return 0
 		}
-		want := int64(float64(total)*p + 0.999999)
+		rank := float64(total) * p // requests at or below the percentile
 		var seen int64
 		for i, n := range s.ServiceTimes {
-			seen += n
-			if seen >= want {
-				return time.Duration(int64(1)<<i) * time.Millisecond
+			if n == 0 || float64(seen+n) < rank {
+				seen += n
+				continue
 			}
+			lo, hi := ServiceTimeBucket(i)
+			if hi == 0 {
+				return lo
+			}
+			return lo + time.Duration(float64(hi-lo)*(rank-float64(seen))/float64(n))
 		}
-		return time.Duration(int64(1)<<serviceBuckets) * time.Millisecond
+		lo, _ := ServiceTimeBucket(serviceBuckets - 1)
+		return lo
 	}
 	s.P50, s.P95, s.P99 = pct(0.50), pct(0.95), pct(0.99)
 }
