@@ -44,7 +44,9 @@
 //
 // The router (package router) sends HTTP requests by Host header to an
 // app's web dynos with Heroku's headers, timeouts and error codes, and
-// writes a log line for every request.
+// writes a log line for every request. Its per-app metrics drive
+// formation/autoscale, which adds and removes web dynos to hold a desired
+// p95 response time, as Heroku's autoscaling does.
 //
 // Logplex (package logplex) keeps each app's log stream: every dyno's
 // output, router lines and platform events, with recent history, live tails

@@ -31,6 +31,9 @@
 //     LogFollower and OneOffRunner (heroku run, the release phase) are its
 //     optional capabilities. Backends:
 //     formation/nomad (Scheduler), formation/kubernetes (a nested module).
+//   - formation/autoscale changes the web quantity by itself: an
+//     Autoscaler reads the router's metrics and adds or removes a web
+//     dyno per interval to hold a desired p95 response time.
 //
 // # Dyno lifecycle
 //

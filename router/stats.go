@@ -63,7 +63,9 @@ func (s *appStats) record(status int, c Code, service time.Duration) {
 	if c != CodeNone {
 		s.codes[c].Add(1)
 	}
-	if service >= 0 {
+	// An upgraded connection's service time is its tunnel's setup, not a
+	// response time: leaving it out keeps the percentiles about requests.
+	if service >= 0 && status != 101 {
 		s.hist[serviceBucket(service.Milliseconds())].Add(1)
 	}
 }
@@ -82,7 +84,7 @@ type AppStats struct {
 	// ServiceTimes is the service-time histogram; ServiceTimeBucket gives
 	// each bucket's bounds: whole milliseconds up to 4 ms, then four
 	// buckets per power of two. Requests answered without a dyno (H14,
-	// H80, ...) have no service time.
+	// H80, ...) and upgraded connections (101) have no service time.
 	ServiceTimes [serviceBuckets]int64
 	// Service-time percentiles, interpolated within the histogram's bucket
 	// (so within a quarter of the true value from 4 ms up; past ~4.4
