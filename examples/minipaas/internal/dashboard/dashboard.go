@@ -203,6 +203,7 @@ func (h *Handler) init() {
 		mux.Handle("POST /apps/{app}/addons/destroy", h.post("destroy add-on", h.destroyAddon))
 		mux.Handle("POST /apps/{app}/drains", h.post("add drain", h.addDrain))
 		mux.Handle("POST /apps/{app}/drains/remove", h.post("remove drain", h.removeDrain))
+		mux.Handle("POST /apps/{app}/autoscaling", h.post("autoscaling", h.autoscaling))
 	}
 	mux.Handle("GET /static/", http.StripPrefix("/static", http.FileServerFS(static)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -393,6 +394,10 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, "add-ons and drains of "+name, err)
 			return
 		}
+		if err := h.autoscaleData(ctx, name, f, data); err != nil {
+			h.fail(w, r, "autoscaling of "+name, err)
+			return
+		}
 		data["Control"] = true
 		data["DNSTarget"] = dnsTarget(app)
 		data["Formation"] = f
@@ -474,7 +479,7 @@ type metrics struct {
 	Requests      int64
 	Classes       []classCount // 2xx…5xx with a count
 	Errors        []codeCount  // router errors (H-codes), by code
-	P50, P95, P99 string // shown
+	P50, P95, P99 string       // shown
 }
 
 type classCount struct {

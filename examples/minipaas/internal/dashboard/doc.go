@@ -38,6 +38,7 @@
 //	<prefix>/apps/{app}/addons/destroy  addon, confirm: destroy an add-on, when confirm is its name
 //	<prefix>/apps/{app}/drains          url: add a log drain (heroku drains:add)
 //	<prefix>/apps/{app}/drains/remove   token: remove one of the app's log drains
+//	<prefix>/apps/{app}/autoscaling     autoscaling=on with min, max, p95 (ms), or autoscaling=off: web dyno autoscaling
 //	<prefix>/apps/{app}/destroy         confirm: destroy the app, when confirm is its name
 //
 // and is answered 303 See Other back to the page, so a reload does not
@@ -100,9 +101,12 @@
 // add-on only), with a form to add one by URL and one to remove each of
 // the app's own. A drain URL's password is masked on the page and in
 // flash messages (the API and the CLI show it whole); the remove form
-// names a drain by its token, never its URL. Without a capability its
-// section and forms are not shown, and a POST to them says the platform
-// lacks it.
+// names a drain by its token, never its URL. With Autoscaling, an app
+// with a web process gets the autoscaling form under Process types
+// (Heroku's "Enable Autoscaling"): minimum, maximum and desired p95, on,
+// update and off; *platform.Platform runs formation/autoscale. Without a
+// capability its section and forms are not shown, and a POST to them says
+// the platform lacks it.
 //
 // Only the change of a quantity or size that differs is made, as a resize
 // restarts the dynos. Control errors the API would show are shown; others

@@ -137,6 +137,13 @@ func (p *Platform) DestroyApp(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		// After the unlock: a round of the autoscaler may be waiting
+		// for the app's lock to scale it, and Disable waits for rounds.
+		if e.gone {
+			p.autoscaler.Disable(name)
+		}
+	}()
 	defer e.op.Unlock()
 	e.gone = true
 	if err := deleteApp(ctx, p.kv, name); err != nil {

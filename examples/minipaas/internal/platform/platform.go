@@ -15,6 +15,7 @@ import (
 	"github.com/dynokit/dynokit/buildpack"
 	"github.com/dynokit/dynokit/buildpack/builtin"
 	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/formation/autoscale"
 	"github.com/dynokit/dynokit/formation/local"
 	"github.com/dynokit/dynokit/internal/store"
 	"github.com/dynokit/dynokit/internal/store/boltkv"
@@ -95,6 +96,8 @@ type Platform struct {
 	extractMu sync.Mutex // serialises slug extraction (once per slug)
 
 	runOnce sync.Once
+
+	autoscaler *autoscale.Autoscaler
 
 	statsMu sync.Mutex               // guards stats
 	stats   map[string][]statsSample // router metrics snapshots, oldest first
@@ -190,6 +193,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	if p.router == nil {
 		p.router = router.New(router.Config{BaseDomain: cfg.BaseDomain, LogSink: p.RouterLogSink(), Logger: p.log})
 	}
+	p.autoscaler = &autoscale.Autoscaler{Metrics: p.router, Scaler: platformScaler{p}, Logger: p.log}
 	rt := cfg.Runtime
 	if rt == nil {
 		base := filepath.Join(dir, "dynos")
@@ -246,15 +250,23 @@ func buildEnv(extra []string, tmp string) []string {
 func (p *Platform) Run(ctx context.Context) error {
 	err := errors.New("platform: run: already called")
 	p.runOnce.Do(func() {
-		sctx, stopSampling := context.WithCancel(ctx)
-		sampled := make(chan struct{})
+		// The metrics sampler and the autoscaler run beside the
+		// reconciler and stop with it.
+		sctx, stopSide := context.WithCancel(ctx)
+		var side sync.WaitGroup
+		side.Add(2)
 		go func() {
-			defer close(sampled)
+			defer side.Done()
 			p.sampleStats(sctx)
 		}()
+		go func() {
+			defer side.Done()
+			p.resumeAutoscaling(sctx)
+			_ = p.autoscaler.Run(sctx)
+		}()
 		err = p.rec.Run(ctx)
-		stopSampling()
-		<-sampled
+		stopSide()
+		side.Wait()
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("platform: run: %w", err)

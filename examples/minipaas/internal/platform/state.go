@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/formation/autoscale"
 	"github.com/dynokit/dynokit/internal/store"
 )
 
@@ -42,6 +43,8 @@ type appRecord struct {
 	// Preboot is the app's preboot feature (heroku features:enable
 	// preboot): new releases replace web dynos with formation.Preboot.
 	Preboot bool `json:"preboot,omitempty"`
+	// Autoscaling is the app's web autoscaling policy; nil when off.
+	Autoscaling *autoscale.Policy `json:"autoscaling,omitempty"`
 }
 
 func (r appRecord) clone() appRecord {
@@ -52,6 +55,10 @@ func (r appRecord) clone() appRecord {
 	}
 	c.Domains = append([]string(nil), r.Domains...)
 	c.Buildpacks = append([]BuildpackInstallation(nil), r.Buildpacks...)
+	if r.Autoscaling != nil {
+		policy := *r.Autoscaling
+		c.Autoscaling = &policy
+	}
 	return c
 }
 
