@@ -477,8 +477,8 @@ func TestRouterMetrics(t *testing.T) {
 
 	body := get(t, h, "/dashboard/apps/demo", true).Body.String()
 	for _, want := range []string{
-		`<td id="metric-requests">4</td>`, `<td data-class="2xx">2</td>`, `<td data-class="5xx">2</td>`,
-		`<td data-code="H80">1</td>`, `id="metric-service">&lt;1ms · `,
+		`<td class="requests">4</td>`, `<td data-class="2xx">2</td>`, `<td data-class="5xx">2</td>`,
+		`<td data-code="H80">1</td>`, `<td class="service">&lt;1ms · `,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("app page lacks %q", want)
@@ -541,7 +541,7 @@ func TestRecentRouterMetrics(t *testing.T) {
 	if strings.Contains(recent, `data-class="2xx"`) {
 		t.Error("recent metrics count requests made before the window")
 	}
-	for _, want := range []string{`<td id="metric-requests">4</td>`, `<td data-class="2xx">3</td>`, `id="metric-service">&lt;1ms · `} {
+	for _, want := range []string{`<td class="requests">4</td>`, `<td data-class="2xx">3</td>`, `<td class="service">&lt;1ms · `} {
 		if !strings.Contains(since, want) {
 			t.Errorf("metrics since the router started lack %q", want)
 		}
