@@ -260,7 +260,13 @@
 //     runnable p50 131 µs and p99 1.8 ms under the saturated bench,
 //     the Go backend's p99 1.0–1.3 ms behind any proxy; yielding once
 //     before parking for the dyno, GOMAXPROCS 1 or 4 and a FIFO dyno
-//     pool did not help (bench/router/README.md).
+//     pool did not help (bench/router/README.md). Pooling the 57 paired
+//     rounds of seven runs that day (95% confidence intervals): req/s
+//     0.985× nginx's [0.954, 1.017] and 0.974× haproxy's [0.945, 1.004];
+//     p99 +0.21 ms [−0.05, +0.47] and +0.28 ms [+0.06, +0.50]; CPU per
+//     request 0.936× [0.909, 0.964] and 0.927× [0.899, 0.955]. Less
+//     CPU, the same throughput as nginx within 5%, a slightly wider
+//     tail than haproxy's.
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
 //     coarse deadlines like the front end (router CPU per 64-byte echo
 //     round trip 20.2–21.5 → 16.1–18.6 µs in interleaved runs). Over 16

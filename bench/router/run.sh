@@ -254,6 +254,23 @@ for t in nginx haproxy direct; do
 	[ -n "${M[dynokit]:-}" ] && [ -n "${M[$t]:-}" ] || continue
 	awk -v o="${M[dynokit]}" -v x="${M[$t]}" -v t="$t" 'BEGIN {printf "ratio dynokit/%-8s = %.2f\n", t, o/x}'
 done
+# meanci log|lin: the mean of the values (geometric for log) with its 95%
+# confidence interval (Student's t), as "m [lo, hi]": an interval that
+# holds 1 (ratios) or 0 (differences) means the run could not tell the
+# proxies apart.
+meanci() {
+	tr ' ' '\n' | grep -v '^$' | awk -v mode="$1" '
+		{ v = (mode == "log") ? log($1) : $1; s += v; ss += v * v; n++ }
+		END {
+			if (n < 2) { print "n/a"; exit }
+			split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09 2.09", tq, " ")
+			t = (n - 1 <= 20) ? tq[n - 1] : (n - 1 <= 30 ? 2.04 : 1.96)
+			m = s / n; var = (ss - n * m * m) / (n - 1); if (var < 0) var = 0
+			h = t * sqrt(var / n)
+			if (mode == "log") printf "%.3f [%.3f, %.3f]", exp(m), exp(m - h), exp(m + h)
+			else printf "%+.2f [%+.2f, %+.2f]", m, m - h, m + h
+		}'
+}
 # Rounds are interleaved, so each round's dynokit/other ratio compares
 # runs seconds apart on the same box: their spread is the noise a median
 # ratio sits in.
@@ -269,6 +286,8 @@ for t in nginx haproxy; do
 	printf '  per round vs %-8s req/s ratio median %.2f (%.2f–%.2f), p99 dynokit minus %s median %+.2f ms (%+.2f–%+.2f); rounds with more req/s and no worse p99: %d of %d\n' \
 		"$t" "$(median <<<"$rr")" "$(lowest <<<"$rr")" "$(highest <<<"$rr")" \
 		"$t" "$(median <<<"$dp")" "$(lowest <<<"$dp")" "$(highest <<<"$dp")" "$won" "$ROUNDS"
+	printf '  95%% confidence vs %-8s req/s ratio (geometric mean) %s, p99 difference (mean) %s ms\n' \
+		"$t" "$(meanci log <<<"$rr")" "$(meanci lin <<<"$dp")"
 done
 if [ -n "${M[evloop]:-}" ]; then
 	awk -v o="${M[dynokit]}" -v e="${M[evloop]}" 'BEGIN {printf "ratio evloop/dynokit = %.2f (a minimal epoll-loop proxy: the bound on what an event loop could gain)\n", e/o}'
