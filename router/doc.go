@@ -112,7 +112,8 @@
 // was added, kept with atomic adds on the request path. A reader that
 // wants an interval — an autoscaler's last minute, a dashboard's last few
 // — takes snapshots and subtracts them ([AppStats.Sub]), which costs the
-// request path nothing.
+// request path nothing. [Router.MetricsHandler] serves the same counters
+// and histogram to Prometheus in its text format.
 //
 // # Certificates
 //

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/dynokit/dynokit/router"
@@ -113,4 +114,23 @@ func ExampleAppStats_Sub() {
 	// Output:
 	// interval: 3 requests, p95 over 20ms: true
 	// since added: 13 requests, p50 over 20ms: false
+}
+
+// The router's metrics for a Prometheus server: mount the handler where
+// it scrapes (minipaas serves it at /metrics on its API listener).
+func ExampleRouter_MetricsHandler() {
+	rt := router.New(router.Config{})
+	_ = rt.SetBackends("idle", nil)
+	rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://idle.localhost/", nil)) // H14
+
+	rec := httptest.NewRecorder()
+	rt.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if strings.HasSuffix(line, "_total{app=\"idle\",class=\"5xx\"} 1") || strings.Contains(line, "errors_total{") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// dynokit_router_requests_total{app="idle",class="5xx"} 1
+	// dynokit_router_errors_total{app="idle",code="H14"} 1
 }

@@ -51,6 +51,7 @@ type appStats struct {
 	classes  [6]atomic.Int64 // index status/100; 0 = unknown/499
 	codes    [codeCount]atomic.Int64
 	hist     [serviceBuckets]atomic.Int64
+	timeSum  atomic.Int64 // nanoseconds, of the requests in hist
 }
 
 func (s *appStats) record(status int, c Code, service time.Duration) {
@@ -67,6 +68,7 @@ func (s *appStats) record(status int, c Code, service time.Duration) {
 	// response time: leaving it out keeps the percentiles about requests.
 	if service >= 0 && status != 101 {
 		s.hist[serviceBucket(service.Milliseconds())].Add(1)
+		s.timeSum.Add(int64(service))
 	}
 }
 
@@ -86,6 +88,8 @@ type AppStats struct {
 	// buckets per power of two. Requests answered without a dyno (H14,
 	// H80, ...) and upgraded connections (101) have no service time.
 	ServiceTimes [serviceBuckets]int64
+	// ServiceTimeSum is the sum of the service times ServiceTimes counts.
+	ServiceTimeSum time.Duration
 	// Service-time percentiles, interpolated within the histogram's bucket
 	// (so within a quarter of the true value from 4 ms up; past ~4.4
 	// minutes, the overflow bucket's lower bound).
@@ -112,6 +116,7 @@ func (rt *Router) Stats(appName string) (s AppStats, ok bool) {
 	for i := range s.ServiceTimes {
 		s.ServiceTimes[i] = st.hist[i].Load()
 	}
+	s.ServiceTimeSum = time.Duration(st.timeSum.Load())
 	s.percentiles()
 	return s, true
 }
@@ -138,6 +143,7 @@ func (s AppStats) Sub(prev AppStats) AppStats {
 	for i := range d.ServiceTimes {
 		d.ServiceTimes[i] = s.ServiceTimes[i] - prev.ServiceTimes[i]
 	}
+	d.ServiceTimeSum = s.ServiceTimeSum - prev.ServiceTimeSum
 	d.percentiles()
 	return d
 }

@@ -112,6 +112,9 @@ func TestStatsInterval(t *testing.T) {
 	if win.Requests != 5 || win.ByClass[2] != 5 {
 		t.Errorf("interval: %d requests, %d 2xx; want 5, 5", win.Requests, win.ByClass[2])
 	}
+	if win.ServiceTimeSum < 5*40*time.Millisecond || win.ServiceTimeSum >= after.ServiceTimeSum {
+		t.Errorf("interval service time sum %v (of %v in all), want at least 200ms and less than all", win.ServiceTimeSum, after.ServiceTimeSum)
+	}
 	if win.P50 < 40*time.Millisecond {
 		t.Errorf("interval p50 = %v, want at least 40ms (every request took 40ms or more)", win.P50)
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/dynokit/dynokit/examples/minipaas/internal/dashboard"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/gitpush"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
 	"github.com/dynokit/dynokit/formation/oci"
 	"github.com/dynokit/dynokit/router"
 	"github.com/dynokit/dynokit/slug"
@@ -275,7 +276,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 
 	apiSrv := &http.Server{
 		Handler: &dashboard.Handler{Source: p, Control: dashboardControl{p, apiState}, User: accountEmail, Token: token,
-			RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, p), Done: ctx.Done(), Logger: logger},
+			RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, p, token), Done: ctx.Done(), Logger: logger},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -387,14 +388,29 @@ func hostGoCache(ctx context.Context) string {
 // apiMux sends git smart HTTP (/<app>.git/...) to the git server, log
 // session streams (which the CLI opens without API headers) to the
 // platform's log sessions, and everything else to the Platform API.
-func apiMux(api http.Handler, git http.Handler, p *platform.Platform) http.Handler {
+func apiMux(api http.Handler, git http.Handler, p *platform.Platform, token string) http.Handler {
 	logs := http.StripPrefix(logSessionsPath, p.LogSessions())
+	metrics := p.Router().MetricsHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case isGitPath(r.URL.Path):
 			git.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, logSessionsPath+"/"):
 			logs.ServeHTTP(w, r)
+		case r.URL.Path == metricsPath:
+			// Prometheus scrapes with the API token as its bearer token
+			// (authorization.credentials in a scrape config).
+			if tok, ok := platformapi.BearerOrBasic(r); !ok || !platformapi.TokenMatches(tok, token) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="minipaas"`)
+				http.Error(w, "the API token is required", http.StatusUnauthorized)
+				return
+			}
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Allow", "GET, HEAD")
+				http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+				return
+			}
+			metrics.ServeHTTP(w, r)
 		default:
 			api.ServeHTTP(w, r)
 		}
@@ -402,6 +418,9 @@ func apiMux(api http.Handler, git http.Handler, p *platform.Platform) http.Handl
 }
 
 const logSessionsPath = "/log-sessions"
+
+// metricsPath serves the router's metrics in Prometheus's text format.
+const metricsPath = "/metrics"
 
 // isGitPath reports whether path is under /<something>.git/.
 func isGitPath(path string) bool {
@@ -452,6 +471,7 @@ func printWelcome(w io.Writer, routerAddr, httpsAddr, apiAddr, dataDir, caFile, 
 	}
 	fmt.Fprintf(w, "  API and git:  %s\n", apiURL)
 	fmt.Fprintf(w, "  dashboard:    %s/dashboard/  (any user, the API token as password)\n", apiURL)
+	fmt.Fprintf(w, "  metrics:      %s%s  (router metrics for Prometheus; the API token as bearer token)\n", apiURL, metricsPath)
 	fmt.Fprintf(w, "  state:        %s\n", dataDir)
 	if generated {
 		fmt.Fprintf(w, "  API token:    %s  (generated; set DYNOKIT_API_TOKEN to choose one)\n", token)
