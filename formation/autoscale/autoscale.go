@@ -26,6 +26,8 @@ const (
 	// DefaultMinRequests: fewer requests in an interval say too little
 	// about latency to add a dyno.
 	DefaultMinRequests = 10
+	// DefaultNotifyEvery: Heroku sends at most one notification a day.
+	DefaultNotifyEvery = 24 * time.Hour
 )
 
 // Policy is an app's autoscaling range and target, as Heroku's dashboard
@@ -64,6 +66,15 @@ type Scaler interface {
 	ScaleWeb(ctx context.Context, e Event) error
 }
 
+// MaxNotifier is an optional capability of a Scaler: it is told when an
+// app needs more web dynos than its policy's maximum (the p95 is over the
+// desired one with Max dynos), at most once per Autoscaler.NotifyEvery,
+// as Heroku mails the app's collaborators at most once a day. e.From and
+// e.To are both the maximum.
+type MaxNotifier interface {
+	AtMaximum(ctx context.Context, e Event) error
+}
+
 // Event is one scaling decision.
 type Event struct {
 	App      string
@@ -92,6 +103,9 @@ type Autoscaler struct {
 	DownAfter int
 	// MinRequests is the fewest requests an interval needs to add a dyno.
 	MinRequests int64
+	// NotifyEvery is the least time between two MaxNotifier calls for an
+	// app; zero means DefaultNotifyEvery.
+	NotifyEvery time.Duration
 	Logger      *slog.Logger // nil: no logging
 
 	// evalMu serialises the rounds and Enable, which both scale.
@@ -104,7 +118,8 @@ type appState struct {
 	policy   Policy
 	prev     router.AppStats // the metrics at the start of the interval
 	havePrev bool
-	calm     int // intervals in a row with p95 under half the target
+	calm     int       // intervals in a row with p95 under half the target
+	notified time.Time // the last MaxNotifier call
 }
 
 func (a *Autoscaler) logger() *slog.Logger {
@@ -258,7 +273,8 @@ func (a *Autoscaler) evaluate(ctx context.Context, app string, st *appState) err
 		st.calm = 0
 		if n >= p.Max {
 			a.logger().Info("autoscale: at the maximum", "app", app, "web", n, "p95", win.P95, "desired", p.P95)
-			return nil
+			return a.notifyMax(ctx, st, Event{App: app, From: n, To: n, Requests: win.Requests, P95: win.P95,
+				Reason: fmt.Sprintf("p95 %v over the desired %v at the maximum of %d dynos", round(win.P95), p.P95, p.Max)})
 		}
 		return a.scale(ctx, Event{App: app, From: n, To: n + 1, Requests: win.Requests, P95: win.P95,
 			Reason: fmt.Sprintf("p95 %v over the desired %v", round(win.P95), p.P95)})
@@ -277,6 +293,25 @@ func (a *Autoscaler) evaluate(ctx context.Context, app string, st *appState) err
 		st.calm = 0
 		return nil
 	}
+}
+
+// notifyMax tells a MaxNotifier Scaler, unless it was told within
+// NotifyEvery.
+func (a *Autoscaler) notifyMax(ctx context.Context, st *appState, e Event) error {
+	n, ok := a.Scaler.(MaxNotifier)
+	every := a.NotifyEvery
+	if every <= 0 {
+		every = DefaultNotifyEvery
+	}
+	now := time.Now()
+	if !ok || !st.notified.IsZero() && now.Sub(st.notified) < every {
+		return nil
+	}
+	st.notified = now
+	if err := n.AtMaximum(ctx, e); err != nil {
+		return fmt.Errorf("notify the maximum: %w", err)
+	}
+	return nil
 }
 
 func (a *Autoscaler) scale(ctx context.Context, e Event) error {

@@ -61,6 +61,7 @@ type fakeScaler struct {
 	mu     sync.Mutex
 	web    map[string]int
 	events []autoscale.Event
+	atMax  []autoscale.Event
 	fail   map[string]error
 }
 
@@ -82,6 +83,14 @@ func (s *fakeScaler) ScaleWeb(_ context.Context, e autoscale.Event) error {
 	}
 	s.web[e.App] = e.To
 	s.events = append(s.events, e)
+	return nil
+}
+
+// AtMaximum makes fakeScaler a MaxNotifier.
+func (s *fakeScaler) AtMaximum(_ context.Context, e autoscale.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.atMax = append(s.atMax, e)
 	return nil
 }
 
@@ -155,6 +164,7 @@ func TestDecisions(t *testing.T) {
 		{"too few to judge", 5, 900, 3, ""},
 		{"still slow", 100, 250, 4, "p95 254ms over the desired 200ms"},
 		{"slow at the maximum", 100, 500, 4, ""},
+		{"slow at the maximum again", 100, 500, 4, ""},
 		{"calm 1", 100, 50, 4, ""},
 		{"calm 2", 100, 50, 4, ""},
 		{"in between resets the calm", 100, 150, 4, ""},
@@ -187,6 +197,12 @@ func TestDecisions(t *testing.T) {
 		} else if len(s.events) != before {
 			t.Errorf("step %d (%s): unexpected event %+v", i, step.name, s.lastEvent())
 		}
+	}
+
+	// One notification for the two rounds slow at the maximum, not one per
+	// round: at most one a day.
+	if len(s.atMax) != 1 || s.atMax[0].To != 4 || !strings.HasPrefix(s.atMax[0].Reason, "p95 ") || !strings.HasSuffix(s.atMax[0].Reason, "at the maximum of 4 dynos") {
+		t.Errorf("notifications at the maximum: %+v, want one", s.atMax)
 	}
 
 	// A count moved out of the range by hand comes back at the next round.

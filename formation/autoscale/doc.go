@@ -41,6 +41,9 @@
 // loop on the last interval with hysteresis: it reacts within an interval
 // to a rise and needs no model of the app, but it finds the right count
 // by steps of one dyno per interval. Heroku offers autoscaling on
-// Performance dynos only; here any size may autoscale. Notifications
-// are the platform's to send, from the Events it is given.
+// Performance dynos only; here any size may autoscale. Heroku mails the
+// app's collaborators when the count reaches the maximum while the p95 is
+// still over the target, at most once a day; here a Scaler that is also a
+// MaxNotifier is told, at most once per NotifyEvery (a day), and sends
+// what it likes.
 package autoscale

@@ -108,3 +108,14 @@ func (s platformScaler) ScaleWeb(ctx context.Context, e autoscale.Event) error {
 	}
 	return nil
 }
+
+// AtMaximum says in the app's log, at most once a day, that autoscaling
+// wants more web dynos than the policy allows.
+func (s platformScaler) AtMaximum(ctx context.Context, e autoscale.Event) error {
+	_, rec, err := s.p.entry(e.App)
+	if err != nil {
+		return err
+	}
+	s.p.apiLog(rec.ID, fmt.Sprintf("Autoscaling: web is at its maximum, %s; raise the maximum to add dynos", e.Reason))
+	return nil
+}

@@ -49,25 +49,7 @@ func TestAutoscaling(t *testing.T) {
 
 	// Six clients queue on one dyno that serves /busy in 30 ms at a time:
 	// a p95 near 180 ms, over the desired 60 ms.
-	var wg sync.WaitGroup
-	for range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 8 {
-				req, _ := http.NewRequest("GET", p.srv.URL+"/busy", nil)
-				req.Host = "busy.localhost"
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		}()
-	}
-	wg.Wait()
+	load(t, p, 6, 8)
 	if err := p.autoscaler.Evaluate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +60,19 @@ func TestAutoscaling(t *testing.T) {
 	waitLog(t, p.Platform, "busy", " by autoscaling")
 	waitLog(t, p.Platform, "busy", "Autoscaling: web 1 → 2, p95 ")
 	waitLog(t, p.Platform, "busy", "Enabled web autoscaling (1 to 3 dynos, desired p95 60ms) by dev@example.com")
+	// At the maximum, still slow: the log says so (once a day).
+	if err := p.SetAutoscaling(ctx, "busy", &autoscale.Policy{Min: 1, Max: 2, P95: policy.P95}); err != nil {
+		t.Fatal(err)
+	}
+	load(t, p, 6, 8)
+	if err := p.autoscaler.Evaluate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, p.Platform, "busy", "Autoscaling: web is at its maximum, p95 ")
+	waitLog(t, p.Platform, "busy", " at the maximum of 2 dynos; raise the maximum to add dynos")
+	if err := p.SetAutoscaling(ctx, "busy", &policy); err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]bool{}
 	p.waitFor(t, "busy", "the second dyno serving", func(status int, body string) bool {
 		seen[strings.TrimSpace(strings.TrimPrefix(body, " from "))] = status == 200
@@ -126,4 +121,28 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// load sends n requests to /busy of app busy from each of c clients.
+func load(t *testing.T, p *running, c, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range n {
+				req, _ := http.NewRequest("GET", p.srv.URL+"/busy", nil)
+				req.Host = "busy.localhost"
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
 }
