@@ -161,8 +161,9 @@
 // as with the CLI. Restarting one dyno restarts every
 // dyno of its process type, as platform.Restart does. A size can be
 // changed but not removed again (the platform has no unsized Resize).
-// Scaling and restarts write no app[api] line ("Scaled to web@2 by …"):
-// the platform writes none for the API either. Apps cannot be deployed or
+// Restarts write no app[api] line: the platform writes none for the API
+// either (scaling writes "Scaled to web@2:Basic by …", as Heroku does).
+// Apps cannot be deployed or
 // renamed here (the API cannot rename either), nor pipelines changed;
 // add-ons cannot be attached to other apps or detached (addons:attach,
 // :detach), moved to another plan (addons:upgrade), or provisioned with a
