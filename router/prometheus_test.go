@@ -20,7 +20,7 @@ func TestMetricsHandler(t *testing.T) {
 	e := newEnv(t, router.Config{})
 	addr := backend(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
 		}
 		if r.URL.Path == "/boom" {
 			w.WriteHeader(http.StatusInternalServerError)
@@ -63,10 +63,10 @@ func TestMetricsHandler(t *testing.T) {
 
 	// Every line is a comment or a well-formed sample; web-app's buckets
 	// grow, reach the count at +Inf, and hold the two slow requests above
-	// 16 ms only.
+	// 64 ms only.
 	sample := regexp.MustCompile(`^([a-z_]+)\{app="([a-z-]+)"(?:,([a-z]+)="([^"]*)")?\} ([0-9.e+-]+)$`)
 	var prev int64 = -1
-	var le16, inf, sum float64
+	var le64, inf, sum float64
 	sc := bufio.NewScanner(strings.NewReader(body))
 	for sc.Scan() {
 		line := sc.Text()
@@ -91,8 +91,8 @@ func TestMetricsHandler(t *testing.T) {
 			}
 			prev = int64(v)
 			switch m[4] {
-			case "0.016":
-				le16 = v
+			case "0.064":
+				le64 = v
 			case "+Inf":
 				inf = v
 			}
@@ -100,10 +100,10 @@ func TestMetricsHandler(t *testing.T) {
 			sum = v
 		}
 	}
-	if le16 != 2 || inf != 4 {
-		t.Errorf("web-app: %v requests under 16 ms and %v in all, want 2 and 4", le16, inf)
+	if le64 != 2 || inf != 4 {
+		t.Errorf("web-app: %v requests under 64 ms and %v in all, want 2 and 4", le64, inf)
 	}
-	if sum < 0.040 || sum > 10 {
-		t.Errorf("web-app: service time sum %vs, want at least the two 20 ms sleeps", sum)
+	if sum < 0.200 || sum > 10 {
+		t.Errorf("web-app: service time sum %vs, want at least the two 100 ms sleeps", sum)
 	}
 }
