@@ -236,3 +236,38 @@ func BenchmarkBalancers(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMetricsHandler10kApps: one Prometheus scrape of 10,000 apps that
+// have each served requests.
+func BenchmarkMetricsHandler10kApps(b *testing.B) {
+	rt := New(Config{})
+	for i := 0; i < 10000; i++ {
+		name := "app" + strconv.Itoa(i)
+		if err := rt.SetBackends(name, nil); err != nil {
+			b.Fatal(err)
+		}
+		a := rt.apps.get(name)
+		a.stats.record(200, CodeNone, time.Duration(i%500)*time.Millisecond)
+		a.stats.record(503, H12, 30*time.Second)
+	}
+	h := rt.MetricsHandler()
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	w := &countingWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h.ServeHTTP(w, req)
+	}
+	b.ReportMetric(float64(w.n)/float64(b.N)/1e6, "MB/scrape")
+}
+
+// countingWriter is a ResponseWriter that only counts what it is given, as
+// a socket would take it.
+type countingWriter struct {
+	h http.Header
+	n int
+}
+
+func (w *countingWriter) Header() http.Header         { return w.h }
+func (w *countingWriter) WriteHeader(int)             {}
+func (w *countingWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
