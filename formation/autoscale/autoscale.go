@@ -96,12 +96,15 @@ type Autoscaler struct {
 	Metrics Metrics // required
 	Scaler  Scaler  // required
 	// Interval between evaluations: the least time between two scaling
-	// events of an app, and the window each looks at.
+	// events of an app, and the window each looks at; zero means
+	// DefaultInterval.
 	Interval time.Duration
 	// DownAfter is how many intervals in a row must have a p95 under half
-	// the desired one before a dyno is removed.
+	// the desired one before a dyno is removed; zero means
+	// DefaultDownAfter.
 	DownAfter int
-	// MinRequests is the fewest requests an interval needs to add a dyno.
+	// MinRequests is the fewest requests reaching a dyno that an interval
+	// needs to add one; zero means DefaultMinRequests.
 	MinRequests int64
 	// NotifyEvery is the least time between two MaxNotifier calls for an
 	// app; zero means DefaultNotifyEvery.
