@@ -267,7 +267,10 @@
 //     p99 +0.21 ms [−0.05, +0.47] and +0.28 ms [+0.06, +0.50]; CPU per
 //     request 0.936× [0.909, 0.964] and 0.927× [0.899, 0.955]. Less
 //     CPU, the same throughput as nginx within 5%, a slightly wider
-//     tail than haproxy's.
+//     tail than haproxy's. The gap is one of saturation: with 8
+//     connections instead of 64 the router served 1.16× nginx's
+//     requests [1.05, 1.30] and 1.11× haproxy's [1.03, 1.20] with the
+//     same p99; from 32 on, haproxy's tail is the tighter.
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
 //     coarse deadlines like the front end (router CPU per 64-byte echo
 //     round trip 20.2–21.5 → 16.1–18.6 µs in interleaved runs). Over 16
