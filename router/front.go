@@ -1056,9 +1056,10 @@ func (b *reqBody) nextChunk() error {
 	if err != nil {
 		return err
 	}
-	// The chunk-size line must end in CR LF (net/http refuses a bare LF
-	// here too).
-	if n := len(line); n == 0 || line[n-1] != '\r' {
+	// The chunk-size line must end in CR LF and hold no other CR, in its
+	// extensions either: net/http refuses both, and a reader that took a
+	// lone CR for a line end would frame the body differently.
+	if n := len(line); n == 0 || line[n-1] != '\r' || bytes.IndexByte(line[:n-1], '\r') >= 0 {
 		return errMalformedChunk
 	}
 	size, ok := parseChunkSize(line[:len(line)-1])

@@ -169,6 +169,8 @@ func TestFrontChunkedBodyErrors(t *testing.T) {
 		{"-5\r\nhello\r\n0\r\n\r\n", errMalformedChunk},
 		{strings.Repeat("1", 5000) + "\r\n", errMalformedChunk},
 		{"5\nhello\r\n0\r\n\r\n", errMalformedChunk},
+		{"5;ext\r\r\nhello\r\n0\r\n\r\n", errMalformedChunk}, // a CR in the extension
+		{"5\r\nhello\r\n0;\r\r\n\r\n", errMalformedChunk},    // found by FuzzFrontParse
 		{"5\r\nhello\r\n0\r\nbad trailer\r\n\r\n", errMalformedChunk},
 		{"5\r\nhel", io.ErrUnexpectedEOF},
 		{"5\r\nhello\r\n", io.ErrUnexpectedEOF},

@@ -65,6 +65,7 @@ func TestSmugglingAndLimits(t *testing.T) {
 			{"invalid header name", "GET /a HTTP/1.1\r\n" + host + "Bad[Name]: x\r\n\r\n", "HTTP/1.1 400", nil},
 			{"NUL in header value", "GET /a HTTP/1.1\r\n" + host + "X-A: a\x00b\r\n\r\n", "HTTP/1.1 400", nil},
 			{"duplicate host", "GET /a HTTP/1.1\r\n" + host + "Host: other.localhost\r\n\r\n", "HTTP/1.1 400", nil},
+			{"bare CR in a chunk extension", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n5;x\rhello\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 400", nil},
 			{"bad chunk size", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 400", nil},
 			{"chunk size overflow", "POST /a HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\nhello\r\n0\r\n\r\n" + smuggled, "HTTP/1.1 400", nil},
 			{"request line too long", "GET /" + strings.Repeat("a", 8200) + " HTTP/1.1\r\n" + host + "\r\n", "HTTP/1.1 414", nil},
