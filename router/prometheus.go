@@ -20,6 +20,11 @@ import (
 // The handler takes no lock the request path takes, and writes each app
 // from one reused buffer (a scrape of 10,000 apps is about 16 MB of text).
 func (rt *Router) MetricsHandler() http.Handler {
+	// The histogram's le values: 2^e ms in seconds.
+	var leLabels [topExponent + 1]string
+	for e := range leLabels {
+		leLabels[e] = strconv.FormatFloat(float64(int64(1)<<e)/1000, 'g', -1, 64)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		var apps []*app
@@ -79,15 +84,11 @@ func (rt *Router) MetricsHandler() http.Handler {
 			sum := a.stats.timeSum.Load()
 			var cum int64
 			next := 0
-			for e := 0; e <= topExponent; e++ {
-				le := int64(1) << e // ms
-				for ; next < serviceBuckets; next++ {
-					if _, hi := ServiceTimeBucket(next); hi == 0 || hi.Milliseconds() > le {
-						break
-					}
+			for e, le := range leLabels {
+				for ; next < bucketsUnder(e); next++ {
 					cum += hist[next]
 				}
-				buf = appendSample(buf, "dynokit_router_service_seconds_bucket", a.name, "le", bucketLabels[e], cum)
+				buf = appendSample(buf, "dynokit_router_service_seconds_bucket", a.name, "le", le, cum)
 			}
 			buf = appendSample(buf, "dynokit_router_service_seconds_bucket", a.name, "le", "+Inf", total)
 			buf = append(buf, "dynokit_router_service_seconds_sum{app="...)
@@ -103,15 +104,6 @@ func (rt *Router) MetricsHandler() http.Handler {
 		flush()
 	})
 }
-
-// bucketLabels are the le values of the exposed histogram: 2^e ms in
-// seconds, for e from 0 to topExponent.
-var bucketLabels = func() (l [topExponent + 1]string) {
-	for e := range l {
-		l[e] = strconv.FormatFloat(float64(int64(1)<<e)/1000, 'g', -1, 64)
-	}
-	return l
-}()
 
 // appendSample appends one sample line. App names, codes, classes and
 // numbers are plain ASCII, which strconv's quoting escapes as the format

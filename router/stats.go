@@ -46,6 +46,16 @@ func ServiceTimeBucket(i int) (lo, hi time.Duration) {
 	return ms((subBuckets + sub) * width), ms((subBuckets + sub + 1) * width)
 }
 
+// bucketsUnder returns how many ServiceTimes buckets hold only times under
+// 2^e ms (e from 0 to topExponent): the fine buckets fall on every power
+// of two.
+func bucketsUnder(e int) int {
+	if e < 2 {
+		return e + 1
+	}
+	return subBuckets * (e - 1)
+}
+
 type appStats struct {
 	requests atomic.Int64
 	classes  [6]atomic.Int64 // index status/100; 0 = unknown/499
@@ -148,12 +158,19 @@ func (s AppStats) Sub(prev AppStats) AppStats {
 	return d
 }
 
+// Timed returns how many requests have a service time: those that
+// reached a dyno, upgrades aside (the sum of ServiceTimes).
+func (s AppStats) Timed() int64 {
+	var n int64
+	for _, c := range s.ServiceTimes {
+		n += c
+	}
+	return n
+}
+
 // percentiles sets P50, P95 and P99 from ServiceTimes.
 func (s *AppStats) percentiles() {
-	var total int64
-	for _, n := range s.ServiceTimes {
-		total += n
-	}
+	total := s.Timed()
 	pct := func(p float64) time.Duration {
 		if total == 0 {
 			return 0

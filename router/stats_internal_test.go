@@ -29,6 +29,16 @@ func TestServiceBuckets(t *testing.T) {
 	if lo, hi := ServiceTimeBucket(serviceBuckets - 1); hi != 0 || lo != (1<<topExponent)*time.Millisecond {
 		t.Errorf("last bucket [%v, %v), want [2^%d ms, no bound)", lo, hi, topExponent)
 	}
+	// The buckets under 2^e ms are exactly those whose upper bound is at
+	// most 2^e ms.
+	for e := 0; e <= topExponent; e++ {
+		n := bucketsUnder(e)
+		_, hi := ServiceTimeBucket(n - 1)
+		_, next := ServiceTimeBucket(n)
+		if le := time.Duration(1<<e) * time.Millisecond; hi > le || next != 0 && next <= le {
+			t.Errorf("bucketsUnder(%d) = %d: bucket %d ends at %v, the next at %v", e, n, n-1, hi, next)
+		}
+	}
 	if i := serviceBucket(-1); i != 0 {
 		t.Errorf("a negative time lands in bucket %d", i)
 	}
