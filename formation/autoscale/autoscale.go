@@ -3,7 +3,6 @@ package autoscale
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"sort"
 	"sync"
@@ -127,7 +126,7 @@ type appState struct {
 
 func (a *Autoscaler) logger() *slog.Logger {
 	if a.Logger == nil {
-		return slog.New(slog.NewTextHandler(io.Discard, nil))
+		return slog.New(slog.DiscardHandler)
 	}
 	return a.Logger
 }
@@ -259,10 +258,7 @@ func (a *Autoscaler) evaluate(ctx context.Context, app string, st *appState) err
 	if first {
 		return nil // no interval measured yet
 	}
-	timed := int64(0)
-	for _, c := range win.ServiceTimes {
-		timed += c
-	}
+	timed := win.Timed()
 	minReq := a.MinRequests
 	if minReq <= 0 {
 		minReq = DefaultMinRequests

@@ -506,10 +506,7 @@ func shown(d time.Duration) string {
 }
 
 func metricsView(st router.AppStats) metrics {
-	m := metrics{Requests: st.Requests, P50: shown(st.P50), P95: shown(st.P95), P99: shown(st.P99)}
-	for _, n := range st.ServiceTimes {
-		m.Timed = m.Timed || n > 0
-	}
+	m := metrics{Requests: st.Requests, Timed: st.Timed() > 0, P50: shown(st.P50), P95: shown(st.P95), P99: shown(st.P99)}
 	for c := 1; c < len(st.ByClass); c++ {
 		if n := st.ByClass[c]; n > 0 {
 			m.Classes = append(m.Classes, classCount{strconv.Itoa(c) + "xx", n})
