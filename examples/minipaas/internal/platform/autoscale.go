@@ -17,30 +17,14 @@ const AutoscalerUser = "autoscaling"
 // a restart; while it is on, a count scaled by hand outside its range is
 // brought back at the autoscaler's next round (a minute at most).
 func (p *Platform) SetAutoscaling(ctx context.Context, app string, policy *autoscale.Policy) error {
-	e, rec, err := p.lockApp(app)
-	if err != nil {
-		return err
-	}
 	if policy != nil {
 		if err := policy.Validate(); err != nil {
-			e.op.Unlock()
 			return fmt.Errorf("platform: autoscaling of %s: %w", app, err)
-		}
-		cur, err := p.current(ctx, app)
-		if err != nil {
-			e.op.Unlock()
-			return fmt.Errorf("platform: autoscaling of %s: %w", app, err)
-		}
-		if _, ok := cur.ProcessTypes["web"]; !ok {
-			e.op.Unlock()
-			return fmt.Errorf("platform: autoscaling of %s: release v%d has no web process type to scale: %w", app, cur.Version, ErrNotFound)
 		}
 	}
-	_, err = p.updateApp(ctx, e, func(r *appRecord) error {
-		r.Autoscaling = policy
-		return nil
-	})
-	e.op.Unlock() // the autoscaler scales through Scale, which takes it
+	// The app's lock is released before the autoscaler is told: it
+	// scales through Scale, which takes it.
+	rec, err := p.storeAutoscaling(ctx, app, policy)
 	if err != nil {
 		return fmt.Errorf("platform: autoscaling of %s: %w", app, err)
 	}
@@ -55,6 +39,29 @@ func (p *Platform) SetAutoscaling(ctx context.Context, app string, policy *autos
 		return fmt.Errorf("platform: autoscaling of %s: %w", app, err)
 	}
 	return nil
+}
+
+// storeAutoscaling records policy with the app, under its lock; a policy
+// needs a web process type in the current release.
+func (p *Platform) storeAutoscaling(ctx context.Context, app string, policy *autoscale.Policy) (appRecord, error) {
+	e, _, err := p.lockApp(app)
+	if err != nil {
+		return appRecord{}, err
+	}
+	defer e.op.Unlock()
+	if policy != nil {
+		cur, err := p.current(ctx, app)
+		if err != nil {
+			return appRecord{}, err
+		}
+		if _, ok := cur.ProcessTypes["web"]; !ok {
+			return appRecord{}, fmt.Errorf("release v%d has no web process type to scale: %w", cur.Version, ErrNotFound)
+		}
+	}
+	return p.updateApp(ctx, e, func(r *appRecord) error {
+		r.Autoscaling = policy
+		return nil
+	})
 }
 
 // Autoscaling returns app's autoscaling policy; false when it is off.

@@ -53,11 +53,7 @@ func (p *Platform) takeStatsSample(now time.Time) {
 		if !ok {
 			continue
 		}
-		samples := p.stats[name]
-		for len(samples) > 0 && now.Sub(samples[0].at) > RecentStatsWindow {
-			samples = samples[1:]
-		}
-		keep[name] = append(samples, statsSample{at: now, st: st})
+		keep[name] = append(recent(p.stats[name], now), statsSample{at: now, st: st})
 	}
 	p.stats = keep
 }
@@ -76,17 +72,18 @@ func (p *Platform) recentRouterStats(app string, now time.Time) (router.AppStats
 		return cur, 0, false
 	}
 	p.statsMu.Lock()
-	samples := p.stats[app]
+	samples := recent(p.stats[app], now)
+	p.statsMu.Unlock()
+	if len(samples) == 0 {
+		return router.AppStats{ByCode: map[string]int64{}}, 0, true
+	}
+	return cur.Sub(samples[0].st), now.Sub(samples[0].at), true
+}
+
+// recent returns the samples taken within RecentStatsWindow of now.
+func recent(samples []statsSample, now time.Time) []statsSample {
 	for len(samples) > 0 && now.Sub(samples[0].at) > RecentStatsWindow {
 		samples = samples[1:]
 	}
-	var oldest *statsSample
-	if len(samples) > 0 {
-		oldest = &samples[0]
-	}
-	p.statsMu.Unlock()
-	if oldest == nil {
-		return router.AppStats{ByCode: map[string]int64{}}, 0, true
-	}
-	return cur.Sub(oldest.st), now.Sub(oldest.at), true
+	return samples
 }
