@@ -70,6 +70,12 @@
 // [Limits] bound compressed bytes, uncompressed (tar) bytes and the entry
 // count, so a decompression bomb stops early with a [*LimitError].
 //
+// A build's source tarball gets the same checks: with
+// [ExtractOptions.Source], Extract takes every entry rather than only
+// those under "./app" (hard links may then point at any regular file
+// extracted earlier) and skips the pax global header that git archive
+// writes.
+//
 // # Deviations from the design notes
 //
 //   - Digests use Heroku's "SHA256:" spelling; [ParseDigest] also accepts

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynokit/dynokit/internal/copytree"
 	"github.com/klauspost/pgzip"
 )
 
@@ -29,6 +30,11 @@ type ExtractOptions struct {
 	// Logger receives a line per entry outside "./app" (skipped, as Heroku
 	// does) and per stripped setuid/setgid bit; nil discards.
 	Logger *slog.Logger
+	// Source extracts a source archive (a build's source tarball) rather
+	// than a slug: every entry, not only those under "./app", with the
+	// same checks and limits. A pax global header (git archive writes one
+	// holding the commit) is skipped.
+	Source bool
 }
 
 // ExtractInfo describes an extracted slug.
@@ -37,7 +43,7 @@ type ExtractInfo struct {
 	Size             int64  // compressed bytes read
 	UncompressedSize int64  // tar bytes read
 	Entries          int    // tar entries read, skipped ones included
-	Skipped          int    // entries outside "./app", ignored as Heroku does
+	Skipped          int    // entries outside "./app" (or pax global headers), ignored as Heroku does
 	StrippedSetID    int    // entries whose setuid/setgid bits were cleared
 }
 
@@ -93,7 +99,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) 
 	ok := false
 	defer func() {
 		if !ok {
-			removeAll(tmp)
+			copytree.RemoveAll(tmp)
 		}
 	}()
 	root, err := os.OpenRoot(tmp)
@@ -114,21 +120,6 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) 
 	}
 	ok = true
 	return info, nil
-}
-
-// removeAll removes dir even when it holds read-only directories, which
-// os.RemoveAll cannot empty unless running as root.
-func removeAll(dir string) {
-	if os.RemoveAll(dir) == nil {
-		return
-	}
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	os.RemoveAll(dir)
 }
 
 // ExtractRoot unpacks the slug read from r into root, which should be
@@ -158,6 +149,7 @@ func extractRoot(ctx context.Context, r io.Reader, root *os.Root, opts ExtractOp
 		logger:     opts.Logger,
 		info:       &info,
 		maxEntries: lim.entries(),
+		source:     opts.Source,
 	}
 	if defaultRootMode != 0 {
 		x.rootMode = &dirMeta{mode: defaultRootMode}
@@ -193,6 +185,7 @@ type extractor struct {
 	logger     *slog.Logger
 	info       *ExtractInfo
 	maxEntries int64
+	source     bool            // ExtractOptions.Source
 	symlinks   map[string]bool // paths (relative to app) created as symlinks
 	dirs       []dirMeta       // applied at the end, deepest first
 	rootMode   *dirMeta
@@ -308,17 +301,29 @@ func cleanEntryName(name string) ([]string, error) {
 	return out, nil
 }
 
-// appRel maps a tar name to a path relative to ./app; ok is false for
-// entries outside ./app.
-func appRel(name string) (rel string, ok bool, err error) {
+// rel maps a tar name to a path relative to the extracted tree (./app,
+// or the archive's root for a source archive); ok is false for entries
+// outside it.
+func (x *extractor) rel(name string) (rel string, ok bool, err error) {
 	elems, err := cleanEntryName(name)
 	if err != nil {
 		return "", false, err
+	}
+	if x.source {
+		return strings.Join(elems, "/"), true, nil
 	}
 	if len(elems) == 0 || elems[0] != "app" {
 		return "", false, nil
 	}
 	return strings.Join(elems[1:], "/"), true, nil
+}
+
+// tree names the extracted tree in error messages.
+func (x *extractor) tree() string {
+	if x.source {
+		return "the archive"
+	}
+	return "./app"
 }
 
 func (x *extractor) insecure(hdr *tar.Header, reason string) error {
@@ -342,7 +347,11 @@ func (x *extractor) throughSymlink(rel string) string {
 }
 
 func (x *extractor) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) error {
-	rel, inApp, err := appRel(hdr.Name)
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		x.info.Skipped++
+		return nil
+	}
+	rel, inApp, err := x.rel(hdr.Name)
 	if err != nil {
 		return x.insecure(hdr, err.Error())
 	}
@@ -352,7 +361,10 @@ func (x *extractor) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) 
 		return nil
 	}
 	if s := x.throughSymlink(rel); s != "" {
-		return x.insecure(hdr, fmt.Sprintf("path passes through the symlink %q", "app/"+s))
+		if !x.source {
+			s = "app/" + s
+		}
+		return x.insecure(hdr, fmt.Sprintf("path passes through the symlink %q", s))
 	}
 	mode := fs.FileMode(hdr.Mode & 0o777)
 	if hdr.Mode&0o1000 != 0 {
@@ -364,7 +376,7 @@ func (x *extractor) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) 
 	}
 	if rel == "" {
 		if hdr.Typeflag != tar.TypeDir {
-			return &EntryError{Name: hdr.Name, Reason: "the app directory itself must be a directory", Err: ErrUnsupportedEntry}
+			return &EntryError{Name: hdr.Name, Reason: "the root of " + x.tree() + " must be a directory", Err: ErrUnsupportedEntry}
 		}
 		x.rootMode = &dirMeta{mode: mode, mtime: hdr.ModTime}
 		return nil
@@ -394,9 +406,9 @@ func (x *extractor) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) 
 		x.symlinks[rel] = true
 		return nil
 	case tar.TypeLink:
-		target, inApp, err := appRel(hdr.Linkname)
+		target, inApp, err := x.rel(hdr.Linkname)
 		if err != nil || !inApp || target == "" {
-			return x.insecure(hdr, fmt.Sprintf("hard link to %q, which is not a file inside ./app", hdr.Linkname))
+			return x.insecure(hdr, fmt.Sprintf("hard link to %q, which is not a file inside %s", hdr.Linkname, x.tree()))
 		}
 		if s := x.throughSymlink(target); s != "" || x.symlinks[target] {
 			return x.insecure(hdr, fmt.Sprintf("hard link to %q goes through a symlink", hdr.Linkname))
@@ -415,7 +427,7 @@ func (x *extractor) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) 
 		delete(x.symlinks, rel)
 		return x.root.Link(target, rel)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		return &EntryError{Name: hdr.Name, Reason: "device files and FIFOs are not allowed in a slug", Err: ErrUnsupportedEntry}
+		return &EntryError{Name: hdr.Name, Reason: "device files and FIFOs are not allowed in " + x.tree(), Err: ErrUnsupportedEntry}
 	default:
 		return &EntryError{Name: hdr.Name, Reason: fmt.Sprintf("unsupported entry type %q", hdr.Typeflag), Err: ErrUnsupportedEntry}
 	}

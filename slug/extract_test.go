@@ -36,20 +36,32 @@ func TestHostileCorpus(t *testing.T) {
 			if !bytes.Equal(onDisk, h.Data) {
 				t.Fatalf("%s differs from the generated corpus (run with -update)", file)
 			}
-			sandbox := t.TempDir()
-			dst := filepath.Join(sandbox, "dynos", "app")
-			_, err = slug.Extract(context.Background(), bytes.NewReader(h.Data), dst, slug.ExtractOptions{Limits: slugtest.HostileLimits()})
-			if err == nil {
-				t.Fatalf("Extract of %s (%s) succeeded", h.Name, h.Why)
+			// A source archive (ExtractOptions.Source) gets the same checks,
+			// except where the hostility is only against the slug layout.
+			for _, source := range []bool{false, true} {
+				if source && slugLayoutOnly[h.Name] {
+					continue
+				}
+				sandbox := t.TempDir()
+				dst := filepath.Join(sandbox, "dynos", "app")
+				_, err = slug.Extract(context.Background(), bytes.NewReader(h.Data), dst, slug.ExtractOptions{Limits: slugtest.HostileLimits(), Source: source})
+				if err == nil {
+					t.Fatalf("Extract (Source %v) of %s (%s) succeeded", source, h.Name, h.Why)
+				}
+				if h.Want != nil && !errors.Is(err, h.Want) {
+					t.Fatalf("Extract (Source %v) of %s: err = %v, want %v", source, h.Name, err, h.Want)
+				}
+				t.Logf("%s (Source %v): %v", h.Name, source, err)
+				assertOnlyDir(t, sandbox, "dynos")
 			}
-			if h.Want != nil && !errors.Is(err, h.Want) {
-				t.Fatalf("Extract of %s: err = %v, want %v", h.Name, err, h.Want)
-			}
-			t.Logf("%s: %v", h.Name, err)
-			assertOnlyDir(t, sandbox, "dynos")
 		})
 	}
 }
+
+// slugLayoutOnly names the hostile slugs that are hostile only because a
+// slug is extracted from its ./app: in a source archive, "./other" and a
+// file "./app" are ordinary entries.
+var slugLayoutOnly = map[string]bool{"hardlink-outside-app": true, "app-is-file": true}
 
 // assertOnlyDir checks that sandbox holds just the empty directory name.
 func assertOnlyDir(t *testing.T, sandbox, name string) {
@@ -251,5 +263,49 @@ func TestExtractLimitsNameTheLimit(t *testing.T) {
 	_, _, err := extractBytes(t, data, slug.ExtractOptions{Limits: slug.Limits{MaxCompressedSize: info.Size, MaxUncompressedSize: info.UncompressedSize, MaxEntries: info.Entries}, Want: info.Digest})
 	if err != nil {
 		t.Errorf("exactly at the limits: %v", err)
+	}
+}
+
+func TestExtractSource(t *testing.T) {
+	data := slugtest.BuildTar(
+		slugtest.Entry{Name: "pax_global_header", Type: tar.TypeXGlobalHeader, PAX: map[string]string{"comment": "0123456789abcdef0123456789abcdef01234567"}},
+		slugtest.Entry{Name: "demo-main/", Type: tar.TypeDir, Mode: 0o755},
+		slugtest.Entry{Name: "demo-main/Procfile", Body: "web: ./web\n"},
+		slugtest.Entry{Name: "demo-main/bin/run", Mode: 0o755, Body: "#!/bin/sh\n"},
+		slugtest.Entry{Name: "demo-main/run", Type: tar.TypeSymlink, Linkname: "bin/run"},
+		slugtest.Entry{Name: "demo-main/copy", Type: tar.TypeLink, Linkname: "demo-main/Procfile"},
+		slugtest.Entry{Name: "README", Body: "top"},
+	)
+	dst, info, err := extractBytes(t, data, slug.ExtractOptions{Source: true})
+	if err != nil {
+		t.Fatalf("Extract: %v", err)
+	}
+	got := snapshot(t, dst)
+	want := map[string]string{
+		"demo-main/Procfile": `file -rw-r--r-- "web: ./web\n"`,
+		"demo-main/bin/run":  `file -rwxr-xr-x "#!/bin/sh\n"`,
+		"demo-main/run":      "link bin/run",
+		"demo-main/copy":     `file -rw-r--r-- "web: ./web\n"`,
+		"README":             `file -rw-r--r-- "top"`,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if _, ok := got["pax_global_header"]; ok {
+		t.Error("the pax global header was extracted as a file")
+	}
+	if info.Skipped != 1 || info.Entries != 7 {
+		t.Errorf("Skipped = %d, Entries = %d; want 1, 7", info.Skipped, info.Entries)
+	}
+
+	// The same archive as a slug has no ./app: nothing but the root.
+	dst, _, err = extractBytes(t, data, slug.ExtractOptions{})
+	if err != nil {
+		t.Fatalf("Extract as a slug: %v", err)
+	}
+	if got := snapshot(t, dst); len(got) != 1 {
+		t.Errorf("as a slug, extracted %v; want only the root", got)
 	}
 }

@@ -60,7 +60,8 @@ func FuzzExtractTar(f *testing.F) {
 }
 
 func checkExtractSafety(t *testing.T, data []byte) {
-	{
+	// Both layouts: a slug's ./app, and a source archive's whole tree.
+	for _, source := range []bool{false, true} {
 		sandbox := t.TempDir()
 		marker := filepath.Join(sandbox, "outside")
 		if err := os.WriteFile(marker, []byte("untouched"), 0o644); err != nil {
@@ -68,7 +69,7 @@ func checkExtractSafety(t *testing.T, data []byte) {
 		}
 		dst := filepath.Join(sandbox, "x", "app")
 		writableOnCleanup(t, dst)
-		info, err := slug.Extract(context.Background(), bytes.NewReader(data), dst, slug.ExtractOptions{Limits: slugtest.HostileLimits()})
+		info, err := slug.Extract(context.Background(), bytes.NewReader(data), dst, slug.ExtractOptions{Limits: slugtest.HostileLimits(), Source: source})
 
 		var extra []string
 		filepath.WalkDir(sandbox, func(p string, d fs.DirEntry, werr error) error {
@@ -94,7 +95,7 @@ func checkExtractSafety(t *testing.T, data []byte) {
 			if !errors.As(err, &ee) && !errors.As(err, &le) && !strings.HasPrefix(err.Error(), "slug: ") {
 				t.Fatalf("error without context: %v", err)
 			}
-			return
+			continue
 		}
 		checkExtractedTree(t, dst)
 		// A success must agree with an independent reader.

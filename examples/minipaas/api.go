@@ -61,6 +61,9 @@ type api struct {
 	acm *acmService
 	// certs are the uploaded certificates (certs.go).
 	certs *certService
+	// sources holds uploaded source tarballs (POST /sources, builds.go);
+	// nil: uploads are off.
+	sources *sourceBlobs
 }
 
 // newAPI serves the Platform API; acm is Automated Certificate Management
@@ -119,6 +122,7 @@ func (a *api) handler(token string) http.Handler {
 	a.pipelineRoutes(h)
 	a.featureRoutes(h)
 	a.buildpackRoutes(h)
+	a.buildRoutes(h)
 	a.logDrainRoutes(h)
 	// certs:auto and sni-endpoints (which domains:add reads), tls.go.
 	a.acmRoutes(h)

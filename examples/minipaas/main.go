@@ -272,11 +272,17 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	rv := newRendezvous(p, logger)
 	apiState := newAPIState(p, routerLn.Addr().String(), slugs, git.RepoDir, rv, runLn.Addr().String(), logger, ad, acm)
+	if apiState.sources, err = newSourceBlobs(filepath.Join(dataDir, "sources")); err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		runLn.Close()
+		return err
+	}
 	api := apiState.handler(token)
 
 	apiSrv := &http.Server{
 		Handler: &dashboard.Handler{Source: p, Control: dashboardControl{p, apiState}, User: accountEmail, Token: token,
-			RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, p, token), Done: ctx.Done(), Logger: logger},
+			RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, apiState.publicHandler(), p, token), Done: ctx.Done(), Logger: logger},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -387,8 +393,10 @@ func hostGoCache(ctx context.Context) string {
 
 // apiMux sends git smart HTTP (/<app>.git/...) to the git server, log
 // session streams (which the CLI opens without API headers) to the
-// platform's log sessions, and everything else to the Platform API.
-func apiMux(api http.Handler, git http.Handler, p *platform.Platform, token string) http.Handler {
+// platform's log sessions, build output and source blobs (whose URLs
+// carry their own secret) to public, and everything else to the Platform
+// API.
+func apiMux(api, git, public http.Handler, p *platform.Platform, token string) http.Handler {
 	logs := http.StripPrefix(logSessionsPath, p.LogSessions())
 	metrics := p.Router().MetricsHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -397,6 +405,8 @@ func apiMux(api http.Handler, git http.Handler, p *platform.Platform, token stri
 			git.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, logSessionsPath+"/"):
 			logs.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, buildOutputPath), strings.HasPrefix(r.URL.Path, sourceBlobsPath):
+			public.ServeHTTP(w, r)
 		case r.URL.Path == metricsPath:
 			// Prometheus scrapes with the API token as its bearer token
 			// (authorization.credentials in a scrape config).

@@ -74,3 +74,25 @@ func TestCopy(t *testing.T) {
 		t.Errorf("cancelled copy = %v", err)
 	}
 }
+
+func TestRemoveAllReadOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tree")
+	ro := filepath.Join(dir, "a", "ro")
+	if err := os.MkdirAll(ro, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ro, "f"), []byte("x"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{ro, filepath.Dir(ro)} {
+		if err := os.Chmod(d, 0o555); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := copytree.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s still exists: %v", dir, err)
+	}
+}

@@ -8,7 +8,9 @@
 // devices are not content anyone builds from, and are left out.
 //
 // Lifecycle: Copy is one call; on error (or cancellation) it stops and
-// leaves what it has copied for the caller to remove.
+// leaves what it has copied for the caller to remove. [RemoveAll] removes
+// a tree even when it holds read-only directories, as extracted archives
+// may.
 //
 // Why not os.CopyFS: it creates files 0666 plus the source's execute bits
 // (a 0600 secret in a build cache would come back world-readable under a

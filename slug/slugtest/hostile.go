@@ -34,7 +34,8 @@ type Entry struct {
 	Mode     int64
 	Linkname string
 	Body     string
-	Size     int64 // for TypeReg with Body "": this many zero bytes
+	Size     int64             // for TypeReg with Body "": this many zero bytes
+	PAX      map[string]string // PAX records (for tar.TypeXGlobalHeader, its only content)
 }
 
 // BuildTar returns the gzip-compressed tar of entries, byte-for-byte the
@@ -43,11 +44,13 @@ func BuildTar(entries ...Entry) []byte {
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
 	for _, e := range entries {
-		h := &tar.Header{Name: e.Name, Typeflag: e.Type, Mode: e.Mode, Linkname: e.Linkname, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
-		if h.Typeflag == 0 {
+		h := &tar.Header{Name: e.Name, Typeflag: e.Type, Mode: e.Mode, Linkname: e.Linkname, ModTime: time.Unix(0, 0), Format: tar.FormatPAX, PAXRecords: e.PAX}
+		if h.Typeflag == tar.TypeXGlobalHeader {
+			h.Mode, h.ModTime = 0, time.Time{}
+		} else if h.Typeflag == 0 {
 			h.Typeflag = tar.TypeReg
 		}
-		if h.Mode == 0 {
+		if h.Mode == 0 && h.Typeflag != tar.TypeXGlobalHeader {
 			h.Mode = 0o644
 		}
 		if h.Typeflag == tar.TypeReg {

@@ -53,7 +53,18 @@ func (p *Platform) Deploy(ctx context.Context, app, srcDir, commit string, out i
 // deploy is Deploy with a list of builtin buildpack names, used when the
 // app has no list of its own (nil: detect among the builtin ones).
 func (p *Platform) deploy(ctx context.Context, app, srcDir, commit string, names []string, out io.Writer) (release.Release, error) {
-	out = orDiscard(out)
+	run, err := p.startBuild(ctx, app, BuildSource{Version: commit}, names, out)
+	if err != nil {
+		return release.Release{}, err
+	}
+	rel, err := p.runBuild(ctx, app, run, srcDir, commit, names)
+	run.finish(rel, err)
+	return rel, err
+}
+
+// runBuild builds srcDir and releases it, writing the output to run.
+func (p *Platform) runBuild(ctx context.Context, app string, run *buildRun, srcDir, commit string, names []string) (release.Release, error) {
+	var out io.Writer = run
 	e, rec, err := p.entry(app)
 	if err != nil {
 		return release.Release{}, err
@@ -104,6 +115,7 @@ func (p *Platform) deploy(ctx context.Context, app, srcDir, commit string, names
 	if err != nil {
 		return release.Release{}, fmt.Errorf("platform: deploy %s: %w", app, err)
 	}
+	run.setSlug(info.Digest.Hex())
 	fmt.Fprintf(out, "       Done: %s\n", slug.FormatSize(info.Size))
 	if info.Warning != "" {
 		fmt.Fprintf(out, " !     %s\n", info.Warning)

@@ -16,6 +16,7 @@
 //	  ├─ cache/        buildpack.Cache, one build cache per app
 //	  ├─ buildpacks/   buildpack/builtin.WriteAll (Go, Node.js, static, Procfile)
 //	  ├─ apps/<id>/slugs/<sha256>/   each slug extracted once (slug.Extract)
+//	  ├─ apps/<id>/builds/<build>.log   each build's output
 //	  └─ dynos/        formation/local's per-dyno copies of a slug
 //
 // One formation.Reconciler runs every dyno, one router.Router serves every
@@ -37,6 +38,15 @@
 // configured Strategy. A new process type joins the formation at 0 dynos,
 // except web, which starts with one, as on Heroku. A failed build or
 // release phase leaves the current release and its dynos untouched.
+//
+// Every deploy is also a Build, stored with its output under
+// apps/<id>/builds/: a git push (Deploy) and a build by API (CreateBuild),
+// which fetches a source tarball by URL, extracts it with
+// slug.ExtractOptions.Source and then deploys it the same way, in the
+// background under the platform's lifetime. BuildOutput follows a running
+// build's output; a build is succeeded once its slug is stored (its
+// release phase may still fail, as on Heroku). Builds by API stop with
+// Run; a build found pending at Open (a crash) is marked failed.
 //
 // Config changes (SetConfig) and rollbacks are releases too, made by the
 // same manager and applied the same way.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -57,6 +59,13 @@ type Config struct {
 	BuildEnv []string
 	// BuildTimeout bounds one build; 0 means buildpack's 15 minutes.
 	BuildTimeout time.Duration
+	// MaxSourceSize bounds the gzipped source tarball of a build by API
+	// (CreateBuild); 0 means slug.DefaultMaxCompressedSize (1 GiB), the
+	// compressed-slug limit, negative no limit.
+	MaxSourceSize int64
+	// HTTPClient fetches the source tarballs of builds by API; nil means
+	// one with a 30 s limit on connecting and on the response header.
+	HTTPClient *http.Client
 	// Router, when set, is used instead of a default one; its LogSink should
 	// then be Platform.RouterLogSink. Nil makes one with BaseDomain.
 	Router *router.Router
@@ -104,6 +113,13 @@ type Platform struct {
 
 	// noTerminals: the runtime refused a terminal (formation.ErrNoTerminal).
 	noTerminals atomic.Bool
+
+	http     *http.Client
+	buildsMu sync.Mutex           // guards runs
+	runs     map[string]*buildRun // running builds by ID
+	bgCtx    context.Context      // builds by API run under it
+	stopBG   context.CancelFunc
+	bg       sync.WaitGroup // builds by API
 }
 
 // appEntry is an app in memory. op serialises operations that change the
@@ -152,9 +168,20 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		apps: map[string]*appEntry{},
 		byID: map[string]string{},
 		web:  map[string]*webApp{},
+		runs: map[string]*buildRun{},
+		http: cfg.HTTPClient,
 	}
+	p.bgCtx, p.stopBG = context.WithCancel(context.WithoutCancel(ctx))
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.http == nil {
+		p.http = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   30 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second,
+		}}
 	}
 	ok := false
 	defer func() {
@@ -167,6 +194,9 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	if err := store.Migrate(ctx, p.kv, stateComponent, stateMigrations); err != nil {
 		return nil, fmt.Errorf("platform: open state: %w", err)
+	}
+	if err := failInterruptedBuilds(ctx, p.kv); err != nil {
+		return nil, fmt.Errorf("platform: open builds: %w", err)
 	}
 	if p.rels, err = boltstore.Open(ctx, filepath.Join(dir, "releases.db"), boltstore.Options{}); err != nil {
 		return nil, fmt.Errorf("platform: open releases: %w", err)
@@ -267,6 +297,7 @@ func (p *Platform) Run(ctx context.Context) error {
 		err = p.rec.Run(ctx)
 		stopSide()
 		side.Wait()
+		p.stopBuilds()
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("platform: run: %w", err)
@@ -274,8 +305,15 @@ func (p *Platform) Run(ctx context.Context) error {
 	return nil
 }
 
+// stopBuilds cancels the builds by API and waits for them to end.
+func (p *Platform) stopBuilds() {
+	p.stopBG()
+	p.bg.Wait()
+}
+
 // Close closes the state files. Call it after Run has returned.
 func (p *Platform) Close() error {
+	p.stopBuilds()
 	var errs []error
 	if p.rels != nil {
 		errs = append(errs, p.rels.Close())
