@@ -520,6 +520,7 @@ type releaseJSON struct {
 	OutputStreamURL     *string  `json:"output_stream_url"`
 	CreatedAt           string   `json:"created_at"`
 	UpdatedAt           string   `json:"updated_at"`
+	phase               bool     // has a release phase, whose output withOutput links
 }
 
 func releaseID(app platform.App, version int) string {
@@ -546,7 +547,21 @@ func releaseToJSON(app platform.App, rel release.Release) releaseJSON {
 	if !rel.Slug.IsZero() {
 		j.Slug = &ref{ID: rel.Slug.ID}
 	}
+	j.phase = rel.HasReleasePhase()
 	return j
+}
+
+// withOutput sets the output_stream_url of the releases that have a
+// release phase (heroku releases:output reads it): served without the API
+// token under releaseOutputPath, authorised by a token of its own.
+func (a *api) withOutput(r *http.Request, app platform.App, js ...releaseJSON) []releaseJSON {
+	for i := range js {
+		if js[i].phase {
+			u := "http://" + r.Host + releaseOutputPath + app.ID + "/" + strconv.Itoa(js[i].Version) + "/" + a.p.ReleaseOutputToken(app.ID, js[i].Version)
+			js[i].OutputStreamURL = &u
+		}
+	}
+	return js
 }
 
 // allReleases reads the app's whole history, oldest first; Paginate then
@@ -579,7 +594,7 @@ func (a *api) listReleases(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return platformapi.Paginate(w, r, rels,
+	return platformapi.Paginate(w, r, a.withOutput(r, app, rels...),
 		platformapi.Field[releaseJSON]{Name: "version", Key: func(j releaseJSON) string { return strconv.Itoa(j.Version) }, Numeric: true},
 		platformapi.Field[releaseJSON]{Name: "id", Key: func(j releaseJSON) string { return j.ID }},
 	)
@@ -620,7 +635,7 @@ func (a *api) getRelease(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	platformapi.WriteJSON(w, http.StatusOK, releaseToJSON(app, rel))
+	platformapi.WriteJSON(w, http.StatusOK, a.withOutput(r, app, releaseToJSON(app, rel))[0])
 	return nil
 }
 
@@ -677,7 +692,7 @@ func (a *api) rollback(w http.ResponseWriter, r *http.Request) error {
 	if app, err = a.app(r); err != nil {
 		return err
 	}
-	platformapi.WriteJSON(w, http.StatusCreated, releaseToJSON(app, rel))
+	platformapi.WriteJSON(w, http.StatusCreated, a.withOutput(r, app, releaseToJSON(app, rel))[0])
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,10 +35,12 @@ func (a *api) buildRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /sources", a.createSource)
 }
 
-// Unauthenticated paths: a build's output and uploaded source blobs.
+// Unauthenticated paths: a build's output, a release phase's output and
+// uploaded source blobs.
 const (
-	buildOutputPath = "/build-output/" // + app ID / build ID / token
-	sourceBlobsPath = "/source-blobs/" // + token
+	buildOutputPath   = "/build-output/"   // + app ID / build ID / token
+	releaseOutputPath = "/release-output/" // + app ID / version / token
+	sourceBlobsPath   = "/source-blobs/"   // + token
 )
 
 type buildJSON struct {
@@ -241,8 +244,8 @@ func (a *api) createSource(w http.ResponseWriter, r *http.Request) error {
 func (a *api) publicHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case strings.HasPrefix(r.URL.Path, buildOutputPath):
-			a.serveBuildOutput(w, r)
+		case strings.HasPrefix(r.URL.Path, buildOutputPath), strings.HasPrefix(r.URL.Path, releaseOutputPath):
+			a.serveOutput(w, r)
 		case strings.HasPrefix(r.URL.Path, sourceBlobsPath) && a.sources != nil:
 			a.sources.ServeHTTP(w, r)
 		default:
@@ -251,20 +254,38 @@ func (a *api) publicHandler() http.Handler {
 	})
 }
 
-// serveBuildOutput streams a build's output as text, following a running
-// build until it ends.
-func (a *api) serveBuildOutput(w http.ResponseWriter, r *http.Request) {
+// serveOutput streams a build's or a release phase's output as text,
+// following it until it ends.
+func (a *api) serveOutput(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, buildOutputPath), "/")
-	if len(parts) != 3 {
-		http.NotFound(w, r)
-		return
+	var (
+		out io.ReadCloser
+		err error
+	)
+	if rest, ok := strings.CutPrefix(r.URL.Path, buildOutputPath); ok {
+		parts := strings.Split(rest, "/")
+		if len(parts) != 3 {
+			http.NotFound(w, r)
+			return
+		}
+		out, err = a.p.BuildOutput(r.Context(), parts[0], parts[1], parts[2])
+	} else {
+		parts := strings.Split(strings.TrimPrefix(r.URL.Path, releaseOutputPath), "/")
+		if len(parts) != 3 {
+			http.NotFound(w, r)
+			return
+		}
+		v, verr := strconv.Atoi(parts[1])
+		if verr != nil {
+			http.NotFound(w, r)
+			return
+		}
+		out, err = a.p.ReleaseOutput(r.Context(), parts[0], v, parts[2])
 	}
-	out, err := a.p.BuildOutput(r.Context(), parts[0], parts[1], parts[2])
 	if errors.Is(err, platform.ErrNotFound) {
 		http.NotFound(w, r)
 		return

@@ -405,7 +405,7 @@ func apiMux(api, git, public http.Handler, p *platform.Platform, token string) h
 			git.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, logSessionsPath+"/"):
 			logs.ServeHTTP(w, r)
-		case strings.HasPrefix(r.URL.Path, buildOutputPath), strings.HasPrefix(r.URL.Path, sourceBlobsPath):
+		case strings.HasPrefix(r.URL.Path, buildOutputPath), strings.HasPrefix(r.URL.Path, releaseOutputPath), strings.HasPrefix(r.URL.Path, sourceBlobsPath):
 			public.ServeHTTP(w, r)
 		case r.URL.Path == metricsPath:
 			// Prometheus scrapes with the API token as its bearer token

@@ -480,6 +480,8 @@ func cliWebWorker(t *testing.T, m *minipaas, cli *herokucli.CLI) {
 		t.Fatalf("git push: %v\n%s", err, out)
 	}
 	m.waitFor(app, "the web process", func(status int, body string) bool { return status == 200 && body == "web ok\n" })
+	// The release phase's output stays readable.
+	expectIn(t, heroku("releases:output", "-a", app), "release phase of")
 
 	// A new process type other than web starts at zero dynos, as on Heroku.
 	expectIn(t, heroku("ps:scale", "worker=2", "-a", app), "worker at 2")
@@ -666,6 +668,7 @@ func TestHerokuCLI(t *testing.T) {
 	cliRunOnTerminal(ctx, t, cli, app)
 
 	expect(heroku("releases", "-a", app), "v2", "v1", "Deploy ", accountEmail)
+	expect(heroku("releases:output", "-a", app), "has no release output available")
 	expect(heroku("rollback", "-a", app), "Rolling back", "to v1", "done, v3")
 	m.waitFor(app, "the rollback to v1's config", func(status int, body string) bool {
 		return status == 200 && strings.HasPrefix(body, " from web.")

@@ -95,32 +95,23 @@ const buildsNS = "minipaas.builds" // keyed by app ID + "/" + build ID
 
 func buildKey(appID, id string) []byte { return []byte(appID + "/" + id) }
 
-// buildRun is a build in progress: its output file, and a channel closed
-// at every write so followers wake.
+// buildRun is a build in progress: its record, and its output, copied to
+// the pusher's terminal.
 type buildRun struct {
 	p      *Platform
+	out    *outputLog
 	tee    io.Writer // the pusher's terminal (git sideband), or nil
 	cancel context.CancelFunc
 
-	mu   sync.Mutex
-	b    Build
-	f    *os.File
-	wake chan struct{}
-	done bool
+	mu sync.Mutex
+	b  Build
 }
 
 // Write records build output and copies it to the pusher. A pusher that
 // went away does not stop the build (a git push interrupted with ^C
 // builds on, as on Heroku).
 func (r *buildRun) Write(b []byte) (int, error) {
-	r.mu.Lock()
-	if _, err := r.f.Write(b); err != nil {
-		r.p.log.Warn("platform: recording build output", "build", r.b.ID, "err", err)
-	}
-	w := r.wake
-	r.wake = make(chan struct{})
-	r.mu.Unlock()
-	close(w)
+	r.out.Write(b)
 	if r.tee != nil {
 		_, _ = r.tee.Write(b)
 	}
@@ -133,8 +124,7 @@ func (r *buildRun) setSlug(id string) {
 	r.mu.Unlock()
 }
 
-// finish records how the build ended and wakes its followers for the last
-// time.
+// finish records how the build ended and ends its output.
 func (r *buildRun) finish(rel release.Release, err error) {
 	r.mu.Lock()
 	b := &r.b
@@ -150,12 +140,8 @@ func (r *buildRun) finish(rel release.Release, err error) {
 	b.Release = rel.Version
 	b.UpdatedAt = time.Now().UTC()
 	rec := *b
-	r.done = true
-	close(r.wake)
-	if err := r.f.Close(); err != nil {
-		r.p.log.Warn("platform: recording build output", "build", rec.ID, "err", err)
-	}
 	r.mu.Unlock()
+	r.out.close()
 	r.p.mu.Lock()
 	_, exists := r.p.byID[rec.AppID]
 	r.p.mu.Unlock()
@@ -186,20 +172,17 @@ func (p *Platform) startBuild(ctx context.Context, app string, src BuildSource, 
 		ID: newID(), AppID: rec.ID, Status: BuildPending, Source: src, Buildpacks: names,
 		User: p.userOf(ctx), CreatedAt: now, UpdatedAt: now, OutputToken: hex.EncodeToString(tok[:]),
 	}
-	out := p.buildOutputPath(rec.ID, b.ID)
-	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
-		return nil, fmt.Errorf("platform: build %s: %w", app, err)
-	}
-	f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	path := p.buildOutputPath(rec.ID, b.ID)
+	out, err := createOutputLog(path, p.log)
 	if err != nil {
 		return nil, fmt.Errorf("platform: build %s: %w", app, err)
 	}
 	if err := p.putBuild(ctx, b); err != nil {
-		f.Close()
-		os.Remove(out)
+		out.close()
+		os.Remove(path)
 		return nil, fmt.Errorf("platform: build %s: %w", app, err)
 	}
-	run := &buildRun{p: p, tee: tee, b: b, f: f, wake: make(chan struct{}), cancel: func() {}}
+	run := &buildRun{p: p, out: out, tee: tee, b: b, cancel: func() {}}
 	p.buildsMu.Lock()
 	p.runs[b.ID] = run
 	p.buildsMu.Unlock()
@@ -455,47 +438,18 @@ func (p *Platform) BuildOutput(ctx context.Context, appID, id, token string) (io
 	if err != nil || subtle.ConstantTimeCompare([]byte(token), []byte(b.OutputToken)) != 1 {
 		return nil, fmt.Errorf("platform: build output %q: %w", id, ErrNotFound)
 	}
+	var live *outputLog
 	p.buildsMu.Lock()
-	run := p.runs[id]
+	if run := p.runs[id]; run != nil {
+		live = run.out
+	}
 	p.buildsMu.Unlock()
-	f, err := os.Open(p.buildOutputPath(b.AppID, b.ID))
+	rc, err := followOutput(ctx, p.buildOutputPath(b.AppID, b.ID), live)
 	if err != nil {
 		return nil, fmt.Errorf("platform: build output %q: %w", id, err)
 	}
-	return &outputFollower{ctx: ctx, f: f, run: run}, nil
+	return rc, nil
 }
-
-// outputFollower reads a build's output file, waiting at its end for more
-// while the build runs.
-type outputFollower struct {
-	ctx context.Context
-	f   *os.File
-	run *buildRun // nil: the build had ended when opened
-}
-
-func (o *outputFollower) Read(b []byte) (int, error) {
-	for {
-		var wake chan struct{}
-		done := true
-		if o.run != nil {
-			// Taken before reading, so a write after the read closes it.
-			o.run.mu.Lock()
-			wake, done = o.run.wake, o.run.done
-			o.run.mu.Unlock()
-		}
-		n, err := o.f.Read(b)
-		if n > 0 || err != io.EOF || done {
-			return n, err
-		}
-		select {
-		case <-wake:
-		case <-o.ctx.Done():
-			return 0, o.ctx.Err()
-		}
-	}
-}
-
-func (o *outputFollower) Close() error { return o.f.Close() }
 
 // failInterruptedBuilds marks the builds that were running when the
 // platform last stopped as failed.

@@ -382,6 +382,8 @@ func (p *Platform) runReleasePhase(ctx context.Context, r release.Release, out i
 	if !ok {
 		return -1, errors.New("app no longer exists")
 	}
+	out, done := p.recordPhase(r, orDiscard(out))
+	defer done()
 	return p.oneOff(ctx, name, r.Version, r.ProcessTypes["release"], OneOffIO{Stdout: out, Stderr: out})
 }
 

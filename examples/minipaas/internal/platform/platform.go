@@ -114,12 +114,14 @@ type Platform struct {
 	// noTerminals: the runtime refused a terminal (formation.ErrNoTerminal).
 	noTerminals atomic.Bool
 
-	http     *http.Client
-	buildsMu sync.Mutex           // guards runs
-	runs     map[string]*buildRun // running builds by ID
-	bgCtx    context.Context      // builds by API run under it
-	stopBG   context.CancelFunc
-	bg       sync.WaitGroup // builds by API
+	http         *http.Client
+	buildsMu     sync.Mutex            // guards runs and phases
+	runs         map[string]*buildRun  // running builds by ID
+	phases       map[string]*outputLog // running release phases by app ID/version
+	outputSecret []byte                // authorises release output URLs
+	bgCtx        context.Context       // builds by API run under it
+	stopBG       context.CancelFunc
+	bg           sync.WaitGroup // builds by API
 }
 
 // appEntry is an app in memory. op serialises operations that change the
@@ -162,14 +164,15 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		}
 	}
 	p := &Platform{
-		cfg:  cfg,
-		log:  cfg.Logger,
-		logs: &logplex.Buffer{},
-		apps: map[string]*appEntry{},
-		byID: map[string]string{},
-		web:  map[string]*webApp{},
-		runs: map[string]*buildRun{},
-		http: cfg.HTTPClient,
+		cfg:    cfg,
+		log:    cfg.Logger,
+		logs:   &logplex.Buffer{},
+		apps:   map[string]*appEntry{},
+		byID:   map[string]string{},
+		web:    map[string]*webApp{},
+		runs:   map[string]*buildRun{},
+		phases: map[string]*outputLog{},
+		http:   cfg.HTTPClient,
 	}
 	p.bgCtx, p.stopBG = context.WithCancel(context.WithoutCancel(ctx))
 	if p.log == nil {
@@ -197,6 +200,9 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	if err := failInterruptedBuilds(ctx, p.kv); err != nil {
 		return nil, fmt.Errorf("platform: open builds: %w", err)
+	}
+	if p.outputSecret, err = loadOutputSecret(ctx, p.kv); err != nil {
+		return nil, fmt.Errorf("platform: open: %w", err)
 	}
 	if p.rels, err = boltstore.Open(ctx, filepath.Join(dir, "releases.db"), boltstore.Options{}); err != nil {
 		return nil, fmt.Errorf("platform: open releases: %w", err)

@@ -437,6 +437,26 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("after a failed release phase the current release is v%d, want v%d", app.Release, ww.Version)
 	}
 	p.waitFor(t, "webworker", "after the failed release phase", ok("web ok"))
+	// Each release phase's output is kept for heroku releases:output.
+	wwApp, _ := p.App(ctx, "webworker")
+	for v, want := range map[int]string{ww.Version: "release phase of ww", pe.Version: "migrating"} {
+		rc, err := p.ReleaseOutput(ctx, wwApp.ID, v, p.ReleaseOutputToken(wwApp.ID, v))
+		if err != nil {
+			t.Errorf("ReleaseOutput v%d: %v", v, err)
+			continue
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !strings.Contains(string(got), want) {
+			t.Errorf("ReleaseOutput v%d = %q, want %q in it", v, got, want)
+		}
+	}
+	if _, err := p.ReleaseOutput(ctx, wwApp.ID, ww.Version, p.ReleaseOutputToken(wwApp.ID, pe.Version)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ReleaseOutput with another release's token: %v", err)
+	}
+	if _, err := p.ReleaseOutput(ctx, wwApp.ID, 1, p.ReleaseOutputToken(wwApp.ID, 1)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ReleaseOutput of a release without a phase: %v", err)
+	}
 
 	// Promotion runs the same slug on another app, with that app's config.
 	if _, err := p.CreateApp(ctx, "promoted"); err != nil {
