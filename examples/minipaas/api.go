@@ -151,6 +151,7 @@ func apiError(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "platform: ")
 	var nameErr *platform.NameError
 	var cfgErr *release.ConfigVarError
+	var scaleErr *platform.ScaleError
 	switch {
 	case errors.Is(err, platform.ErrNotFound):
 		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "%s", msg)
@@ -158,7 +159,7 @@ func apiError(err error) error {
 		return platformapi.Conflict("%s", msg)
 	case errors.Is(err, platform.ErrNoRelease):
 		return platformapi.InvalidParams("%s", msg)
-	case errors.As(err, &nameErr), errors.As(err, &cfgErr):
+	case errors.As(err, &nameErr), errors.As(err, &cfgErr), errors.As(err, &scaleErr):
 		return platformapi.InvalidParams("%s", msg)
 	case errors.Is(err, context.Canceled):
 		return platformapi.Errorf(http.StatusServiceUnavailable, platformapi.IDServiceUnavailable, "request cancelled")
@@ -660,17 +661,18 @@ func (a *api) rollback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var body struct {
-		Release json.RawMessage `json:"release"`
-		Slug    string          `json:"slug"`
+		Release     json.RawMessage `json:"release"`
+		Slug        string          `json:"slug"`
+		Description string          `json:"description"`
 	}
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
 	if len(body.Release) == 0 {
 		if body.Slug != "" {
-			return platformapi.InvalidParams("releasing a slug by id is not supported; push with git to deploy")
+			return a.releaseSlug(w, r, app, body.Slug, body.Description)
 		}
-		return platformapi.InvalidParams("release is required: the id or version of the release to roll back to")
+		return platformapi.InvalidParams("release (the id or version of the release to roll back to) or slug (the id of a slug to release) is required")
 	}
 	// The release may come as a string (id or version) or a number.
 	var target string
@@ -686,6 +688,25 @@ func (a *api) rollback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rel, err := a.p.Rollback(r.Context(), app.Name, to.Version)
+	if err != nil {
+		return apiError(err)
+	}
+	if app, err = a.app(r); err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusCreated, a.withOutput(r, app, releaseToJSON(app, rel))[0])
+	return nil
+}
+
+// releaseSlug makes a release of one of the app's slugs (heroku
+// releases:retry sends the current one). A release whose phase fails is
+// still answered, as Heroku does: its output_stream_url tells why.
+func (a *api) releaseSlug(w http.ResponseWriter, r *http.Request, app platform.App, slugID, description string) error {
+	rel, err := a.p.ReleaseSlug(r.Context(), app.Name, slugID, description)
+	var pe *release.PhaseError
+	if errors.As(err, &pe) {
+		rel, err = a.p.Release(r.Context(), app.Name, pe.Version)
+	}
 	if err != nil {
 		return apiError(err)
 	}
@@ -712,6 +733,14 @@ func (a *api) formation(ctx context.Context, app platform.App) ([]formationJSON,
 	entries, err := a.p.Formation(ctx, app.Name)
 	if err != nil {
 		return nil, apiError(err)
+	}
+	// The release phase is a process type of the formation on Heroku, at
+	// 0 dynos (heroku releases:retry looks for it); it cannot be scaled.
+	if app.Release > 0 {
+		if cur, err := a.p.Release(ctx, app.Name, app.Release); err == nil && cur.HasReleasePhase() {
+			entries = append(entries, platform.FormationEntry{Type: "release", Command: cur.ProcessTypes["release"], UpdatedAt: cur.CreatedAt})
+			slices.SortFunc(entries, func(a, b platform.FormationEntry) int { return strings.Compare(a.Type, b.Type) })
+		}
 	}
 	out := make([]formationJSON, 0, len(entries))
 	for _, e := range entries {
@@ -840,9 +869,6 @@ func changeFormation(ctx context.Context, p *platform.Platform, app string, quan
 	}
 	if len(quantities) > 0 {
 		if err := p.Scale(ctx, app, quantities); err != nil {
-			if strings.Contains(err.Error(), "quantity must be") {
-				return platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "platform: "))
-			}
 			return apiError(err)
 		}
 	}

@@ -225,6 +225,13 @@ func TestBuildsAPI(t *testing.T) {
 		t.Errorf("the git push's build output:\n%s", out)
 	}
 
+	// A slug the app ran can be released again, by id.
+	var rel releaseOut
+	if code := m.api("POST", "/apps/tarball/releases", fmt.Sprintf(`{"slug":%q,"description":"again"}`, b.Slug.ID), &rel); code != http.StatusCreated || rel.Version != 4 || rel.Description != "again" {
+		t.Errorf("POST releases with a slug: %d %+v", code, rel)
+	}
+	m.expectError("POST", "/apps/tarball/releases", `{"slug":"0123"}`, http.StatusNotFound, "not_found")
+
 	if code := m.api("DELETE", "/apps/tarball/build-cache", "", nil); code != http.StatusAccepted {
 		t.Errorf("DELETE build-cache: %d", code)
 	}

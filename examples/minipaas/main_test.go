@@ -480,8 +480,13 @@ func cliWebWorker(t *testing.T, m *minipaas, cli *herokucli.CLI) {
 		t.Fatalf("git push: %v\n%s", err, out)
 	}
 	m.waitFor(app, "the web process", func(status int, body string) bool { return status == 200 && body == "web ok\n" })
-	// The release phase's output stays readable.
+	// The release phase's output stays readable, and can be made again.
 	expectIn(t, heroku("releases:output", "-a", app), "release phase of")
+	expectIn(t, heroku("releases:retry", "-a", app), "Retrying v1 on", "done, v2", "Running release command", "release phase of")
+	expectIn(t, heroku("releases:info", "v2", "-a", app), "Retry of v1")
+	if res, err := cli.Run(context.Background(), "ps:scale", "release=1", "-a", app); err != nil || res.ExitCode == 0 || !strings.Contains(res.Stdout+res.Stderr, "cannot be scaled") {
+		t.Errorf("ps:scale release=1: %v %s", err, res)
+	}
 
 	// A new process type other than web starts at zero dynos, as on Heroku.
 	expectIn(t, heroku("ps:scale", "worker=2", "-a", app), "worker at 2")

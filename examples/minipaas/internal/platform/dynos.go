@@ -167,11 +167,14 @@ func (p *Platform) Scale(ctx context.Context, app string, quantities map[string]
 	}
 	for _, t := range slices.Sorted(maps.Keys(quantities)) {
 		q := quantities[t]
-		if _, ok := cur.ProcessTypes[t]; !ok || t == "release" {
+		if t == "release" {
+			return &ScaleError{App: app, Reason: "the release process type runs once per release, as its release phase, and cannot be scaled"}
+		}
+		if _, ok := cur.ProcessTypes[t]; !ok {
 			return fmt.Errorf("platform: scale %s: no process type %q in release v%d (types: %s): %w", app, t, cur.Version, strings.Join(runnableTypes(cur), ", "), ErrNotFound)
 		}
 		if q < 0 || q > formation.MaxQuantity {
-			return fmt.Errorf("platform: scale %s: %s=%d: quantity must be from 0 to %d", app, t, q, formation.MaxQuantity)
+			return &ScaleError{App: app, Reason: fmt.Sprintf("%s=%d: quantity must be from 0 to %d", t, q, formation.MaxQuantity)}
 		}
 	}
 	rec, err := p.updateApp(ctx, e, func(r *appRecord) error {
@@ -191,6 +194,13 @@ func (p *Platform) Scale(ctx context.Context, app string, quantities map[string]
 	p.apiLog(rec.ID, scaledLine(rec.Formation, slices.Collect(maps.Keys(quantities)), p.userOf(ctx)))
 	return nil
 }
+
+// ScaleError is a scale request the platform refuses as given.
+type ScaleError struct {
+	App, Reason string
+}
+
+func (e *ScaleError) Error() string { return fmt.Sprintf("platform: scale %s: %s", e.App, e.Reason) }
 
 // scaledLine is Heroku's app[api] line for a formation change, naming the
 // changed types with their quantity and size: "Scaled to web@2:Standard-1X

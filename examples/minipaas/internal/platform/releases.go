@@ -150,3 +150,42 @@ func (p *Platform) Promote(ctx context.Context, from string, version int, to str
 		}, o)
 	})
 }
+
+// ReleaseSlug makes a new release of app running slugID, a slug one of
+// its releases ran, with that release's process types and the app's
+// current config vars (the Platform API's POST /apps/{app}/releases with a
+// slug; heroku releases:retry uses it to run the release phase again).
+// description names the release; empty means "Deploy <slug>".
+func (p *Platform) ReleaseSlug(ctx context.Context, app, slugID, description string) (release.Release, error) {
+	var src release.Release
+	found := false
+	opt := release.ListOptions{Max: release.MaxMax, Order: release.Desc}
+	for !found {
+		page, err := p.Releases(ctx, app, opt)
+		if err != nil {
+			return release.Release{}, err
+		}
+		for _, r := range page {
+			if r.Slug.ID == slugID && !r.Slug.IsZero() {
+				src, found = r, true
+				break
+			}
+		}
+		next, more := release.NextRange(opt, page)
+		if !more {
+			break
+		}
+		opt = next
+	}
+	if !found {
+		return release.Release{}, fmt.Errorf("platform: release slug %q on %s: no release of the app ran it: %w", slugID, app, ErrNotFound)
+	}
+	return p.change(ctx, app, "release slug", func(id string, o release.Opts) (release.Release, error) {
+		if _, err := p.slugDir(ctx, id, src.Slug); err != nil {
+			return release.Release{}, fmt.Errorf("slug of %s: %w", src.Name(), err)
+		}
+		return p.mgr.Deploy(ctx, id, release.Deploy{
+			Slug: src.Slug, ProcessTypes: src.ProcessTypes, Commit: src.Commit, Description: description,
+		}, o)
+	})
+}
