@@ -296,26 +296,7 @@ func (a *api) serveOutput(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer out.Close()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Cache-Control", "no-store")
-	if r.Method == http.MethodHead {
-		return
-	}
-	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := out.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-			_ = rc.Flush()
-		}
-		if err != nil {
-			return // io.EOF: the build ended; else the client went away
-		}
-	}
+	platform.ServeOutput(w, r, out)
 }
 
 // sourceBlobs stores uploaded source tarballs, each under a random token

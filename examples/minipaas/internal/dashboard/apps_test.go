@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -282,3 +283,51 @@ func TestReadOnlyAppForms(t *testing.T) {
 		}
 	}
 }
+
+// TestBuilds: the app page lists the platform's builds, newest first,
+// each with its log, which the dashboard serves behind its own login.
+func TestBuilds(t *testing.T) {
+	p := openPlatform(t)
+	ctx := context.Background()
+	if _, err := p.CreateApp(ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	src := httptest.NewServer(http.NotFoundHandler())
+	defer src.Close()
+	var ids []string
+	for _, v := range []string{"v1.0.0", "v1.0.1"} {
+		b, err := p.CreateBuild(ctx, "shop", platform.BuildRequest{Source: platform.BuildSource{URL: src.URL + "/src.tgz", Version: v}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.ID)
+		out, err := p.BuildOutput(ctx, b.AppID, b.ID, b.OutputToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, out) // to the build's end
+		out.Close()
+	}
+	h := &Handler{Source: p, Token: token}
+	page := get(t, h, "/dashboard/apps/shop", true).Body.String()
+	first, second := strings.Index(page, `data-build="`+ids[1]+`"`), strings.Index(page, `data-build="`+ids[0]+`"`)
+	if first < 0 || second < first || !strings.Contains(page, `<td class="status">failed</td>`) || !strings.Contains(page, "<code>v1.0.1</code>") {
+		t.Fatalf("app page builds, want %s before %s, failed:\n%s", ids[1], ids[0], page)
+	}
+	link := "/dashboard/apps/shop/builds/" + ids[1]
+	if !strings.Contains(page, `href="`+link+`"`) {
+		t.Errorf("no link to %s", link)
+	}
+	w := get(t, h, link, true)
+	if w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") || !strings.Contains(w.Body.String(), "404 Not Found") {
+		t.Errorf("build log: %d %s %q", w.Code, w.Header().Get("Content-Type"), w.Body.String())
+	}
+	if w := get(t, h, link, false); w.Code != http.StatusUnauthorized {
+		t.Errorf("build log without the token: %d", w.Code)
+	}
+	if w := get(t, h, "/dashboard/apps/shop/builds/nope", true); w.Code != http.StatusNotFound {
+		t.Errorf("an unknown build: %d", w.Code)
+	}
+}
+
+var _ BuildHistory = (*platform.Platform)(nil)

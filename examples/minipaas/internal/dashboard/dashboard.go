@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"html/template"
+	"io"
 	"io/fs"
 	"iter"
 	"log/slog"
@@ -50,6 +51,18 @@ type RouterMetrics interface {
 type RecentRouterMetrics interface {
 	RecentRouterStats(app string) (st router.AppStats, span time.Duration, ok bool)
 }
+
+// BuildHistory is an optional capability of a Source: the app's builds
+// (git pushes and builds by API), listed on the app page with a link to
+// each one's output, which the dashboard serves, following a running
+// build. *platform.Platform has it.
+type BuildHistory interface {
+	Builds(ctx context.Context, app string) ([]platform.Build, error)
+	BuildOutput(ctx context.Context, appID, id, token string) (io.ReadCloser, error)
+}
+
+// shownBuilds is how many of the newest builds the app page lists.
+const shownBuilds = 10
 
 // Defaults of the Handler's optional fields.
 const (
@@ -184,6 +197,9 @@ func (h *Handler) init() {
 	mux.HandleFunc("GET /{$}", h.appsPage)
 	mux.HandleFunc("GET /apps/{app}", h.appPage)
 	mux.HandleFunc("GET /apps/{app}/logs", h.logStream)
+	if _, ok := h.Source.(BuildHistory); ok {
+		mux.HandleFunc("GET /apps/{app}/builds/{build}", h.buildOutput)
+	}
 	if h.Control != nil {
 		mux.HandleFunc("POST /apps", h.createApp)
 		mux.HandleFunc("POST /apps/{app}/destroy", h.destroyApp)
@@ -302,6 +318,31 @@ func (h *Handler) appsPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "apps", map[string]any{"Title": "Apps", "Apps": rows, "Control": h.Control != nil, "Flash": h.readFlash(r, "")})
 }
 
+// buildOutput streams one build's output as text, following it while the
+// build runs.
+func (h *Handler) buildOutput(w http.ResponseWriter, r *http.Request) {
+	name, id := r.PathValue("app"), r.PathValue("build")
+	bh := h.Source.(BuildHistory)
+	builds, err := bh.Builds(r.Context(), name)
+	if err != nil {
+		h.fail(w, r, "builds of "+name, err)
+		return
+	}
+	i := slices.IndexFunc(builds, func(b platform.Build) bool { return b.ID == id })
+	if i < 0 {
+		h.errorPage(w, r, http.StatusNotFound, "No build "+id+" of "+name+".")
+		return
+	}
+	b := builds[i]
+	out, err := bh.BuildOutput(r.Context(), b.AppID, b.ID, b.OutputToken)
+	if err != nil {
+		h.fail(w, r, "output of build "+id, err)
+		return
+	}
+	defer out.Close()
+	platform.ServeOutput(w, r, out)
+}
+
 // logTimeFormat is the time of Heroku's log display, in microseconds.
 const logTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
 
@@ -353,6 +394,16 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 		"Logs":     recent,
 		"Stream":   h.path("apps", app.Name, "logs"),
 		"Flash":    h.readFlash(r, app.Name),
+	}
+	if bh, ok := h.Source.(BuildHistory); ok {
+		builds, err := bh.Builds(ctx, name)
+		if err != nil {
+			h.fail(w, r, "builds of "+name, err)
+			return
+		}
+		slices.Reverse(builds) // newest first, as releases are
+		data["Builds"] = builds[:min(len(builds), shownBuilds)]
+		data["BuildHistory"] = true
 	}
 	if m, ok := h.Source.(RouterMetrics); ok {
 		if st, ok := m.RouterStats(name); ok && st.Requests > 0 {

@@ -5,8 +5,9 @@
 // # Pages
 //
 //	<prefix>/                 every app: current release, dynos and their states
-//	<prefix>/apps/{app}       one app: router metrics, process types, dynos, config vars, domains, buildpacks, add-ons, log drains, releases, logs
+//	<prefix>/apps/{app}       one app: router metrics, process types, dynos, config vars, domains, buildpacks, add-ons, log drains, builds, releases, logs
 //	<prefix>/apps/{app}/logs  the app's log as Server-Sent Events
+//	<prefix>/apps/{app}/builds/{build}  a build's output as text, followed while it runs
 //	<prefix>/static/          the stylesheet and the log script (embedded)
 //
 // The router metrics (requests, status classes, router errors by H-code,
@@ -15,6 +16,10 @@
 // *platform.Platform does, and the app has had requests; with
 // RecentRouterMetrics too, those of the last minutes (the platform's
 // snapshots of the last 10) are shown above them.
+//
+// With the optional BuildHistory capability (*platform.Platform has it),
+// the app page lists the newest builds, git pushes and builds by API
+// alike, each with a link to its output.
 //
 // # Actions
 //

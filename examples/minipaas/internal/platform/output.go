@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,6 +112,31 @@ func (o *outputFollower) Read(b []byte) (int, error) {
 }
 
 func (o *outputFollower) Close() error { return o.f.Close() }
+
+// ServeOutput answers r with out (from BuildOutput or ReleaseOutput) as
+// plain text, flushed as it comes, until it ends or the client goes.
+func ServeOutput(w http.ResponseWriter, r *http.Request, out io.Reader) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method == http.MethodHead {
+		return
+	}
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := out.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+		if err != nil {
+			return // io.EOF: the output ended; else the client went away
+		}
+	}
+}
 
 // Release phase output: each release phase's output is kept in
 // apps/<id>/releases/v<N>.log, readable while it runs (heroku
