@@ -123,6 +123,7 @@ func (a *api) handler(token string) http.Handler {
 	a.featureRoutes(h)
 	a.buildpackRoutes(h)
 	a.buildRoutes(h)
+	a.slugRoutes(h)
 	a.logDrainRoutes(h)
 	// certs:auto and sni-endpoints (which domains:add reads), tls.go.
 	a.acmRoutes(h)
@@ -653,8 +654,8 @@ func (a *api) getReleaseConfig(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// rollback answers POST /apps/{app}/releases {"release": "<id or version>"}.
-// Creating a release from a slug id is not supported: slugs come from builds.
+// rollback answers POST /apps/{app}/releases {"release": "<id or version>"},
+// and {"slug": "<id>"} with releaseSlug.
 func (a *api) rollback(w http.ResponseWriter, r *http.Request) error {
 	app, err := a.app(r)
 	if err != nil {

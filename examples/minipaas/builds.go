@@ -248,6 +248,8 @@ func (a *api) publicHandler() http.Handler {
 			a.serveOutput(w, r)
 		case strings.HasPrefix(r.URL.Path, sourceBlobsPath) && a.sources != nil:
 			a.sources.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, slugBlobsPath):
+			a.serveSlugBlob(w, r)
 		default:
 			http.NotFound(w, r)
 		}

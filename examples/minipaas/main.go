@@ -393,9 +393,9 @@ func hostGoCache(ctx context.Context) string {
 
 // apiMux sends git smart HTTP (/<app>.git/...) to the git server, log
 // session streams (which the CLI opens without API headers) to the
-// platform's log sessions, build output and source blobs (whose URLs
-// carry their own secret) to public, and everything else to the Platform
-// API.
+// platform's log sessions, build and release output and source and slug
+// blobs (whose URLs carry their own secret) to public, and everything else
+// to the Platform API.
 func apiMux(api, git, public http.Handler, p *platform.Platform, token string) http.Handler {
 	logs := http.StripPrefix(logSessionsPath, p.LogSessions())
 	metrics := p.Router().MetricsHandler()
@@ -405,7 +405,8 @@ func apiMux(api, git, public http.Handler, p *platform.Platform, token string) h
 			git.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, logSessionsPath+"/"):
 			logs.ServeHTTP(w, r)
-		case strings.HasPrefix(r.URL.Path, buildOutputPath), strings.HasPrefix(r.URL.Path, releaseOutputPath), strings.HasPrefix(r.URL.Path, sourceBlobsPath):
+		case strings.HasPrefix(r.URL.Path, buildOutputPath), strings.HasPrefix(r.URL.Path, releaseOutputPath),
+			strings.HasPrefix(r.URL.Path, sourceBlobsPath), strings.HasPrefix(r.URL.Path, slugBlobsPath):
 			public.ServeHTTP(w, r)
 		case r.URL.Path == metricsPath:
 			// Prometheus scrapes with the API token as its bearer token

@@ -165,7 +165,7 @@ func (p *Platform) DestroyApp(ctx context.Context, name string) error {
 		return fmt.Errorf("platform: destroy app %q: %w", name, err)
 	}
 	var errs []error
-	errs = append(errs, deleteBuilds(ctx, p.kv, rec.ID))
+	errs = append(errs, deleteAppRecords(ctx, p.kv, rec.ID))
 	errs = append(errs, p.build.Cache.Purge(ctx, rec.ID))
 	errs = append(errs, os.RemoveAll(filepath.Join(p.cfg.DataDir, "apps", rec.ID)))
 	if err := errors.Join(errs...); err != nil {

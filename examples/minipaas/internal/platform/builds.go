@@ -480,25 +480,27 @@ func failInterruptedBuilds(ctx context.Context, db store.DB) error {
 	})
 }
 
-// deleteBuilds removes the build records of app ID appID (its output
-// files go with the app's directory).
-func deleteBuilds(ctx context.Context, db store.DB, appID string) error {
+// deleteAppRecords removes the build and slug records of the app with ID
+// appID (its output files go with the app's directory).
+func deleteAppRecords(ctx context.Context, db store.DB, appID string) error {
 	prefix := appID + "/"
 	return db.Update(ctx, func(tx store.Tx) error {
-		var keys [][]byte
-		err := tx.Scan(buildsNS, []byte(prefix), false, 0, func(k, _ []byte) bool {
-			if !strings.HasPrefix(string(k), prefix) {
-				return false
-			}
-			keys = append(keys, slices.Clone(k))
-			return true
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			if err := tx.Delete(buildsNS, k); err != nil {
+		for _, ns := range []string{buildsNS, slugsNS} {
+			var keys [][]byte
+			err := tx.Scan(ns, []byte(prefix), false, 0, func(k, _ []byte) bool {
+				if !strings.HasPrefix(string(k), prefix) {
+					return false
+				}
+				keys = append(keys, slices.Clone(k))
+				return true
+			})
+			if err != nil {
 				return err
+			}
+			for _, k := range keys {
+				if err := tx.Delete(ns, k); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -48,6 +48,12 @@
 // release phase may still fail, as on Heroku). Builds by API stop with
 // Run; a build found pending at Open (a crash) is marked failed.
 //
+// Slugs can also come by API (CreateSlug, UploadSlug: checked by
+// extracting them before they are stored) and any slug of an app can be
+// released again (ReleaseSlug). The URLs minipaas serves without its API
+// token (build and release output, slug blobs) are authorised by tokens
+// derived from a secret kept in platform.db (urlToken).
+//
 // Config changes (SetConfig) and rollbacks are releases too, made by the
 // same manager and applied the same way.
 //

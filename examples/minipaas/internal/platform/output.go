@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/dynokit/dynokit/internal/store"
@@ -145,12 +146,12 @@ func ServeOutput(w http.ResponseWriter, r *http.Request, out io.Reader) {
 
 const metaNS = "minipaas.meta"
 
-// loadOutputSecret returns the platform's secret for output tokens,
+// loadURLSecret returns the platform's secret for URL tokens,
 // making it on first use.
-func loadOutputSecret(ctx context.Context, db store.DB) ([]byte, error) {
+func loadURLSecret(ctx context.Context, db store.DB) ([]byte, error) {
 	var secret []byte
 	err := db.Update(ctx, func(tx store.Tx) error {
-		v, err := tx.Get(metaNS, []byte("output-secret"))
+		v, err := tx.Get(metaNS, []byte("url-secret"))
 		if err == nil {
 			secret = slices.Clone(v)
 			return nil
@@ -160,7 +161,7 @@ func loadOutputSecret(ctx context.Context, db store.DB) ([]byte, error) {
 		}
 		secret = make([]byte, 32)
 		_, _ = rand.Read(secret)
-		return tx.Put(metaNS, []byte("output-secret"), secret)
+		return tx.Put(metaNS, []byte("url-secret"), secret)
 	})
 	return secret, err
 }
@@ -172,8 +173,14 @@ func (p *Platform) releaseOutputPath(appID string, version int) string {
 // ReleaseOutputToken is the token that authorises reading the release
 // phase output of version of the app with ID appID (ReleaseOutput).
 func (p *Platform) ReleaseOutputToken(appID string, version int) string {
-	m := hmac.New(sha256.New, p.outputSecret)
-	m.Write([]byte("release-output\x00" + appID + "\x00" + strconv.Itoa(version)))
+	return p.urlToken("release-output", appID, strconv.Itoa(version))
+}
+
+// urlToken is an unguessable token for a URL served without the API
+// token, derived from the platform's secret and what the URL names.
+func (p *Platform) urlToken(parts ...string) string {
+	m := hmac.New(sha256.New, p.urlSecret)
+	m.Write([]byte(strings.Join(parts, "\x00")))
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 

@@ -114,14 +114,14 @@ type Platform struct {
 	// noTerminals: the runtime refused a terminal (formation.ErrNoTerminal).
 	noTerminals atomic.Bool
 
-	http         *http.Client
-	buildsMu     sync.Mutex            // guards runs and phases
-	runs         map[string]*buildRun  // running builds by ID
-	phases       map[string]*outputLog // running release phases by app ID/version
-	outputSecret []byte                // authorises release output URLs
-	bgCtx        context.Context       // builds by API run under it
-	stopBG       context.CancelFunc
-	bg           sync.WaitGroup // builds by API
+	http      *http.Client
+	buildsMu  sync.Mutex            // guards runs and phases
+	runs      map[string]*buildRun  // running builds by ID
+	phases    map[string]*outputLog // running release phases by app ID/version
+	urlSecret []byte                // authorises the URLs served without the API token (urlToken)
+	bgCtx     context.Context       // builds by API run under it
+	stopBG    context.CancelFunc
+	bg        sync.WaitGroup // builds by API
 }
 
 // appEntry is an app in memory. op serialises operations that change the
@@ -201,7 +201,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	if err := failInterruptedBuilds(ctx, p.kv); err != nil {
 		return nil, fmt.Errorf("platform: open builds: %w", err)
 	}
-	if p.outputSecret, err = loadOutputSecret(ctx, p.kv); err != nil {
+	if p.urlSecret, err = loadURLSecret(ctx, p.kv); err != nil {
 		return nil, fmt.Errorf("platform: open: %w", err)
 	}
 	if p.rels, err = boltstore.Open(ctx, filepath.Join(dir, "releases.db"), boltstore.Options{}); err != nil {

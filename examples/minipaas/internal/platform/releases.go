@@ -151,41 +151,27 @@ func (p *Platform) Promote(ctx context.Context, from string, version int, to str
 	})
 }
 
-// ReleaseSlug makes a new release of app running slugID, a slug one of
-// its releases ran, with that release's process types and the app's
-// current config vars (the Platform API's POST /apps/{app}/releases with a
-// slug; heroku releases:retry uses it to run the release phase again).
-// description names the release; empty means "Deploy <slug>".
+// ReleaseSlug makes a new release of app running slug slugID (AppSlug:
+// one created and uploaded by API, or one a release of the app ran) with
+// its process types and the app's current config vars: the Platform API's
+// POST /apps/{app}/releases with a slug, which heroku releases:retry uses
+// to run the release phase again. description names the release; empty
+// means "Deploy <commit or slug>".
 func (p *Platform) ReleaseSlug(ctx context.Context, app, slugID, description string) (release.Release, error) {
-	var src release.Release
-	found := false
-	opt := release.ListOptions{Max: release.MaxMax, Order: release.Desc}
-	for !found {
-		page, err := p.Releases(ctx, app, opt)
-		if err != nil {
-			return release.Release{}, err
-		}
-		for _, r := range page {
-			if r.Slug.ID == slugID && !r.Slug.IsZero() {
-				src, found = r, true
-				break
-			}
-		}
-		next, more := release.NextRange(opt, page)
-		if !more {
-			break
-		}
-		opt = next
+	s, err := p.AppSlug(ctx, app, slugID)
+	if err != nil {
+		return release.Release{}, err
 	}
-	if !found {
-		return release.Release{}, fmt.Errorf("platform: release slug %q on %s: no release of the app ran it: %w", slugID, app, ErrNotFound)
+	if !s.Uploaded {
+		return release.Release{}, fmt.Errorf("platform: release slug %s on %s: upload it first: %w", slugID, app, ErrNoRelease)
 	}
+	ref := release.SlugRef{ID: s.ID, Checksum: s.Checksum}
 	return p.change(ctx, app, "release slug", func(id string, o release.Opts) (release.Release, error) {
-		if _, err := p.slugDir(ctx, id, src.Slug); err != nil {
-			return release.Release{}, fmt.Errorf("slug of %s: %w", src.Name(), err)
+		if _, err := p.slugDir(ctx, id, ref); err != nil {
+			return release.Release{}, fmt.Errorf("slug %s: %w", s.ID, err)
 		}
 		return p.mgr.Deploy(ctx, id, release.Deploy{
-			Slug: src.Slug, ProcessTypes: src.ProcessTypes, Commit: src.Commit, Description: description,
+			Slug: ref, ProcessTypes: s.ProcessTypes, Commit: s.Commit, Description: description,
 		}, o)
 	})
 }
