@@ -25,7 +25,9 @@
 // New returns a Router; the platform then feeds it at any time, from any
 // goroutine: SetBackends when web dynos start or stop, SetWebState to say
 // why an app has none (starting: requests wait up to BootWait, then H20;
-// crashed: H10; stopped: H14), SetMaintenance (H80), SetErrorPages,
+// crashed: H10; stopped: H14; sleeping, an idle Eco app: the first
+// request calls Config.Wake, then requests wait as during a boot),
+// SetMaintenance (H80), SetErrorPages,
 // SetDomains, RemoveApp. The router never imports the platform's packages:
 // these methods are the whole seam. Reads are lock-free: the app table is a
 // sharded copy-on-write map behind atomic pointers and each app's dyno list

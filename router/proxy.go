@@ -179,6 +179,14 @@ func (rt *Router) waitForBackends(ctx context.Context, a *app) ([]*Backend, Code
 			return nil, H10
 		case WebStopped:
 			return nil, H14
+		case WebSleeping:
+			if rt.cfg.Wake == nil {
+				return nil, H14
+			}
+			// One request wakes the app; the others see it starting.
+			if a.state.CompareAndSwap(int32(WebSleeping), int32(WebStarting)) {
+				go rt.cfg.Wake(a.name)
+			}
 		}
 		if deadline == nil {
 			t := time.NewTimer(rt.cfg.BootWait)

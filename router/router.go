@@ -41,6 +41,10 @@ type Config struct {
 	// BootWait bounds how long a request waits for a dyno of an app whose
 	// web dynos are starting (H20 afterwards). Default 75s.
 	BootWait time.Duration
+	// Wake, when set, is called in its own goroutine by the first request
+	// for an app in WebSleeping (see SetWebState): the platform starts the
+	// app's web dynos, and requests wait for them as during a boot.
+	Wake func(app string)
 	// QuarantineWait bounds how long a request waits, retrying with back-off,
 	// when every dyno of the app is quarantined (H99 afterwards). Default 75s.
 	QuarantineWait time.Duration

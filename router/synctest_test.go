@@ -1,6 +1,8 @@
 package router_test
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -52,4 +54,56 @@ func TestQuarantineWaitThenH99(t *testing.T) {
 			t.Errorf("status %d line %s", rec.Code, l)
 		}
 	})
+}
+
+// TestWakeSleepingApp: the first request for a sleeping app calls Wake,
+// once however many arrive; they all wait for the dyno Wake starts. A
+// sleeping app without Wake answers H14.
+func TestWakeSleepingApp(t *testing.T) {
+	dyno := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("awake")) }))
+	defer dyno.Close()
+	var rt *router.Router
+	wakes := make(chan string, 10)
+	rt = router.New(router.Config{Wake: func(app string) {
+		wakes <- app
+		time.Sleep(50 * time.Millisecond) // a boot
+		rt.SetBackends(app, []router.Dyno{{ID: "d1", Name: "web.1", Addr: dyno.Listener.Addr().String()}})
+	}})
+	rt.SetWebState("app", router.WebSleeping)
+	srv := httptest.NewServer(rt)
+	defer srv.Close()
+	done := make(chan string, 5)
+	for range 5 {
+		go func() {
+			req, _ := http.NewRequest("GET", srv.URL, nil)
+			req.Host = "app.localhost"
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			done <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+		}()
+	}
+	for range 5 {
+		if got := <-done; got != "200 awake" {
+			t.Errorf("a request to the sleeping app: %s", got)
+		}
+	}
+	if len(wakes) != 1 || <-wakes != "app" {
+		t.Errorf("Wake called %d more times, want once for app", len(wakes)+1)
+	}
+
+	plain := router.New(router.Config{})
+	plain.SetWebState("app", router.WebSleeping)
+	rec := httptest.NewRecorder()
+	plain.ServeHTTP(rec, httptest.NewRequest("GET", "http://app.localhost/", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("sleeping without Wake: %d, want 503 (H14)", rec.Code)
+	}
+	if err := plain.SetWebState("app", router.WebSleeping+1); err == nil {
+		t.Error("SetWebState accepted an unknown state")
+	}
 }

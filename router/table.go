@@ -31,6 +31,10 @@ const (
 	WebStarting
 	// WebCrashed: every web dyno crashed (H10).
 	WebCrashed
+	// WebSleeping: the web dynos are asleep (an idle Eco app). A request
+	// asks Config.Wake to start them, once per sleep (the state becomes
+	// WebStarting), then waits as for WebStarting. Without a Wake, H14.
+	WebSleeping
 )
 
 // ErrDomainTaken is returned by SetDomains when a domain already routes to
@@ -274,7 +278,7 @@ func (rt *Router) Backends(appName string) []*Backend {
 // SetWebState records why app has no web dyno up (see [WebState]). It only
 // matters while the app has no backends.
 func (rt *Router) SetWebState(appName string, s WebState) error {
-	if s < WebStopped || s > WebCrashed {
+	if s < WebStopped || s > WebSleeping {
 		return fmt.Errorf("router: app %q: unknown web state %d", appName, s)
 	}
 	rt.mu.Lock()

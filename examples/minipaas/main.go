@@ -64,6 +64,9 @@ type options struct {
 	NomadAddr    string // Nomad HTTP API for -runtime nomad
 	ShareGoCache bool
 	Verbose      bool
+	// EcoIdle is how long an app with eco web dynos may go without a
+	// request before its eco dynos sleep; 0 never.
+	EcoIdle time.Duration
 	// Admin URLs of the servers add-ons are made on (addons.go); empty:
 	// that service is not offered.
 	PostgresURL, RedisURL string
@@ -104,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.NomadAddr, "nomad-addr", defaultNomadAddr(), "Nomad HTTP API for -runtime nomad ($NOMAD_ADDR when set)")
 	fs.BoolVar(&o.ShareGoCache, "share-go-cache", true, "let Go builds use this machine's build cache (go env GOCACHE), so they compile warm")
 	fs.BoolVar(&o.Verbose, "v", false, "log platform diagnostics to stderr")
+	fs.DurationVar(&o.EcoIdle, "eco-idle", 30*time.Minute, "an app whose web dynos are of size eco sleeps after this long without a request; the next request wakes it (0: never)")
 	fs.StringVar(&o.PostgresURL, "postgres-url", "", "admin URL of a PostgreSQL server for heroku-postgresql add-ons (postgres://user:password@host:port/db)")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "admin URL of a Redis 7 server for heroku-redis add-ons (redis://:password@host:port)")
 	fs.StringVar(&o.HTTPSAddr, "https-addr", "", "listen address of the router's HTTPS listener, for uploaded certificates and ACME's (off when empty)")
@@ -171,7 +175,11 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		DataDir:   dataDir,
 		BuildEnv:  buildEnv,
 		StopGrace: o.stopGrace,
+		EcoIdle:   o.EcoIdle,
 		Logger:    logger,
+	}
+	if o.EcoIdle <= 0 {
+		cfg.EcoIdle = -1 // the platform's 0 is Heroku's 30 minutes
 	}
 	if o.Runtime == "oci" {
 		cfg.Runtime = &oci.Runtime{Dir: filepath.Join(dataDir, "oci"), Logger: logger}

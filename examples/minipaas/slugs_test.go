@@ -95,9 +95,9 @@ func TestSlugsAPI(t *testing.T) {
 
 	// Bad slugs are refused at creation or upload, naming why.
 	for body, field := range map[string]string{
-		`{}`: "process_types",
-		`{"process_types":{"bad type":"x"}}`:               "process_types",
-		`{"process_types":{"web":""}}`:                     "process_types.web",
+		`{}`:                                 "process_types",
+		`{"process_types":{"bad type":"x"}}`: "process_types",
+		`{"process_types":{"web":""}}`:       "process_types.web",
 		`{"process_types":{"web":"x"},"checksum":"md5:1"}`: "checksum",
 	} {
 		code, got := m.apiRaw("POST", "/apps/slugdst/slugs", body)

@@ -42,6 +42,20 @@ func (p *Platform) setFormation(rec appRecord, rel release.Release) error {
 	if rel.Slug.IsZero() {
 		return nil
 	}
+	// Any change to the formation wakes a sleeping Eco app (sleep.go).
+	p.routeMu.Lock()
+	p.webAppLocked(rec.Name).sleeping = false
+	p.routeMu.Unlock()
+	f := p.formationOf(rec, rel)
+	if err := p.rec.Set(f); err != nil {
+		return fmt.Errorf("set formation: %w", err)
+	}
+	p.noteWebScale(rec.Name, f.Processes["web"].Quantity)
+	return nil
+}
+
+// formationOf is the Reconciler's formation of rec at release rel.
+func (p *Platform) formationOf(rec appRecord, rel release.Release) formation.Formation {
 	procs := map[string]formation.Process{}
 	for t, pr := range rec.Formation {
 		if _, ok := rel.ProcessTypes[t]; ok && t != "release" {
@@ -52,12 +66,7 @@ func (p *Platform) setFormation(rec appRecord, rel release.Release) error {
 	if rec.Preboot {
 		strategy = formation.Preboot
 	}
-	f := formation.Formation{App: rec.Name, Release: rel.Version, Processes: procs, Strategy: strategy}
-	if err := p.rec.Set(f); err != nil {
-		return fmt.Errorf("set formation: %w", err)
-	}
-	p.noteWebScale(rec.Name, procs["web"].Quantity)
-	return nil
+	return formation.Formation{App: rec.Name, Release: rel.Version, Processes: procs, Strategy: strategy}
 }
 
 // dynoSpec is the Reconciler's SpecFunc: the release's command and config

@@ -63,11 +63,16 @@ type Config struct {
 	// (CreateBuild); 0 means slug.DefaultMaxCompressedSize (1 GiB), the
 	// compressed-slug limit, negative no limit.
 	MaxSourceSize int64
+	// EcoIdle is how long an app whose web dynos are of size eco may go
+	// without a request before its eco dynos sleep (the next request
+	// wakes them); 0 means Heroku's 30 minutes, negative never.
+	EcoIdle time.Duration
 	// HTTPClient fetches the source tarballs of builds by API; nil means
 	// one with a 30 s limit on connecting and on the response header.
 	HTTPClient *http.Client
 	// Router, when set, is used instead of a default one; its LogSink should
-	// then be Platform.RouterLogSink. Nil makes one with BaseDomain.
+	// then be Platform.RouterLogSink and its Wake Platform.WakeApp. Nil
+	// makes one with BaseDomain.
 	Router *router.Router
 	// OnDeployed, when set, receives the timings of every successful deploy
 	// (for benchmarks and metrics). It must not block.
@@ -227,7 +232,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 
 	p.router = cfg.Router
 	if p.router == nil {
-		p.router = router.New(router.Config{BaseDomain: cfg.BaseDomain, LogSink: p.RouterLogSink(), Logger: p.log})
+		p.router = router.New(router.Config{BaseDomain: cfg.BaseDomain, LogSink: p.RouterLogSink(), Logger: p.log, Wake: p.WakeApp})
 	}
 	p.autoscaler = &autoscale.Autoscaler{Metrics: p.router, Scaler: platformScaler{p}, Logger: p.log}
 	rt := cfg.Runtime
@@ -286,11 +291,15 @@ func buildEnv(extra []string, tmp string) []string {
 func (p *Platform) Run(ctx context.Context) error {
 	err := errors.New("platform: run: already called")
 	p.runOnce.Do(func() {
-		// The metrics sampler and the autoscaler run beside the
-		// reconciler and stop with it.
+		// The metrics sampler, the autoscaler and the Eco idle watch run
+		// beside the reconciler and stop with it.
 		sctx, stopSide := context.WithCancel(ctx)
 		var side sync.WaitGroup
-		side.Add(2)
+		side.Add(3)
+		go func() {
+			defer side.Done()
+			p.watchIdle(sctx)
+		}()
 		go func() {
 			defer side.Done()
 			p.sampleStats(sctx)

@@ -46,9 +46,12 @@ type running struct {
 	done   chan error
 }
 
-func start(t *testing.T, dataDir string) *running {
+func start(t *testing.T, dataDir string) *running { return startWith(t, dataDir, nil) }
+
+// startWith is start with a chance to change the Config first.
+func startWith(t *testing.T, dataDir string, change func(*Config)) *running {
 	t.Helper()
-	p, err := Open(context.Background(), Config{
+	cfg := Config{
 		DataDir:     dataDir,
 		StopGrace:   3 * time.Second,
 		BootTimeout: 60 * time.Second,
@@ -57,7 +60,11 @@ func start(t *testing.T, dataDir string) *running {
 			t.Logf("deployed %s v%d: build %v, pack %v, release %v, slug %d bytes", s.App, s.Version,
 				s.Build.Round(time.Millisecond), s.Pack.Round(time.Millisecond), s.Release.Round(time.Millisecond), s.SlugBytes)
 		},
-	})
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	p, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

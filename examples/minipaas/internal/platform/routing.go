@@ -22,8 +22,9 @@ type webDyno struct {
 
 // webApp is an app's routing view: its web dynos and how many it wants.
 type webApp struct {
-	dynos map[string]webDyno // by dyno ID
-	want  int
+	dynos    map[string]webDyno // by dyno ID
+	want     int
+	sleeping bool // an idle Eco app (sleep.go)
 }
 
 // onDynoEvent is the Reconciler's OnEvent. It runs under the Reconciler's
@@ -100,6 +101,8 @@ func (p *Platform) syncRouterLocked(app string, w *webApp) {
 	}
 	state := router.WebStopped
 	switch {
+	case w.sleeping:
+		state = router.WebSleeping
 	case starting:
 		state = router.WebStarting
 	case crashed:
