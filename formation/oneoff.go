@@ -97,7 +97,7 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 		r.mu.Unlock()
 		return nil, fmt.Errorf("formation: one-off %s: %w", name, err)
 	}
-	spec, err := r.Spec(ctx, SpecRequest{App: req.App, Release: req.Release, Type: "run", Name: name, Size: req.Size, Command: req.Command, Env: req.Env})
+	spec, err := r.Spec(ctx, SpecRequest{ID: d.id, App: req.App, Release: req.Release, Type: "run", Name: name, Size: req.Size, Command: req.Command, Env: req.Env})
 	if err != nil {
 		return fail(err)
 	}

@@ -20,6 +20,7 @@ import (
 // SpecRequest is what the platform turns into a DynoSpec: formation does
 // not know releases, slugs or config vars.
 type SpecRequest struct {
+	ID      string // the dyno's ID, as the Reconciler lists it
 	App     string
 	Release int
 	Type    string // "web", "worker", "run"
@@ -474,7 +475,7 @@ func (r *Reconciler) startLocked(ctx context.Context, f Formation, a Action) {
 	if c := r.crashes[slot{f.App, a.Type, a.Index}]; c.n > 0 && c.release == a.Release {
 		r.emit(d, Event{Kind: EventState, Prev: StateCrashed, State: StateStarting, Message: msgStateChanged(StateCrashed, StateStarting)})
 	}
-	req := SpecRequest{App: f.App, Release: a.Release, Type: a.Type, Name: name, Index: a.Index, Size: f.Processes[a.Type].Size}
+	req := SpecRequest{ID: d.id, App: f.App, Release: a.Release, Type: a.Type, Name: name, Index: a.Index, Size: f.Processes[a.Type].Size}
 	var stdio Stdio
 	if r.Output != nil {
 		stdio = r.Output(f.App, name)

@@ -62,7 +62,7 @@ func newFixture(t *testing.T, configure func(*formation.Reconciler)) *fixture {
 	rec := &formation.Reconciler{
 		Runtime: fake,
 		Spec: func(ctx context.Context, req formation.SpecRequest) (formation.DynoSpec, error) {
-			spec := formation.DynoSpec{Command: "run-" + req.Type, SlugDir: "/slug"}
+			spec := formation.DynoSpec{Command: "run-" + req.Type, SlugDir: "/slug", Env: []string{"SPEC_ID=" + req.ID}}
 			if req.Command != "" {
 				spec.Command = req.Command
 			}
@@ -145,6 +145,12 @@ func TestReconcilerScale(t *testing.T) {
 		}
 		if d := f.rec.Dynos("app")[0]; d.Addr != "127.0.0.1:5001" {
 			t.Errorf("web.1 Addr = %q", d.Addr)
+		}
+		// The spec was asked for with the ID the dyno is listed under.
+		for _, d := range f.rec.Dynos("app") {
+			if fd := f.fake.LiveNamed(d.Name, 1); fd == nil || !slices.Contains(fd.Spec.Env, "SPEC_ID="+d.ID) {
+				t.Errorf("%s (ID %s) started from a spec request without its ID", d.Name, d.ID)
+			}
 		}
 
 		// Scale down: the highest index goes, with Heroku's shutdown lines.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -132,17 +130,8 @@ func (a *api) handler(token string) http.Handler {
 	return withBuildpackRegistry(s)
 }
 
-// nameUUID derives a stable UUID-shaped id from parts (SHA-256, with the
-// version and variant bits of an RFC 4122 name-based UUID), for objects the
-// platform keys by name or number: releases, formation entries, the account.
-func nameUUID(parts ...string) string {
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	b := sum[:16]
-	b[6] = b[6]&0x0f | 0x50
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+// nameUUID derives a stable UUID-shaped id from parts (platform.NameUUID).
+func nameUUID(parts ...string) string { return platform.NameUUID(parts...) }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -1207,7 +1196,7 @@ func (a *api) listDynos(w http.ResponseWriter, r *http.Request) error {
 	out := make([]dynoJSON, 0, len(dynos))
 	for _, d := range dynos {
 		j := dynoJSON{
-			ID:        nameUUID("dyno", app.ID, d.ID),
+			ID:        platform.DynoUUID(app.ID, d.ID),
 			Name:      d.Name,
 			Type:      d.Type,
 			State:     string(d.State),

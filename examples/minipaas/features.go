@@ -12,17 +12,25 @@ import (
 // app-feature): `heroku features`, `features:info`, `features:enable`,
 // `features:disable`.
 type appFeature struct {
-	name, displayName, description, docURL string
+	name                                    platform.Feature
+	displayName, description, docURL, state string // state: general (features) or beta (labs)
 }
 
-// appFeatures lists the features an app can turn on. Only preboot changes
-// anything here; Heroku's other app features concern its own runtime.
+// appFeatures lists the features an app can turn on: those of Heroku's
+// that the platform implements; the others concern Heroku's own runtime.
 func appFeatures() []appFeature {
 	return []appFeature{{
-		name:        "preboot",
+		name:        platform.Preboot,
 		displayName: "Preboot",
 		description: "Provide seamless web dyno deploys by starting new web dynos next to the old ones and switching traffic once they are up.",
 		docURL:      "https://devcenter.heroku.com/articles/preboot",
+		state:       "general",
+	}, {
+		name:        platform.RuntimeDynoMetadata,
+		displayName: "Runtime Dyno Metadata",
+		description: "Provide dynos with metadata about the app, release and dyno in HEROKU_* environment variables (from the next restart or deploy).",
+		docURL:      "https://devcenter.heroku.com/articles/dyno-metadata",
+		state:       "beta",
 	}}
 }
 
@@ -43,18 +51,24 @@ func (a *api) featureRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /apps/{app}/features", a.listFeatures)
 	h("GET /apps/{app}/features/{feature}", a.getFeature)
 	h("PATCH /apps/{app}/features/{feature}", a.patchFeature)
+	// No account features: heroku labs lists them, and labs:enable asks
+	// for one first and takes a 404 to mean an app feature.
+	h("GET /account/features", func(w http.ResponseWriter, r *http.Request) error {
+		platformapi.WriteJSON(w, http.StatusOK, []appFeatureJSON{})
+		return nil
+	})
 }
 
 // featureJSON describes f for app, enabled or not.
 func (a *api) featureJSON(r *http.Request, app platform.App, f appFeature) (appFeatureJSON, error) {
-	on, err := a.p.Preboot(r.Context(), app.Name)
+	on, err := a.p.FeatureOn(r.Context(), app.Name, f.name)
 	if err != nil {
 		return appFeatureJSON{}, apiError(err)
 	}
 	return appFeatureJSON{
-		ID:   nameUUID("app-feature", f.name),
-		Name: f.name, DisplayName: f.displayName, Description: f.description, DocURL: f.docURL,
-		Enabled: on, State: "general",
+		ID:   nameUUID("app-feature", string(f.name)),
+		Name: string(f.name), DisplayName: f.displayName, Description: f.description, DocURL: f.docURL,
+		Enabled: on, State: f.state,
 		CreatedAt: rfc3339(app.CreatedAt), UpdatedAt: rfc3339(app.UpdatedAt),
 	}, nil
 }
@@ -63,7 +77,7 @@ func (a *api) featureJSON(r *http.Request, app platform.App, f appFeature) (appF
 func lookupFeature(r *http.Request) (appFeature, error) {
 	key := strings.ToLower(r.PathValue("feature"))
 	for _, f := range appFeatures() {
-		if f.name == key || nameUUID("app-feature", f.name) == key {
+		if string(f.name) == key || nameUUID("app-feature", string(f.name)) == key {
 			return f, nil
 		}
 	}
@@ -129,7 +143,7 @@ func (a *api) patchFeature(w http.ResponseWriter, r *http.Request) error {
 	if body.Enabled == nil {
 		return platformapi.InvalidParams("enabled is required")
 	}
-	if err := a.p.SetPreboot(r.Context(), app.Name, *body.Enabled); err != nil {
+	if err := a.p.SetFeature(r.Context(), app.Name, f.name, *body.Enabled); err != nil {
 		return apiError(err)
 	}
 	if app, err = a.app(r); err != nil { // UpdatedAt moved

@@ -2,7 +2,9 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
 	"github.com/dynokit/dynokit/formation"
@@ -41,6 +43,26 @@ func TestHerokuCLIFeatures(t *testing.T) {
 		t.Errorf("strategy of the release after features:enable preboot: %v, want Preboot", s)
 	}
 	m.waitFor(app, "the new release", func(status int, body string) bool { return status == 200 && len(body) > 0 })
+
+	// runtime-dyno-metadata is a labs feature: heroku labs, not features.
+	if out := heroku("features", "-a", app); strings.Contains(out, "runtime-dyno-metadata") {
+		t.Errorf("heroku features lists the labs feature:\n%s", out)
+	}
+	expectIn(t, heroku("labs", "-a", app), "[ ] runtime-dyno-metadata")
+	expectIn(t, heroku("labs:enable", "runtime-dyno-metadata", "-a", app), "Enabling runtime-dyno-metadata for "+app)
+	expectIn(t, heroku("labs", "-a", app), "[+] runtime-dyno-metadata")
+	heroku("ps:restart", "-a", app)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		status, body, err := m.getPath(app, "/env/HEROKU_APP_NAME")
+		if err == nil && status == 200 && body == app {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HEROKU_APP_NAME after labs:enable and ps:restart: %d %q %v", status, body, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	m.stop()
 	m = startMinipaasWith(t, m.dataDir, m.token)

@@ -3,6 +3,8 @@ package platform
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -215,6 +217,22 @@ func newID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+// NameUUID derives a stable UUID-shaped id from parts (SHA-256, with the
+// version and variant bits of an RFC 4122 name-based UUID), for objects
+// kept by name or number: releases, formation entries, dynos.
+func NameUUID(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	b := sum[:16]
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// DynoUUID is the id of the dyno the Reconciler lists as dynoID, of the
+// app with ID appID, in the Platform API and in HEROKU_DYNO_ID.
+func DynoUUID(appID, dynoID string) string { return NameUUID("dyno", appID, dynoID) }
 
 // releaseOf rewrites a stored release (keyed by app ID) for callers, who
 // know apps by name.

@@ -94,6 +94,9 @@ func (p *Platform) dynoSpec(ctx context.Context, req formation.SpecRequest) (for
 	for _, k := range rel.Config.Names() {
 		env = append(env, k+"="+rel.Config[k])
 	}
+	if _, rec, err := p.entry(req.App); err == nil && rec.DynoMetadata {
+		env = append(env, p.dynoMetadata(rec, req.ID, rel)...)
+	}
 	env = append(env, req.Env...)
 	spec := formation.DynoSpec{Command: cmd, SlugDir: dir, Resources: resourcesFor(req.Size)}
 	if req.Type == "web" {

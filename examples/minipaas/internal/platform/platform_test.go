@@ -94,8 +94,11 @@ func (r *running) stop(t *testing.T) {
 
 // get requests / of app through the router; app is an app name (served
 // at <app>.localhost) or a custom domain.
-func (r *running) get(app string) (int, string, error) {
-	req, err := http.NewRequest("GET", r.srv.URL+"/", nil)
+func (r *running) get(app string) (int, string, error) { return r.getPath(app, "/") }
+
+// getPath is get of path.
+func (r *running) getPath(app, path string) (int, string, error) {
+	req, err := http.NewRequest("GET", r.srv.URL+path, nil)
 	if err != nil {
 		return 0, "", err
 	}

@@ -250,28 +250,3 @@ func (p *Platform) SetMaintenance(ctx context.Context, app string, on bool) erro
 	}
 	return nil
 }
-
-// SetPreboot turns the app's preboot feature on or off: from the next
-// release on, new web dynos start next to the old ones and take over once
-// up (formation.Preboot), instead of the platform's Config.Strategy. As on
-// Heroku, changing it restarts nothing.
-func (p *Platform) SetPreboot(ctx context.Context, app string, on bool) error {
-	e, _, err := p.lockApp(app)
-	if err != nil {
-		return err
-	}
-	defer e.op.Unlock()
-	if _, err := p.updateApp(ctx, e, func(r *appRecord) error { r.Preboot = on; return nil }); err != nil {
-		return fmt.Errorf("platform: preboot of %s: %w", app, err)
-	}
-	return nil
-}
-
-// Preboot reports whether the app's preboot feature is on.
-func (p *Platform) Preboot(ctx context.Context, app string) (bool, error) {
-	_, rec, err := p.entry(app)
-	if err != nil {
-		return false, err
-	}
-	return rec.Preboot, nil
-}

@@ -43,6 +43,8 @@ type appRecord struct {
 	// Preboot is the app's preboot feature (heroku features:enable
 	// preboot): new releases replace web dynos with formation.Preboot.
 	Preboot bool `json:"preboot,omitempty"`
+	// DynoMetadata is the app's runtime-dyno-metadata feature.
+	DynoMetadata bool `json:"dyno_metadata,omitempty"`
 	// Autoscaling is the app's web autoscaling policy; nil when off.
 	Autoscaling *autoscale.Policy `json:"autoscaling,omitempty"`
 }

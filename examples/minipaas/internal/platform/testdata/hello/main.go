@@ -1,5 +1,6 @@
 // Command hello answers every request with $GREETING and $DYNO; /busy
-// takes 30 ms and one request at a time, so concurrent clients queue.
+// takes 30 ms and one request at a time, so concurrent clients queue;
+// /env/NAME answers with $NAME.
 package main
 
 import (
@@ -13,6 +14,9 @@ import (
 func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s from %s\n", os.Getenv("GREETING"), os.Getenv("DYNO"))
+	})
+	http.HandleFunc("/env/{name}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, os.Getenv(r.PathValue("name")))
 	})
 	var busy sync.Mutex
 	http.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,80 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestDynoMetadata: with runtime-dyno-metadata on, dynos started from then
+// on have the HEROKU_* variables, HEROKU_DYNO_ID being the dyno's API id.
+func TestDynoMetadata(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, filepath.Join(t.TempDir(), "data"))
+	defer r.stop(t)
+	app, err := r.CreateApp(ctx, "meta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Deploy(ctx, "meta", "testdata/hello", "0123456789abcdef0123456789abcdef01234567", nil); err != nil {
+		t.Fatal(err)
+	}
+	env := func(name string) string {
+		t.Helper()
+		status, body, err := r.getPath("meta", "/env/"+name)
+		if err != nil || status != 200 {
+			t.Fatalf("GET /env/%s: %d %v", name, status, err)
+		}
+		return body
+	}
+	r.waitFor(t, "meta", "the first deploy", ok("from web.1"))
+	if got := env("HEROKU_APP_NAME"); got != "" {
+		t.Errorf("HEROKU_APP_NAME = %q before the feature is on", got)
+	}
+
+	if err := r.SetFeature(ctx, "meta", RuntimeDynoMetadata, true); err != nil {
+		t.Fatal(err)
+	}
+	if on, err := r.FeatureOn(ctx, "meta", RuntimeDynoMetadata); err != nil || !on {
+		t.Fatalf("FeatureOn = %v, %v", on, err)
+	}
+	before := upDynos(t, r.Platform, "meta")
+	ds, _ := r.Dynos(ctx, "meta")
+	oldID := ds[0].ID
+	if err := r.Restart(ctx, "meta", ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ds, _ = r.Dynos(ctx, "meta")
+		if len(ds) == 1 && ds[0].ID != oldID && ds[0].State == "up" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("web.1 not replaced after the restart: %+v (before %v)", ds, before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.waitFor(t, "meta", "the restarted dyno", func(status int, _ string) bool { return status == 200 })
+	for name, want := range map[string]string{
+		"HEROKU_APP_NAME":                "meta",
+		"HEROKU_APP_ID":                  app.ID,
+		"HEROKU_APP_DEFAULT_DOMAIN_NAME": "meta.localhost",
+		"HEROKU_DYNO_ID":                 DynoUUID(app.ID, ds[0].ID),
+		"HEROKU_RELEASE_VERSION":         "v1",
+		"HEROKU_SLUG_COMMIT":             "0123456789abcdef0123456789abcdef01234567",
+		"HEROKU_SLUG_DESCRIPTION":        "Deploy 0123456",
+	} {
+		if got := env(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if got, err := time.Parse(time.RFC3339, env("HEROKU_RELEASE_CREATED_AT")); err != nil || time.Since(got) > time.Hour {
+		t.Errorf("HEROKU_RELEASE_CREATED_AT = %v, %v", got, err)
+	}
+	if err := r.SetFeature(ctx, "meta", "nosuch", true); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetFeature of an unknown feature: %v", err)
+	}
+}
