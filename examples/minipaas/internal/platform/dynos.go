@@ -295,7 +295,7 @@ func (p *Platform) Dynos(ctx context.Context, app string) ([]Dyno, error) {
 			Release: d.Release, Size: rec.Formation[d.Type].Size, Addr: d.Addr, UpdatedAt: d.StartedAt,
 		})
 	}
-	return out, nil
+	return append(out, p.idleDynos(ctx, rec, out)...), nil
 }
 
 // OneOffIO attaches a one-off dyno like a terminal (heroku run).

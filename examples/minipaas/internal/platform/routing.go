@@ -24,7 +24,8 @@ type webDyno struct {
 type webApp struct {
 	dynos    map[string]webDyno // by dyno ID
 	want     int
-	sleeping bool // an idle Eco app (sleep.go)
+	sleeping bool      // an idle Eco app (sleep.go)
+	asleepAt time.Time // since when
 }
 
 // onDynoEvent is the Reconciler's OnEvent. It runs under the Reconciler's

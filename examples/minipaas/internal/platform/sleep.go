@@ -4,9 +4,9 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"strconv"
 	"time"
 
+	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/logplex"
 )
 
@@ -19,6 +19,10 @@ import (
 
 // ecoSize is the canonical name of the dyno size that sleeps.
 const ecoSize = "eco"
+
+// StateIdle is the state Dynos gives the dynos of a sleeping Eco app, as
+// heroku ps shows them ("web.1: idle").
+const StateIdle formation.State = "idle"
 
 func (p *Platform) ecoIdle() time.Duration {
 	if p.cfg.EcoIdle == 0 {
@@ -73,10 +77,48 @@ func (p *Platform) watchIdle(ctx context.Context) {
 }
 
 func (p *Platform) asleep(app string) bool {
+	_, ok := p.asleepSince(app)
+	return ok
+}
+
+// asleepSince says whether app sleeps, and since when.
+func (p *Platform) asleepSince(app string) (time.Time, bool) {
 	p.routeMu.Lock()
 	defer p.routeMu.Unlock()
 	w, ok := p.web[app]
-	return ok && w.sleeping
+	if !ok || !w.sleeping {
+		return time.Time{}, false
+	}
+	return w.asleepAt, true
+}
+
+// idleDynos are the dynos of a sleeping app, listed as StateIdle: its eco
+// process types at their quantity, less those the Reconciler still lists
+// (running lists them, stopping).
+func (p *Platform) idleDynos(ctx context.Context, rec appRecord, running []Dyno) []Dyno {
+	since, ok := p.asleepSince(rec.Name)
+	if !ok {
+		return nil
+	}
+	cur, err := p.current(ctx, rec.Name)
+	if err != nil {
+		return nil
+	}
+	types, _ := ecoTypes(rec)
+	var out []Dyno
+	for _, t := range types {
+		for i := 1; i <= rec.Formation[t].Quantity; i++ {
+			name := formation.DynoName(t, i)
+			if slices.ContainsFunc(running, func(d Dyno) bool { return d.Name == name }) {
+				continue
+			}
+			out = append(out, Dyno{
+				ID: "idle." + rec.Name + "." + name, Name: name, Type: t, State: StateIdle,
+				Command: cur.ProcessTypes[t], Release: cur.Version, Size: ecoSize, UpdatedAt: since,
+			})
+		}
+	}
+	return out
 }
 
 // ecoTypes are the app's running process types of size eco; sleeps says
@@ -114,7 +156,7 @@ func (p *Platform) sleepApp(ctx context.Context, app string) {
 	}
 	p.routeMu.Lock()
 	w := p.webAppLocked(app)
-	w.sleeping = true
+	w.sleeping, w.asleepAt = true, time.Now()
 	p.syncRouterLocked(app, w)
 	p.routeMu.Unlock()
 	asleep := rec.clone()
@@ -151,7 +193,7 @@ func (p *Platform) WakeApp(app string) {
 	types, _ := ecoTypes(rec)
 	for _, t := range types {
 		for i := 1; i <= rec.Formation[t].Quantity; i++ {
-			_ = p.logs.Send(ctx, logplex.Message{App: rec.ID, Source: logplex.SourceHeroku, Proc: t + "." + strconv.Itoa(i), Text: "Unidling"})
+			_ = p.logs.Send(ctx, logplex.Message{App: rec.ID, Source: logplex.SourceHeroku, Proc: formation.DynoName(t, i), Text: "Unidling"})
 		}
 	}
 	if err := p.setFormation(rec, cur); err != nil {

@@ -59,6 +59,9 @@ func TestEcoSleep(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if ds, _ := r.Dynos(ctx, "sleepy"); len(ds) != 1 || ds[0].Name != "web.1" || ds[0].State != StateIdle {
+		t.Errorf("dynos of the sleeping app: %+v, want web.1 idle", ds)
+	}
 	if f, _ := r.Formation(ctx, "sleepy"); len(f) != 1 || f[0].Quantity != 1 {
 		t.Errorf("sleeping changed the formation: %+v", f)
 	}
