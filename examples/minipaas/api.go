@@ -122,6 +122,7 @@ func (a *api) handler(token string) http.Handler {
 	a.buildpackRoutes(h)
 	a.buildRoutes(h)
 	a.slugRoutes(h)
+	a.catalogRoutes(h)
 	a.logDrainRoutes(h)
 	// certs:auto and sni-endpoints (which domains:add reads), tls.go.
 	a.acmRoutes(h)
@@ -383,14 +384,20 @@ func (a *api) patchApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var body struct {
-		Maintenance *bool   `json:"maintenance"`
-		Name        *string `json:"name"`
+		Maintenance *bool           `json:"maintenance"`
+		Name        *string         `json:"name"`
+		BuildStack  json.RawMessage `json:"build_stack"`
 	}
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
 	if body.Name != nil && *body.Name != app.Name {
 		return platformapi.InvalidParams("renaming apps is not supported")
+	}
+	if len(body.BuildStack) > 0 {
+		if err := checkStack(body.BuildStack); err != nil {
+			return err
+		}
 	}
 	if body.Maintenance != nil {
 		if err := a.p.SetMaintenance(r.Context(), app.Name, *body.Maintenance); err != nil {

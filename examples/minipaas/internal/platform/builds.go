@@ -249,7 +249,7 @@ func (p *Platform) CreateBuild(ctx context.Context, app string, req BuildRequest
 		rel, err := p.buildFromURL(bctx, app, run, src, req.Buildpacks)
 		run.finish(rel, err)
 	}()
-	return p.buildView(b), nil
+	return b, nil // as created: pending, though it may have ended already
 }
 
 // BuildRequestError is a build request with a bad field.
