@@ -105,6 +105,9 @@
 //   - R14 is reported when usage reaches MemoryWarnFraction (0.9) of the
 //     hard limit, because a cgroup limit never lets usage exceed the quota
 //     the way Heroku's swap-backed dynos do; R15 is the kernel's OOM kill.
+//     Every reading also goes to Reconciler.OnMemory (with the RSS, cache
+//     and swap breakdown where the runtime knows it), from which a platform
+//     can log Heroku's log-runtime-metrics samples.
 //   - Preboot retires each old web dyno as soon as its replacement is up;
 //     Heroku waits about three minutes after the deploy and then switches
 //     all routing at once. Rolling is a dynokit addition (Heroku has none

@@ -10,7 +10,11 @@ type MemoryReader interface {
 }
 
 // MemoryUsage is a dyno's current memory use and its limit (0 = none).
+// The breakdown is 0 where the runtime does not know it.
 type MemoryUsage struct {
 	UsedBytes  int64
 	LimitBytes int64
+	RSSBytes   int64 // anonymous memory (heap, stacks)
+	CacheBytes int64 // page cache charged to the dyno
+	SwapBytes  int64
 }

@@ -93,6 +93,10 @@ type Reconciler struct {
 	// MemoryCheck is how often dynos that report memory (MemoryReader) are
 	// polled for R14. Zero means 20 s; negative disables.
 	MemoryCheck time.Duration
+	// OnMemory, when set, receives every memory reading (each MemoryCheck,
+	// for dynos whose runtime reports memory), e.g. for Heroku's
+	// log-runtime-metrics samples. It must not block.
+	OnMemory func(d DynoStatus, u MemoryUsage)
 	// MemoryWarnFraction of the limit triggers R14. Default 0.9: with a
 	// hard cgroup limit usage cannot exceed the quota itself.
 	MemoryWarnFraction float64
@@ -250,6 +254,12 @@ func (r *Reconciler) Remove(app string) {
 	r.wake()
 }
 
+// status describes d; r.mu is held.
+func (d *dynoRec) status() DynoStatus {
+	return DynoStatus{ID: d.id, App: d.app, Name: d.name, Type: d.typ, Release: d.release,
+		State: d.state, Command: d.spec.Command, Addr: d.addr, StartedAt: d.startedAt, RestartAt: d.restartAt}
+}
+
 // Dynos lists the app's dynos (formation and one-off), sorted by name.
 func (r *Reconciler) Dynos(app string) []DynoStatus {
 	r.mu.Lock()
@@ -259,8 +269,7 @@ func (r *Reconciler) Dynos(app string) []DynoStatus {
 		if d.app != app {
 			continue
 		}
-		out = append(out, DynoStatus{ID: d.id, App: d.app, Name: d.name, Type: d.typ, Release: d.release,
-			State: d.state, Command: d.spec.Command, Addr: d.addr, StartedAt: d.startedAt, RestartAt: d.restartAt})
+		out = append(out, d.status())
 	}
 	slices.SortFunc(out, func(a, b DynoStatus) int {
 		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(dynoIndex(a.Name), dynoIndex(b.Name)), cmp.Compare(a.ID, b.ID))
@@ -615,6 +624,12 @@ func (r *Reconciler) pollMemory(ctx context.Context, d *dynoRec, dyno Dyno, exit
 			return
 		case <-tick:
 			u, err := mr.Memory(ctx)
+			if err == nil && r.OnMemory != nil {
+				r.mu.Lock()
+				st := d.status()
+				r.mu.Unlock()
+				r.OnMemory(st, u)
+			}
 			if err == nil && u.LimitBytes > 0 && float64(u.UsedBytes) >= frac*float64(u.LimitBytes) {
 				r.mu.Lock()
 				r.emit(d, Event{Message: msgR14(u)})

@@ -452,7 +452,16 @@ func TestReconcilerStartError(t *testing.T) {
 
 func TestReconcilerMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFixture(t, func(r *formation.Reconciler) { r.MemoryCheck = 20 * time.Second })
+		var readings []string // OnMemory's, as "worker.1 400MB"
+		var mu sync.Mutex
+		f := newFixture(t, func(r *formation.Reconciler) {
+			r.MemoryCheck = 20 * time.Second
+			r.OnMemory = func(d formation.DynoStatus, u formation.MemoryUsage) {
+				mu.Lock()
+				readings = append(readings, fmt.Sprintf("%s %dMB", d.Name, u.UsedBytes>>20))
+				mu.Unlock()
+			}
+		})
 		f.set(1, formation.RestartAll, map[string]int{"worker": 1})
 		d := f.fake.Live()[0]
 		d.SetMemory(formation.MemoryUsage{UsedBytes: 400 << 20, LimitBytes: 512 << 20}) // 78%: fine
@@ -475,6 +484,11 @@ func TestReconcilerMemory(t *testing.T) {
 		if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
 			t.Errorf("events =\n%q\nwant\n%q", got, want)
 		}
+		mu.Lock()
+		if want := []string{"worker.1 400MB", "worker.1 500MB"}; !slices.Equal(readings, want) {
+			t.Errorf("OnMemory readings %q, want %q", readings, want)
+		}
+		mu.Unlock()
 		f.finish()
 	})
 }

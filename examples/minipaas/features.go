@@ -31,6 +31,12 @@ func appFeatures() []appFeature {
 		description: "Provide dynos with metadata about the app, release and dyno in HEROKU_* environment variables (from the next restart or deploy).",
 		docURL:      "https://devcenter.heroku.com/articles/dyno-metadata",
 		state:       "beta",
+	}, {
+		name:        platform.LogRuntimeMetrics,
+		displayName: "Log Runtime Metrics",
+		description: "Emit dyno memory usage into the app's log every 20 seconds, for dynos with a dyno size.",
+		docURL:      "https://devcenter.heroku.com/articles/log-runtime-metrics",
+		state:       "beta",
 	}}
 }
 

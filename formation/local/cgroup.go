@@ -369,7 +369,34 @@ func (cg *dynoCgroup) memory() (formation.MemoryUsage, error) {
 	if limit >= 1<<62 { // v1 reports "no limit" as a huge page-aligned number
 		limit = 0
 	}
-	return formation.MemoryUsage{UsedBytes: used, LimitBytes: limit}, nil
+	u := formation.MemoryUsage{UsedBytes: used, LimitBytes: limit}
+	// The breakdown is best effort: memory.stat names it differently in
+	// v1 and v2, and swap is only there with swap accounting.
+	stat := readStat(filepath.Join(cg.memDir, "memory.stat"))
+	if cg.v2 {
+		u.RSSBytes, u.CacheBytes = stat["anon"], stat["file"]
+		u.SwapBytes, _ = readInt(filepath.Join(cg.memDir, "memory.swap.current"))
+	} else {
+		u.RSSBytes, u.CacheBytes, u.SwapBytes = stat["rss"], stat["cache"], stat["swap"]
+	}
+	return u, nil
+}
+
+// readStat reads a cgroup "key value" file such as memory.stat; a missing
+// or unreadable one is empty.
+func readStat(path string) map[string]int64 {
+	out := map[string]int64{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return out
+	}
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if n, err := strconv.ParseInt(v, 10, 64); ok && err == nil {
+			out[k] = n
+		}
+	}
+	return out
 }
 
 // destroy removes the cgroups; the kernel refuses while processes remain,

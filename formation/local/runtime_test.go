@@ -195,8 +195,8 @@ func TestCgroupContainsSetsidEscape(t *testing.T) {
 	if !ok {
 		t.Fatal("local dyno does not implement MemoryReader")
 	}
-	if u, err := m.Memory(context.Background()); err != nil || u.LimitBytes != 256<<20 || u.UsedBytes <= 0 {
-		t.Errorf("Memory = %+v, %v", u, err)
+	if u, err := m.Memory(context.Background()); err != nil || u.LimitBytes != 256<<20 || u.UsedBytes <= 0 || u.RSSBytes <= 0 || u.RSSBytes > u.UsedBytes {
+		t.Errorf("Memory = %+v, %v; want usage, the limit and resident memory within the usage", u, err)
 	}
 	for wait := time.Now().Add(5 * time.Second); len(findCmdline(marker)) != 1; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(wait) {

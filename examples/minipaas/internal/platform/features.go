@@ -3,8 +3,11 @@ package platform
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/release"
 )
 
@@ -23,6 +26,12 @@ const (
 	// HEROKU_DYNO_ID, HEROKU_RELEASE_CREATED_AT, HEROKU_RELEASE_VERSION,
 	// HEROKU_SLUG_COMMIT and HEROKU_SLUG_DESCRIPTION.
 	RuntimeDynoMetadata Feature = "runtime-dyno-metadata"
+	// LogRuntimeMetrics (a Heroku labs feature): every dyno's memory use
+	// is logged each Config.MetricsEvery as a heroku[web.1] line of
+	// sample#memory_* values, as Heroku's log-runtime-metrics does (load
+	// averages are not sampled). Memory is read from the dyno's cgroup,
+	// which dynos with a size have (unsized ones run unlimited).
+	LogRuntimeMetrics Feature = "log-runtime-metrics"
 )
 
 // flag is where rec keeps f, or nil for a feature the platform does not
@@ -33,6 +42,8 @@ func (f Feature) flag(rec *appRecord) *bool {
 		return &rec.Preboot
 	case RuntimeDynoMetadata:
 		return &rec.DynoMetadata
+	case LogRuntimeMetrics:
+		return &rec.RuntimeMetrics
 	}
 	return nil
 }
@@ -79,4 +90,20 @@ func (p *Platform) dynoMetadata(rec appRecord, dynoID string, rel release.Releas
 		"HEROKU_SLUG_COMMIT=" + rel.Commit,
 		"HEROKU_SLUG_DESCRIPTION=" + rel.Description,
 	}
+}
+
+// onDynoMemory is the Reconciler's OnMemory: with LogRuntimeMetrics on,
+// Heroku's memory sample line for the dyno.
+func (p *Platform) onDynoMemory(d formation.DynoStatus, u formation.MemoryUsage) {
+	_, rec, err := p.entry(d.App)
+	if err != nil || !rec.RuntimeMetrics {
+		return
+	}
+	mb := func(n int64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 2, 64) + "MB" }
+	text := fmt.Sprintf("source=%s dyno=heroku.%s.%s sample#memory_total=%s sample#memory_rss=%s sample#memory_cache=%s sample#memory_swap=%s",
+		d.Name, rec.ID, DynoUUID(rec.ID, d.ID), mb(u.UsedBytes), mb(u.RSSBytes), mb(u.CacheBytes), mb(u.SwapBytes))
+	if u.LimitBytes > 0 {
+		text += " sample#memory_quota=" + mb(u.LimitBytes)
+	}
+	_ = p.logs.Send(context.Background(), logplex.Message{App: rec.ID, Source: logplex.SourceHeroku, Proc: d.Name, Text: text})
 }

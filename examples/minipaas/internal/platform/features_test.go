@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
 
 // TestDynoMetadata: with runtime-dyno-metadata on, dynos started from then
-// on have the HEROKU_* variables, HEROKU_DYNO_ID being the dyno's API id.
+// on have the HEROKU_* variables, HEROKU_DYNO_ID being the dyno's API id;
+// with log-runtime-metrics on, their memory samples are logged.
 func TestDynoMetadata(t *testing.T) {
 	ctx := context.Background()
-	r := start(t, filepath.Join(t.TempDir(), "data"))
+	r := startWith(t, filepath.Join(t.TempDir(), "data"), func(c *Config) { c.MetricsEvery = 100 * time.Millisecond })
 	defer r.stop(t)
 	app, err := r.CreateApp(ctx, "meta")
 	if err != nil {
@@ -73,6 +76,31 @@ func TestDynoMetadata(t *testing.T) {
 	}
 	if got, err := time.Parse(time.RFC3339, env("HEROKU_RELEASE_CREATED_AT")); err != nil || time.Since(got) > time.Hour {
 		t.Errorf("HEROKU_RELEASE_CREATED_AT = %v, %v", got, err)
+	}
+	if strings.Contains(logText(t, r.Platform, "meta"), "sample#memory") {
+		t.Error("memory samples logged before log-runtime-metrics is on")
+	}
+	// Memory is read from a dyno's cgroup: sized dynos have one.
+	if err := r.Resize(ctx, "meta", map[string]string{"web": "basic"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetFeature(ctx, "meta", LogRuntimeMetrics, true); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, r.Platform, "meta", "heroku[web.1]: source=web.1 dyno=heroku."+app.ID+".")
+	var upID string // the sized web.1 that logged it
+	ds, _ = r.Dynos(ctx, "meta")
+	for _, d := range ds {
+		if d.State == "up" {
+			upID = d.ID
+		}
+	}
+	waitLog(t, r.Platform, "meta", "heroku[web.1]: source=web.1 dyno=heroku."+app.ID+"."+DynoUUID(app.ID, upID)+" sample#memory_total=")
+	line := logText(t, r.Platform, "meta")
+	line = line[strings.LastIndex(line, "source=web.1"):]
+	line = line[:strings.IndexByte(line, '\n')]
+	if !regexp.MustCompile(`^source=web\.1 dyno=\S+ sample#memory_total=\d+\.\d\dMB sample#memory_rss=\d+\.\d\dMB sample#memory_cache=\d+\.\d\dMB sample#memory_swap=\d+\.\d\dMB sample#memory_quota=512\.00MB$`).MatchString(line) {
+		t.Errorf("memory sample %q", line)
 	}
 	if err := r.SetFeature(ctx, "meta", "nosuch", true); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SetFeature of an unknown feature: %v", err)

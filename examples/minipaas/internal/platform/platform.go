@@ -63,6 +63,9 @@ type Config struct {
 	// (CreateBuild); 0 means slug.DefaultMaxCompressedSize (1 GiB), the
 	// compressed-slug limit, negative no limit.
 	MaxSourceSize int64
+	// MetricsEvery is how often dynos' memory is read, for R14 warnings
+	// and the log-runtime-metrics samples; 0 means Heroku's 20 s.
+	MetricsEvery time.Duration
 	// EcoIdle is how long an app whose web dynos are of size eco may go
 	// without a request before its eco dynos sleep (the next request
 	// wakes them); 0 means Heroku's 30 minutes, negative never.
@@ -246,6 +249,8 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		Spec:        p.dynoSpec,
 		Output:      p.dynoOutput,
 		OnEvent:     p.onDynoEvent,
+		OnMemory:    p.onDynoMemory,
+		MemoryCheck: cfg.MetricsEvery,
 		Grace:       cfg.StopGrace,
 		BootTimeout: cfg.BootTimeout,
 		Logger:      p.log,

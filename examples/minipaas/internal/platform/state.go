@@ -45,6 +45,8 @@ type appRecord struct {
 	Preboot bool `json:"preboot,omitempty"`
 	// DynoMetadata is the app's runtime-dyno-metadata feature.
 	DynoMetadata bool `json:"dyno_metadata,omitempty"`
+	// RuntimeMetrics is the app's log-runtime-metrics feature.
+	RuntimeMetrics bool `json:"runtime_metrics,omitempty"`
 	// Autoscaling is the app's web autoscaling policy; nil when off.
 	Autoscaling *autoscale.Policy `json:"autoscaling,omitempty"`
 }
