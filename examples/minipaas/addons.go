@@ -443,8 +443,14 @@ func (s *addonService) changePlan(ctx context.Context, name, plan string) (addon
 }
 
 // attach exposes an add-on to another app (addons:attach): a release of
-// that app with the add-on's vars under the attachment name.
+// that app with the add-on's vars under the attachment name (empty: the
+// service's default).
 func (s *addonService) attach(ctx context.Context, name, app, as string) (addons.Attachment, error) {
+	if as != "" {
+		if err := addons.ValidateAttachmentName(as); err != nil {
+			return addons.Attachment{}, platformapi.InvalidParams("attachment name %q: %s", truncate(as, 100), strings.TrimPrefix(err.Error(), "addons: "))
+		}
+	}
 	s.mu.Lock()
 	rec, ok := s.records[name]
 	s.mu.Unlock()
@@ -1026,13 +1032,7 @@ func (a *api) createAttachment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	as := strings.ToUpper(strings.TrimSpace(body.Name))
-	if as != "" {
-		if err := addons.ValidateAttachmentName(as); err != nil {
-			return platformapi.InvalidParams("attachment name %q: %s", truncate(as, 100), strings.TrimPrefix(err.Error(), "addons: "))
-		}
-	}
-	at, err := a.addons.attach(r.Context(), v.rec.Name, app.Name, as)
+	at, err := a.addons.attach(r.Context(), v.rec.Name, app.Name, strings.ToUpper(strings.TrimSpace(body.Name)))
 	if err != nil {
 		return err
 	}

@@ -1074,6 +1074,66 @@ func (c dashboardControl) DestroyAddon(ctx context.Context, name, addon string) 
 	return err
 }
 
+// ChangeAddonPlan is PATCH /apps/{app}/addons/{addon} (heroku
+// addons:upgrade).
+func (c dashboardControl) ChangeAddonPlan(ctx context.Context, name, addon, plan string) (dashboard.Addon, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return dashboard.Addon{}, err
+	}
+	rec, err := c.api.addons.changePlan(ctx, addon, plan)
+	if err != nil {
+		return dashboard.Addon{}, err
+	}
+	return c.dashboardAddon(ctx, app.Name, c.api.addons.view(rec)), nil
+}
+
+// AttachableAddons lists the add-ons of other apps that the app has no
+// attachment of (what heroku addons:attach can attach).
+func (c dashboardControl) AttachableAddons(ctx context.Context, name string) ([]dashboard.Addon, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var out []dashboard.Addon
+	for _, v := range c.api.addons.list("") {
+		if v.rec.App == app.Name || slices.ContainsFunc(v.rec.Shared, func(sh sharedAttachment) bool { return sh.App == app.Name }) {
+			continue
+		}
+		out = append(out, c.dashboardAddon(ctx, app.Name, v))
+	}
+	return out, nil
+}
+
+// AttachAddon is POST /addon-attachments (heroku addons:attach).
+func (c dashboardControl) AttachAddon(ctx context.Context, name, addon, as string) (dashboard.Addon, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return dashboard.Addon{}, err
+	}
+	if _, err := c.api.addons.attach(ctx, addon, app.Name, as); err != nil {
+		return dashboard.Addon{}, err
+	}
+	return c.dashboardAddon(ctx, app.Name, c.api.addons.view(c.api.addons.record(addon))), nil
+}
+
+// DetachAddon is DELETE /addon-attachments/{id} (heroku addons:detach)
+// for each of the app's attachments of the add-on.
+func (c dashboardControl) DetachAddon(ctx context.Context, name, addon string) error {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, sh := range c.api.addons.record(addon).Shared {
+		if sh.App == app.Name {
+			if err := c.api.addons.detach(ctx, addon, app.Name, sh.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // ListDrains is GET /apps/{app}/log-drains (heroku drains).
 func (c dashboardControl) ListDrains(ctx context.Context, name string) ([]dashboard.Drain, error) {
 	app, err := c.api.appByNameOrID(ctx, name)

@@ -16,8 +16,9 @@ import (
 
 // The dashboard's add-ons and drains go through the API's own code.
 var (
-	_ dashboard.Addons = dashboardControl{}
-	_ dashboard.Drains = dashboardControl{}
+	_ dashboard.Addons       = dashboardControl{}
+	_ dashboard.AddonChanges = dashboardControl{}
+	_ dashboard.Drains       = dashboardControl{}
 )
 
 var crossSite = map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
@@ -109,22 +110,53 @@ func TestDashboardAddons(t *testing.T) {
 		t.Error("the add-ons table is missing or shows REDIS_URL's value")
 	}
 
-	// Attached to another app with the API (addons:attach): that app's
+	// Another plan of the service (addons:upgrade); only another one.
+	for plan, msg := range map[string]string{
+		"heroku-redis:mini":             "Nothing was changed: " + name + " is on heroku-redis:mini already.",
+		"heroku-postgresql:essential-0": "Nothing was changed: choose another plan of heroku-redis for " + name + ".",
+	} {
+		if _, level, text := m.dashSubmit(app, "addons/plan", url.Values{"addon": {name}, "plan": {plan}}, nil); level != "error" || text != msg {
+			t.Errorf("plan %s: %s %q, want %q", plan, level, text, msg)
+		}
+	}
+	if !strings.Contains(page, `<form class="inline change-plan"`) || !strings.Contains(page, `<option value="heroku-redis:premium-0">heroku-redis:premium-0</option></select>`) {
+		t.Error("the page has no plan change form offering heroku-redis:premium-0")
+	}
+	if _, level, text := m.dashSubmit(app, "addons/plan", url.Values{"addon": {name}, "plan": {"heroku-redis:premium-0"}}, nil); level != "ok" || text != "Changed "+name+" from heroku-redis:mini to heroku-redis:premium-0." {
+		t.Errorf("change plan: %s %q", level, text)
+	}
+	if list = m.listAddons(app); len(list) != 1 || list[0].Plan.Name != "heroku-redis:premium-0" {
+		t.Fatalf("after the plan change the API lists %+v", list)
+	}
+	vars = list[0].ConfigVars // premium plans add REDIS_KEY_PREFIX
+
+	// Attached to another app on its page (addons:attach): that app's
 	// page lists it with its own attachment, and the add-on can only be
 	// destroyed from its billing app, as the CLI says.
 	const other = "daddons-other"
 	if status := m.api("POST", "/apps", `{"name":"`+other+`"}`, nil); status != http.StatusCreated {
 		t.Fatalf("create app %s: %d", other, status)
 	}
-	if status := m.api("POST", "/addon-attachments", `{"addon":{"name":"`+name+`"},"app":{"name":"`+other+`"},"name":"CACHE"}`, nil); status != http.StatusCreated {
-		t.Fatalf("attach %s to %s: %d", name, other, status)
+	if page := m.dashPage(other); !strings.Contains(page, `<form id="attach-addon"`) || !strings.Contains(page, `<option value="`+name+`">`+name+` (heroku-redis:premium-0, billed to `+app+`)</option>`) {
+		t.Errorf("%s's page offers no attach form for %s", other, name)
+	}
+	for form, msg := range map[string]url.Values{
+		`Nothing was attached: "redis-nosuch-1" is not an add-on of another app that ` + other + ` could attach.`: {"addon": {"redis-nosuch-1"}},
+		`attachment name "1BAD"`: {"addon": {name}, "as": {"1bad"}},
+	} {
+		if _, level, text := m.dashSubmit(other, "addons/attach", msg, nil); level != "error" || !strings.Contains(text, form) {
+			t.Errorf("attach %v: %s %q, want %q", msg, level, text, form)
+		}
+	}
+	if _, level, text := m.dashSubmit(other, "addons/attach", url.Values{"addon": {name}, "as": {"cache"}}, nil); level != "ok" || text != "Attached "+name+" to "+other+" as CACHE: "+other+" has its config vars CACHE_KEY_PREFIX, CACHE_URL in a new release." {
+		t.Fatalf("attach %s to %s: %s %q", name, other, level, text)
 	}
 	page = m.dashPage(other)
 	if !strings.Contains(page, `<td class="as">CACHE <span class="none">(billed to `+app+`)</span></td>`) || !strings.Contains(page, "<code>CACHE_URL</code>") || strings.Contains(page, "<code>REDIS_URL</code>") {
 		t.Errorf("%s's page does not list its attachment of %s", other, name)
 	}
-	if strings.Contains(page, `<input type="hidden" name="addon" value="`+name+`">`) {
-		t.Errorf("%s's page has a destroy form for %s, billed to %s", other, name, app)
+	if strings.Contains(page, `<form class="inline destroy-addon"`) || !strings.Contains(page, `<form class="inline detach-addon"`) {
+		t.Errorf("%s's page has a destroy form, or no detach form, for %s, billed to %s", other, name, app)
 	}
 	want := "Nothing was destroyed: " + name + " is billed to " + app + ", not " + other + ", which only has it attached."
 	if _, level, text := m.dashSubmit(other, "addons/destroy", url.Values{"addon": {name}, "confirm": {name}}, nil); level != "error" || text != want {
@@ -132,6 +164,16 @@ func TestDashboardAddons(t *testing.T) {
 	}
 	if _, ok := m.config(other)["CACHE_URL"]; !ok {
 		t.Errorf("%s lost CACHE_URL", other)
+	}
+	// Detached there (addons:detach); the billing app can only destroy it.
+	if _, level, text := m.dashSubmit(app, "addons/detach", url.Values{"addon": {name}}, nil); level != "error" || text != "Nothing was detached: "+name+" is billed to "+app+"; destroy it instead." {
+		t.Errorf("detach from the billing app: %s %q", level, text)
+	}
+	if _, level, text := m.dashSubmit(other, "addons/detach", url.Values{"addon": {name}}, nil); level != "ok" || text != "Detached "+name+" from "+other+": CACHE_KEY_PREFIX, CACHE_URL left "+other+"'s config vars in a new release." {
+		t.Errorf("detach from %s: %s %q", other, level, text)
+	}
+	if cfg := m.config(other); len(cfg) != 0 {
+		t.Errorf("%s's config vars after the detach: %v", other, keys(cfg))
 	}
 
 	// Destroying asks for the name; a wrong one and a forged POST change
@@ -155,7 +197,7 @@ func TestDashboardAddons(t *testing.T) {
 		t.Fatalf("refused destroys changed the add-ons to %+v", list)
 	}
 
-	if _, level, text := m.dashSubmit(app, "addons/destroy", url.Values{"addon": {name}, "confirm": {name}}, nil); level != "ok" || text != "Destroyed "+name+" (heroku-redis:mini): "+strings.Join(vars, ", ")+" left "+app+"'s config vars in a new release." {
+	if _, level, text := m.dashSubmit(app, "addons/destroy", url.Values{"addon": {name}, "confirm": {name}}, nil); level != "ok" || text != "Destroyed "+name+" (heroku-redis:premium-0): "+strings.Join(vars, ", ")+" left "+app+"'s config vars in a new release." {
 		t.Errorf("destroy: %s %q", level, text)
 	}
 	unchanged("after the destroy")

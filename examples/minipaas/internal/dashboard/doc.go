@@ -41,6 +41,9 @@
 //	<prefix>/apps/{app}/buildpacks/clear   clear the buildpacks (the next push detects)
 //	<prefix>/apps/{app}/addons          plan: provision an add-on (heroku addons:create)
 //	<prefix>/apps/{app}/addons/destroy  addon, confirm: destroy an add-on, when confirm is its name
+//	<prefix>/apps/{app}/addons/plan     addon, plan: move one of the app's add-ons to another plan of its service
+//	<prefix>/apps/{app}/addons/attach   addon, as: attach an add-on billed to another app (as: optional name)
+//	<prefix>/apps/{app}/addons/detach   addon: detach an add-on billed to another app
 //	<prefix>/apps/{app}/drains          url: add a log drain (heroku drains:add)
 //	<prefix>/apps/{app}/drains/remove   token: remove one of the app's log drains
 //	<prefix>/apps/{app}/autoscaling     autoscaling=on with min, max, p95 (ms), or autoscaling=off: web dyno autoscaling
@@ -101,7 +104,11 @@
 // names of the config vars each sets on the app, never their values,
 // which only the Config vars section shows), a select of the plans the
 // platform offers, and per add-on billed to the app a destroy form that
-// asks for its name. With Drains, the Log drains section lists the app's
+// asks for its name. With AddonChanges too, an add-on billed to the app
+// gets a form to move it to another plan of its service, one attached
+// from another app a detach form, and the section a form to attach an
+// add-on of another app under an optional name (addons:upgrade, attach
+// and detach; minipaas runs the API's own code). With Drains, the Log drains section lists the app's
 // drains with their tokens, an add-on's marked as such (it goes with its
 // add-on only), with a form to add one by URL and one to remove each of
 // the app's own. A drain URL's password is masked on the page and in

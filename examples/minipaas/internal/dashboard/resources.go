@@ -27,6 +27,26 @@ type Addons interface {
 	DestroyAddon(ctx context.Context, app, name string) error
 }
 
+// AddonChanges is an optional capability of a Control with Addons: change
+// an add-on's plan (heroku addons:upgrade), attach an add-on billed to
+// another app (addons:attach) and detach one (addons:detach), shown as
+// forms in the Add-ons section. Its errors are shown as Control's are.
+type AddonChanges interface {
+	// ChangeAddonPlan moves the app's add-on named name to plan, another
+	// of its service's ("service:plan").
+	ChangeAddonPlan(ctx context.Context, app, name, plan string) (Addon, error)
+	// AttachableAddons are the add-ons billed to other apps and not
+	// attached to this one.
+	AttachableAddons(ctx context.Context, app string) ([]Addon, error)
+	// AttachAddon attaches add-on name to the app, as as (its config
+	// vars' prefix; empty: the service's default), in a new release.
+	AttachAddon(ctx context.Context, app, name, as string) (Addon, error)
+	// DetachAddon removes the app's attachments of add-on name, whose
+	// config vars leave the app in a new release; the add-on stays with
+	// its billing app.
+	DetachAddon(ctx context.Context, app, name string) error
+}
+
 // Addon is an add-on as the app page shows it: never its config values.
 type Addon struct {
 	Name string
@@ -84,6 +104,9 @@ type addonRow struct {
 	Addon
 	// Owned: billed to the page's app, so it can be destroyed there.
 	Owned bool
+	// OtherPlans are the service's other plans, for the plan change form
+	// (with AddonChanges).
+	OtherPlans []AddonPlan
 }
 
 // planGroup is one service's plans, an optgroup of the plan select.
@@ -162,17 +185,10 @@ func (h *Handler) destroyAddon(ctx context.Context, app string, form url.Values)
 		return "", err
 	}
 	name := strings.TrimSpace(form.Get("addon"))
-	list, err := c.ListAddons(ctx, app)
+	// The CLI's rule too: an add-on goes from its billing app only.
+	a, err := h.ownAddon(ctx, app, name, "Nothing was destroyed")
 	if err != nil {
 		return "", err
-	}
-	i := slices.IndexFunc(list, func(a Addon) bool { return a.Name == name })
-	if i < 0 {
-		return "", badInput("Nothing was destroyed: %q is not an add-on of %s.", name, app)
-	}
-	if a := list[i]; a.App != app {
-		// The CLI's rule too: an add-on goes from its billing app only.
-		return "", badInput("Nothing was destroyed: %s is billed to %s, not %s, which only has it attached.", name, a.App, app)
 	}
 	switch confirm := strings.TrimSpace(form.Get("confirm")); confirm {
 	case name:
@@ -184,8 +200,8 @@ func (h *Handler) destroyAddon(ctx context.Context, app string, form url.Values)
 	if err := c.DestroyAddon(ctx, app, name); err != nil {
 		return "", err
 	}
-	msg := "Destroyed " + name + " (" + list[i].Plan + ")"
-	if vars := list[i].ConfigVars; len(vars) > 0 {
+	msg := "Destroyed " + name + " (" + a.Plan + ")"
+	if vars := a.ConfigVars; len(vars) > 0 {
 		msg += ": " + strings.Join(vars, ", ") + " left " + app + "'s config vars in a new release"
 	}
 	return msg + ".", nil
@@ -231,6 +247,123 @@ func (h *Handler) removeDrain(ctx context.Context, app string, form url.Values) 
 	return "Removed drain " + shownURL(list[i].URL) + ".", nil
 }
 
+// addonChanges is the Control's AddonChanges capability, or an error to
+// show.
+func (h *Handler) addonChanges() (AddonChanges, error) {
+	c, ok := h.Control.(AddonChanges)
+	if !ok {
+		return nil, badInput("Add-ons cannot be attached, detached or changed on this platform.")
+	}
+	return c, nil
+}
+
+// changeAddonPlan moves one of the app's own add-ons to another plan of
+// its service (form: addon, plan), as addons:upgrade does.
+func (h *Handler) changeAddonPlan(ctx context.Context, app string, form url.Values) (string, error) {
+	c, err := h.addonChanges()
+	if err != nil {
+		return "", err
+	}
+	name, plan := strings.TrimSpace(form.Get("addon")), strings.TrimSpace(form.Get("plan"))
+	a, err := h.ownAddon(ctx, app, name, "Nothing was changed")
+	if err != nil {
+		return "", err
+	}
+	service, _, _ := strings.Cut(a.Plan, ":")
+	if plan == "" || !strings.HasPrefix(plan, service+":") {
+		return "", badInput("Nothing was changed: choose another plan of %s for %s.", service, name)
+	}
+	if plan == a.Plan {
+		return "", badInput("Nothing was changed: %s is on %s already.", name, plan)
+	}
+	if _, err := c.ChangeAddonPlan(ctx, app, name, plan); err != nil {
+		return "", err
+	}
+	return "Changed " + name + " from " + a.Plan + " to " + plan + ".", nil
+}
+
+// ownAddon finds the app's add-on named name that it is billed for.
+func (h *Handler) ownAddon(ctx context.Context, app, name, nothing string) (Addon, error) {
+	c, err := h.addonControl()
+	if err != nil {
+		return Addon{}, err
+	}
+	list, err := c.ListAddons(ctx, app)
+	if err != nil {
+		return Addon{}, err
+	}
+	i := slices.IndexFunc(list, func(a Addon) bool { return a.Name == name })
+	if i < 0 {
+		return Addon{}, badInput("%s: %q is not an add-on of %s.", nothing, name, app)
+	}
+	if a := list[i]; a.App != app {
+		return Addon{}, badInput("%s: %s is billed to %s, not %s, which only has it attached.", nothing, name, a.App, app)
+	}
+	return list[i], nil
+}
+
+// attachAddon attaches an add-on billed to another app (form: addon; as,
+// optional), as addons:attach does.
+func (h *Handler) attachAddon(ctx context.Context, app string, form url.Values) (string, error) {
+	c, err := h.addonChanges()
+	if err != nil {
+		return "", err
+	}
+	name, as := strings.TrimSpace(form.Get("addon")), strings.ToUpper(strings.TrimSpace(form.Get("as")))
+	list, err := c.AttachableAddons(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	if !slices.ContainsFunc(list, func(a Addon) bool { return a.Name == name }) {
+		return "", badInput("Nothing was attached: %q is not an add-on of another app that %s could attach.", name, app)
+	}
+	a, err := c.AttachAddon(ctx, app, name, as)
+	if err != nil {
+		return "", err
+	}
+	msg := "Attached " + name + " to " + app
+	if len(a.As) > 0 {
+		msg += " as " + strings.Join(a.As, ", ")
+	}
+	if len(a.ConfigVars) > 0 {
+		msg += ": " + app + " has its config vars " + strings.Join(a.ConfigVars, ", ") + " in a new release"
+	}
+	return msg + ".", nil
+}
+
+// detachAddon removes the app's attachments of an add-on billed to
+// another app (form: addon), as addons:detach does.
+func (h *Handler) detachAddon(ctx context.Context, app string, form url.Values) (string, error) {
+	c, err := h.addonChanges()
+	if err != nil {
+		return "", err
+	}
+	name := strings.TrimSpace(form.Get("addon"))
+	ac, err := h.addonControl()
+	if err != nil {
+		return "", err
+	}
+	list, err := ac.ListAddons(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	i := slices.IndexFunc(list, func(a Addon) bool { return a.Name == name })
+	switch {
+	case i < 0:
+		return "", badInput("Nothing was detached: %q is not attached to %s.", name, app)
+	case list[i].App == app:
+		return "", badInput("Nothing was detached: %s is billed to %s; destroy it instead.", name, app)
+	}
+	if err := c.DetachAddon(ctx, app, name); err != nil {
+		return "", err
+	}
+	msg := "Detached " + name + " from " + app
+	if vars := list[i].ConfigVars; len(vars) > 0 {
+		msg += ": " + strings.Join(vars, ", ") + " left " + app + "'s config vars in a new release"
+	}
+	return msg + ".", nil
+}
+
 // resourcesData adds the app page's add-on and drain data to data, for
 // the capabilities the Control has.
 func (h *Handler) resourcesData(ctx context.Context, app string, data map[string]any) error {
@@ -258,6 +391,22 @@ func (h *Handler) resourcesData(ctx context.Context, app string, data map[string
 		data["AddonsCapable"] = true
 		data["Addons"] = rows
 		data["AddonPlans"] = groups
+		if cc, ok := h.Control.(AddonChanges); ok {
+			attachable, err := cc.AttachableAddons(ctx, app)
+			if err != nil {
+				return err
+			}
+			data["AddonChanges"] = true
+			data["Attachable"] = attachable
+			for i, r := range rows {
+				service, _, _ := strings.Cut(r.Plan, ":")
+				for _, p := range plans {
+					if p.Service == service && p.Name != r.Plan {
+						rows[i].OtherPlans = append(rows[i].OtherPlans, p)
+					}
+				}
+			}
+		}
 	}
 	if c, ok := h.Control.(Drains); ok {
 		list, err := c.ListDrains(ctx, app)
