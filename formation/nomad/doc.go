@@ -115,9 +115,10 @@
 // to the task's stdout, and exits as the command did. The task needs
 // script (Debian's bsdutils, an essential package); without it the run
 // fails with bash's "script: command not found". Signals for the dyno
-// reach script, not the command's session; on SIGTERM script kills the
-// session itself (printing "Session terminated, killing shell..."), so a
-// dyno on a terminal gets no grace period here.
+// go to the command's session on the terminal (script's child), not to
+// script, which on SIGTERM would kill the session at once ("Session
+// terminated, killing shell..."): a dyno on a terminal gets its grace
+// period like any other.
 //
 // # Runtime addresses
 //

@@ -318,8 +318,9 @@ func escapeArgs(args []string) []string {
 //
 // It runs the command in a process group of its own and forwards the
 // signals Nomad delivers (Nomad signals only the task's main process) to
-// that whole group, so a signal reaches grandchildren as the formation
-// contract requires. When the command ends, what is left of its group is
+// that whole group (on a terminal, to the session script made for the
+// command), so a signal reaches grandchildren as the formation contract
+// requires and a terminal dyno gets its grace period too. When the command ends, what is left of its group is
 // killed and bash ends the same way the command did.
 const bootstrap = `
 __dynokit_cmd=$1 __dynokit_src=$2 __dynokit_in=$3 __dynokit_tok=$4 __dynokit_tty=$5
@@ -353,9 +354,20 @@ else
 fi
 __dynokit_pid=$!
 set +m
+__dynokit_onterm=${__dynokit_tty:+1}
 unset __dynokit_tty
+# On a terminal the command runs in script's child's session: a signal
+# goes there, since script itself would kill that session at once.
+__dynokit_signal() {
+  __dynokit_g=$__dynokit_pid
+  if [ -n "$__dynokit_onterm" ]; then
+    read -r __dynokit_g _ <"/proc/$__dynokit_pid/task/$__dynokit_pid/children" 2>/dev/null
+    [ -n "$__dynokit_g" ] || __dynokit_g=$__dynokit_pid
+  fi
+  kill -"$1" -- -"$__dynokit_g" 2>/dev/null
+}
 for __dynokit_s in HUP INT QUIT USR1 USR2 TERM ALRM; do
-  trap "kill -$__dynokit_s -- -$__dynokit_pid 2>/dev/null" $__dynokit_s
+  trap "__dynokit_signal $__dynokit_s" $__dynokit_s
 done
 # wait returns early when a trapped signal arrives; bash keeps the status
 # of a reaped job, so the last wait reports how the command ended.

@@ -69,6 +69,21 @@ func TestSchedulerOneOff(t *testing.T) {
 		t.Errorf("one-off on a terminal printed %q", got)
 	}
 
+	// Stopped on a terminal, it gets its grace period: SIGTERM reaches the
+	// command's session, not script, which would kill it at once.
+	var graceful formationtest.Buffer
+	termStop, err := s.RunOneOff(ctx, dep, formation.OneOffSpec{Command: `trap 'echo got-term; sleep 3; echo graceful; exit 0' TERM; echo ready; while :; do sleep 0.1; done`,
+		Stdin: strings.NewReader(""), Terminal: &formation.Terminal{Cols: 80, Rows: 24}}, formation.Stdio{Stdout: &graceful})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := graceful.WaitFor(ctx, "ready"); err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := formation.Stop(ctx, termStop, 20*time.Second); err != nil || exit.Code != 0 || !strings.Contains(graceful.String(), "graceful") {
+		t.Errorf("a terminal one-off stopped with a grace period: exit %v, err %v, output %q; want its TERM trap to finish", exit, err, graceful.String())
+	}
+
 	long, err := s.RunOneOff(ctx, dep, formation.OneOffSpec{Command: "echo started; exec sleep 600"}, formation.Stdio{})
 	if err != nil {
 		t.Fatal(err)
