@@ -62,6 +62,8 @@ type api struct {
 	// sources holds uploaded source tarballs (POST /sources, builds.go);
 	// nil: uploads are off.
 	sources *sourceBlobs
+	// webhooks delivers app events (webhooks.go).
+	webhooks *webhookService
 }
 
 // newAPI serves the Platform API; acm is Automated Certificate Management
@@ -123,6 +125,9 @@ func (a *api) handler(token string) http.Handler {
 	a.buildRoutes(h)
 	a.slugRoutes(h)
 	a.catalogRoutes(h)
+	if a.webhooks != nil {
+		a.webhookRoutes(h)
+	}
 	a.logDrainRoutes(h)
 	// certs:auto and sni-endpoints (which domains:add reads), tls.go.
 	a.acmRoutes(h)
@@ -447,6 +452,11 @@ func (a *api) destroy(ctx context.Context, app platform.App) error {
 	if err := a.certs.removeApp(context.WithoutCancel(ctx), app); err != nil {
 		a.log.Warn("minipaas: remove the certificates of a destroyed app", "app", app.Name, "err", err)
 	}
+	if a.webhooks != nil {
+		if err := a.webhooks.removeApp(context.WithoutCancel(ctx), app.ID); err != nil {
+			a.log.Warn("minipaas: remove the webhooks of a destroyed app", "app", app.Name, "err", err)
+		}
+	}
 	return nil
 }
 
@@ -739,6 +749,10 @@ func (a *api) formation(ctx context.Context, app platform.App) ([]formationJSON,
 			slices.SortFunc(entries, func(a, b platform.FormationEntry) int { return strings.Compare(a.Type, b.Type) })
 		}
 	}
+	return formationToJSON(app, entries), nil
+}
+
+func formationToJSON(app platform.App, entries []platform.FormationEntry) []formationJSON {
 	out := make([]formationJSON, 0, len(entries))
 	for _, e := range entries {
 		size := platform.SizeLabel(e.Size)
@@ -754,7 +768,7 @@ func (a *api) formation(ctx context.Context, app platform.App) ([]formationJSON,
 			UpdatedAt: rfc3339(e.UpdatedAt),
 		})
 	}
-	return out, nil
+	return out
 }
 
 func (a *api) getFormation(w http.ResponseWriter, r *http.Request) error {
@@ -1251,6 +1265,23 @@ type dynoJSON struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
+func dynoToJSON(app platform.App, d platform.Dyno) dynoJSON {
+	j := dynoJSON{
+		ID:        platform.DynoUUID(app.ID, d.ID),
+		Name:      d.Name,
+		Type:      d.Type,
+		State:     string(d.State),
+		Command:   d.Command,
+		Size:      platform.SizeLabel(d.Size),
+		App:       ref{ID: app.ID, Name: app.Name},
+		CreatedAt: rfc3339(d.UpdatedAt),
+		UpdatedAt: rfc3339(d.UpdatedAt),
+	}
+	j.Release.ID = releaseID(app, d.Release)
+	j.Release.Version = d.Release
+	return j
+}
+
 func (a *api) listDynos(w http.ResponseWriter, r *http.Request) error {
 	app, err := a.app(r)
 	if err != nil {
@@ -1262,20 +1293,7 @@ func (a *api) listDynos(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]dynoJSON, 0, len(dynos))
 	for _, d := range dynos {
-		j := dynoJSON{
-			ID:        platform.DynoUUID(app.ID, d.ID),
-			Name:      d.Name,
-			Type:      d.Type,
-			State:     string(d.State),
-			Command:   d.Command,
-			Size:      platform.SizeLabel(d.Size),
-			App:       ref{ID: app.ID, Name: app.Name},
-			CreatedAt: rfc3339(d.UpdatedAt),
-			UpdatedAt: rfc3339(d.UpdatedAt),
-		}
-		j.Release.ID = releaseID(app, d.Release)
-		j.Release.Version = d.Release
-		out = append(out, j)
+		out = append(out, dynoToJSON(app, d))
 	}
 	return platformapi.Paginate(w, r, out,
 		platformapi.Field[dynoJSON]{Name: "name", Key: func(j dynoJSON) string { return j.Name }},

@@ -81,14 +81,15 @@ func orNil(s string) *string {
 	return &s
 }
 
-func buildToJSON(r *http.Request, app platform.App, b platform.Build) buildJSON {
+// buildToJSON describes b; base is the API's URL ("http://host:port").
+func buildToJSON(base string, app platform.App, b platform.Build) buildJSON {
 	j := buildJSON{
 		ID:              b.ID,
 		App:             ref{ID: app.ID, Name: app.Name},
 		Buildpacks:      []buildpackJS{},
 		CreatedAt:       rfc3339(b.CreatedAt),
 		UpdatedAt:       rfc3339(b.UpdatedAt),
-		OutputStreamURL: "http://" + r.Host + buildOutputPath + b.AppID + "/" + b.ID + "/" + b.OutputToken,
+		OutputStreamURL: base + buildOutputPath + b.AppID + "/" + b.ID + "/" + b.OutputToken,
 		SourceBlob: sourceBlobJS{
 			Checksum: orNil(b.Source.Checksum), URL: b.Source.URL,
 			Version: orNil(b.Source.Version), VersionDescription: orNil(b.Source.VersionDescription),
@@ -160,7 +161,7 @@ func (a *api) createBuild(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err)
 	}
-	platformapi.WriteJSON(w, http.StatusCreated, buildToJSON(r, app, b))
+	platformapi.WriteJSON(w, http.StatusCreated, buildToJSON("http://"+r.Host, app, b))
 	return nil
 }
 
@@ -175,7 +176,7 @@ func (a *api) listBuilds(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]buildJSON, 0, len(builds))
 	for _, b := range builds {
-		out = append(out, buildToJSON(r, app, b))
+		out = append(out, buildToJSON("http://"+r.Host, app, b))
 	}
 	return platformapi.Paginate(w, r, out,
 		platformapi.Field[buildJSON]{Name: "created_at", Key: func(j buildJSON) string { return j.CreatedAt }},
@@ -192,7 +193,7 @@ func (a *api) getBuild(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err)
 	}
-	platformapi.WriteJSON(w, http.StatusOK, buildToJSON(r, app, b))
+	platformapi.WriteJSON(w, http.StatusOK, buildToJSON("http://"+r.Host, app, b))
 	return nil
 }
 
@@ -209,7 +210,7 @@ func (a *api) cancelBuild(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err)
 	}
-	platformapi.WriteJSON(w, http.StatusOK, buildToJSON(r, app, b))
+	platformapi.WriteJSON(w, http.StatusOK, buildToJSON("http://"+r.Host, app, b))
 	return nil
 }
 

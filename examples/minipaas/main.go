@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -80,6 +81,7 @@ type options struct {
 	routerListener, apiListener, runListener net.Listener
 	buildEnv                                 []string
 	stopGrace                                time.Duration
+	webhookRetry                             []time.Duration          // sync webhooks' waits between attempts
 	opened                                   func(*platform.Platform) // called once serving
 }
 
@@ -171,12 +173,19 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 			buildEnv = append(buildEnv, "GOCACHE="+c)
 		}
 	}
+	// App events go to the webhooks, which need the open platform first.
+	var hooks atomic.Pointer[webhookService]
 	cfg := platform.Config{
 		DataDir:   dataDir,
 		BuildEnv:  buildEnv,
 		StopGrace: o.stopGrace,
 		EcoIdle:   o.EcoIdle,
 		Logger:    logger,
+		OnAppEvent: func(e platform.AppEvent) {
+			if w := hooks.Load(); w != nil {
+				w.onEvent(e)
+			}
+		},
 	}
 	if o.EcoIdle <= 0 {
 		cfg.EcoIdle = -1 // the platform's 0 is Heroku's 30 minutes
@@ -286,6 +295,17 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		runLn.Close()
 		return err
 	}
+	if apiState.webhooks, err = newWebhookService(ctx, p, logger, "http://"+apiLn.Addr().String()); err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		runLn.Close()
+		return err
+	}
+	if o.webhookRetry != nil {
+		apiState.webhooks.retry = o.webhookRetry
+	}
+	hooks.Store(apiState.webhooks)
+	defer apiState.webhooks.close() // ctx ends the deliveries; wait for them
 	api := apiState.handler(token)
 
 	apiSrv := &http.Server{

@@ -77,6 +77,7 @@ func startMinipaasWith(t *testing.T, dataDir, token string, args ...string) *min
 	// reach the network: the test apps have no dependencies.
 	o.buildEnv = []string{"GOFLAGS=-mod=mod", "GOPROXY=off"}
 	o.stopGrace = 3 * time.Second
+	o.webhookRetry = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}
 	opened := make(chan *platform.Platform, 1)
 	o.opened = func(p *platform.Platform) { opened <- p }
 

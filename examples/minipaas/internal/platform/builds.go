@@ -149,6 +149,7 @@ func (r *buildRun) finish(rel release.Release, err error) {
 		if err := r.p.putBuild(context.Background(), rec); err != nil {
 			r.p.log.Error("platform: storing the end of a build", "build", rec.ID, "err", err)
 		}
+		r.p.emit(AppEvent{AppID: rec.AppID, Resource: ResourceBuild, Action: ActionUpdate, Actor: rec.User, Build: &rec})
 	}
 	r.p.buildsMu.Lock()
 	delete(r.p.runs, rec.ID)
@@ -186,6 +187,7 @@ func (p *Platform) startBuild(ctx context.Context, app string, src BuildSource, 
 	p.buildsMu.Lock()
 	p.runs[b.ID] = run
 	p.buildsMu.Unlock()
+	p.emit(AppEvent{AppID: rec.ID, App: rec.Name, Resource: ResourceBuild, Action: ActionCreate, Actor: b.User, Build: &b})
 	return run, nil
 }
 

@@ -148,6 +148,7 @@ func (p *Platform) runBuild(ctx context.Context, app string, run *buildRun, srcD
 		p.apiLog(rec.ID, fmt.Sprintf("Deploy %s by %s", short(commit), user))
 	}
 	p.apiLog(rec.ID, fmt.Sprintf("Release %s created by %s", rel.Name(), user))
+	p.emitRelease(rec.ID, user, rel)
 
 	if err := p.applyRelease(ctx, e, rel); err != nil {
 		return release.Release{}, fmt.Errorf("platform: deploy %s: %w", app, err)

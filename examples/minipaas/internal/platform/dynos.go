@@ -204,6 +204,7 @@ func (p *Platform) Scale(ctx context.Context, app string, quantities map[string]
 		return fmt.Errorf("platform: scale %s: %w", app, err)
 	}
 	p.apiLog(rec.ID, scaledLine(rec.Formation, slices.Collect(maps.Keys(quantities)), p.userOf(ctx)))
+	p.emitFormation(ctx, rec.ID, app, p.userOf(ctx), slices.Collect(maps.Keys(quantities)))
 	return nil
 }
 

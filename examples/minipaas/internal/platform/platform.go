@@ -77,6 +77,11 @@ type Config struct {
 	// then be Platform.RouterLogSink and its Wake Platform.WakeApp. Nil
 	// makes one with BaseDomain.
 	Router *router.Router
+	// OnAppEvent, when set, receives every AppEvent (releases, builds,
+	// formation changes, dyno state changes), for webhooks. It is called
+	// synchronously, sometimes with the app's or the Reconciler's lock
+	// held, so it must not block or call the Platform.
+	OnAppEvent func(AppEvent)
 	// OnDeployed, when set, receives the timings of every successful deploy
 	// (for benchmarks and metrics). It must not block.
 	OnDeployed func(DeployStats)

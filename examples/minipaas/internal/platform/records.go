@@ -24,6 +24,8 @@ const (
 	// ACMRecords: one per app with Automated Certificate Management on,
 	// keyed by app ID, so a re-created app starts without it.
 	ACMRecords RecordKind = "minipaas.acm"
+	// WebhookRecords: app webhooks, keyed by webhook ID.
+	WebhookRecords RecordKind = "minipaas.webhooks"
 )
 
 func (k RecordKind) what() string {
@@ -36,6 +38,8 @@ func (k RecordKind) what() string {
 		return "log drain record"
 	case ACMRecords:
 		return "ACM record"
+	case WebhookRecords:
+		return "webhook record"
 	}
 	return string(k) + " record"
 }

@@ -59,6 +59,7 @@ func (p *Platform) change(ctx context.Context, app, what string, do func(id stri
 		return release.Release{}, fmt.Errorf("platform: %s on %s: %w", what, app, err)
 	}
 	p.apiLog(rec.ID, fmt.Sprintf("Release %s created by %s", rel.Name(), user))
+	p.emitRelease(rec.ID, user, rel)
 	if err := p.applyRelease(ctx, e, rel); err != nil {
 		return release.Release{}, fmt.Errorf("platform: %s on %s: %w", what, app, err)
 	}

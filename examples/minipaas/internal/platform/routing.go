@@ -39,6 +39,9 @@ func (p *Platform) onDynoEvent(e formation.Event) {
 	if e.Message != "" {
 		_ = p.logs.Send(context.Background(), logplex.Message{Time: e.Time, App: id, Source: logplex.SourceHeroku, Proc: e.Dyno, Text: e.Message})
 	}
+	if e.Kind == formation.EventState {
+		p.emitDyno(id, e)
+	}
 	if e.Kind != formation.EventState || e.Type != "web" {
 		return
 	}

@@ -120,5 +120,6 @@ func (p *Platform) Resize(ctx context.Context, app string, sizes map[string]stri
 	// a new size; restart so the limits apply now.
 	p.rec.Restart(app)
 	p.apiLog(rec.ID, scaledLine(rec.Formation, slices.Collect(maps.Keys(canonical)), p.userOf(ctx)))
+	p.emitFormation(ctx, rec.ID, app, p.userOf(ctx), slices.Collect(maps.Keys(canonical)))
 	return nil
 }

@@ -1,0 +1,84 @@
+package platform
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/release"
+)
+
+// AppEvent is a change to an app, as Heroku's app webhooks report them:
+// a resource ("release", "build", "formation", "dyno") and what happened
+// to it ("create", "update"). Exactly one of the resource fields is set.
+type AppEvent struct {
+	Time     time.Time
+	AppID    string
+	App      string
+	Resource string
+	Action   string
+	Actor    string // the user who made the change ("platform" for its own)
+
+	Release   *release.Release // with the app's name
+	Build     *Build
+	Formation *FormationEntry
+	Dyno      *Dyno
+}
+
+// Event resources and actions.
+const (
+	ResourceRelease   = "release"
+	ResourceBuild     = "build"
+	ResourceFormation = "formation"
+	ResourceDyno      = "dyno"
+
+	ActionCreate = "create"
+	ActionUpdate = "update"
+)
+
+// emit hands e to Config.OnAppEvent, if set.
+func (p *Platform) emit(e AppEvent) {
+	if p.cfg.OnAppEvent == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	if e.App == "" {
+		e.App, _ = p.appName(e.AppID)
+	}
+	p.cfg.OnAppEvent(e)
+}
+
+// emitRelease reports a new release of the app with ID appID.
+func (p *Platform) emitRelease(appID, actor string, rel release.Release) {
+	name, _ := p.appName(appID)
+	r := releaseOf(rel, name)
+	p.emit(AppEvent{AppID: appID, App: name, Resource: ResourceRelease, Action: ActionCreate, Actor: actor, Release: &r})
+}
+
+// emitFormation reports a scale or resize of app's process types.
+func (p *Platform) emitFormation(ctx context.Context, appID, app, actor string, types []string) {
+	if p.cfg.OnAppEvent == nil {
+		return
+	}
+	f, err := p.Formation(ctx, app)
+	if err != nil {
+		return
+	}
+	for _, e := range f {
+		if slices.Contains(types, e.Type) {
+			p.emit(AppEvent{AppID: appID, App: app, Resource: ResourceFormation, Action: ActionUpdate, Actor: actor, Formation: &e})
+		}
+	}
+}
+
+// emitDyno reports a dyno's state change (Reconciler events).
+func (p *Platform) emitDyno(appID string, e formation.Event) {
+	if p.cfg.OnAppEvent == nil {
+		return
+	}
+	d := Dyno{ID: e.DynoID, Name: e.Dyno, Type: e.Type, State: e.State, Release: e.Release, Addr: e.Addr, UpdatedAt: e.Time}
+	p.emit(AppEvent{Time: e.Time, AppID: appID, App: e.App, Resource: ResourceDyno, Action: ActionUpdate, Actor: p.cfg.User, Dyno: &d})
+}

@@ -1,0 +1,624 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+)
+
+// App webhooks (heroku webhooks:add, webhooks, webhooks:remove,
+// webhooks:deliveries): an app's changes are POSTed to the URLs that
+// subscribed to their kind (api:release, api:build, api:formation, dyno),
+// signed with the webhook's secret in Heroku-Webhook-Hmac-SHA256 (base64
+// HMAC-SHA256 of the body). Level notify makes one attempt; sync retries
+// with backoff until a 2xx or the retries run out. Webhooks are kept in
+// platform.db; their recent events and deliveries (the last 100 per app)
+// in memory only.
+
+// webhookKinds maps the event kinds subscribers include to the platform's
+// resources.
+var webhookKinds = map[string]string{
+	"api:release":   platform.ResourceRelease,
+	"api:build":     platform.ResourceBuild,
+	"api:formation": platform.ResourceFormation,
+	"dyno":          platform.ResourceDyno,
+}
+
+func webhookKindNames() string { return strings.Join(slices.Sorted(maps.Keys(webhookKinds)), ", ") }
+
+// keptPerApp bounds the events and deliveries remembered per app.
+const keptPerApp = 100
+
+type webhookRecord struct {
+	ID            string    `json:"id"`
+	AppID         string    `json:"app_id"`
+	Include       []string  `json:"include"`
+	Level         string    `json:"level"`
+	URL           string    `json:"url"`
+	Secret        string    `json:"secret"`
+	Authorization string    `json:"authorization,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+type webhookEvent struct {
+	ID        string
+	Include   string
+	Payload   json.RawMessage
+	CreatedAt time.Time
+}
+
+type webhookDelivery struct {
+	ID, EventID, Include, WebhookID, Level string
+	Status                                 string // pending, retrying, failed, succeeded
+	Attempts                               int
+	LastCode                               int
+	LastError                              string
+	LastAt, NextAt                         time.Time
+	CreatedAt, UpdatedAt                   time.Time
+}
+
+// webhookService delivers app events to webhooks.
+type webhookService struct {
+	p   *platform.Platform
+	log *slog.Logger
+	// base is the API's URL, for the URLs inside payloads (build output).
+	base   string
+	client *http.Client
+	// retry is the wait before each retry of a sync delivery.
+	retry []time.Duration
+	sem   *semaphore.Weighted // bounds deliveries in flight
+
+	ctx  context.Context // deliveries stop with it
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	hook map[string]webhookRecord
+	evs  map[string][]*webhookEvent    // by app ID, oldest first
+	dels map[string][]*webhookDelivery // by app ID, oldest first
+}
+
+// newWebhookService loads the webhooks; ctx ends deliveries (close waits
+// for them).
+func newWebhookService(ctx context.Context, p *platform.Platform, log *slog.Logger, base string) (*webhookService, error) {
+	w := &webhookService{
+		p: p, log: log, base: base, ctx: ctx,
+		client: &http.Client{Timeout: 30 * time.Second},
+		retry:  []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute},
+		sem:    semaphore.NewWeighted(32),
+		hook:   map[string]webhookRecord{}, evs: map[string][]*webhookEvent{}, dels: map[string][]*webhookDelivery{},
+	}
+	recs, err := p.Records(ctx, platform.WebhookRecords)
+	if err != nil {
+		return nil, err
+	}
+	for id, b := range recs {
+		var r webhookRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", id, err)
+		}
+		w.hook[id] = r
+	}
+	return w, nil
+}
+
+func (w *webhookService) close() { w.wg.Wait() }
+
+// onEvent is the platform's OnAppEvent: it must not block, so the
+// subscribers are found and the deliveries started in the background.
+func (w *webhookService) onEvent(e platform.AppEvent) {
+	include := ""
+	for k, res := range webhookKinds {
+		if res == e.Resource {
+			include = k
+		}
+	}
+	w.mu.Lock()
+	var subs []webhookRecord
+	for _, h := range w.hook {
+		if h.AppID == e.AppID && slices.Contains(h.Include, include) {
+			subs = append(subs, h)
+		}
+	}
+	w.mu.Unlock()
+	if len(subs) == 0 {
+		return
+	}
+	payload, err := w.payload(e)
+	if err != nil {
+		w.log.Error("webhook payload", "app", e.App, "resource", e.Resource, "err", err)
+		return
+	}
+	now := time.Now().UTC()
+	ev := &webhookEvent{ID: platformapi.NewUUID(), Include: include, Payload: payload, CreatedAt: now}
+	w.mu.Lock()
+	w.evs[e.AppID] = keepLast(append(w.evs[e.AppID], ev))
+	var ds []*webhookDelivery
+	for _, h := range subs {
+		d := &webhookDelivery{ID: platformapi.NewUUID(), EventID: ev.ID, Include: include, WebhookID: h.ID, Level: h.Level,
+			Status: "pending", CreatedAt: now, UpdatedAt: now}
+		w.dels[e.AppID] = keepLast(append(w.dels[e.AppID], d))
+		ds = append(ds, d)
+	}
+	w.mu.Unlock()
+	for i, d := range ds {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			w.deliver(subs[i], ev, d)
+		}()
+	}
+}
+
+func keepLast[T any](s []T) []T {
+	if len(s) > keptPerApp {
+		return slices.Clone(s[len(s)-keptPerApp:])
+	}
+	return s
+}
+
+// payload is the event's body as Heroku sends it, with the resource in
+// the Platform API's JSON.
+func (w *webhookService) payload(e platform.AppEvent) (json.RawMessage, error) {
+	app := platform.App{ID: e.AppID, Name: e.App}
+	var data any
+	switch {
+	case e.Release != nil:
+		data = releaseToJSON(app, *e.Release)
+	case e.Build != nil:
+		data = buildToJSON(w.base, app, *e.Build)
+	case e.Formation != nil:
+		data = formationToJSON(app, []platform.FormationEntry{*e.Formation})[0]
+	case e.Dyno != nil:
+		data = dynoToJSON(app, *e.Dyno)
+	default:
+		return nil, errors.New("event without a resource")
+	}
+	actor := e.Actor
+	if actor == "" || !strings.Contains(actor, "@") {
+		actor = accountEmail
+	}
+	return json.Marshal(map[string]any{
+		"action":        e.Action,
+		"actor":         owner{ID: accountID, Email: actor},
+		"created_at":    rfc3339(e.Time),
+		"data":          data,
+		"id":            platformapi.NewUUID(),
+		"previous_data": map[string]any{},
+		"published_at":  rfc3339(time.Now()),
+		"resource":      e.Resource,
+		"sequence":      nil,
+		"updated_at":    rfc3339(e.Time),
+		"version":       "application/vnd.heroku+json; version=3",
+	})
+}
+
+// deliver POSTs ev to h: once (notify), or until a 2xx with retries
+// (sync).
+func (w *webhookService) deliver(h webhookRecord, ev *webhookEvent, d *webhookDelivery) {
+	if err := w.sem.Acquire(w.ctx, 1); err != nil {
+		w.update(d, func() { d.Status, d.LastError = "failed", "minipaas stopped before delivery" })
+		return
+	}
+	defer w.sem.Release(1)
+	for attempt := 0; ; attempt++ {
+		code, err := w.attempt(h, ev, d)
+		ok := err == nil && code >= 200 && code < 300
+		retry := h.Level == "sync" && attempt < len(w.retry)
+		w.update(d, func() {
+			d.Attempts, d.LastCode, d.LastAt = attempt+1, code, time.Now().UTC()
+			d.LastError = ""
+			if err != nil {
+				d.LastError = err.Error()
+			}
+			switch {
+			case ok:
+				d.Status, d.NextAt = "succeeded", time.Time{}
+			case retry:
+				d.Status, d.NextAt = "retrying", time.Now().UTC().Add(w.retry[attempt])
+			default:
+				d.Status, d.NextAt = "failed", time.Time{}
+			}
+		})
+		if ok || !retry {
+			return
+		}
+		t := time.NewTimer(w.retry[attempt])
+		select {
+		case <-t.C:
+		case <-w.ctx.Done():
+			t.Stop()
+			w.update(d, func() { d.Status, d.NextAt = "failed", time.Time{} })
+			return
+		}
+	}
+}
+
+func (w *webhookService) update(d *webhookDelivery, change func()) {
+	w.mu.Lock()
+	change()
+	d.UpdatedAt = time.Now().UTC()
+	w.mu.Unlock()
+}
+
+// attempt makes one POST; the payload carries the attempt's metadata.
+func (w *webhookService) attempt(h webhookRecord, ev *webhookEvent, d *webhookDelivery) (int, error) {
+	var body map[string]any
+	if err := json.Unmarshal(ev.Payload, &body); err != nil {
+		return 0, err
+	}
+	body["webhook_metadata"] = map[string]any{
+		"attempt":  map[string]string{"id": platformapi.NewUUID()},
+		"delivery": map[string]string{"id": d.ID},
+		"event":    map[string]string{"id": ev.ID, "include": ev.Include},
+		"webhook":  map[string]string{"id": h.ID},
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(b))
+	if err != nil {
+		return 0, err
+	}
+	mac := hmac.New(sha256.New, []byte(h.Secret))
+	mac.Write(b)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "minipaas-webhooks")
+	req.Header.Set("Heroku-Webhook-Hmac-SHA256", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("Heroku-Webhook-Id", h.ID)
+	if h.Authorization != "" {
+		req.Header.Set("Authorization", h.Authorization)
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold credentials
+		}
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// The API.
+
+func (a *api) webhookRoutes(h func(string, platformapi.HandlerFunc)) {
+	h("GET /apps/{app}/webhooks", a.listWebhooks)
+	h("POST /apps/{app}/webhooks", a.createWebhook)
+	h("GET /apps/{app}/webhooks/{webhook}", a.getWebhook)
+	h("PATCH /apps/{app}/webhooks/{webhook}", a.updateWebhook)
+	h("DELETE /apps/{app}/webhooks/{webhook}", a.deleteWebhook)
+	h("GET /apps/{app}/webhook-deliveries", a.listDeliveries)
+	h("GET /apps/{app}/webhook-deliveries/{delivery}", a.getDelivery)
+	h("GET /apps/{app}/webhook-events", a.listWebhookEvents)
+	h("GET /apps/{app}/webhook-events/{event}", a.getWebhookEvent)
+}
+
+func webhookToJSON(app platform.App, h webhookRecord) map[string]any {
+	return map[string]any{
+		"id": h.ID, "app": ref{ID: app.ID, Name: app.Name}, "include": h.Include, "level": h.Level, "url": h.URL,
+		"created_at": rfc3339(h.CreatedAt), "updated_at": rfc3339(h.UpdatedAt),
+	}
+}
+
+// webhookInput is the body of POST and PATCH; nil fields are unchanged.
+type webhookInput struct {
+	Include       *[]string `json:"include"`
+	Level         *string   `json:"level"`
+	URL           *string   `json:"url"`
+	Secret        *string   `json:"secret"`
+	Authorization *string   `json:"authorization"`
+}
+
+// apply checks in and applies it to h.
+func (in webhookInput) apply(h *webhookRecord) error {
+	if in.Include != nil {
+		if len(*in.Include) == 0 {
+			return platformapi.InvalidParams("include must name at least one event kind: %s", webhookKindNames())
+		}
+		for _, k := range *in.Include {
+			if _, ok := webhookKinds[k]; !ok {
+				return platformapi.InvalidParams("include: unknown event kind %q; minipaas sends %s", truncate(k, 100), webhookKindNames())
+			}
+		}
+		h.Include = slices.Compact(slices.Sorted(slices.Values(*in.Include)))
+	}
+	if in.Level != nil {
+		if *in.Level != "notify" && *in.Level != "sync" {
+			return platformapi.InvalidParams("level must be notify (one attempt) or sync (retried until delivered), not %q", truncate(*in.Level, 100))
+		}
+		h.Level = *in.Level
+	}
+	if in.URL != nil {
+		u, err := url.Parse(*in.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return platformapi.InvalidParams("url must be an http or https URL")
+		}
+		h.URL = *in.URL
+	}
+	if in.Secret != nil && *in.Secret != "" {
+		h.Secret = *in.Secret
+	}
+	if in.Authorization != nil {
+		h.Authorization = *in.Authorization
+	}
+	return nil
+}
+
+func (a *api) createWebhook(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	var in webhookInput
+	if err := platformapi.DecodeJSON(r, maxBody, &in); err != nil {
+		return err
+	}
+	if in.Include == nil || in.Level == nil || in.URL == nil {
+		return platformapi.InvalidParams("include, level and url are required")
+	}
+	now := time.Now().UTC()
+	h := webhookRecord{ID: platformapi.NewUUID(), AppID: app.ID, CreatedAt: now, UpdatedAt: now}
+	if err := in.apply(&h); err != nil {
+		return err
+	}
+	if h.Secret == "" {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		h.Secret = hex.EncodeToString(b[:])
+	}
+	if err := a.webhooks.put(r.Context(), h); err != nil {
+		return err
+	}
+	// Heroku shows the signing secret once, in this header.
+	w.Header().Set("Heroku-Webhook-Secret", h.Secret)
+	platformapi.WriteJSON(w, http.StatusCreated, webhookToJSON(app, h))
+	return nil
+}
+
+func (s *webhookService) put(ctx context.Context, h webhookRecord) error {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if err := s.p.PutRecord(ctx, platform.WebhookRecords, h.ID, b); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.hook[h.ID] = h
+	s.mu.Unlock()
+	return nil
+}
+
+// of returns the app's webhooks, oldest first.
+func (s *webhookService) of(appID string) []webhookRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []webhookRecord
+	for _, h := range s.hook {
+		if h.AppID == appID {
+			out = append(out, h)
+		}
+	}
+	slices.SortFunc(out, func(x, y webhookRecord) int { return x.CreatedAt.Compare(y.CreatedAt) })
+	return out
+}
+
+func (a *api) findWebhook(r *http.Request) (platform.App, webhookRecord, error) {
+	app, err := a.app(r)
+	if err != nil {
+		return app, webhookRecord{}, err
+	}
+	id := r.PathValue("webhook")
+	for _, h := range a.webhooks.of(app.ID) {
+		if h.ID == id {
+			return app, h, nil
+		}
+	}
+	return app, webhookRecord{}, platformapi.NotFound("webhook", id)
+}
+
+func (a *api) listWebhooks(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	for _, h := range a.webhooks.of(app.ID) {
+		out = append(out, webhookToJSON(app, h))
+	}
+	platformapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *api) getWebhook(w http.ResponseWriter, r *http.Request) error {
+	app, h, err := a.findWebhook(r)
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, webhookToJSON(app, h))
+	return nil
+}
+
+func (a *api) updateWebhook(w http.ResponseWriter, r *http.Request) error {
+	app, h, err := a.findWebhook(r)
+	if err != nil {
+		return err
+	}
+	var in webhookInput
+	if err := platformapi.DecodeJSON(r, maxBody, &in); err != nil {
+		return err
+	}
+	if err := in.apply(&h); err != nil {
+		return err
+	}
+	h.UpdatedAt = time.Now().UTC()
+	if err := a.webhooks.put(r.Context(), h); err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, webhookToJSON(app, h))
+	return nil
+}
+
+func (a *api) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
+	app, h, err := a.findWebhook(r)
+	if err != nil {
+		return err
+	}
+	if err := a.webhooks.remove(r.Context(), h.ID); err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, webhookToJSON(app, h))
+	return nil
+}
+
+func (s *webhookService) remove(ctx context.Context, id string) error {
+	if err := s.p.DeleteRecord(ctx, platform.WebhookRecords, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.hook, id)
+	s.mu.Unlock()
+	return nil
+}
+
+// removeApp forgets a destroyed app's webhooks, events and deliveries.
+func (s *webhookService) removeApp(ctx context.Context, appID string) error {
+	for _, h := range s.of(appID) {
+		if err := s.remove(ctx, h.ID); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	delete(s.evs, appID)
+	delete(s.dels, appID)
+	s.mu.Unlock()
+	return nil
+}
+
+func deliveryToJSON(d webhookDelivery) map[string]any {
+	j := map[string]any{
+		"id": d.ID, "status": d.Status, "num_attempts": d.Attempts,
+		"event":      map[string]string{"id": d.EventID, "include": d.Include},
+		"webhook":    map[string]string{"id": d.WebhookID, "level": d.Level},
+		"created_at": rfc3339(d.CreatedAt), "updated_at": rfc3339(d.UpdatedAt),
+		"next_attempt_at": nil, "last_attempt": nil,
+	}
+	if !d.NextAt.IsZero() {
+		j["next_attempt_at"] = rfc3339(d.NextAt)
+	}
+	if d.Attempts > 0 {
+		status := "succeeded"
+		if d.LastError != "" || d.LastCode < 200 || d.LastCode >= 300 {
+			status = "failed"
+		}
+		var errClass any
+		if d.LastError != "" {
+			errClass = d.LastError
+		}
+		var code any
+		if d.LastCode != 0 {
+			code = d.LastCode
+		}
+		j["last_attempt"] = map[string]any{"id": d.ID + "-" + fmt.Sprint(d.Attempts), "code": code, "error_class": errClass, "status": status,
+			"created_at": rfc3339(d.LastAt), "updated_at": rfc3339(d.LastAt)}
+	}
+	return j
+}
+
+func (a *api) listDeliveries(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	// Newest first, as the CLI asks (Range: seq ..; order=desc), and
+	// filtered by ?eq[status]= (webhooks:deliveries --status).
+	status := r.URL.Query().Get("eq[status]")
+	a.webhooks.mu.Lock()
+	out := []map[string]any{}
+	for _, d := range slices.Backward(a.webhooks.dels[app.ID]) {
+		if status == "" || d.Status == status {
+			out = append(out, deliveryToJSON(*d))
+		}
+	}
+	a.webhooks.mu.Unlock()
+	platformapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *api) getDelivery(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("delivery")
+	a.webhooks.mu.Lock()
+	defer a.webhooks.mu.Unlock()
+	for _, d := range a.webhooks.dels[app.ID] {
+		if d.ID == id {
+			platformapi.WriteJSON(w, http.StatusOK, deliveryToJSON(*d))
+			return nil
+		}
+	}
+	return platformapi.NotFound("webhook delivery", id)
+}
+
+func eventToJSON(ev webhookEvent) map[string]any {
+	return map[string]any{"id": ev.ID, "include": ev.Include, "payload": ev.Payload,
+		"created_at": rfc3339(ev.CreatedAt), "updated_at": rfc3339(ev.CreatedAt)}
+}
+
+func (a *api) listWebhookEvents(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	a.webhooks.mu.Lock()
+	out := []map[string]any{}
+	for _, ev := range a.webhooks.evs[app.ID] {
+		out = append(out, eventToJSON(*ev))
+	}
+	a.webhooks.mu.Unlock()
+	platformapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *api) getWebhookEvent(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("event")
+	a.webhooks.mu.Lock()
+	defer a.webhooks.mu.Unlock()
+	for _, ev := range a.webhooks.evs[app.ID] {
+		if ev.ID == id {
+			platformapi.WriteJSON(w, http.StatusOK, eventToJSON(*ev))
+			return nil
+		}
+	}
+	return platformapi.NotFound("webhook event", id)
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
+)
+
+// hookReceiver is a webhook endpoint over real HTTP that keeps what it
+// got and fails the first fail requests with a 500.
+type hookReceiver struct {
+	srv  *httptest.Server
+	fail atomic.Int32
+	mu   sync.Mutex
+	got  []hookDelivery
+}
+
+type hookDelivery struct {
+	Resource, Action string
+	Data             map[string]any
+	Metadata         struct {
+		Event    struct{ Include string }
+		Delivery struct{ ID string }
+	} `json:"webhook_metadata"`
+	signature, authorization string
+	body                     []byte
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	h := &hookReceiver{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var d hookDelivery
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Errorf("webhook body %q: %v", b, err)
+		}
+		d.signature, d.authorization, d.body = r.Header.Get("Heroku-Webhook-Hmac-SHA256"), r.Header.Get("Authorization"), b
+		h.mu.Lock()
+		h.got = append(h.got, d)
+		h.mu.Unlock()
+		if h.fail.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// wait returns the deliveries received once match accepts one of them.
+func (h *hookReceiver) wait(t *testing.T, what string, match func(hookDelivery) bool) []hookDelivery {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h.mu.Lock()
+		got := append([]hookDelivery(nil), h.got...)
+		h.mu.Unlock()
+		for _, d := range got {
+			if match(d) {
+				return got
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no webhook delivery of %s among %d received", what, len(got))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWebhooks: app webhooks added with the real CLI get the app's
+// releases, formation changes and dyno states, signed with the secret and
+// with the authorization given; sync deliveries are retried, notify ones
+// are not; removed webhooks get nothing more.
+func TestWebhooks(t *testing.T) {
+	m := startMinipaas(t)
+	cli := herokucli.Require(t, m.apiURL, m.token)
+	heroku := herokuFunc(t, cli)
+	recv := newHookReceiver(t)
+	const app = "hooks"
+	heroku("apps:create", app)
+	expectIn(t, heroku("webhooks:add", "-i", "api:release,api:formation,dyno", "-l", "sync", "-u", recv.srv.URL+"/hook", "-s", "s3cret", "-t", "Bearer abc", "-a", app),
+		"Webhooks Signing Secret", "s3cret")
+	expectIn(t, heroku("webhooks", "-a", app), recv.srv.URL+"/hook", "api:formation,api:release,dyno", "sync")
+
+	// The first attempt fails: a sync webhook gets it again.
+	recv.fail.Store(1)
+	heroku("config:set", "A=1", "-a", app)
+	release := func(d hookDelivery) bool {
+		return d.Resource == "release" && d.Action == "create" && d.Data["description"] == "Set A config vars"
+	}
+	got := recv.wait(t, "the config release, twice", func(hookDelivery) bool {
+		recv.mu.Lock()
+		defer recv.mu.Unlock()
+		return len(recv.got) >= 2 && release(recv.got[1])
+	})
+	if len(got) != 2 || !release(got[0]) || got[0].Metadata.Delivery.ID != got[1].Metadata.Delivery.ID {
+		t.Errorf("want the release delivered twice (a 500, then a retry of the same delivery), got %d deliveries", len(got))
+	}
+	for _, d := range got {
+		mac := hmac.New(sha256.New, []byte("s3cret"))
+		mac.Write(d.body)
+		if d.signature != base64.StdEncoding.EncodeToString(mac.Sum(nil)) || d.authorization != "Bearer abc" || d.Metadata.Event.Include != "api:release" {
+			t.Errorf("delivery signed %q, authorization %q, include %q", d.signature, d.authorization, d.Metadata.Event.Include)
+		}
+	}
+	expectIn(t, heroku("webhooks:deliveries", "-a", app), "succeeded", "api:release", "2")
+
+	// A deploy's dyno states, and a scale.
+	m.pushHello(newGitClient(t), app)
+	recv.wait(t, "web.1 up", func(d hookDelivery) bool {
+		return d.Resource == "dyno" && d.Data["name"] == "web.1" && d.Data["state"] == "up"
+	})
+	heroku("ps:scale", "web=2", "-a", app)
+	recv.wait(t, "the scale to 2", func(d hookDelivery) bool {
+		return d.Resource == "formation" && d.Data["type"] == "web" && d.Data["quantity"] == 2.0
+	})
+
+	// A notify webhook is tried once.
+	bad := newHookReceiver(t)
+	bad.fail.Store(100)
+	heroku("webhooks:add", "-i", "api:release", "-l", "notify", "-u", bad.srv.URL, "-a", app)
+	heroku("config:set", "B=2", "-a", app)
+	bad.wait(t, "the failing notify delivery", func(d hookDelivery) bool { return d.Resource == "release" })
+	time.Sleep(500 * time.Millisecond) // more than the test retry waits
+	if n := len(bad.wait(t, "it", func(hookDelivery) bool { return true })); n != 1 {
+		t.Errorf("a notify webhook got %d attempts, want 1", n)
+	}
+	expectIn(t, heroku("webhooks:deliveries", "--status", "failed", "-a", app), "failed", "notify")
+
+	// Removed, a webhook gets nothing more.
+	var hooks []struct{ ID, URL string }
+	m.api("GET", "/apps/"+app+"/webhooks", "", &hooks)
+	for _, h := range hooks {
+		heroku("webhooks:remove", h.ID, "-a", app)
+	}
+	recv.mu.Lock()
+	before := len(recv.got)
+	recv.mu.Unlock()
+	heroku("config:set", "C=3", "-a", app)
+	time.Sleep(500 * time.Millisecond)
+	recv.mu.Lock()
+	after := len(recv.got)
+	recv.mu.Unlock()
+	if after != before {
+		t.Errorf("a removed webhook got %d more deliveries", after-before)
+	}
+	for body, msg := range map[string]string{
+		`{"include":["api:nosuch"],"level":"sync","url":"http://x/"}`: "unknown event kind",
+		`{"include":["dyno"],"level":"later","url":"http://x/"}`:      "level must be notify",
+		`{"include":["dyno"],"level":"sync","url":"ftp://x/"}`:        "url must be an http or https URL",
+	} {
+		if code, got := m.apiRaw("POST", "/apps/"+app+"/webhooks", body); code != http.StatusUnprocessableEntity || !strings.Contains(got, msg) {
+			t.Errorf("POST webhooks %s: %d %s; want 422 with %q", body, code, got, msg)
+		}
+	}
+}
