@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -279,7 +280,11 @@ func (p *Platform) buildFromURL(ctx context.Context, app string, run *buildRun, 
 	}
 	u, _ := url.Parse(src.URL)
 	fmt.Fprintf(run, "-----> Fetching source code from %s\n", redactURL(u))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)
+	// Fetching and extracting share the build's time limit: a source that
+	// trickles in must not keep the build pending for ever.
+	fetchCtx, cancel := context.WithTimeout(ctx, cmp.Or(p.cfg.BuildTimeout, 15*time.Minute))
+	defer cancel()
+	req, err := http.NewRequestWithContext(fetchCtx, http.MethodGet, src.URL, nil)
 	if err != nil {
 		return fail(fmt.Errorf("fetching the source: %w", err))
 	}
@@ -310,7 +315,7 @@ func (p *Platform) buildFromURL(ctx context.Context, app string, run *buildRun, 
 	}
 	defer copytree.RemoveAll(tmp) // a tarball may hold read-only directories
 	dir := filepath.Join(tmp, "src")
-	info, err := slug.Extract(ctx, resp.Body, dir, slug.ExtractOptions{Source: true, Want: slug.Digest(src.Checksum), Limits: limits, Logger: p.log})
+	info, err := slug.Extract(fetchCtx, resp.Body, dir, slug.ExtractOptions{Source: true, Want: slug.Digest(src.Checksum), Limits: limits, Logger: p.log})
 	if err != nil {
 		return fail(fmt.Errorf("the source tarball: %s", strings.TrimPrefix(err.Error(), "slug: ")))
 	}

@@ -87,3 +87,33 @@ func TestBuildsOutliveNothing(t *testing.T) {
 		t.Errorf("builds of a re-created app: %+v, %v", bs, err)
 	}
 }
+
+// TestBuildSourceTimeout: a source that trickles in fails the build when
+// the build's time limit ends.
+func TestBuildSourceTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte{0x1f, 0x8b}) // a gzip stream that never goes on
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	r := startWith(t, filepath.Join(t.TempDir(), "data"), func(c *Config) { c.BuildTimeout = 500 * time.Millisecond })
+	defer r.stop(t)
+	if _, err := r.CreateApp(ctx, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.CreateBuild(ctx, "slow", BuildRequest{Source: BuildSource{URL: srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.BuildOutput(ctx, b.AppID, b.ID, b.OutputToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(out)
+	out.Close()
+	if b, _ = r.Build(ctx, "slow", b.ID); b.Status != BuildFailed || !strings.Contains(string(text), "deadline exceeded") {
+		t.Errorf("build of a trickling source: %s, output %q", b.Status, text)
+	}
+}
