@@ -272,7 +272,12 @@
 //     tail than haproxy's. The gap is one of saturation: with 8
 //     connections instead of 64 the router served 1.16× nginx's
 //     requests [1.05, 1.30] and 1.11× haproxy's [1.03, 1.20] with the
-//     same p99; from 32 on, haproxy's tail is the tighter.
+//     same p99; from 32 on, haproxy's tail is the tighter. Box-wide, runs
+//     through the router leave the two CPUs idle about 7% of the time
+//     against haproxy's 5%, with 15–20% more context switches and
+//     interrupts (the dyno's and wrk's wake-ups; on this VM an idle vCPU
+//     halts and each wake-up is a VM exit): that lost share is the
+//     throughput, and so the p99, difference (bench/router/README.md).
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
 //     coarse deadlines like the front end (router CPU per 64-byte echo
 //     round trip 20.2–21.5 → 16.1–18.6 µs in interleaved runs). Over 16
