@@ -165,6 +165,7 @@ func (h *Handler) errorMessage(app, what string, err error) string {
 	var apiErr *platformapi.Error
 	var cfgErr *release.ConfigVarError
 	var nameErr *platform.NameError
+	var schedErr *platform.SchedulerError
 	switch {
 	case errors.As(err, &in):
 		return in.Error()
@@ -174,6 +175,8 @@ func (h *Handler) errorMessage(app, what string, err error) string {
 		return strings.TrimPrefix(cfgErr.Error(), "release: ")
 	case errors.As(err, &nameErr):
 		return strings.TrimPrefix(nameErr.Error(), "platform: ")
+	case errors.As(err, &schedErr):
+		return "Nothing was scheduled: " + schedErr.Reason + "."
 	case errors.Is(err, platform.ErrNotFound), errors.Is(err, platform.ErrConflict), errors.Is(err, platform.ErrNoRelease):
 		msg := err.Error()
 		for _, sentinel := range []error{platform.ErrNotFound, platform.ErrConflict} {

@@ -221,6 +221,8 @@ func (h *Handler) init() {
 		mux.Handle("POST /apps/{app}/addons/attach", h.post("attach add-on", h.attachAddon))
 		mux.Handle("POST /apps/{app}/addons/detach", h.post("detach add-on", h.detachAddon))
 		mux.Handle("POST /apps/{app}/drains", h.post("add drain", h.addDrain))
+		mux.Handle("POST /apps/{app}/scheduler", h.post("schedule job", h.addJob))
+		mux.Handle("POST /apps/{app}/scheduler/remove", h.post("remove job", h.removeJob))
 		mux.Handle("POST /apps/{app}/drains/remove", h.post("remove drain", h.removeDrain))
 		mux.Handle("POST /apps/{app}/autoscaling", h.post("autoscaling", h.autoscaling))
 	}
@@ -450,6 +452,10 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := h.autoscaleData(ctx, name, f, data); err != nil {
 			h.fail(w, r, "autoscaling of "+name, err)
+			return
+		}
+		if err := h.schedulerData(ctx, name, data); err != nil {
+			h.fail(w, r, "scheduled jobs of "+name, err)
 			return
 		}
 		data["Control"] = true

@@ -47,6 +47,8 @@
 //	<prefix>/apps/{app}/drains          url: add a log drain (heroku drains:add)
 //	<prefix>/apps/{app}/drains/remove   token: remove one of the app's log drains
 //	<prefix>/apps/{app}/autoscaling     autoscaling=on with min, max, p95 (ms), or autoscaling=off: web dyno autoscaling
+//	<prefix>/apps/{app}/scheduler       command, every (10m, 1h, 24h), at (HH:MM UTC): schedule a job
+//	<prefix>/apps/{app}/scheduler/remove  job: remove a scheduled job
 //	<prefix>/apps/{app}/destroy         confirm: destroy the app, when confirm is its name
 //
 // and is answered 303 See Other back to the page, so a reload does not
@@ -116,7 +118,11 @@
 // names a drain by its token, never its URL. With Autoscaling, an app
 // with a web process gets the autoscaling form under Process types
 // (Heroku's "Enable Autoscaling"): minimum, maximum and desired p95, on,
-// update and off; *platform.Platform runs formation/autoscale. Without a
+// update and off; *platform.Platform runs formation/autoscale. With
+// Scheduler (which *platform.Platform has), the Scheduler section lists
+// the app's jobs (Heroku Scheduler: every 10 minutes, hourly at :00 …
+// :50, daily on the hour or half hour, UTC) with their next run, a form
+// to add one and one to remove each. Without a
 // capability its section and forms are not shown, and a POST to them says
 // the platform lacks it.
 //

@@ -487,12 +487,12 @@ func failInterruptedBuilds(ctx context.Context, db store.DB) error {
 	})
 }
 
-// deleteAppRecords removes the build and slug records of the app with ID
-// appID (its output files go with the app's directory).
+// deleteAppRecords removes the build, slug and scheduler records of the
+// app with ID appID (its output files go with the app's directory).
 func deleteAppRecords(ctx context.Context, db store.DB, appID string) error {
 	prefix := appID + "/"
 	return db.Update(ctx, func(tx store.Tx) error {
-		for _, ns := range []string{buildsNS, slugsNS} {
+		for _, ns := range []string{buildsNS, slugsNS, schedulerNS} {
 			var keys [][]byte
 			err := tx.Scan(ns, []byte(prefix), false, 0, func(k, _ []byte) bool {
 				if !strings.HasPrefix(string(k), prefix) {

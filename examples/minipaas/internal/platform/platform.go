@@ -132,9 +132,11 @@ type Platform struct {
 	runs      map[string]*buildRun  // running builds by ID
 	phases    map[string]*outputLog // running release phases by app ID/version
 	urlSecret []byte                // authorises the URLs served without the API token (urlToken)
-	bgCtx     context.Context       // builds by API run under it
-	stopBG    context.CancelFunc
-	bg        sync.WaitGroup // builds by API
+
+	schedulerNudge chan struct{}   // jobs changed (scheduler.go)
+	bgCtx          context.Context // builds by API run under it
+	stopBG         context.CancelFunc
+	bg             sync.WaitGroup // builds by API
 }
 
 // appEntry is an app in memory. op serialises operations that change the
@@ -185,7 +187,9 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		web:    map[string]*webApp{},
 		runs:   map[string]*buildRun{},
 		phases: map[string]*outputLog{},
-		http:   cfg.HTTPClient,
+
+		schedulerNudge: make(chan struct{}, 1),
+		http:           cfg.HTTPClient,
 	}
 	p.bgCtx, p.stopBG = context.WithCancel(context.WithoutCancel(ctx))
 	if p.log == nil {
@@ -301,11 +305,15 @@ func buildEnv(extra []string, tmp string) []string {
 func (p *Platform) Run(ctx context.Context) error {
 	err := errors.New("platform: run: already called")
 	p.runOnce.Do(func() {
-		// The metrics sampler, the autoscaler and the Eco idle watch run
-		// beside the reconciler and stop with it.
+		// The metrics sampler, the autoscaler, the Eco idle watch and
+		// the scheduler run beside the reconciler and stop with it.
 		sctx, stopSide := context.WithCancel(ctx)
 		var side sync.WaitGroup
-		side.Add(3)
+		side.Add(4)
+		go func() {
+			defer side.Done()
+			p.runScheduler(sctx)
+		}()
 		go func() {
 			defer side.Done()
 			p.watchIdle(sctx)
