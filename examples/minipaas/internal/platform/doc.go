@@ -78,13 +78,21 @@
 // DynoSizes); RunOneOff and RunDetached start one-off dynos of the
 // current release.
 //
+// Beside the Reconciler, Run keeps an Eco idle watch (sleep.go: an app
+// whose web dynos are eco sleeps after Config.EcoIdle without requests,
+// and the router's Wake, WakeApp, starts it again) and a scheduler
+// (scheduler.go: SchedulerJob, Heroku Scheduler's periods, each run a
+// detached one-off). App features (Feature: preboot,
+// runtime-dyno-metadata, log-runtime-metrics) change how dynos are
+// replaced, what environment they get and what the log samples.
+//
 // # Routing and logs from events
 //
 // Every Reconciler event becomes a heroku[web.1] log line. Web dynos'
 // state changes also drive the router: a dyno that is up is a backend at
 // its address, any other state removes it, and an app left without
 // backends tells the router why (starting: requests wait for a boot;
-// crashed: H10; scaled to zero: H14). The router's own log lines come
+// crashed: H10; scaled to zero: H14; asleep: the first request wakes it). The router's own log lines come
 // back through RouterLogSink as heroku[router] lines; deploys and releases
 // are logged as app[api] lines.
 //
