@@ -12,7 +12,7 @@
 //	  │                and the API's opaque add-on, pipeline and log drain records
 //	  ├─ releases.db   release/boltstore behind a release.Manager
 //	  │                (history, config vars, release phase, rollback)
-//	  ├─ slugs/        slug.FSStore, content-addressed
+//	  ├─ slugs/        slug.FSStore, content-addressed; CollectSlugs deletes unreferenced ones
 //	  ├─ cache/        buildpack.Cache, one build cache per app
 //	  ├─ buildpacks/   buildpack/builtin.WriteAll (Go, Node.js, static, Procfile)
 //	  ├─ apps/<id>/slugs/<sha256>/   each slug extracted once (slug.Extract)
@@ -82,7 +82,8 @@
 // whose web dynos are eco sleeps after Config.EcoIdle without requests,
 // and the router's Wake, WakeApp, starts it again) and a scheduler
 // (scheduler.go: SchedulerJob, Heroku Scheduler's periods, each run a
-// detached one-off). App features (Feature: preboot,
+// detached one-off), and a daily slug collection (CollectSlugs: slugs no
+// release of any app and no slug created by API refers to). App features (Feature: preboot,
 // runtime-dyno-metadata, log-runtime-metrics) change how dynos are
 // replaced, what environment they get and what the log samples.
 //

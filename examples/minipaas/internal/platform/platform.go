@@ -66,6 +66,10 @@ type Config struct {
 	// MetricsEvery is how often dynos' memory is read, for R14 warnings
 	// and the log-runtime-metrics samples; 0 means Heroku's 20 s.
 	MetricsEvery time.Duration
+	// SlugGCEvery is how often slugs nothing refers to any more are
+	// deleted (CollectSlugs); 0 means daily, negative never. SlugGrace
+	// protects slugs younger than it; 0 means slug.DefaultGCGrace (an hour).
+	SlugGCEvery, SlugGrace time.Duration
 	// EcoIdle is how long an app whose web dynos are of size eco may go
 	// without a request before its eco dynos sleep (the next request
 	// wakes them); 0 means Heroku's 30 minutes, negative never.
@@ -305,11 +309,16 @@ func buildEnv(extra []string, tmp string) []string {
 func (p *Platform) Run(ctx context.Context) error {
 	err := errors.New("platform: run: already called")
 	p.runOnce.Do(func() {
-		// The metrics sampler, the autoscaler, the Eco idle watch and
-		// the scheduler run beside the reconciler and stop with it.
+		// The metrics sampler, the autoscaler, the Eco idle watch, the
+		// scheduler and the slug collector run beside the reconciler and
+		// stop with it.
 		sctx, stopSide := context.WithCancel(ctx)
 		var side sync.WaitGroup
-		side.Add(4)
+		side.Add(5)
+		go func() {
+			defer side.Done()
+			p.collectSlugs(sctx)
+		}()
 		go func() {
 			defer side.Done()
 			p.runScheduler(sctx)
