@@ -28,7 +28,8 @@ import (
 
 // App webhooks (heroku webhooks:add, webhooks, webhooks:remove,
 // webhooks:deliveries): an app's changes are POSTed to the URLs that
-// subscribed to their kind (api:release, api:build, api:formation, dyno),
+// subscribed to their kind (api:release, api:build, api:formation,
+// api:domain, dyno),
 // signed with the webhook's secret in Heroku-Webhook-Hmac-SHA256 (base64
 // HMAC-SHA256 of the body). Level notify makes one attempt; sync retries
 // with backoff until a 2xx or the retries run out. Webhooks are kept in
@@ -41,6 +42,7 @@ var webhookKinds = map[string]string{
 	"api:release":   platform.ResourceRelease,
 	"api:build":     platform.ResourceBuild,
 	"api:formation": platform.ResourceFormation,
+	"api:domain":    platform.ResourceDomain,
 	"dyno":          platform.ResourceDyno,
 }
 
@@ -190,6 +192,8 @@ func (w *webhookService) payload(e platform.AppEvent) (json.RawMessage, error) {
 		data = formationToJSON(app, []platform.FormationEntry{*e.Formation})[0]
 	case e.Dyno != nil:
 		data = dynoToJSON(app, *e.Dyno)
+	case e.Domain != "":
+		data = domainToJSON(app, e.Domain, "custom")
 	default:
 		return nil, errors.New("event without a resource")
 	}

@@ -137,6 +137,17 @@ func TestWebhooks(t *testing.T) {
 	}
 	expectIn(t, heroku("webhooks:deliveries", "--status", "failed", "-a", app), "failed", "notify")
 
+	// Custom domains (api:domain): added, then removed.
+	heroku("webhooks:add", "-i", "api:domain", "-l", "notify", "-u", recv.srv.URL+"/domains", "-a", app)
+	heroku("domains:add", "www.hooks.example", "-a", app)
+	recv.wait(t, "the domain added", func(d hookDelivery) bool {
+		return d.Resource == "domain" && d.Action == "create" && d.Data["hostname"] == "www.hooks.example" && d.Data["kind"] == "custom"
+	})
+	heroku("domains:remove", "www.hooks.example", "-a", app)
+	recv.wait(t, "the domain removed", func(d hookDelivery) bool {
+		return d.Resource == "domain" && d.Action == "destroy" && d.Data["hostname"] == "www.hooks.example"
+	})
+
 	// Removed, a webhook gets nothing more.
 	var hooks []struct{ ID, URL string }
 	m.api("GET", "/apps/"+app+"/webhooks", "", &hooks)

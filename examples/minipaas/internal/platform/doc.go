@@ -55,8 +55,9 @@
 // derived from a secret kept in platform.db (urlToken).
 //
 // Config.OnAppEvent receives an AppEvent for every release, build (its
-// start and its end), scale or resize (per process type) and dyno state
-// change, which minipaas turns into app webhook deliveries.
+// start and its end), scale or resize (per process type), custom domain
+// added or removed, and dyno state change, which minipaas turns into app
+// webhook deliveries.
 //
 // Config changes (SetConfig) and rollbacks are releases too, made by the
 // same manager and applied the same way.

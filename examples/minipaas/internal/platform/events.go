@@ -10,8 +10,9 @@ import (
 )
 
 // AppEvent is a change to an app, as Heroku's app webhooks report them:
-// a resource ("release", "build", "formation", "dyno") and what happened
-// to it ("create", "update"). Exactly one of the resource fields is set.
+// a resource ("release", "build", "formation", "dyno", "domain") and what
+// happened to it ("create", "update", "destroy"). Exactly one of the
+// resource fields is set.
 type AppEvent struct {
 	Time     time.Time
 	AppID    string
@@ -24,6 +25,7 @@ type AppEvent struct {
 	Build     *Build
 	Formation *FormationEntry
 	Dyno      *Dyno
+	Domain    string // a custom domain's host name
 }
 
 // Event resources and actions.
@@ -32,9 +34,11 @@ const (
 	ResourceBuild     = "build"
 	ResourceFormation = "formation"
 	ResourceDyno      = "dyno"
+	ResourceDomain    = "domain"
 
-	ActionCreate = "create"
-	ActionUpdate = "update"
+	ActionCreate  = "create"
+	ActionUpdate  = "update"
+	ActionDestroy = "destroy"
 )
 
 // emit hands e to Config.OnAppEvent, if set.
@@ -81,4 +85,13 @@ func (p *Platform) emitDyno(appID string, e formation.Event) {
 	}
 	d := Dyno{ID: e.DynoID, Name: e.Dyno, Type: e.Type, State: e.State, Release: e.Release, Addr: e.Addr, UpdatedAt: e.Time}
 	p.emit(AppEvent{Time: e.Time, AppID: appID, App: e.App, Resource: ResourceDyno, Action: ActionUpdate, Actor: p.cfg.User, Dyno: &d})
+}
+
+// emitDomain reports a custom domain added to or removed from app.
+func (p *Platform) emitDomain(ctx context.Context, app, domain, action string) {
+	id, ok := p.appID(app)
+	if !ok {
+		return
+	}
+	p.emit(AppEvent{AppID: id, App: app, Resource: ResourceDomain, Action: action, Actor: p.userOf(ctx), Domain: domain})
 }

@@ -156,24 +156,32 @@ func (p *Platform) AddDomain(ctx context.Context, app, domain string) error {
 		// would be taken over.
 		return fmt.Errorf("platform: add domain to %s: domain %q is reserved: names under %s are the apps' own hosts", app, domain, base)
 	}
-	return p.changeDomains(ctx, app, func(ds []string) ([]string, error) {
+	err := p.changeDomains(ctx, app, func(ds []string) ([]string, error) {
 		if slices.Contains(ds, domain) {
 			return nil, fmt.Errorf("platform: add domain %q to %s: already added: %w", domain, app, ErrConflict)
 		}
 		return append(ds, domain), nil
 	})
+	if err == nil {
+		p.emitDomain(ctx, app, domain, ActionCreate)
+	}
+	return err
 }
 
 // RemoveDomain stops routing a custom domain to the app.
 func (p *Platform) RemoveDomain(ctx context.Context, app, domain string) error {
 	domain = strings.ToLower(strings.TrimSpace(domain))
-	return p.changeDomains(ctx, app, func(ds []string) ([]string, error) {
+	err := p.changeDomains(ctx, app, func(ds []string) ([]string, error) {
 		i := slices.Index(ds, domain)
 		if i < 0 {
 			return nil, fmt.Errorf("platform: remove domain %q from %s: %w", domain, app, ErrNotFound)
 		}
 		return slices.Delete(ds, i, i+1), nil
 	})
+	if err == nil {
+		p.emitDomain(ctx, app, domain, ActionDestroy)
+	}
+	return err
 }
 
 // Domains lists the app's custom domains (its <app>.<BaseDomain> host is
