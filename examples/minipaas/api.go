@@ -148,6 +148,7 @@ func apiError(err error) error {
 	var nameErr *platform.NameError
 	var cfgErr *release.ConfigVarError
 	var scaleErr *platform.ScaleError
+	var fieldErr *platform.FieldError
 	switch {
 	case errors.Is(err, platform.ErrNotFound):
 		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "%s", msg)
@@ -155,6 +156,8 @@ func apiError(err error) error {
 		return platformapi.Conflict("%s", msg)
 	case errors.Is(err, platform.ErrNoRelease):
 		return platformapi.InvalidParams("%s", msg)
+	case errors.As(err, &fieldErr):
+		return platformapi.InvalidParams("%s %s", fieldErr.Field, fieldErr.Reason)
 	case errors.As(err, &nameErr), errors.As(err, &cfgErr), errors.As(err, &scaleErr):
 		return platformapi.InvalidParams("%s", msg)
 	case errors.Is(err, context.Canceled):
@@ -575,22 +578,15 @@ func (a *api) withOutput(r *http.Request, app platform.App, js ...releaseJSON) [
 // allReleases reads the app's whole history, oldest first; Paginate then
 // serves whatever window the Range header asks for.
 func (a *api) allReleases(ctx context.Context, app platform.App) ([]releaseJSON, error) {
-	var out []releaseJSON
-	opt := release.ListOptions{Max: release.MaxMax, Order: release.Asc}
-	for {
-		page, err := a.p.Releases(ctx, app.Name, opt)
-		if err != nil {
-			return nil, apiError(err)
-		}
-		for _, rel := range page {
-			out = append(out, releaseToJSON(app, rel))
-		}
-		next, more := release.NextRange(opt, page)
-		if !more {
-			return out, nil
-		}
-		opt = next
+	hist, err := a.p.History(ctx, app.Name)
+	if err != nil {
+		return nil, apiError(err)
 	}
+	out := make([]releaseJSON, 0, len(hist))
+	for _, rel := range hist {
+		out = append(out, releaseToJSON(app, rel))
+	}
+	return out, nil
 }
 
 func (a *api) listReleases(w http.ResponseWriter, r *http.Request) error {

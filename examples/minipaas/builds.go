@@ -154,10 +154,6 @@ func (a *api) createBuild(w http.ResponseWriter, r *http.Request) error {
 		req.Buildpacks = append(req.Buildpacks, name)
 	}
 	b, err := a.p.CreateBuild(r.Context(), app.Name, req)
-	var reqErr *platform.BuildRequestError
-	if errors.As(err, &reqErr) {
-		return platformapi.InvalidParams("%s %s", reqErr.Field, reqErr.Reason)
-	}
 	if err != nil {
 		return apiError(err)
 	}

@@ -84,10 +84,6 @@ func (a *api) createSlug(w http.ResponseWriter, r *http.Request) error {
 		ProcessTypes: body.ProcessTypes, Commit: body.Commit, CommitDescription: body.CommitDescription,
 		BuildpackDescription: body.BuildpackProvidedDescription, Checksum: body.Checksum,
 	})
-	var reqErr *platform.BuildRequestError
-	if errors.As(err, &reqErr) {
-		return platformapi.InvalidParams("%s %s", reqErr.Field, reqErr.Reason)
-	}
 	if err != nil {
 		return apiError(err)
 	}
@@ -120,7 +116,7 @@ func (a *api) serveSlugBlob(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPut:
 		_, err := a.p.UploadSlug(r.Context(), appID, id, token, r.Body)
-		var reqErr *platform.BuildRequestError
+		var reqErr *platform.FieldError
 		switch {
 		case errors.Is(err, platform.ErrNotFound):
 			http.NotFound(w, r)

@@ -215,22 +215,22 @@ func (p *Platform) CreateBuild(ctx context.Context, app string, req BuildRequest
 	u, err := url.Parse(src.URL)
 	switch {
 	case src.URL == "":
-		return Build{}, &BuildRequestError{Field: "source_blob.url", Reason: "is required: the URL of a gzipped tarball of the source"}
+		return Build{}, &FieldError{Field: "source_blob.url", Reason: "is required: the URL of a gzipped tarball of the source"}
 	case err != nil:
-		return Build{}, &BuildRequestError{Field: "source_blob.url", Reason: err.Error()}
+		return Build{}, &FieldError{Field: "source_blob.url", Reason: err.Error()}
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		return Build{}, &BuildRequestError{Field: "source_blob.url", Reason: fmt.Sprintf("must be an http or https URL, not %q", redactURL(u))}
+		return Build{}, &FieldError{Field: "source_blob.url", Reason: fmt.Sprintf("must be an http or https URL, not %q", redactURL(u))}
 	}
 	if src.Checksum != "" {
 		d, err := slug.ParseDigest(src.Checksum)
 		if err != nil {
-			return Build{}, &BuildRequestError{Field: "source_blob.checksum", Reason: strings.TrimPrefix(err.Error(), "slug: ")}
+			return Build{}, &FieldError{Field: "source_blob.checksum", Reason: strings.TrimPrefix(err.Error(), "slug: ")}
 		}
 		src.Checksum = d.String()
 	}
 	for i, n := range req.Buildpacks {
 		if _, ok := p.builtinBuildpack(n); !ok {
-			return Build{}, &BuildRequestError{Field: fmt.Sprintf("buildpacks[%d]", i), Reason: fmt.Sprintf("no builtin buildpack %q (have %s)", n, strings.Join(builtin.Names(), ", "))}
+			return Build{}, &FieldError{Field: fmt.Sprintf("buildpacks[%d]", i), Reason: fmt.Sprintf("no builtin buildpack %q (have %s)", n, strings.Join(builtin.Names(), ", "))}
 		}
 	}
 	run, err := p.startBuild(ctx, app, src, slices.Clone(req.Buildpacks), nil)
@@ -255,13 +255,15 @@ func (p *Platform) CreateBuild(ctx context.Context, app string, req BuildRequest
 	return b, nil // as created: pending, though it may have ended already
 }
 
-// BuildRequestError is a build request with a bad field.
-type BuildRequestError struct {
+// FieldError is a request (a build, a slug) with a bad field: Field
+// names it as the Platform API does ("source_blob.url"), Reason the rule
+// it broke.
+type FieldError struct {
 	Field, Reason string
 }
 
-func (e *BuildRequestError) Error() string {
-	return fmt.Sprintf("platform: build: %s %s", e.Field, e.Reason)
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("platform: %s %s", e.Field, e.Reason)
 }
 
 // redactURL drops what may be secret (user info, query) from u for

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -314,28 +316,15 @@ func (p *Platform) Run(ctx context.Context) error {
 		// stop with it.
 		sctx, stopSide := context.WithCancel(ctx)
 		var side sync.WaitGroup
-		side.Add(5)
-		go func() {
-			defer side.Done()
-			p.collectSlugs(sctx)
-		}()
-		go func() {
-			defer side.Done()
-			p.runScheduler(sctx)
-		}()
-		go func() {
-			defer side.Done()
-			p.watchIdle(sctx)
-		}()
-		go func() {
-			defer side.Done()
-			p.sampleStats(sctx)
-		}()
-		go func() {
-			defer side.Done()
-			p.resumeAutoscaling(sctx)
-			_ = p.autoscaler.Run(sctx)
-		}()
+		for _, run := range []func(context.Context){
+			p.sampleStats, p.watchIdle, p.runScheduler, p.collectSlugs,
+			func(ctx context.Context) {
+				p.resumeAutoscaling(ctx)
+				_ = p.autoscaler.Run(ctx)
+			},
+		} {
+			side.Go(func() { run(sctx) })
+		}
 		err = p.rec.Run(ctx)
 		stopSide()
 		side.Wait()
@@ -345,6 +334,27 @@ func (p *Platform) Run(ctx context.Context) error {
 		return fmt.Errorf("platform: run: %w", err)
 	}
 	return nil
+}
+
+// appNames lists the apps' names.
+func (p *Platform) appNames() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Collect(maps.Keys(p.apps))
+}
+
+// every calls fn with the time of each tick of period until ctx ends.
+func every(ctx context.Context, period time.Duration, fn func(now time.Time)) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			fn(now)
+		}
+	}
 }
 
 // stopBuilds cancels the builds by API and waits for them to end.

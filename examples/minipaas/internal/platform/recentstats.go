@@ -24,27 +24,14 @@ type statsSample struct {
 // sampleStats snapshots every app's router metrics every statsEvery until
 // ctx is done.
 func (p *Platform) sampleStats(ctx context.Context) {
-	t := time.NewTicker(statsEvery)
-	defer t.Stop()
-	for {
-		p.takeStatsSample(time.Now())
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	p.takeStatsSample(time.Now())
+	every(ctx, statsEvery, p.takeStatsSample)
 }
 
 // takeStatsSample adds a snapshot of every app taken at now and drops
 // those older than RecentStatsWindow and those of apps that are gone.
 func (p *Platform) takeStatsSample(now time.Time) {
-	p.mu.Lock()
-	names := make([]string, 0, len(p.apps))
-	for name := range p.apps {
-		names = append(names, name)
-	}
-	p.mu.Unlock()
+	names := p.appNames()
 	keep := make(map[string][]statsSample, len(names))
 	p.statsMu.Lock()
 	defer p.statsMu.Unlock()

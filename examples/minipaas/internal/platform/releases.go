@@ -92,6 +92,25 @@ func (p *Platform) applyRelease(ctx context.Context, e *appEntry, rel release.Re
 	return p.setFormation(rec, rel)
 }
 
+// History is the app's whole release history, oldest first, read a page
+// at a time.
+func (p *Platform) History(ctx context.Context, app string) ([]release.Release, error) {
+	var out []release.Release
+	opt := release.ListOptions{Max: release.MaxMax, Order: release.Asc}
+	for {
+		page, err := p.Releases(ctx, app, opt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		next, more := release.NextRange(opt, page)
+		if !more {
+			return out, nil
+		}
+		opt = next
+	}
+}
+
 // Releases lists the app's release history (newest first by default).
 func (p *Platform) Releases(ctx context.Context, app string, opt release.ListOptions) ([]release.Release, error) {
 	id, ok := p.appID(app)

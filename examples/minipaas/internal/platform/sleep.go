@@ -2,7 +2,6 @@ package platform
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"time"
 
@@ -39,24 +38,14 @@ func (p *Platform) watchIdle(ctx context.Context) {
 	if idle < 0 {
 		return
 	}
-	every := min(max(idle/10, 50*time.Millisecond), time.Minute)
+	period := min(max(idle/10, 50*time.Millisecond), time.Minute)
 	type seen struct {
 		requests int64
 		since    time.Time
 	}
 	last := map[string]seen{}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := time.Now()
-		p.mu.Lock()
-		names := slices.Collect(maps.Keys(p.apps))
-		p.mu.Unlock()
+	every(ctx, period, func(now time.Time) {
+		names := p.appNames()
 		next := make(map[string]seen, len(names))
 		for _, name := range names {
 			var n int64
@@ -73,7 +62,7 @@ func (p *Platform) watchIdle(ctx context.Context) {
 			}
 		}
 		last = next
-	}
+	})
 }
 
 func (p *Platform) asleep(app string) bool {

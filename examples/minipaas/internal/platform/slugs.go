@@ -61,23 +61,23 @@ var ErrSlugUploaded = errors.New("platform: slug already uploaded")
 // CreateSlug records a slug of app to be uploaded with UploadSlug. Process
 // types are required and named as the Platform API names them
 // (procfile.ValidateName); a checksum, when given, must be "SHA256:<hex>".
-// Bad fields are a *BuildRequestError naming them.
+// Bad fields are a *FieldError naming them.
 func (p *Platform) CreateSlug(ctx context.Context, app string, req SlugRequest) (Slug, error) {
 	if len(req.ProcessTypes) == 0 {
-		return Slug{}, &BuildRequestError{Field: "process_types", Reason: `is required: {"web": "<command>", …}`}
+		return Slug{}, &FieldError{Field: "process_types", Reason: `is required: {"web": "<command>", …}`}
 	}
 	for _, t := range slices.Sorted(maps.Keys(req.ProcessTypes)) {
 		if err := procfile.ValidateName(t); err != nil {
-			return Slug{}, &BuildRequestError{Field: "process_types", Reason: strings.TrimPrefix(err.Error(), "procfile: ")}
+			return Slug{}, &FieldError{Field: "process_types", Reason: strings.TrimPrefix(err.Error(), "procfile: ")}
 		}
 		if strings.TrimSpace(req.ProcessTypes[t]) == "" {
-			return Slug{}, &BuildRequestError{Field: "process_types." + t, Reason: "has no command"}
+			return Slug{}, &FieldError{Field: "process_types." + t, Reason: "has no command"}
 		}
 	}
 	if req.Checksum != "" {
 		d, err := slug.ParseDigest(req.Checksum)
 		if err != nil {
-			return Slug{}, &BuildRequestError{Field: "checksum", Reason: strings.TrimPrefix(err.Error(), "slug: ")}
+			return Slug{}, &FieldError{Field: "checksum", Reason: strings.TrimPrefix(err.Error(), "slug: ")}
 		}
 		req.Checksum = d.String()
 	}
@@ -154,7 +154,7 @@ func (p *Platform) UploadSlug(ctx context.Context, appID, id, token string, r io
 		return Slug{}, fmt.Errorf("platform: upload slug: %w", err)
 	}
 	if n > lim {
-		return Slug{}, &BuildRequestError{Field: "slug", Reason: fmt.Sprintf("is over the limit of %s", slug.FormatSize(lim))}
+		return Slug{}, &FieldError{Field: "slug", Reason: fmt.Sprintf("is over the limit of %s", slug.FormatSize(lim))}
 	}
 	// The checks a dyno start makes, now: a slug that cannot run is
 	// refused at upload, not at release.
@@ -168,7 +168,7 @@ func (p *Platform) UploadSlug(ctx context.Context, appID, id, token string, r io
 	}
 	info, err := slug.Extract(ctx, f, filepath.Join(check, "app"), slug.ExtractOptions{Want: slug.Digest(s.Checksum), Logger: p.log})
 	if err != nil {
-		return Slug{}, &BuildRequestError{Field: "slug", Reason: strings.TrimPrefix(err.Error(), "slug: ")}
+		return Slug{}, &FieldError{Field: "slug", Reason: strings.TrimPrefix(err.Error(), "slug: ")}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Slug{}, fmt.Errorf("platform: upload slug: %w", err)
@@ -223,21 +223,14 @@ func (p *Platform) OpenSlug(ctx context.Context, s Slug) (io.ReadCloser, error) 
 
 // releaseOfSlug is the app's newest release that ran slug id.
 func (p *Platform) releaseOfSlug(ctx context.Context, app, id string) (release.Release, error) {
-	opt := release.ListOptions{Max: release.MaxMax, Order: release.Desc}
-	for {
-		page, err := p.Releases(ctx, app, opt)
-		if err != nil {
-			return release.Release{}, err
-		}
-		for _, r := range page {
-			if r.Slug.ID == id && !r.Slug.IsZero() {
-				return r, nil
-			}
-		}
-		next, more := release.NextRange(opt, page)
-		if !more {
-			return release.Release{}, fmt.Errorf("platform: slug %q of %s: no release of the app ran it, and it was not created by API: %w", id, app, ErrNotFound)
-		}
-		opt = next
+	hist, err := p.History(ctx, app)
+	if err != nil {
+		return release.Release{}, err
 	}
+	for _, r := range slices.Backward(hist) {
+		if r.Slug.ID == id && !r.Slug.IsZero() {
+			return r, nil
+		}
+	}
+	return release.Release{}, fmt.Errorf("platform: slug %q of %s: no release of the app ran it, and it was not created by API: %w", id, app, ErrNotFound)
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/dynokit/dynokit/internal/store"
-	"github.com/dynokit/dynokit/release"
 	"github.com/dynokit/dynokit/slug"
 )
 
@@ -27,22 +26,14 @@ func (p *Platform) CollectSlugs(ctx context.Context) (slug.GCResult, error) {
 		return slug.GCResult{}, err
 	}
 	for _, a := range apps {
-		opt := release.ListOptions{Max: release.MaxMax, Order: release.Asc}
-		for {
-			page, err := p.Releases(ctx, a.Name, opt)
-			if err != nil {
-				return slug.GCResult{}, fmt.Errorf("platform: collect slugs: %w", err)
+		hist, err := p.History(ctx, a.Name)
+		if err != nil {
+			return slug.GCResult{}, fmt.Errorf("platform: collect slugs: %w", err)
+		}
+		for _, r := range hist {
+			if d, err := slug.ParseDigest(r.Slug.Checksum); err == nil {
+				keep[d] = true
 			}
-			for _, r := range page {
-				if d, err := slug.ParseDigest(r.Slug.Checksum); err == nil {
-					keep[d] = true
-				}
-			}
-			next, more := release.NextRange(opt, page)
-			if !more {
-				break
-			}
-			opt = next
 		}
 	}
 	err = p.kv.View(ctx, func(tx store.Tx) error {
@@ -69,26 +60,21 @@ func (p *Platform) CollectSlugs(ctx context.Context) (slug.GCResult, error) {
 
 // collectSlugs runs CollectSlugs every Config.SlugGCEvery until ctx ends.
 func (p *Platform) collectSlugs(ctx context.Context) {
-	every := p.cfg.SlugGCEvery
-	if every == 0 {
-		every = 24 * time.Hour
+	period := p.cfg.SlugGCEvery
+	if period == 0 {
+		period = 24 * time.Hour
 	}
-	if every < 0 {
+	if period < 0 {
 		return
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, period, func(time.Time) {
 		res, err := p.CollectSlugs(ctx)
-		if err != nil && ctx.Err() == nil {
-			p.log.Error("platform: slug garbage collection", "err", err)
-			continue
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Error("platform: slug garbage collection", "err", err)
+			}
+			return
 		}
 		p.log.Info("platform: slug garbage collection", "deleted", len(res.Deleted), "referenced", res.Referenced, "young", res.Young)
-	}
+	})
 }
