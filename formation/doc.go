@@ -22,7 +22,8 @@
 //     function returning the Actions (start, stop) between the two.
 //   - The Reconciler owns the observed state: Set records a Formation, Run
 //     converges and heals (events plus a periodic resync), and publishes
-//     each dyno's life as Events worded as Heroku logs them.
+//     each dyno's life as Events worded as Heroku logs them. RenameApp
+//     re-keys an app under a new name (heroku apps:rename).
 //   - A Scheduler is the other seam, for engines that keep a formation
 //     running by themselves (a Nomad job per app, Kubernetes Deployments):
 //     it takes a whole Deployment (slug URL, config vars, command and
@@ -47,6 +48,11 @@
 // 180, 320 minutes), and the count resets after HealthyAfter up, on a new
 // release and on Restart. Stopped dynos go "down"; exited one-offs
 // "complete" and are never restarted.
+//
+// A rename (Reconciler.RenameApp) neither stops nor restarts a dyno: the
+// formation, every dyno (one-offs included) and its crash count move to
+// the new name at once, later events and spec requests carry it, and the
+// old name is free. Running dynos keep the environment they started with.
 //
 // The platform provides each dyno's spec through Reconciler.Spec (command
 // from the release's process types, env from config vars plus PORT and

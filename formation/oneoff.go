@@ -85,7 +85,7 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 		return nil, fmt.Errorf("formation: one-off %s of %s: %w", name, req.App, ErrExists)
 	}
 	d := &dynoRec{
-		id: newDynoID(req.App, name, req.Release), app: req.App, typ: "run", name: name,
+		id: r.newDynoIDLocked(req.App, name, req.Release), app: req.App, typ: "run", name: name,
 		release: req.Release, oneOff: true, state: StateStarting, startedAt: time.Now(), done: make(chan struct{}),
 	}
 	r.dynos[d.id] = d // reserves the name
@@ -97,11 +97,12 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 		r.mu.Unlock()
 		return nil, fmt.Errorf("formation: one-off %s: %w", name, err)
 	}
-	spec, err := r.Spec(ctx, SpecRequest{ID: d.id, App: req.App, Release: req.Release, Type: "run", Name: name, Size: req.Size, Command: req.Command, Env: req.Env})
+	// The app may be renamed from here on: askSpec and d.app follow it.
+	spec, err := r.askSpec(ctx, d, SpecRequest{ID: d.id, Release: req.Release, Type: "run", Name: name, Size: req.Size, Command: req.Command, Env: req.Env})
 	if err != nil {
+		r.mu.Unlock()
 		return fail(err)
 	}
-	spec.ID, spec.App, spec.Name, spec.Type, spec.Release = d.id, d.app, name, "run", req.Release
 	spec.Port = 0 // one-offs never receive HTTP
 	var stdio Stdio
 	if req.Attach {
@@ -109,9 +110,8 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 		spec.Terminal = req.Terminal
 		stdio = Stdio{Stdout: req.Stdout, Stderr: req.Stderr}
 	} else if r.Output != nil {
-		stdio = r.Output(req.App, name)
+		stdio = r.Output(d.app, name)
 	}
-	r.mu.Lock()
 	d.spec = spec
 	r.emit(d, Event{Message: msgStarting(spec.Command)})
 	r.mu.Unlock()
@@ -123,6 +123,10 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 	d.dyno = dyno
 	r.setState(d, StateUp)
 	r.watchers.Add(1)
+	stopped := d.stopping // by Remove, LookupOneOff or shutdown while starting
+	if stopped {
+		r.watchers.Add(1)
+	}
 	r.mu.Unlock()
 	go func() {
 		defer r.watchers.Done()
@@ -131,6 +135,12 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 		r.exitedLocked(d, exit)
 		r.mu.Unlock()
 	}()
+	if stopped {
+		go func() {
+			defer r.watchers.Done()
+			r.stop(context.WithoutCancel(ctx), d, dyno)
+		}()
+	}
 	return &OneOff{Name: name, ID: d.id, r: r, d: d}, nil
 }
 

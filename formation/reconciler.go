@@ -63,7 +63,11 @@ type Reconciler struct {
 	Runtime Runtime
 	Spec    SpecFunc
 	// Output returns where a formation or detached one-off dyno's output
-	// goes (typically the app's log stream); nil discards.
+	// goes (typically the app's log stream); nil discards. It is called
+	// with the Reconciler's lock held, once per dyno as it starts, with the
+	// app's name at that moment: a dyno keeps its writers when the app is
+	// renamed (RenameApp), so a log stream is best keyed by something a
+	// rename does not change, such as an app ID.
 	Output func(app, dyno string) Stdio
 	// OnEvent receives every dyno event in order. It is called with the
 	// Reconciler's lock held: it must return quickly and not call back into
@@ -246,12 +250,94 @@ func (r *Reconciler) Formation(app string) (Formation, bool) {
 	return f, ok
 }
 
-// Remove forgets the app: its dynos are stopped.
+// Remove forgets the app: its dynos are stopped, one-offs included.
 func (r *Reconciler) Remove(app string) {
 	r.mu.Lock()
 	delete(r.desired, app)
+	for _, d := range r.dynos {
+		if d.app == app && d.oneOff {
+			r.stopLocked(d) // formation dynos: the next pass stops them
+		}
+	}
 	r.mu.Unlock()
 	r.wake()
+}
+
+// RenameApp re-keys app old as new without touching its dynos: nothing is
+// stopped or restarted (heroku apps:rename). The desired Formation (its
+// App becomes new), every dyno record, formation and one-off, attached or
+// detached, and each slot's crash count move to new, so from its return
+// Formation, Dynos, Restart, Remove, LookupOneOff and OneOffName answer
+// for new and know nothing of old, every later Event of those dynos
+// carries App new, and dynos started later (scale-ups, restarts,
+// replacements after a crash) are asked for with SpecRequest.App new. A
+// dyno whose spec is being built meanwhile is asked for again under new.
+//
+// What a dyno was started with stays: its DynoSpec's environment, the
+// Output writers asked for under old, and its ID, which is opaque and may
+// still begin with old.
+//
+// new must be non-empty and differ from old; old must have a formation or
+// a dyno (else the error wraps ErrUnknown), and new neither (else it wraps
+// ErrExists).
+func (r *Reconciler) RenameApp(old, new string) error {
+	switch {
+	case new == "":
+		return fmt.Errorf("formation: rename app %q to %q: the new name must not be empty", old, new)
+	case new == old:
+		return fmt.Errorf("formation: rename app %q to %q: the new name must differ from the current one", old, new)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.defaults()
+	if !r.knownLocked(old) {
+		return fmt.Errorf("formation: rename app %q to %q: %q has no formation and no dynos: %w", old, new, old, ErrUnknown)
+	}
+	if r.knownLocked(new) {
+		return fmt.Errorf("formation: rename app %q to %q: %q already has a formation or dynos: %w", old, new, new, ErrExists)
+	}
+	if f, ok := r.desired[old]; ok {
+		f.App = new
+		r.desired[new] = f
+		delete(r.desired, old)
+	}
+	for _, d := range r.dynos {
+		if d.app != old {
+			continue
+		}
+		d.app = new
+		if d.spec.App != "" {
+			d.spec.App = new
+		}
+	}
+	moved := map[slot]crashCount{}
+	for k, c := range r.crashes {
+		switch k.app {
+		case new: // left by an app of that name since removed
+			delete(r.crashes, k)
+		case old:
+			delete(r.crashes, k)
+			k.app = new
+			moved[k] = c
+		}
+	}
+	for k, c := range moved {
+		r.crashes[k] = c
+	}
+	return nil
+}
+
+// knownLocked reports whether app has a formation or a dyno.
+func (r *Reconciler) knownLocked(app string) bool {
+	if _, ok := r.desired[app]; ok {
+		return true
+	}
+	for _, d := range r.dynos {
+		if d.app == app {
+			return true
+		}
+	}
+	return false
 }
 
 // status describes d; r.mu is held.
@@ -467,8 +553,15 @@ func (r *Reconciler) setState(d *dynoRec, to State) {
 	r.emit(d, Event{Kind: EventState, Prev: from, State: to, Message: msgStateChanged(from, to)})
 }
 
-func newDynoID(app, name string, release int) string {
-	return fmt.Sprintf("%s.%s.v%d.%08x", app, name, release, rand.Uint32())
+// newDynoIDLocked returns an ID no dyno has (after a rename, IDs made
+// under an app's old name live on beside those of a new app of that name).
+func (r *Reconciler) newDynoIDLocked(app, name string, release int) string {
+	for {
+		id := fmt.Sprintf("%s.%s.v%d.%08x", app, name, release, rand.Uint32())
+		if _, ok := r.dynos[id]; !ok {
+			return id
+		}
+	}
 }
 
 func (r *Reconciler) startLocked(ctx context.Context, f Formation, a Action) {
@@ -477,46 +570,64 @@ func (r *Reconciler) startLocked(ctx context.Context, f Formation, a Action) {
 	}
 	name := DynoName(a.Type, a.Index)
 	d := &dynoRec{
-		id: newDynoID(f.App, name, a.Release), app: f.App, typ: a.Type, name: name,
+		id: r.newDynoIDLocked(f.App, name, a.Release), app: f.App, typ: a.Type, name: name,
 		index: a.Index, release: a.Release, state: StateStarting, startedAt: time.Now(),
 	}
 	r.dynos[d.id] = d
 	if c := r.crashes[slot{f.App, a.Type, a.Index}]; c.n > 0 && c.release == a.Release {
 		r.emit(d, Event{Kind: EventState, Prev: StateCrashed, State: StateStarting, Message: msgStateChanged(StateCrashed, StateStarting)})
 	}
-	req := SpecRequest{ID: d.id, App: f.App, Release: a.Release, Type: a.Type, Name: name, Index: a.Index, Size: f.Processes[a.Type].Size}
-	var stdio Stdio
-	if r.Output != nil {
-		stdio = r.Output(f.App, name)
-	}
-	r.launchLocked(context.WithoutCancel(ctx), d, req, stdio)
+	req := SpecRequest{ID: d.id, Release: a.Release, Type: a.Type, Name: name, Index: a.Index, Size: f.Processes[a.Type].Size}
+	r.launchLocked(context.WithoutCancel(ctx), d, req)
 }
 
 // launchLocked starts the dyno's watcher goroutine, which owns Start,
 // the readiness check, the memory poll and the one Wait.
-func (r *Reconciler) launchLocked(ctx context.Context, d *dynoRec, req SpecRequest, stdio Stdio) {
+func (r *Reconciler) launchLocked(ctx context.Context, d *dynoRec, req SpecRequest) {
 	wctx, cancel := context.WithCancel(ctx)
 	d.cancel = cancel
 	r.watchers.Add(1)
 	go func() {
 		defer r.watchers.Done()
 		defer cancel()
-		r.watch(wctx, d, req, stdio)
+		r.watch(wctx, d, req)
 	}()
 }
 
-func (r *Reconciler) watch(ctx context.Context, d *dynoRec, req SpecRequest, stdio Stdio) {
-	spec, err := r.Spec(ctx, req)
-	if err == nil {
-		spec.ID, spec.App, spec.Name, spec.Type, spec.Release = d.id, d.app, d.name, d.typ, d.release
+// askSpec asks the SpecFunc for d's spec under the app's current name,
+// again if the app is renamed while it answers, and stamps the spec with
+// d's identity. It returns with r.mu held.
+func (r *Reconciler) askSpec(ctx context.Context, d *dynoRec, req SpecRequest) (DynoSpec, error) {
+	r.mu.Lock()
+	for {
+		req.App = d.app
+		r.mu.Unlock()
+		spec, err := r.Spec(ctx, req)
 		r.mu.Lock()
+		if d.app != req.App {
+			continue // renamed meanwhile: the spec may be the old name's
+		}
+		if err == nil {
+			spec.ID, spec.App, spec.Name, spec.Type, spec.Release = d.id, d.app, d.name, d.typ, d.release
+		}
+		return spec, err
+	}
+}
+
+func (r *Reconciler) watch(ctx context.Context, d *dynoRec, req SpecRequest) {
+	spec, err := r.askSpec(ctx, d, req)
+	var stdio Stdio
+	if err == nil {
 		d.spec = spec
 		if spec.Port != 0 {
 			d.addr = net.JoinHostPort(r.host(), strconv.Itoa(spec.Port))
 		}
+		if r.Output != nil {
+			stdio = r.Output(d.app, d.name)
+		}
 		r.emit(d, Event{Message: msgStarting(spec.Command)})
-		r.mu.Unlock()
 	}
+	r.mu.Unlock()
 	var dyno Dyno
 	if err == nil {
 		dyno, err = r.Runtime.Start(ctx, spec, stdio)

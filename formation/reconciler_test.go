@@ -546,6 +546,45 @@ func TestReconcilerRestartAndRemove(t *testing.T) {
 	})
 }
 
+// Remove stops the app's one-offs too, one still starting as soon as it
+// has started.
+func TestReconcilerRemoveStartingOneOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		specs := specLog{block: func(formation.SpecRequest) { <-gate }}
+		f := newFixture(t, specs.wrap)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // fake time
+		defer cancel()
+		type result struct {
+			o   *formation.OneOff
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			o, err := f.rec.RunOneOff(ctx, formation.OneOffRequest{App: "app", Release: 1, Command: "sleep"})
+			done <- result{o, err}
+		}()
+		synctest.Wait() // in Spec
+		f.rec.Remove("app")
+		close(gate)
+		res := <-done
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		if exit, err := res.o.Wait(ctx); err != nil || exit.Signal != syscall.SIGTERM {
+			t.Errorf("one-off removed while starting: Wait = %+v, %v, want SIGTERM", exit, err)
+		}
+		synctest.Wait()
+		if n := len(f.fake.Live()); n != 0 {
+			t.Errorf("%d dynos live after Remove", n)
+		}
+		if ds := f.rec.Dynos("app"); len(ds) != 0 {
+			t.Errorf("Dynos(app) after Remove = %+v", ds)
+		}
+		f.finish()
+	})
+}
+
 // Restart with process types replaces only those types' dynos
 // (heroku restart clock) and leaves the others running.
 func TestReconcilerRestartTypes(t *testing.T) {

@@ -158,6 +158,8 @@ type Stopper interface {
 
 var (
 	// ErrExists is returned by Start when a live dyno already has the ID.
+	// The Reconciler wraps it for a one-off name, or (RenameApp) an app
+	// name, already in use.
 	ErrExists = errors.New("formation: dyno already exists")
 	// ErrExited is wrapped by Signal once the dyno has exited.
 	ErrExited = errors.New("formation: dyno already exited")

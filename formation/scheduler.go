@@ -73,7 +73,8 @@ type OneOffSpec struct {
 }
 
 // ErrUnknown is wrapped by Scheduler.Scale for an app or process type that
-// was never applied.
+// was never applied, and by Reconciler.RenameApp for an app it does not
+// know.
 var ErrUnknown = errors.New("formation: unknown app or process type")
 
 // Deployment is everything a Scheduler needs to run one app's formation.
