@@ -167,7 +167,7 @@ func (a *ACME) allowed(host string) bool {
 	if ap == nil {
 		return false
 	}
-	return a.Allow == nil || a.Allow(ap.name, h)
+	return a.Allow == nil || a.Allow(ap.Name(), h)
 }
 
 // GetCertificate is a tls.Config.GetCertificate hook: TLS-ALPN-01

@@ -28,8 +28,14 @@
 // crashed: H10; stopped: H14; sleeping, an idle Eco app: the first
 // request calls Config.Wake, then requests wait as during a boot),
 // SetMaintenance (H80), SetErrorPages,
-// SetDomains, RemoveApp. The router never imports the platform's packages:
-// these methods are the whole seam. Reads are lock-free: the app table is a
+// SetDomains, RenameApp, RemoveApp. The router never imports the
+// platform's packages: these methods are the whole seam. RenameApp
+// (heroku apps:rename) moves an app with everything it has — dynos and
+// pools, state, pages, custom domains, metrics — to a new name in one
+// atomic step: the old host answers "no such app" from the same instant
+// the new one routes, custom domains never stop routing, requests in
+// flight finish, and log lines are written under the name the app has
+// when they are. Reads are lock-free: the app table is a
 // sharded copy-on-write map behind atomic pointers and each app's dyno list
 // is an atomic pointer, so a change never blocks or drops a request in
 // flight (requests keep the Backend they started with; a removed dyno's

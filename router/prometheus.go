@@ -27,15 +27,25 @@ func (rt *Router) MetricsHandler() http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		var apps []*app
+		// The list and its names are taken under mu, which only the
+		// table's writers take: a walk concurrent with RenameApp could
+		// otherwise see the app in both shards it moves between, or in
+		// neither, and a name read later could change mid-sort.
+		type namedApp struct {
+			name string
+			*app
+		}
+		var apps []namedApp
+		rt.mu.Lock()
 		for i := range rt.apps.shards {
 			if m := rt.apps.shards[i].Load(); m != nil {
 				for _, a := range *m {
-					apps = append(apps, a)
+					apps = append(apps, namedApp{a.Name(), a})
 				}
 			}
 		}
-		slices.SortFunc(apps, func(a, b *app) int { return strings.Compare(a.name, b.name) })
+		rt.mu.Unlock()
+		slices.SortFunc(apps, func(a, b namedApp) int { return strings.Compare(a.name, b.name) })
 
 		// Prometheus wants each metric's samples together, after its
 		// HELP and TYPE lines: one pass over the apps per metric.

@@ -133,7 +133,7 @@ func (rt *Router) proxy(w http.ResponseWriter, r *http.Request, ex *exchange) {
 				lastCode = dialCode(err)
 				tried = append(tried, b)
 				if l := rt.cfg.Logger; l != nil {
-					l.Debug("router: connect failed; dyno quarantined", "app", a.name, "dyno", b.Name, "addr", b.Addr, "err", err)
+					l.Debug("router: connect failed; dyno quarantined", "app", a.Name(), "dyno", b.Name, "addr", b.Addr, "err", err)
 				}
 				if len(tried) >= rt.cfg.MaxAttempts {
 					ex.fail(w, lastCode, 0)
@@ -185,7 +185,7 @@ func (rt *Router) waitForBackends(ctx context.Context, a *app) ([]*Backend, Code
 			}
 			// One request wakes the app; the others see it starting.
 			if a.state.CompareAndSwap(int32(WebSleeping), int32(WebStarting)) {
-				go rt.cfg.Wake(a.name)
+				go rt.cfg.Wake(a.Name())
 			}
 		}
 		if deadline == nil {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,10 +81,13 @@ type Config struct {
 type Router struct {
 	cfg        Config
 	baseDomain string
-	balancer   Balancer
-	via        string
-	ids        *idGen
-	dial       func(ctx context.Context, network, addr string) (net.Conn, error)
+	// renames is odd while RenameApp publishes (see lookup). It sits by
+	// baseDomain, which lookup reads too, so it costs no cache line.
+	renames  atomic.Uint64
+	balancer Balancer
+	via      string
+	ids      *idGen
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	mu      sync.Mutex // serialises writers of apps/domains
 	apps    shardMap
@@ -431,7 +435,9 @@ func (ex *exchange) finish() {
 	ex.logBuf = AppendLogLine(ex.logBuf[:0], e)
 	appName := ""
 	if ex.app != nil {
-		appName = ex.app.name
+		// Read now, not at lookup: a request that spans a RenameApp is
+		// logged under the app's new name.
+		appName = ex.app.Name()
 	}
 	if rt.cfg.LogSink != nil && ex.app != nil {
 		rt.cfg.LogSink.RouterLog(appName, ex.start, ex.logBuf)

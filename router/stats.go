@@ -108,7 +108,7 @@ type AppStats struct {
 
 // Stats returns a snapshot of app's metrics; ok is false for unknown apps.
 func (rt *Router) Stats(appName string) (s AppStats, ok bool) {
-	a := rt.apps.get(appName)
+	a := rt.named(appName)
 	if a == nil {
 		return s, false
 	}

@@ -46,10 +46,23 @@ var ErrDomainTaken = errors.New("router: domain already belongs to another app")
 // which a custom domain of another app would take over.
 var ErrReservedDomain = errors.New("router: domain is reserved for app hosts")
 
+// ErrUnknownApp is returned by RenameApp when the app to rename is not in
+// the table.
+var ErrUnknownApp = errors.New("router: no such app")
+
+// ErrAppExists is returned by RenameApp when the new name is already
+// another app's.
+var ErrAppExists = errors.New("router: app name already in use")
+
 // app is one application's routing state. Fields change independently and
 // atomically so the request path never takes a lock.
 type app struct {
-	name        string
+	// name is the app's current name, stored under Router.mu (by
+	// appLocked, then RenameApp) and read lock-free: by lookups, to tell
+	// which of the app's two table entries counts during a rename (see
+	// Router.named), and when a request's log line is written.
+	name        atomic.Pointer[string]
+	firstName   string // name points here until a rename (no allocation)
 	backends    atomic.Pointer[[]*Backend]
 	state       atomic.Int32
 	maintenance atomic.Bool
@@ -61,6 +74,9 @@ type app struct {
 
 	stats appStats
 }
+
+// Name returns the app's current name.
+func (a *app) Name() string { return *a.name.Load() }
 
 func (a *app) notify() {
 	a.waitMu.Lock()
@@ -136,7 +152,15 @@ func (rt *Router) lookup(host string) *app {
 	if len(host) > len(base)+1 && host[len(host)-len(base)-1] == '.' && host[len(host)-len(base):] == base {
 		name := host[:len(host)-len(base)-1]
 		if strings.IndexByte(name, '.') < 0 {
-			return rt.apps.get(name)
+			// rt.named without touching the app when no RenameApp
+			// overlapped the shard load: the table was then a stable
+			// one, in which every app is under its own name.
+			seq := rt.renames.Load()
+			a := rt.apps.get(name)
+			if a != nil && (seq&1 != 0 || rt.renames.Load() != seq) && a.Name() != name {
+				return nil
+			}
+			return a
 		}
 	}
 	return nil
@@ -158,20 +182,41 @@ func isLower(s string) bool {
 	return true
 }
 
+// named returns the app published under name, or nil. While RenameApp
+// runs, the app is briefly in the table under both names; its name field
+// decides which entry counts, so every reader sees the rename take effect
+// at one atomic store rather than one shard at a time. (lookup inlines a
+// cheaper form for the request path.)
+func (rt *Router) named(name string) *app {
+	if a := rt.apps.get(name); a != nil && a.Name() == name {
+		return a
+	}
+	return nil
+}
+
 // validateAppName checks that name can be the first label of a host:
 // 1–63 lowercase letters, digits and dashes, starting with a letter
 // (Heroku's own rule is the same with a 30-character limit).
 func validateAppName(name string) error {
+	if err := appNameRule(name); err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	return nil
+}
+
+// appNameRule is validateAppName without the package prefix, for callers
+// that add their own context.
+func appNameRule(name string) error {
 	if name == "" || len(name) > 63 {
-		return fmt.Errorf("router: app name %q: must be 1-63 characters", name)
+		return fmt.Errorf("app name %q: must be 1-63 characters", name)
 	}
 	if name[0] < 'a' || name[0] > 'z' {
-		return fmt.Errorf("router: app name %q: must start with a lowercase letter", name)
+		return fmt.Errorf("app name %q: must start with a lowercase letter", name)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return fmt.Errorf("router: app name %q: invalid character %q at offset %d (allowed: a-z 0-9 -)", name, c, i)
+			return fmt.Errorf("app name %q: invalid character %q at offset %d (allowed: a-z 0-9 -)", name, c, i)
 		}
 	}
 	return nil
@@ -204,7 +249,8 @@ func (rt *Router) appLocked(name string) (*app, error) {
 	if a := rt.apps.get(name); a != nil {
 		return a, nil
 	}
-	a := &app{name: name}
+	a := &app{firstName: name}
+	a.name.Store(&a.firstName)
 	empty := []*Backend{}
 	a.backends.Store(&empty)
 	rt.apps.set(name, a)
@@ -268,7 +314,7 @@ func (rt *Router) SetBackends(appName string, dynos []Dyno) error {
 // Backends returns the current backends of app (nil if the app is unknown).
 // The slice must not be modified.
 func (rt *Router) Backends(appName string) []*Backend {
-	a := rt.apps.get(appName)
+	a := rt.named(appName)
 	if a == nil {
 		return nil
 	}
@@ -347,7 +393,7 @@ func (rt *Router) SetDomains(appName string, domains []string) error {
 	}
 	for _, d := range norm {
 		if o := rt.domains.get(d); o != nil && o != a {
-			return fmt.Errorf("router: app %q: domain %q (owned by %q): %w", appName, d, o.name, ErrDomainTaken)
+			return fmt.Errorf("router: app %q: domain %q (owned by %q): %w", appName, d, o.Name(), ErrDomainTaken)
 		}
 	}
 	keep := make(map[string]bool, len(norm))
@@ -384,10 +430,61 @@ func (rt *Router) RemoveApp(appName string) {
 	a.notify()
 }
 
+// RenameApp renames app old to new, as heroku apps:rename does: the app
+// keeps everything it has — its web dynos and their connection pools, web
+// state, maintenance mode, error pages, custom domains and metrics, whose
+// counters go on ([Router.Stats] answers for new and no longer for old).
+// The switch is a single atomic store: up to it "<old>.<BaseDomain>" routes
+// and "<new>.<BaseDomain>" answers "no such app", from it the reverse.
+// Custom domains route throughout, and requests in flight (including ones
+// waiting for a booting or sleeping app, and upgraded connections) finish
+// normally. Log lines, LogSink calls and Config.Wake name the app as it is
+// called when they are made: a request that spans the rename is logged
+// under new. ACME keeps serving and renewing the custom domains'
+// certificates (they are per domain); with ACME.AppHosts,
+// "<new>.<BaseDomain>" gets its own on its first handshake and
+// "<old>.<BaseDomain>" is no longer issued.
+//
+// It changes nothing and fails when new equals old, when new is not a
+// valid app name (the first label of a host: 1-63 characters of a-z, 0-9
+// and "-", starting with a letter), when old is not in the table
+// ([ErrUnknownApp]) and when new already is ([ErrAppExists]). After it,
+// calls naming old concern another app (SetBackends creates one).
+func (rt *Router) RenameApp(old, new string) error {
+	if new == old {
+		return fmt.Errorf("router: rename app %q to %q: the new name must differ from the old one", old, new)
+	}
+	if err := appNameRule(new); err != nil {
+		return fmt.Errorf("router: rename app %q to %q: new %w", old, new, err)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	a := rt.apps.get(old)
+	if a == nil {
+		return fmt.Errorf("router: rename app %q to %q: app %q is not in the table: %w", old, new, old, ErrUnknownApp)
+	}
+	if rt.apps.get(new) != nil {
+		return fmt.Errorf("router: rename app %q to %q: app %q already exists: %w", old, new, new, ErrAppExists)
+	}
+	// The app is published under new before its name changes and removed
+	// from old after: readers that go through rt.named see it under old
+	// up to the Store and under new from it, and never under neither.
+	// Custom domains map to the app itself and do not change. Everything
+	// else (dynos, pools, state, waiters, stats) hangs off the app.
+	// rt.renames is odd meanwhile, so lookups that overlap this know to
+	// check the name.
+	rt.renames.Add(1)
+	rt.apps.set(new, a)
+	a.name.Store(&new)
+	rt.apps.set(old, nil)
+	rt.renames.Add(1)
+	return nil
+}
+
 // Lookup returns the name of the app a Host header value routes to.
 func (rt *Router) Lookup(host string) (appName string, ok bool) {
 	if a := rt.lookup(host); a != nil {
-		return a.name, true
+		return a.Name(), true
 	}
 	return "", false
 }
@@ -395,6 +492,10 @@ func (rt *Router) Lookup(host string) (appName string, ok bool) {
 // CloseIdleConnections closes every pooled upstream connection that is not
 // carrying a request. [Server] calls it when shutting down.
 func (rt *Router) CloseIdleConnections() {
+	// Under mu the table is whole: a walk concurrent with RenameApp could
+	// otherwise find the app in neither of the shards it moves between.
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
 	for i := range rt.apps.shards {
 		m := rt.apps.shards[i].Load()
 		if m == nil {
