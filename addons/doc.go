@@ -40,7 +40,10 @@
 // pushes vars the provider changed later (rotated credentials);
 // Destroy unsets the vars on every app, then deprovisions, and puts the
 // vars back if the provider fails. Each add-on runs one operation at a
-// time (others get ErrBusy).
+// time (others get ErrBusy). RenameApp follows an app's rename (heroku
+// apps:rename): its add-ons and attachments move to the new name in one
+// step, after any operation in flight on the app ends, without calling a
+// provider or changing config vars (they belong to the app).
 //
 // Reference providers live in sub-packages: postgres (a role and a
 // database per add-on on a real PostgreSQL server) and redis (an ACL user

@@ -96,7 +96,8 @@ type Manager struct {
 	requests map[string]*pending            // by CreateRequest.RequestID
 	attached map[string]map[string]*attach  // app → attachment name → attachment
 	vars     map[string]map[string]string   // app → config var → attachment name
-	reserved map[string]map[string]struct{} // app → attachment names being created
+	reserved map[string]map[string]struct{} // app → attachment names being created or attached
+	idle     chan struct{}                  // closed when an operation ends; RenameApp waits on it
 }
 
 type addon struct {
@@ -220,7 +221,9 @@ func (m *Manager) create0(ctx context.Context, req CreateRequest, provision prov
 			m.mu.Unlock()
 			select {
 			case <-p.done:
-				return p.addon, p.err
+				m.mu.Lock()
+				defer m.mu.Unlock()
+				return p.addon.clone(), p.err
 			case <-ctx.Done():
 				return AddOn{}, fmt.Errorf("addons: create (request %s): waiting for the first attempt: %w", req.RequestID, ctx.Err())
 			}
@@ -264,6 +267,7 @@ func (m *Manager) create0(ctx context.Context, req CreateRequest, provision prov
 	err = m.create(ctx, a, as, req, provision)
 
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	delete(m.reserved[req.App], as)
 	if err != nil {
 		delete(m.addons, name)
@@ -274,8 +278,19 @@ func (m *Manager) create0(ctx context.Context, req CreateRequest, provision prov
 	}
 	p.err = err
 	close(p.done)
-	m.mu.Unlock()
-	return p.addon, err
+	m.wakeLocked()
+	return p.addon.clone(), err
+}
+
+// clone copies a's slices, so that callers and the Manager never share
+// them (RenameApp rewrites the add-ons kept for Create retries).
+func (a AddOn) clone() AddOn {
+	a.ConfigNames = slices.Clone(a.ConfigNames)
+	a.Attachments = slices.Clone(a.Attachments)
+	for i := range a.Attachments {
+		a.Attachments[i].ConfigNames = slices.Clone(a.Attachments[i].ConfigNames)
+	}
+	return a
 }
 
 func (m *Manager) create(ctx context.Context, a *addon, as string, req CreateRequest, provision provisionFunc) error {
@@ -456,7 +471,16 @@ func (m *Manager) lockAddon(name string) (*addon, error) {
 func (m *Manager) unlockAddon(a *addon) {
 	m.mu.Lock()
 	a.busy = false
+	m.wakeLocked()
 	m.mu.Unlock()
+}
+
+// wakeLocked wakes the RenameApp calls waiting for an operation to end.
+func (m *Manager) wakeLocked() {
+	if m.idle != nil {
+		close(m.idle)
+		m.idle = nil
+	}
 }
 
 // Attach exposes an existing add-on to app under the attachment name as
@@ -483,18 +507,23 @@ func (m *Manager) Attach(ctx context.Context, addonName, app, as string) (Attach
 		return Attachment{}, fmt.Errorf("addons: attach %s to app %s as %s: %w", addonName, app, as, ErrDuplicateAttachment)
 	}
 	err = m.claimVarsLocked(app, as, set)
+	if err == nil {
+		// Reserved while the config is applied: no other attachment takes
+		// the name, and RenameApp(app, …) waits for the end.
+		m.reserveLocked(app, as)
+	}
 	m.mu.Unlock()
 	if err != nil {
 		return Attachment{}, fmt.Errorf("addons: attach %s to app %s as %s: %w", addonName, app, as, err)
 	}
-	if err := m.Config.ApplyConfig(ctx, app, set, nil, "Attach "+as); err != nil {
-		m.mu.Lock()
-		m.releaseVarsLocked(app, set)
-		m.mu.Unlock()
-		return Attachment{}, fmt.Errorf("addons: attach %s to app %s as %s: applying config vars: %w", addonName, app, as, err)
-	}
+	err = m.Config.ApplyConfig(ctx, app, set, nil, "Attach "+as)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	delete(m.reserved[app], as)
+	if err != nil {
+		m.releaseVarsLocked(app, set)
+		return Attachment{}, fmt.Errorf("addons: attach %s to app %s as %s: applying config vars: %w", addonName, app, as, err)
+	}
 	m.linkLocked(a, app, as)
 	return m.attached[app][as].snapshot(), nil
 }
@@ -516,6 +545,11 @@ func (m *Manager) Detach(ctx context.Context, app, as string) error {
 	}
 	defer m.unlockAddon(a)
 	m.mu.Lock()
+	if m.attached[app][as] != at {
+		// Detached, or the app renamed (RenameApp), before a was ours.
+		m.mu.Unlock()
+		return fmt.Errorf("addons: detach: app %s has no attachment %q: %w", app, truncate(as, 80), ErrNotFound)
+	}
 	n := 0
 	for _, app := range m.attached {
 		for _, other := range app {
@@ -822,4 +856,167 @@ func (m *Manager) UpdateConfig(ctx context.Context, addonName string, update Con
 		return AddOn{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return m.snapshot(a), nil
+}
+
+// RenameApp moves everything the Manager keeps under the app name old
+// to new, for a platform renaming an app (heroku apps:rename): the
+// add-ons billed to old, every attachment on old (of its own add-ons and
+// of other apps' add-ons it shares), the attachment and config var
+// names old uses, and the add-ons kept for Create retries. Add-ons and
+// attachments keep their names, so the app's config vars stay as they
+// are: RenameApp calls no provider, no ConfigApplier and no LogDrainer.
+// The vars and any log drains belong to the app, which the platform
+// renames itself; afterwards every operation names the app new.
+//
+// An app the Manager knows nothing about (an app without add-ons) is
+// renamed without error, so a platform may call RenameApp for every
+// rename. Errors wrap ErrInvalid: old or new empty, old == new, or new
+// already has add-ons, attachments or config vars in the Manager; then
+// nothing moves. RenameApp(new, old) undoes a rename, for a platform
+// whose own rename failed after it.
+//
+// The move is one step under the Manager's lock. While an operation
+// involving old is in flight (Create or Attach for old, or any
+// operation on an add-on billed to or attached to old: plan change,
+// config update, Attach, Detach, Destroy), RenameApp waits for it to
+// end, so no operation sees half a rename. When ctx ends first, it
+// returns an error wrapping ErrBusy and ctx.Err(), and nothing moves.
+//
+// The Manager's state is in memory (see the package doc): a platform
+// that records add-ons itself rewrites the app name in its records after
+// RenameApp returns nil (AddOn and Attachments show the new state).
+func (m *Manager) RenameApp(ctx context.Context, old, new string) error {
+	what := fmt.Sprintf("addons: rename app %q to %q", truncate(old, 80), truncate(new, 80))
+	switch {
+	case old == "":
+		return fmt.Errorf("%s: app name must not be empty: %w", what, ErrInvalid)
+	case new == "":
+		return fmt.Errorf("%s: new app name must not be empty: %w", what, ErrInvalid)
+	case new == old:
+		return fmt.Errorf("%s: the new name must differ from the old: %w", what, ErrInvalid)
+	}
+	for {
+		m.mu.Lock()
+		m.initLocked()
+		if used := m.appUseLocked(new); used != "" {
+			m.mu.Unlock()
+			return fmt.Errorf("%s: app %s already has add-ons, attachments or config vars (%s): %w", what, new, used, ErrInvalid)
+		}
+		busy := m.appBusyLocked(old)
+		if busy == "" {
+			n := m.renameLocked(old, new)
+			m.mu.Unlock()
+			if n > 0 {
+				m.log().Info("addons: app renamed", "from", old, "to", new, "records", n)
+			}
+			return nil
+		}
+		if m.idle == nil {
+			m.idle = make(chan struct{})
+		}
+		idle := m.idle
+		m.mu.Unlock()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return fmt.Errorf("%s: waiting for %s: %w: %w", what, busy, ErrBusy, ctx.Err())
+		}
+	}
+}
+
+// appUseLocked says what the Manager holds under app ("" when nothing).
+func (m *Manager) appUseLocked(app string) string {
+	var used []string
+	for _, name := range slices.Sorted(maps.Keys(m.addons)) {
+		if m.addons[name].App == app {
+			used = append(used, "add-on "+name)
+			break
+		}
+	}
+	if n := len(m.attached[app]) + len(m.reserved[app]); n > 0 {
+		used = append(used, fmt.Sprintf("%d attachment(s)", n))
+	}
+	if n := len(m.vars[app]); n > 0 {
+		used = append(used, fmt.Sprintf("%d config var(s)", n))
+	}
+	return strings.Join(used, ", ")
+}
+
+// appBusyLocked names an operation in flight involving app ("" when
+// none): a busy add-on billed to or attached to app, or an attachment
+// name reserved on app by Create or Attach.
+func (m *Manager) appBusyLocked(app string) string {
+	here := map[*addon]bool{}
+	for _, at := range m.attached[app] {
+		here[at.addon] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.addons)) {
+		switch a := m.addons[name]; {
+		case !a.busy:
+		case !a.ready && a.App == app:
+			return "add-on " + name + " to be provisioned"
+		case a.App == app || here[a]:
+			return "add-on " + name + " to finish another operation"
+		}
+	}
+	if len(m.reserved[app]) > 0 {
+		as := slices.Min(slices.Collect(maps.Keys(m.reserved[app])))
+		return "attachment " + as + " on app " + app + " to be made"
+	}
+	return ""
+}
+
+// renameLocked moves old's state to new (unused, checked by the caller)
+// and returns how many records it changed.
+func (m *Manager) renameLocked(old, new string) int {
+	n := 0
+	for _, a := range m.addons {
+		if a.App == old {
+			a.App = new
+			n++
+		}
+	}
+	if ats := m.attached[old]; len(ats) > 0 {
+		// New records: an operation that looked an attachment up before
+		// taking its add-on (Detach) sees the old one is gone.
+		m.attached[new] = make(map[string]*attach, len(ats))
+		for as, at := range ats {
+			m.attached[new][as] = &attach{name: as, app: new, addon: at.addon}
+			n++
+		}
+	}
+	if vars := m.vars[old]; len(vars) > 0 {
+		m.vars[new] = vars
+	}
+	if res := m.reserved[old]; len(res) > 0 { // empty: RenameApp waited for it
+		m.reserved[new] = res
+	}
+	delete(m.attached, old)
+	delete(m.vars, old)
+	delete(m.reserved, old)
+	for _, p := range m.requests {
+		select {
+		case <-p.done:
+		default:
+			continue // in flight, so not for old (RenameApp waited for those)
+		}
+		if p.err != nil {
+			continue
+		}
+		changed := p.addon.App == old || slices.ContainsFunc(p.addon.Attachments, func(at Attachment) bool { return at.App == old })
+		if !changed {
+			continue
+		}
+		p.addon = p.addon.clone()
+		if p.addon.App == old {
+			p.addon.App = new
+		}
+		for i := range p.addon.Attachments {
+			if p.addon.Attachments[i].App == old {
+				p.addon.Attachments[i].App = new
+			}
+		}
+		n++
+	}
+	return n
 }
