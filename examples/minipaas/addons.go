@@ -25,6 +25,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,9 +61,14 @@ var (
 
 // addonRecord is what platform.db keeps per add-on (never config values).
 type addonRecord struct {
-	ID         string `json:"id"` // the API id and the provision request id
-	Name       string `json:"name"`
-	App        string `json:"app"`
+	ID   string `json:"id"` // the API id and the provision request id
+	Name string `json:"name"`
+	App  string `json:"app"` // the billing app's name, kept current by renames
+	// AppID is the billing app's ID, which a rename keeps: restore finds
+	// the app by it, so a crash between a rename and the record's update
+	// cannot make the app look gone (and the add-on deprovisioned).
+	// Records written before it existed get it at the next start.
+	AppID      string `json:"app_id,omitempty"`
 	Service    string `json:"service"`
 	Plan       string `json:"plan"` // within Service
 	Attachment string `json:"attachment"`
@@ -75,9 +81,13 @@ type addonRecord struct {
 }
 
 type sharedAttachment struct {
-	App  string `json:"app"`
-	Name string `json:"name"`
+	App   string `json:"app"`
+	Name  string `json:"name"`
+	AppID string `json:"app_id,omitempty"` // as addonRecord.AppID
 }
+
+// is reports whether sh is app's attachment named as.
+func (sh sharedAttachment) is(app, as string) bool { return sh.App == app && sh.Name == as }
 
 // addonService is the platform's add-on front end: catalog, Manager and
 // records.
@@ -296,7 +306,7 @@ func (s *addonService) restoreOne(ctx context.Context, rec addonRecord) error {
 	if err != nil {
 		return fmt.Errorf("service %s is not configured now", rec.Service)
 	}
-	_, appErr := s.p.App(ctx, rec.App)
+	rec, appErr := s.resolveApps(ctx, rec)
 	if errors.Is(appErr, platform.ErrNotFound) {
 		// The app went away before its add-on: finish removing it.
 		if rec.ResourceID != "" {
@@ -322,15 +332,15 @@ func (s *addonService) restoreOne(ctx context.Context, rec addonRecord) error {
 	}
 	var kept []sharedAttachment
 	for _, sh := range rec.Shared {
-		if _, err := s.p.App(ctx, sh.App); errors.Is(err, platform.ErrNotFound) {
-			continue // that app went away
+		if sh.App == "" {
+			continue // that app went away (resolveApps)
 		}
 		if _, err := s.m.Attach(context.WithValue(ctx, restoringKey{}, true), rec.Name, sh.App, sh.Name); err != nil {
 			return fmt.Errorf("attachment %s to %s: %w", sh.Name, sh.App, err)
 		}
 		kept = append(kept, sh)
 	}
-	if len(kept) != len(rec.Shared) {
+	if len(kept) != len(rec.Shared) || !reflect.DeepEqual(rec, s.record(rec.Name)) {
 		rec.Shared = kept
 		if err := s.putRecord(ctx, rec); err != nil {
 			return err
@@ -341,6 +351,63 @@ func (s *addonService) restoreOne(ctx context.Context, rec addonRecord) error {
 		return s.putRecord(ctx, rec)
 	}
 	return nil
+}
+
+// resolveApps brings the app names of rec up to date from their IDs
+// (renames), and fills in the IDs of records written before they were
+// kept. A shared attachment whose app is gone gets an empty App; an
+// error wrapping platform.ErrNotFound means the billing app is gone.
+func (s *addonService) resolveApps(ctx context.Context, rec addonRecord) (addonRecord, error) {
+	find := func(id, name string) (platform.App, error) {
+		if id != "" {
+			return s.p.AppByID(ctx, id)
+		}
+		return s.p.App(ctx, name)
+	}
+	rec.Shared = slices.Clone(rec.Shared)
+	for i, sh := range rec.Shared {
+		a, err := find(sh.AppID, sh.App)
+		switch {
+		case errors.Is(err, platform.ErrNotFound):
+			rec.Shared[i].App = ""
+		case err == nil:
+			rec.Shared[i].App, rec.Shared[i].AppID = a.Name, a.ID
+		}
+	}
+	a, err := find(rec.AppID, rec.App)
+	if err != nil {
+		return rec, err
+	}
+	rec.App, rec.AppID = a.Name, a.ID
+	return rec, nil
+}
+
+// renameApp follows an app rename (platform.RenameApp) in the add-on
+// records and the Manager: the add-ons billed to the app and its
+// attachments of others' stay with it.
+func (s *addonService) renameApp(ctx context.Context, old, name string) error {
+	// The Manager first: it waits for operations on the app's add-ons in
+	// flight, which captured the old name.
+	if err := s.m.RenameApp(ctx, old, name); err != nil {
+		return err
+	}
+	var errs []error
+	for _, rec := range s.sortedRecords() {
+		changed := false
+		if rec.App == old {
+			rec.App, changed = name, true
+		}
+		rec.Shared = slices.Clone(rec.Shared)
+		for i := range rec.Shared {
+			if rec.Shared[i].App == old {
+				rec.Shared[i].App, changed = name, true
+			}
+		}
+		if changed {
+			errs = append(errs, s.putRecord(ctx, rec))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // create provisions an add-on: the record is written first, so a crash
@@ -365,8 +432,12 @@ func (s *addonService) create(ctx context.Context, app, plan, name, as string, o
 	if name == "" {
 		name = newAddonName(svcName)
 	}
+	billing, err := s.p.App(ctx, app)
+	if err != nil {
+		return addonRecord{}, s.apiError(err, "create add-on for app "+app)
+	}
 	rec := addonRecord{
-		ID: platformapi.NewUUID(), Name: name, App: app, Service: svcName, Plan: planName,
+		ID: platformapi.NewUUID(), Name: name, App: app, AppID: billing.ID, Service: svcName, Plan: planName,
 		Attachment: as, State: "provisioning", CreatedAt: time.Now().UTC(),
 	}
 	// Claim the name in memory first, so concurrent creates of one name
@@ -466,7 +537,11 @@ func (s *addonService) attach(ctx context.Context, name, app, as string) (addons
 	}
 	s.mu.Lock()
 	rec = s.records[name]
-	rec.Shared = append(slices.Clone(rec.Shared), sharedAttachment{App: app, Name: at.Name})
+	sh := sharedAttachment{App: app, Name: at.Name}
+	if a, err := s.p.App(ctx, app); err == nil {
+		sh.AppID = a.ID
+	}
+	rec.Shared = append(slices.Clone(rec.Shared), sh)
 	s.mu.Unlock()
 	if err := s.putRecord(context.WithoutCancel(ctx), rec); err != nil {
 		return addons.Attachment{}, err
@@ -483,7 +558,7 @@ func (s *addonService) detach(ctx context.Context, name, app, as string) error {
 	if !ok {
 		return platformapi.NotFound("add-on", name)
 	}
-	if !slices.Contains(rec.Shared, sharedAttachment{App: app, Name: as}) {
+	if !slices.ContainsFunc(rec.Shared, func(sh sharedAttachment) bool { return sh.is(app, as) }) {
 		if app == rec.App {
 			return platformapi.InvalidParams("%s is the billing app of %s: destroy the add-on instead (heroku addons:destroy)", app, name)
 		}
@@ -494,7 +569,7 @@ func (s *addonService) detach(ctx context.Context, name, app, as string) error {
 	}
 	s.mu.Lock()
 	rec = s.records[name]
-	rec.Shared = slices.DeleteFunc(slices.Clone(rec.Shared), func(x sharedAttachment) bool { return x == sharedAttachment{App: app, Name: as} })
+	rec.Shared = slices.DeleteFunc(slices.Clone(rec.Shared), func(sh sharedAttachment) bool { return sh.is(app, as) })
 	s.mu.Unlock()
 	return s.putRecord(context.WithoutCancel(ctx), rec)
 }

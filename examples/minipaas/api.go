@@ -43,9 +43,9 @@ type api struct {
 	p          *platform.Platform
 	routerPort string
 	// slugs is the platform's slug store (DataDir/slugs), read for sizes;
-	// repoDir names an app's git repository.
-	slugs   *slug.FSStore
-	repoDir func(app string) string
+	// repos are the apps' git repositories (nil: none).
+	slugs *slug.FSStore
+	repos gitRepos
 	// rv and runAddr serve heroku run's attachments.
 	rv      *rendezvous
 	runAddr string
@@ -66,17 +66,24 @@ type api struct {
 	webhooks *webhookService
 }
 
+// gitRepos are the apps' git repositories (gitpush.Handler).
+type gitRepos interface {
+	RepoDir(app string) string
+	MoveRepo(old, new string) error
+	RemoveRepo(app string) error
+}
+
 // newAPI serves the Platform API; acm is Automated Certificate Management
 // (nil: off).
-func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore, repoDir func(string) string, rv *rendezvous, runAddr string, log *slog.Logger, ad *addonService, acm *acmService) http.Handler {
-	return newAPIState(p, routerAddr, slugs, repoDir, rv, runAddr, log, ad, acm).handler(token)
+func newAPI(p *platform.Platform, token, routerAddr string, slugs *slug.FSStore, repos gitRepos, rv *rendezvous, runAddr string, log *slog.Logger, ad *addonService, acm *acmService) http.Handler {
+	return newAPIState(p, routerAddr, slugs, repos, rv, runAddr, log, ad, acm).handler(token)
 }
 
 // newAPIState is the API without its routes: main shares it between the
 // handler and the dashboard's Control (dashboardControl), so that both
 // change apps with the same code and state (pipelines, drains, ACM).
-func newAPIState(p *platform.Platform, routerAddr string, slugs *slug.FSStore, repoDir func(string) string, rv *rendezvous, runAddr string, log *slog.Logger, ad *addonService, acm *acmService) *api {
-	return &api{p: p, routerPort: portOf(routerAddr), slugs: slugs, repoDir: repoDir, rv: rv, runAddr: runAddr, log: log, addons: ad,
+func newAPIState(p *platform.Platform, routerAddr string, slugs *slug.FSStore, repos gitRepos, rv *rendezvous, runAddr string, log *slog.Logger, ad *addonService, acm *acmService) *api {
+	return &api{p: p, routerPort: portOf(routerAddr), slugs: slugs, repos: repos, rv: rv, runAddr: runAddr, log: log, addons: ad,
 		pipelines: &pipelines{p: p}, acm: acm, certs: newCertService(p, log)}
 }
 
@@ -341,7 +348,7 @@ func (a *api) getApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	j := a.appJSON(r, app)
-	slugSize, repoSize := a.slugSize(r.Context(), app), dirSize(a.repoDir(app.Name))
+	slugSize, repoSize := a.slugSize(r.Context(), app), a.repoSize(app.Name)
 	j.SlugSize, j.RepoSize = &slugSize, &repoSize
 	platformapi.WriteJSON(w, http.StatusOK, j)
 	return nil
@@ -367,6 +374,14 @@ func (a *api) slugSize(ctx context.Context, app platform.App) int64 {
 		return 0
 	}
 	return info.Size
+}
+
+// repoSize is the size of app's git repository (0 without one).
+func (a *api) repoSize(app string) int64 {
+	if a.repos == nil {
+		return 0
+	}
+	return dirSize(a.repos.RepoDir(app))
 }
 
 // dirSize sums the sizes of the regular files under dir (0 if missing).
@@ -399,13 +414,16 @@ func (a *api) patchApp(w http.ResponseWriter, r *http.Request) error {
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
-	if body.Name != nil && *body.Name != app.Name {
-		return platformapi.InvalidParams("renaming apps is not supported")
-	}
 	if len(body.BuildStack) > 0 {
 		if err := checkStack(body.BuildStack); err != nil {
 			return err
 		}
+	}
+	if body.Name != nil && *body.Name != app.Name {
+		if app, err = a.rename(r.Context(), app, *body.Name); err != nil {
+			return err
+		}
+		r.SetPathValue("app", app.Name) // the maintenance change and the answer below
 	}
 	if body.Maintenance != nil {
 		if err := a.p.SetMaintenance(r.Context(), app.Name, *body.Maintenance); err != nil {
@@ -429,6 +447,36 @@ func (a *api) destroyApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
 	return nil
+}
+
+// rename renames app (heroku apps:rename, the dashboard's settings) with
+// what minipaas keeps by its name besides the platform: add-on records and
+// attachments, log drains and the git repository. The platform's rename
+// comes first and decides; the rest follows it, and what a crash stops
+// midway is found again by the app's ID at the next start (add-on and
+// drain records name the app by ID too). Errors are API errors.
+func (a *api) rename(ctx context.Context, app platform.App, name string) (platform.App, error) {
+	renamed, err := a.p.RenameApp(ctx, app.Name, name)
+	if errors.Is(err, platform.ErrConflict) {
+		return platform.App{}, platformapi.InvalidParams("Name %s is already taken", name)
+	}
+	if err != nil {
+		return platform.App{}, apiError(err)
+	}
+	ctx = context.WithoutCancel(ctx) // the app has its new name: follow through
+	a.certs.renameApp(app.Name, name)
+	if err := a.addons.renameApp(ctx, app.Name, name); err != nil {
+		a.log.Error("minipaas: add-ons after an app rename", "app", name, "was", app.Name, "err", a.addons.scrub(err))
+	}
+	if err := a.addons.drains.renameApp(ctx, app.Name, name); err != nil {
+		a.log.Error("minipaas: log drains after an app rename", "app", name, "was", app.Name, "err", err)
+	}
+	if a.repos != nil {
+		if err := a.repos.MoveRepo(app.Name, name); err != nil {
+			a.log.Error("minipaas: git repository after an app rename", "app", name, "was", app.Name, "err", err)
+		}
+	}
+	return renamed, nil
 }
 
 // destroy destroys app with what minipaas keeps for it besides the
@@ -458,6 +506,12 @@ func (a *api) destroy(ctx context.Context, app platform.App) error {
 	if a.webhooks != nil {
 		if err := a.webhooks.removeApp(context.WithoutCancel(ctx), app.ID); err != nil {
 			a.log.Warn("minipaas: remove the webhooks of a destroyed app", "app", app.Name, "err", err)
+		}
+	}
+	// Its git history: an app created later under the name starts empty.
+	if a.repos != nil {
+		if err := a.repos.RemoveRepo(app.Name); err != nil {
+			a.log.Warn("minipaas: remove the git repository of a destroyed app", "app", app.Name, "err", err)
 		}
 	}
 	return nil
@@ -907,6 +961,14 @@ func (c dashboardControl) ChangeFormation(ctx context.Context, app string, quant
 
 func (c dashboardControl) CreateApp(ctx context.Context, name string) (platform.App, error) {
 	return c.api.newApp(ctx, name)
+}
+
+func (c dashboardControl) RenameApp(ctx context.Context, name, to string) (platform.App, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return platform.App{}, err
+	}
+	return c.api.rename(ctx, app, to)
 }
 
 func (c dashboardControl) DestroyApp(ctx context.Context, name string) error {

@@ -317,6 +317,18 @@ func (c *certService) save(ctx context.Context, e *sniEndpoint, rec sniRecord) e
 	return nil
 }
 
+// renameApp serves the app's certificates under its new name (the router
+// reports the name an SNI name routes to).
+func (c *certService) renameApp(old, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m := c.stores.Load(); m != nil && (*m)[old] != nil {
+		cs := (*m)[old]
+		c.setStore(old, nil)
+		c.setStore(name, cs)
+	}
+}
+
 // removeApp drops a destroyed app's endpoints. A record that cannot be
 // deleted is dropped by the next start anyway (its app is gone).
 func (c *certService) removeApp(ctx context.Context, app platform.App) error {

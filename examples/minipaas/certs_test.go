@@ -428,6 +428,10 @@ func TestSNIEndpointsWithoutACME(t *testing.T) {
 	m.addDomainAPI("plaintls", "www.plain.test")
 	expectLeaf(t, httpsAddr, "www.plain.test", c.leaf, "an uploaded certificate without ACME")
 	expectLeaf(t, httpsAddr, "other.plain.test", nil, "a name no certificate covers")
+	if code := m.api("PATCH", "/apps/plaintls", `{"name":"renamedtls"}`, nil); code != http.StatusOK {
+		t.Fatalf("rename: %d", code)
+	}
+	expectLeaf(t, httpsAddr, "www.plain.test", c.leaf, "an uploaded certificate after an app rename")
 	if code := m.api("POST", "/apps/plaintls/acm", "", nil); code != http.StatusUnprocessableEntity {
 		t.Errorf("certs:auto:enable without ACME: %d, want 422", code)
 	}

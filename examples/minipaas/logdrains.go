@@ -159,6 +159,35 @@ func (d *logDrains) removeApp(ctx context.Context, app string) error {
 	return errors.Join(errs...)
 }
 
+// renameApp follows an app rename: the app's drains, add-on drains
+// included, keep running (they follow the log stream by app ID) under the
+// new name, and the app drains' records name it.
+func (d *logDrains) renameApp(ctx context.Context, old, name string) error {
+	d.mu.Lock()
+	var moved []drainInfo
+	for key, a := range d.active {
+		if a.App != old {
+			continue
+		}
+		delete(d.active, key)
+		a.App = name
+		d.active[drainKey(name, a.URL)] = a
+		if !a.Addon {
+			moved = append(moved, a.drainInfo)
+		}
+	}
+	d.mu.Unlock()
+	var errs []error
+	for _, info := range moved {
+		b, err := json.Marshal(info.record())
+		if err == nil {
+			err = d.p.PutRecord(ctx, platform.LogDrainRecords, info.ID, b)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // restore starts the recorded app drains after a restart, dropping those
 // of apps that no longer exist. A drain that cannot start is logged and
 // keeps its record.
@@ -173,8 +202,8 @@ func (d *logDrains) restore(ctx context.Context) error {
 			d.log.Warn("minipaas: unreadable log drain record", "drain", id, "err", err)
 			continue
 		}
-		app, err := d.p.App(ctx, rec.App)
-		if errors.Is(err, platform.ErrNotFound) || (err == nil && app.ID != rec.AppID) {
+		app, err := d.p.AppByID(ctx, rec.AppID)
+		if errors.Is(err, platform.ErrNotFound) {
 			if err := d.p.DeleteRecord(ctx, platform.LogDrainRecords, id); err != nil {
 				return fmt.Errorf("log drains: %w", err)
 			}
@@ -187,6 +216,7 @@ func (d *logDrains) restore(ctx context.Context) error {
 		if d.active == nil {
 			d.active = map[string]*activeDrain{}
 		}
+		rec.App = app.Name // renamed since the record was written
 		key := drainKey(rec.App, rec.URL)
 		if _, dup := d.active[key]; dup {
 			// An add-on restored first drains there already.

@@ -47,6 +47,9 @@ type Control interface {
 	CreateApp(ctx context.Context, name string) (platform.App, error)
 	// DestroyApp stops the app's dynos and deletes it with its domains.
 	DestroyApp(ctx context.Context, app string) error
+	// RenameApp gives the app a new name; an invalid or taken one is
+	// refused.
+	RenameApp(ctx context.Context, app, name string) (platform.App, error)
 	// Domains lists the app's custom domains.
 	Domains(ctx context.Context, app string) ([]string, error)
 	// AddDomain routes a custom domain (a host name) to the app.
@@ -127,6 +130,32 @@ func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) {
 		return "Created " + app.Name + ". Deploy it with git push.", nil
 	})
 	h.redirect(w, r, created, level, msg)
+}
+
+// renameApp answers the app page's rename form (name): 303 to the app's
+// page under its new name, or back to its page with what was wrong.
+func (h *Handler) renameApp(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("app")
+	if _, err := h.Source.App(r.Context(), name); err != nil {
+		h.fail(w, r, "app "+name, err)
+		return
+	}
+	level, msg := h.run(w, r, name, "rename", func(ctx context.Context, app string, form url.Values) (string, error) {
+		to := strings.TrimSpace(form.Get("name"))
+		switch to {
+		case "":
+			return "", badInput("The new name is required: 3 to 30 lowercase letters, digits and dashes, starting with a letter.")
+		case app:
+			return "", badInput("%s is already the app's name.", app)
+		}
+		renamed, err := h.Control.RenameApp(ctx, app, to)
+		if err != nil {
+			return "", err
+		}
+		name = renamed.Name
+		return "Renamed " + app + " to " + renamed.Name + ": it is served at " + renamed.WebURL + " now. Update your git remote: heroku git:remote -a " + renamed.Name + ".", nil
+	})
+	h.redirect(w, r, name, level, msg)
 }
 
 // destroyApp answers the app page's destroy form (confirm, which must be

@@ -490,6 +490,10 @@ func (failingControl) ChangeFormation(context.Context, string, map[string]int, m
 
 func (failingControl) Restart(context.Context, string, string) error { return errInternal }
 
+func (failingControl) RenameApp(context.Context, string, string) (platform.App, error) {
+	return platform.App{}, errInternal
+}
+
 func (failingControl) SetConfig(context.Context, string, map[string]string, []string) (release.Release, error) {
 	return release.Release{}, errInternal
 }
@@ -547,6 +551,7 @@ func TestActionFailure(t *testing.T) {
 		{"rollback", url.Values{"version": {"1"}}},
 		{"domains", url.Values{"hostname": {"www.example.com"}}},
 		{"destroy", url.Values{"confirm": {"demo"}}},
+		{"rename", url.Values{"name": {"demo-2"}}},
 	} {
 		level, text := b.submit(tc.action, tc.form)
 		if level != "error" || text != "The platform could not do that; see its log." {

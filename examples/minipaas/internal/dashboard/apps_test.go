@@ -224,6 +224,58 @@ func TestDestroyApp(t *testing.T) {
 	}
 }
 
+// TestRenameApp: the app page's rename form moves the app, with its
+// domains, to the new name and goes to its page there; an empty, unchanged,
+// invalid or taken name is shown on the app page and renames nothing.
+func TestRenameApp(t *testing.T) {
+	p := openPlatform(t)
+	ctx := context.Background()
+	for _, app := range []string{"demo", "taken"} {
+		if _, err := p.CreateApp(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.AddDomain(ctx, "demo", "shop.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, &Handler{Source: p, Control: platformControl{p}, Token: token, User: dashUser})
+
+	_, page := b.do("GET", "/dashboard/apps/demo", nil, nil)
+	for _, want := range []string{`<form id="rename-app"`, `action="/dashboard/apps/demo/rename"`, `name="name" required value="demo"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("app page lacks %q", want)
+		}
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"", "The new name is required"},
+		{"demo", "demo is already the app's name."},
+		{"Shop!", `app name "Shop!" is invalid`},
+		{"taken", `name is already taken`},
+	} {
+		level, text := b.submit("rename", url.Values{"name": {tc.name}})
+		if level != "error" || !strings.Contains(text, tc.want) {
+			t.Errorf("rename to %q: %s %q, want an error with %q", tc.name, level, text, tc.want)
+		}
+		if names := appNames(t, p); !slices.Equal(names, []string{"demo", "taken"}) {
+			t.Fatalf("rename to %q: the apps are %v", tc.name, names)
+		}
+	}
+
+	level, text := b.submitTo("/dashboard/apps/demo/rename", url.Values{"name": {" shop "}}, "/dashboard/apps/shop")
+	if level != "ok" || !strings.HasPrefix(text, "Renamed demo to shop: it is served at http://shop.localhost/ now.") {
+		t.Errorf("rename: %s %q", level, text)
+	}
+	if names := appNames(t, p); !slices.Equal(names, []string{"shop", "taken"}) {
+		t.Errorf("after the rename the apps are %v", names)
+	}
+	if ds := domainsOf(t, p, "shop"); !slices.Equal(ds, []string{"shop.example.com"}) {
+		t.Errorf("shop's domains are %v", ds)
+	}
+	if resp, _ := b.do("GET", "/dashboard/apps/demo", nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the old name's page: %d, want 404", resp.StatusCode)
+	}
+}
+
 // TestCrossOriginAppForms: the create, domain and destroy forms refuse
 // another site's POST, even one that would succeed from the dashboard.
 func TestCrossOriginAppForms(t *testing.T) {

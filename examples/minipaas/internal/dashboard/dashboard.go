@@ -203,6 +203,7 @@ func (h *Handler) init() {
 	if h.Control != nil {
 		mux.HandleFunc("POST /apps", h.createApp)
 		mux.HandleFunc("POST /apps/{app}/destroy", h.destroyApp)
+		mux.HandleFunc("POST /apps/{app}/rename", h.renameApp)
 		mux.Handle("POST /apps/{app}/domains", h.post("add domain", h.addDomain))
 		mux.Handle("POST /apps/{app}/domains/remove", h.post("remove domain", h.removeDomain))
 		mux.Handle("POST /apps/{app}/formation", h.post("scale", h.scale))

@@ -129,6 +129,10 @@ func (maintenanceOnly) DestroyApp(ctx context.Context, app string) error {
 	return errors.New("not in this example")
 }
 
+func (maintenanceOnly) RenameApp(ctx context.Context, app, name string) (platform.App, error) {
+	return platform.App{}, errors.New("not in this example")
+}
+
 func (maintenanceOnly) Domains(ctx context.Context, app string) ([]string, error) { return nil, nil }
 
 func (maintenanceOnly) AddDomain(ctx context.Context, app, host string) error {

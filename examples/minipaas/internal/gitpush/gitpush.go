@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -113,7 +114,6 @@ func (h *Handler) logger() *slog.Logger {
 
 func (h *Handler) init() error {
 	h.initOnce.Do(func() {
-		h.apps = make(map[string]*appState)
 		if h.Token != "" {
 			h.tokenHash = sha256.Sum256([]byte(h.Token))
 			h.tokenIsSet = true
@@ -149,6 +149,9 @@ func (h *Handler) init() error {
 func (h *Handler) app(name string) *appState {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.apps == nil {
+		h.apps = map[string]*appState{}
+	}
 	st := h.apps[name]
 	if st == nil {
 		st = new(appState)
@@ -191,6 +194,60 @@ func splitRepoPath(p string) (app, rest string, ok bool) {
 // RepoDir returns the directory of app's bare repository under Root.
 func (h *Handler) RepoDir(app string) string {
 	return filepath.Join(h.Root, app+".git")
+}
+
+// MoveRepo renames app old's repository to new's, for an app rename: the
+// app's history stays, and a clone of the old URL finds nothing. It waits
+// for a push to either name to end. An app without a repository (never
+// pushed) is no error; a repository already at new's place, left by a
+// destroyed app, is replaced.
+func (h *Handler) MoveRepo(old, new string) error {
+	if old == new {
+		return nil
+	}
+	unlock := h.lockApps(old, new)
+	defer unlock()
+	from, to := h.RepoDir(old), h.RepoDir(new)
+	if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := os.RemoveAll(to); err != nil {
+		return fmt.Errorf("gitpush: move repository of %s to %s: %w", old, new, err)
+	}
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("gitpush: move repository of %s to %s: %w", old, new, err)
+	}
+	return nil
+}
+
+// RemoveRepo deletes app's repository, for a destroyed app: an app created
+// later under the same name starts with none. It waits for a push to end.
+func (h *Handler) RemoveRepo(app string) error {
+	unlock := h.lockApps(app)
+	defer unlock()
+	if err := os.RemoveAll(h.RepoDir(app)); err != nil {
+		return fmt.Errorf("gitpush: remove repository of %s: %w", app, err)
+	}
+	return nil
+}
+
+// lockApps holds the creation and push locks of apps, taken in name
+// order so two callers never wait on each other.
+func (h *Handler) lockApps(apps ...string) (unlock func()) {
+	slices.Sort(apps)
+	var held []*appState
+	for _, a := range apps {
+		st := h.app(a)
+		st.create.Lock()
+		st.push.Lock()
+		held = append(held, st)
+	}
+	return func() {
+		for _, st := range held {
+			st.push.Unlock()
+			st.create.Unlock()
+		}
+	}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -671,3 +671,59 @@ func TestClientGoneCancelsDeploy(t *testing.T) {
 		t.Errorf("server main = %q after an abandoned push, want no ref", r)
 	}
 }
+
+func TestMoveAndRemoveRepo(t *testing.T) {
+	exists := map[string]bool{"demo": true, "stale": true}
+	s := newServer(t, &Handler{AppExists: func(_ context.Context, app string) bool { return exists[app] }})
+	c := newClient(t)
+	work := c.newWorkRepo(2)
+	head := c.git(work, "rev-parse", "HEAD")
+	if out, err := c.push(work, s.url("demo", testToken), "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	// A repository left at the new name by an earlier app is replaced.
+	other := c.newWorkRepo(1)
+	if out, err := c.push(other, s.url("stale", testToken), "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	if err := s.h.MoveRepo("demo", "stale"); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.ref(t, "stale", "refs/heads/main"); got != head {
+		t.Errorf("moved main = %q, want %q", got, head)
+	}
+	if _, err := os.Stat(s.h.RepoDir("demo")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("old repository still there (stat: %v)", err)
+	}
+	// The old URL no longer clones; the new one has the whole history.
+	delete(exists, "demo")
+	if out, err := c.cmd(context.Background(), work, "ls-remote", s.url("demo", testToken)).CombinedOutput(); err == nil {
+		t.Errorf("ls-remote of the old name succeeded:\n%s", out)
+	}
+	clone := filepath.Join(t.TempDir(), "clone")
+	c.git(work, "clone", "--quiet", s.url("stale", testToken), clone)
+	if got := c.git(clone, "rev-list", "--count", "HEAD"); got != "2" {
+		t.Errorf("clone has %s commits, want 2", got)
+	}
+	// An incremental push to the new name works.
+	c.commitFile(work, "later.txt", "later\n")
+	if out, err := c.push(work, s.url("stale", testToken), "main"); err != nil {
+		t.Fatalf("push after move: %v\n%s", err, out)
+	}
+	// Moving an app that never pushed is a no-op.
+	if err := s.h.MoveRepo("never", "pushed"); err != nil {
+		t.Errorf("MoveRepo without a repository: %v", err)
+	}
+	// A handler that has served nothing yet (minipaas's, after a restart)
+	// removes too.
+	fresh := &Handler{Root: s.h.Root}
+	if err := fresh.RemoveRepo("stale"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.h.RepoDir("stale")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("removed repository still there (stat: %v)", err)
+	}
+	if err := s.h.RemoveRepo("stale"); err != nil {
+		t.Errorf("RemoveRepo of a missing repository: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -94,6 +95,16 @@ func (p *Platform) App(ctx context.Context, name string) (App, error) {
 	return p.appView(rec, p.currentVersion(ctx, rec.ID)), nil
 }
 
+// AppByID returns the app with ID id, or an error wrapping ErrNotFound.
+// Records kept outside the platform name apps by ID, which a rename keeps.
+func (p *Platform) AppByID(ctx context.Context, id string) (App, error) {
+	name, ok := p.appName(id)
+	if !ok {
+		return App{}, fmt.Errorf("platform: app with ID %q: %w", id, ErrNotFound)
+	}
+	return p.App(ctx, name)
+}
+
 // Apps lists every app, sorted by name.
 func (p *Platform) Apps(ctx context.Context) ([]App, error) {
 	p.mu.Lock()
@@ -174,6 +185,115 @@ func (p *Platform) DestroyApp(ctx context.Context, name string) error {
 		return fmt.Errorf("platform: destroy app %q: remove files: %w", name, err)
 	}
 	return nil
+}
+
+// RenameApp gives the app a new name, as heroku apps:rename does. The
+// app keeps its ID, and so its releases, config vars, builds, slugs and
+// logs; its dynos keep running (the Reconciler's and the router's keys
+// move under them); <new>.<BaseDomain> and its custom domains route to it
+// from the moment RenameApp returns, and the old host answers "no such
+// app". A new name that is invalid is a *NameError, one that is taken
+// ErrConflict. Dynos see the new name in DYNO metadata
+// (HEROKU_APP_NAME) when they next start. An autoscaling policy carries
+// over, with its history reset.
+func (p *Platform) RenameApp(ctx context.Context, old, name string) (App, error) {
+	if err := ValidateAppName(name); err != nil {
+		return App{}, err
+	}
+	e, rec, err := p.lockApp(old)
+	if err != nil {
+		return App{}, err
+	}
+	if name == old {
+		e.op.Unlock()
+		return p.appView(rec, p.currentVersion(ctx, rec.ID)), nil
+	}
+	renamed, err := p.renameLocked(ctx, e, rec, name)
+	e.op.Unlock()
+	if err != nil {
+		return App{}, err
+	}
+	// After the unlock, as in DestroyApp: Disable waits for an autoscaling
+	// round, which may be waiting for the app's lock.
+	if p.autoscaler.Disable(old) && renamed.Autoscaling != nil {
+		if err := p.autoscaler.Enable(WithUser(ctx, AutoscalerUser), name, *renamed.Autoscaling); err != nil {
+			p.log.Warn("platform: autoscaling not resumed after a rename", "app", name, "err", err)
+		}
+	}
+	p.log.Info("platform: app renamed", "app", name, "was", old)
+	return p.appView(renamed, p.currentVersion(ctx, renamed.ID)), nil
+}
+
+// renameLocked is RenameApp's work under the app's op lock. Lock order:
+// routeMu, then mu; the Reconciler is called with neither held, because
+// its OnEvent takes both.
+func (p *Platform) renameLocked(ctx context.Context, e *appEntry, rec appRecord, name string) (appRecord, error) {
+	old := rec.Name
+	renamed := rec.clone()
+	renamed.Name = name
+	renamed.UpdatedAt = time.Now().UTC()
+	v, err := json.Marshal(renamed)
+	if err != nil {
+		return appRecord{}, fmt.Errorf("platform: rename app %q: %w", old, err)
+	}
+
+	p.routeMu.Lock()
+	p.mu.Lock()
+	unlock := func() {
+		p.mu.Unlock()
+		p.routeMu.Unlock()
+	}
+	if _, taken := p.apps[name]; taken {
+		unlock()
+		return appRecord{}, fmt.Errorf("platform: rename app %q to %q: name is already taken: %w", old, name, ErrConflict)
+	}
+	if err := p.router.RenameApp(old, name); err != nil {
+		unlock()
+		return appRecord{}, fmt.Errorf("platform: rename app %q: %w", old, err)
+	}
+	err = p.kv.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Insert(appsNS, []byte(name), v); err != nil {
+			return err
+		}
+		return tx.Delete(appsNS, []byte(old))
+	})
+	if err != nil {
+		if rerr := p.router.RenameApp(name, old); rerr != nil {
+			p.log.Error("platform: router rename not undone", "app", old, "err", rerr)
+		}
+		unlock()
+		if errors.Is(err, store.ErrExists) {
+			return appRecord{}, fmt.Errorf("platform: rename app %q to %q: name is already taken: %w", old, name, ErrConflict)
+		}
+		return appRecord{}, fmt.Errorf("platform: rename app %q: %w", old, err)
+	}
+	// Both names find the entry until the Reconciler has moved the
+	// dynos: its events may still carry the old name. The ID gives the
+	// new one, which is what routing uses (onDynoEvent).
+	e.rec = renamed.clone()
+	p.apps[name] = e
+	p.byID[rec.ID] = name
+	p.mu.Unlock()
+	if w, ok := p.web[old]; ok {
+		p.web[name] = w
+		delete(p.web, old)
+	}
+	p.routeMu.Unlock()
+
+	// An app without a release has no formation and no dynos: ErrUnknown.
+	if err := p.rec.RenameApp(old, name); err != nil && !errors.Is(err, formation.ErrUnknown) {
+		p.log.Error("platform: reconciler rename", "app", name, "was", old, "err", err)
+	}
+	p.mu.Lock()
+	delete(p.apps, old)
+	p.mu.Unlock()
+	p.statsMu.Lock()
+	if st, ok := p.stats[old]; ok {
+		p.stats[name] = st
+		delete(p.stats, old)
+	}
+	p.statsMu.Unlock()
+	return renamed, nil
 }
 
 // waitNoDynos waits until the Reconciler lists no dyno of app.

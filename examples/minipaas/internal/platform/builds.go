@@ -326,6 +326,10 @@ func (p *Platform) buildFromURL(ctx context.Context, app string, run *buildRun, 
 	if err != nil {
 		return fail(fmt.Errorf("the source tarball: %w", err))
 	}
+	// The app may have been renamed while its source came in.
+	if name, ok := p.appName(run.b.AppID); ok {
+		app = name
+	}
 	return p.runBuild(ctx, app, run, root, src.Version, names)
 }
 

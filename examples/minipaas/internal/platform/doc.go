@@ -107,6 +107,13 @@
 // same name starts at v1 with an empty log. Platform methods always return
 // releases and messages with the app's name.
 //
+// RenameApp changes the name and nothing keyed by the ID: the record moves
+// to its new key, and the router (Router.RenameApp) and the Reconciler
+// (Reconciler.RenameApp) re-key the app under its running dynos, so
+// nothing restarts. A front end's own records should keep the app's ID
+// beside its name and look the name up with AppByID when it reads them
+// back, so a crash between the platform's rename and theirs loses nothing.
+//
 // # Restarts and crashes
 //
 // Everything committed (apps, formation, domains, maintenance, buildpack
@@ -122,5 +129,10 @@
 // Reconciler.OnEvent runs under the Reconciler's lock, so the event path
 // only takes the platform's short-lived map locks, never a lock held while
 // calling the Reconciler. Changes to one app are serialised by a per-app
-// lock; a build runs outside it.
+// lock; a build runs outside it. An operation that waited for the lock of
+// an app that was renamed or destroyed meanwhile finds no app of that
+// name. RenameApp takes routeMu before mu, and calls the Reconciler with
+// neither held; the event path looks an event's app up by ID under
+// routeMu, so a dyno event sent under the old name during a rename is
+// routed under the new one.
 package platform

@@ -418,21 +418,21 @@ func (p *Platform) entry(name string) (*appEntry, appRecord, error) {
 }
 
 // lockApp returns the app's entry with its op lock held, or ErrNotFound;
-// an app destroyed while the caller waited for the lock is not found,
-// so no change can write its record back.
+// an app destroyed or renamed while the caller waited for the lock is not
+// found by that name, so no change can write its record back under it.
 func (p *Platform) lockApp(name string) (*appEntry, appRecord, error) {
 	e, _, err := p.entry(name)
 	if err != nil {
 		return nil, appRecord{}, err
 	}
 	e.op.Lock()
-	if e.gone {
-		e.op.Unlock()
-		return nil, appRecord{}, fmt.Errorf("platform: app %q: %w", name, ErrNotFound)
-	}
 	p.mu.Lock()
 	rec := e.rec.clone()
 	p.mu.Unlock()
+	if e.gone || rec.Name != name { // destroyed or renamed meanwhile
+		e.op.Unlock()
+		return nil, appRecord{}, fmt.Errorf("platform: app %q: %w", name, ErrNotFound)
+	}
 	return e, rec, nil
 }
 

@@ -47,14 +47,21 @@ func (p *Platform) onDynoEvent(e formation.Event) {
 	}
 	p.routeMu.Lock()
 	defer p.routeMu.Unlock()
-	w := p.webAppLocked(e.App)
+	// The name is looked up again under routeMu: an event the Reconciler
+	// sent under an app's old name while RenameApp moved its routes
+	// applies to the new one.
+	name, ok := p.appName(id)
+	if !ok {
+		return
+	}
+	w := p.webAppLocked(name)
 	switch e.State {
 	case formation.StateDown, formation.StateComplete:
 		delete(w.dynos, e.DynoID)
 	default:
 		w.dynos[e.DynoID] = webDyno{name: e.Dyno, state: e.State, addr: e.Addr}
 	}
-	p.syncRouterLocked(e.App, w)
+	p.syncRouterLocked(name, w)
 }
 
 func (p *Platform) webAppLocked(app string) *webApp {
