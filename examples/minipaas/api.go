@@ -237,12 +237,15 @@ var (
 	stackLocal  = ref{ID: nameUUID("stack", "local"), Name: "local"}
 )
 
-func (a *api) appJSON(r *http.Request, app platform.App) appJSON {
+func (a *api) appJSON(r *http.Request, app platform.App) appJSON { return a.appJSONAt(r.Host, app) }
+
+// appJSONAt is appJSON with the API reached at host (its git URL).
+func (a *api) appJSONAt(host string, app platform.App) appJSON {
 	j := appJSON{
 		ID:           app.ID,
 		Name:         app.Name,
 		WebURL:       a.webURL(app),
-		GitURL:       "http://" + r.Host + "/" + app.Name + ".git",
+		GitURL:       "http://" + host + "/" + app.Name + ".git",
 		Maintenance:  app.Maintenance,
 		Generation:   "cedar",
 		ProcessTier:  "production",

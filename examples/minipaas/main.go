@@ -301,6 +301,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		runLn.Close()
 		return err
 	}
+	apiState.webhooks.appJSON = func(app platform.App) any { return apiState.appJSONAt(apiLn.Addr().String(), app) }
 	if o.webhookRetry != nil {
 		apiState.webhooks.retry = o.webhookRetry
 	}

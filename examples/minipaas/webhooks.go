@@ -28,8 +28,8 @@ import (
 
 // App webhooks (heroku webhooks:add, webhooks, webhooks:remove,
 // webhooks:deliveries): an app's changes are POSTed to the URLs that
-// subscribed to their kind (api:release, api:build, api:formation,
-// api:domain, dyno),
+// subscribed to their kind (api:app, api:release, api:build,
+// api:formation, api:domain, dyno),
 // signed with the webhook's secret in Heroku-Webhook-Hmac-SHA256 (base64
 // HMAC-SHA256 of the body). Level notify makes one attempt; sync retries
 // with backoff until a 2xx or the retries run out. Webhooks are kept in
@@ -39,6 +39,7 @@ import (
 // webhookKinds maps the event kinds subscribers include to the platform's
 // resources.
 var webhookKinds = map[string]string{
+	"api:app":       platform.ResourceApp,
 	"api:release":   platform.ResourceRelease,
 	"api:build":     platform.ResourceBuild,
 	"api:formation": platform.ResourceFormation,
@@ -85,8 +86,10 @@ type webhookService struct {
 	p   *platform.Platform
 	log *slog.Logger
 	// base is the API's URL, for the URLs inside payloads (build output).
-	base   string
-	client *http.Client
+	base string
+	// appJSON is an app as the API shows it (api:app payloads).
+	appJSON func(platform.App) any
+	client  *http.Client
 	// retry is the wait before each retry of a sync delivery.
 	retry []time.Duration
 	sem   *semaphore.Weighted // bounds deliveries in flight
@@ -183,7 +186,13 @@ func keepLast[T any](s []T) []T {
 func (w *webhookService) payload(e platform.AppEvent) (json.RawMessage, error) {
 	app := platform.App{ID: e.AppID, Name: e.App}
 	var data any
+	previous := map[string]any{}
 	switch {
+	case e.State != nil:
+		data = w.appJSON(*e.State)
+		if e.PreviousName != "" {
+			previous["name"] = e.PreviousName
+		}
 	case e.Release != nil:
 		data = releaseToJSON(app, *e.Release)
 	case e.Build != nil:
@@ -207,7 +216,7 @@ func (w *webhookService) payload(e platform.AppEvent) (json.RawMessage, error) {
 		"created_at":    rfc3339(e.Time),
 		"data":          data,
 		"id":            platformapi.NewUUID(),
-		"previous_data": map[string]any{},
+		"previous_data": previous,
 		"published_at":  rfc3339(time.Now()),
 		"resource":      e.Resource,
 		"sequence":      nil,

@@ -29,6 +29,7 @@ type hookReceiver struct {
 type hookDelivery struct {
 	Resource, Action string
 	Data             map[string]any
+	Previous         map[string]any `json:"previous_data"`
 	Metadata         struct {
 		Event    struct{ Include string }
 		Delivery struct{ ID string }
@@ -147,6 +148,21 @@ func TestWebhooks(t *testing.T) {
 	recv.wait(t, "the domain removed", func(d hookDelivery) bool {
 		return d.Resource == "domain" && d.Action == "destroy" && d.Data["hostname"] == "www.hooks.example"
 	})
+
+	// The app itself (api:app): maintenance switched, then a rename (and
+	// back).
+	heroku("webhooks:add", "-i", "api:app", "-l", "notify", "-u", recv.srv.URL+"/app", "-a", app)
+	heroku("maintenance:on", "-a", app)
+	recv.wait(t, "maintenance on", func(d hookDelivery) bool {
+		return d.Resource == "app" && d.Action == "update" && d.Data["name"] == app && d.Data["maintenance"] == true && len(d.Previous) == 0
+	})
+	heroku("maintenance:off", "-a", app)
+	heroku("apps:rename", app+"-renamed", "-a", app)
+	recv.wait(t, "the rename", func(d hookDelivery) bool {
+		return d.Resource == "app" && d.Action == "update" && d.Data["name"] == app+"-renamed" && d.Previous["name"] == app &&
+			d.Data["web_url"] == "http://"+app+"-renamed.localhost:"+portOf(m.routerAddr)+"/"
+	})
+	heroku("apps:rename", app, "-a", app+"-renamed")
 
 	// Removed, a webhook gets nothing more.
 	var hooks []struct{ ID, URL string }

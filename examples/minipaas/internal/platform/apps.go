@@ -83,6 +83,7 @@ func (p *Platform) CreateApp(ctx context.Context, name string) (App, error) {
 	if err := p.restoreRoutes(rec); err != nil {
 		return App{}, fmt.Errorf("platform: create app %q: %w", name, err)
 	}
+	p.emitApp(ctx, rec, ActionCreate, "")
 	return p.appView(rec, 0), nil
 }
 
@@ -162,6 +163,7 @@ func (p *Platform) DestroyApp(ctx context.Context, name string) error {
 	if err := deleteApp(ctx, p.kv, name); err != nil {
 		return fmt.Errorf("platform: destroy app %q: %w", name, err)
 	}
+	p.emitApp(ctx, rec, ActionDestroy, "")
 	// Forget the app first, so events of its stopping dynos no longer reach
 	// the router or the logs.
 	p.mu.Lock()
@@ -221,6 +223,7 @@ func (p *Platform) RenameApp(ctx context.Context, old, name string) (App, error)
 		}
 	}
 	p.log.Info("platform: app renamed", "app", name, "was", old)
+	p.emitApp(ctx, renamed, ActionUpdate, old)
 	return p.appView(renamed, p.currentVersion(ctx, renamed.ID)), nil
 }
 

@@ -56,7 +56,8 @@
 //
 // Config.OnAppEvent receives an AppEvent for every release, build (its
 // start and its end), scale or resize (per process type), custom domain
-// added or removed, and dyno state change, which minipaas turns into app
+// added or removed, dyno state change, and change of the app itself
+// (created, renamed, maintenance switched, destroyed), which minipaas turns into app
 // webhook deliveries.
 //
 // Config changes (SetConfig) and rollbacks are releases too, made by the

@@ -10,7 +10,7 @@ import (
 )
 
 // AppEvent is a change to an app, as Heroku's app webhooks report them:
-// a resource ("release", "build", "formation", "dyno", "domain") and what
+// a resource ("release", "build", "formation", "dyno", "domain", "app") and what
 // happened to it ("create", "update", "destroy"). Exactly one of the
 // resource fields is set.
 type AppEvent struct {
@@ -26,6 +26,11 @@ type AppEvent struct {
 	Formation *FormationEntry
 	Dyno      *Dyno
 	Domain    string // a custom domain's host name
+	// State is the app itself after the change, for ResourceApp events
+	// (created, renamed, maintenance switched, destroyed); PreviousName is
+	// its name before a rename.
+	State        *App
+	PreviousName string
 }
 
 // Event resources and actions.
@@ -35,6 +40,7 @@ const (
 	ResourceFormation = "formation"
 	ResourceDyno      = "dyno"
 	ResourceDomain    = "domain"
+	ResourceApp       = "app"
 
 	ActionCreate  = "create"
 	ActionUpdate  = "update"
@@ -94,4 +100,13 @@ func (p *Platform) emitDomain(ctx context.Context, app, domain, action string) {
 		return
 	}
 	p.emit(AppEvent{AppID: id, App: app, Resource: ResourceDomain, Action: action, Actor: p.userOf(ctx), Domain: domain})
+}
+
+// emitApp reports a change of the app itself (rec as it is now).
+func (p *Platform) emitApp(ctx context.Context, rec appRecord, action, previousName string) {
+	if p.cfg.OnAppEvent == nil {
+		return
+	}
+	app := p.appView(rec, p.currentVersion(ctx, rec.ID))
+	p.emit(AppEvent{AppID: rec.ID, App: rec.Name, Resource: ResourceApp, Action: action, Actor: p.userOf(ctx), State: &app, PreviousName: previousName})
 }

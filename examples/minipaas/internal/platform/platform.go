@@ -84,7 +84,8 @@ type Config struct {
 	// makes one with BaseDomain.
 	Router *router.Router
 	// OnAppEvent, when set, receives every AppEvent (releases, builds,
-	// formation changes, dyno state changes), for webhooks. It is called
+	// formation changes, dyno state changes, domains, the app's own
+	// creation, rename, maintenance switch and destruction), for webhooks. It is called
 	// synchronously, sometimes with the app's or the Reconciler's lock
 	// held, so it must not block or call the Platform.
 	OnAppEvent func(AppEvent)

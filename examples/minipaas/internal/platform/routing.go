@@ -261,11 +261,13 @@ func (p *Platform) SetMaintenance(ctx context.Context, app string, on bool) erro
 		return err
 	}
 	defer e.op.Unlock()
-	if _, err := p.updateApp(ctx, e, func(r *appRecord) error { r.Maintenance = on; return nil }); err != nil {
+	rec, err := p.updateApp(ctx, e, func(r *appRecord) error { r.Maintenance = on; return nil })
+	if err != nil {
 		return fmt.Errorf("platform: maintenance of %s: %w", app, err)
 	}
 	if err := p.router.SetMaintenance(app, on); err != nil {
 		return fmt.Errorf("platform: maintenance of %s: %w", app, err)
 	}
+	p.emitApp(ctx, rec, ActionUpdate, "")
 	return nil
 }
