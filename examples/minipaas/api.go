@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -156,6 +157,7 @@ func apiError(err error) error {
 	var cfgErr *release.ConfigVarError
 	var scaleErr *platform.ScaleError
 	var fieldErr *platform.FieldError
+	var phaseErr *release.PhaseError
 	switch {
 	case errors.Is(err, platform.ErrNotFound):
 		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "%s", msg)
@@ -167,10 +169,26 @@ func apiError(err error) error {
 		return platformapi.InvalidParams("%s %s", fieldErr.Field, fieldErr.Reason)
 	case errors.As(err, &nameErr), errors.As(err, &cfgErr), errors.As(err, &scaleErr):
 		return platformapi.InvalidParams("%s", msg)
+	case errors.As(err, &phaseErr):
+		// The change made a release whose release phase failed: it is
+		// recorded as failed and the previous release stays current.
+		return platformapi.InvalidParams("release v%d failed: its release phase %s; the previous release stays current (heroku releases:output)", phaseErr.Version, phaseOutcome(phaseErr))
 	case errors.Is(err, context.Canceled):
 		return platformapi.Errorf(http.StatusServiceUnavailable, platformapi.IDServiceUnavailable, "request cancelled")
 	}
 	return err // logged, answered as a generic 500
+}
+
+// phaseOutcome says how a release phase failed, without the app's store
+// key that PhaseError.Error names it by.
+func phaseOutcome(e *release.PhaseError) string {
+	switch {
+	case e.TimedOut:
+		return "timed out"
+	case e.Err != nil:
+		return "could not run: " + strings.TrimPrefix(e.Err.Error(), "platform: ")
+	}
+	return fmt.Sprintf("exited with code %d", e.ExitCode)
 }
 
 // app looks up the {app} path value, answering 404 for a missing app.

@@ -597,8 +597,14 @@ func cliPipelines(t *testing.T, m *minipaas, cli *herokucli.CLI, app string) {
 		Release *struct{ ID string }
 	}
 	var created struct{ ID, Status string }
-	if code := m.api("POST", "/pipeline-promotions", promote(appInfo.ID, prodInfo.ID), &created); code != http.StatusCreated || created.Status != "completed" {
-		t.Fatalf("promotion: %d %+v", code, created)
+	if code := m.api("POST", "/pipeline-promotions", promote(appInfo.ID, prodInfo.ID), &created); code != http.StatusCreated || created.Status != "pending" {
+		t.Fatalf("promotion: %d %+v, want 201 pending", code, created)
+	}
+	for deadline := time.Now().Add(60 * time.Second); created.Status != "completed"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("promotion still %s after 60 s", created.Status)
+		}
+		m.api("GET", "/pipeline-promotions/"+created.ID, "", &created)
 	}
 	if code := m.api("GET", "/pipeline-promotions/"+created.ID+"/promotion-targets", "", &targets); code != http.StatusOK ||
 		len(targets) != 1 || targets[0].App.ID != prodInfo.ID || targets[0].Status != "succeeded" || targets[0].Release == nil {

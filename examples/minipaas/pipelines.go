@@ -9,9 +9,10 @@ package main
 // A pipeline and its couplings are one record in platform.db, keyed by the
 // pipeline's ID. Couplings name apps by ID: a destroyed app's coupling is
 // dropped by destroyApp, and one left behind by a crash is skipped when
-// listed (an app ID is never reused). Promotions run synchronously within
-// the POST and are kept in memory only (the latest maxPromotions), which is
-// all the CLI reads back.
+// listed (an app ID is never reused). Promotions run in the background
+// after the POST answers (pending), as Heroku's do, so the CLI can follow
+// the target's release phase; they are kept in memory only (the latest
+// maxPromotions), which is all the CLI reads back.
 
 import (
 	"context"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+	"github.com/dynokit/dynokit/release"
 )
 
 // pipelineStages are Heroku's stages, in promotion order after test and
@@ -59,16 +61,18 @@ type promotion struct {
 	PipelineID    string
 	SourceAppID   string
 	SourceRelease string // release id
+	Status        string // pending, then completed
 	CreatedAt     time.Time
+	UpdatedAt     time.Time
 	Targets       []promotionTarget
 }
 
 type promotionTarget struct {
 	ID        string
 	AppID     string
-	Status    string // succeeded or failed
+	Status    string // pending, then succeeded or failed
 	Error     string
-	ReleaseID string // "" when failed
+	ReleaseID string // set once the release exists (its phase may run)
 }
 
 // pipelines holds the records in memory, written through to platform.db.
@@ -77,7 +81,7 @@ type pipelines struct {
 
 	mu         sync.Mutex
 	byID       map[string]pipelineRecord // nil until lock reads the records
-	promotions []promotion               // oldest first
+	promotions []*promotion              // oldest first; changed under mu
 }
 
 // lock takes s.mu, reading the records on first use (so a bad record
@@ -582,7 +586,7 @@ type promotionTargetJSON struct {
 }
 
 func (a *api) promotionToJSON(ctx context.Context, pr promotion) promotionJSON {
-	j := promotionJSON{ID: pr.ID, Status: "completed", CreatedAt: rfc3339(pr.CreatedAt), UpdatedAt: rfc3339(pr.CreatedAt)}
+	j := promotionJSON{ID: pr.ID, Status: pr.Status, CreatedAt: rfc3339(pr.CreatedAt), UpdatedAt: rfc3339(pr.UpdatedAt)}
 	j.Pipeline.ID = pr.PipelineID
 	j.Source.App.ID = pr.SourceAppID
 	if app, ok := a.appByID(ctx, pr.SourceAppID); ok {
@@ -592,10 +596,13 @@ func (a *api) promotionToJSON(ctx context.Context, pr promotion) promotionJSON {
 	return j
 }
 
-// createPromotion releases the source app's current slug on every target
-// app, in order, and answers the promotion once done: it completes within
-// the request (no build runs, only each target's release phase). A target
-// that fails is reported with its error and leaves that app as it was.
+// createPromotion answers a pending promotion at once, then releases the
+// source app's current slug on every target app, in order, in the
+// background: a target gets its release as soon as it exists, so a client
+// can follow its release phase (heroku pipelines:promote streams it), and
+// the promotion completes when every target has succeeded or failed. A
+// target that fails is reported with its error and leaves that app as it
+// was.
 func (a *api) createPromotion(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Pipeline struct {
@@ -656,31 +663,61 @@ func (a *api) createPromotion(w http.ResponseWriter, r *http.Request) error {
 		}
 		targets = append(targets, app)
 	}
-	pr := promotion{
+	now := time.Now().UTC()
+	pr := &promotion{
 		ID: platformapi.NewUUID(), PipelineID: rec.ID, SourceAppID: src.ID,
-		SourceRelease: releaseID(src, src.Release), CreatedAt: time.Now().UTC(),
+		SourceRelease: releaseID(src, src.Release), Status: "pending", CreatedAt: now, UpdatedAt: now,
 	}
 	for _, t := range targets {
-		pt := promotionTarget{ID: platformapi.NewUUID(), AppID: t.ID, Status: "succeeded"}
-		rel, err := a.p.Promote(ctx, src.Name, src.Release, t.Name)
-		if err != nil {
-			pt.Status, pt.Error = "failed", strings.TrimPrefix(err.Error(), "platform: ")
-			if errors.Is(err, context.Canceled) {
-				pt.Error = "request cancelled"
-			}
-		} else {
-			pt.ReleaseID = releaseID(t, rel.Version)
-		}
-		pr.Targets = append(pr.Targets, pt)
+		pr.Targets = append(pr.Targets, promotionTarget{ID: platformapi.NewUUID(), AppID: t.ID, Status: "pending"})
 	}
 	s.mu.Lock()
 	s.promotions = append(s.promotions, pr)
 	if n := len(s.promotions); n > maxPromotions {
 		s.promotions = slices.Delete(s.promotions, 0, n-maxPromotions)
 	}
+	created := pr.clone()
 	s.mu.Unlock()
-	platformapi.WriteJSON(w, http.StatusCreated, a.promotionToJSON(ctx, pr))
+	a.p.Go(func(ctx context.Context) { a.runPromotion(platform.WithUser(ctx, accountEmail), pr, src, targets) })
+	platformapi.WriteJSON(w, http.StatusCreated, a.promotionToJSON(r.Context(), created))
 	return nil
+}
+
+// runPromotion promotes src's release to each target in turn, recording
+// each target's release and outcome in pr (under the pipelines' lock).
+func (a *api) runPromotion(ctx context.Context, pr *promotion, src platform.App, targets []platform.App) {
+	s := a.pipelines
+	update := func(i int, change func(*promotionTarget)) {
+		s.mu.Lock()
+		change(&pr.Targets[i])
+		pr.UpdatedAt = time.Now().UTC()
+		s.mu.Unlock()
+	}
+	for i, t := range targets {
+		started := func(rel release.Release) {
+			update(i, func(pt *promotionTarget) { pt.ReleaseID = releaseID(t, rel.Version) })
+		}
+		rel, err := a.p.Promote(platform.WithPhaseStarted(ctx, started), src.Name, src.Release, t.Name)
+		update(i, func(pt *promotionTarget) {
+			if err != nil {
+				pt.Status, pt.Error = "failed", strings.TrimPrefix(err.Error(), "platform: ")
+				if errors.Is(err, context.Canceled) {
+					pt.Error = "minipaas stopped"
+				}
+				return
+			}
+			pt.Status, pt.ReleaseID = "succeeded", releaseID(t, rel.Version)
+		})
+	}
+	s.mu.Lock()
+	pr.Status, pr.UpdatedAt = "completed", time.Now().UTC()
+	s.mu.Unlock()
+}
+
+func (pr *promotion) clone() promotion {
+	c := *pr
+	c.Targets = slices.Clone(pr.Targets)
+	return c
 }
 
 func (a *api) findPromotion(id string) (promotion, error) {
@@ -689,7 +726,7 @@ func (a *api) findPromotion(id string) (promotion, error) {
 	defer s.mu.Unlock()
 	for _, pr := range s.promotions {
 		if pr.ID == id {
-			return pr, nil
+			return pr.clone(), nil
 		}
 	}
 	return promotion{}, platformapi.NotFound("pipeline promotion", id)

@@ -407,6 +407,9 @@ func (p *Platform) runReleasePhase(ctx context.Context, r release.Release, out i
 	}
 	out, done := p.recordPhase(r, orDiscard(out))
 	defer done()
+	if started, ok := ctx.Value(phaseStartedKey{}).(func(release.Release)); ok {
+		started(releaseOf(r, name))
+	}
 	return p.oneOff(ctx, name, r.Version, r.ProcessTypes["release"], OneOffIO{Stdout: out, Stderr: out})
 }
 

@@ -204,6 +204,17 @@ func (p *Platform) ReleaseOutput(ctx context.Context, appID string, version int,
 	return rc, nil
 }
 
+type phaseStartedKey struct{}
+
+// WithPhaseStarted returns ctx with fn to call when the release phase of
+// a release made under ctx (a deploy, promotion, config change, …)
+// starts: fn gets the pending release, whose output ReleaseOutput follows
+// from then on. A release without a release phase does not call it. fn
+// must not block.
+func WithPhaseStarted(ctx context.Context, fn func(release.Release)) context.Context {
+	return context.WithValue(ctx, phaseStartedKey{}, fn)
+}
+
 // recordPhase returns out teed to the recorded output of release r's
 // phase, and a func to call when the phase ends. Output that cannot be
 // recorded is logged; the phase runs anyway.

@@ -358,6 +358,14 @@ func every(ctx context.Context, period time.Duration, fn func(now time.Time)) {
 	}
 }
 
+// Go runs fn in the background for the platform's lifetime, as builds by
+// API run: its ctx ends once Run has stopped the dynos (or at Close), and
+// Close waits for fn to return. For a front end's work that outlives a
+// request, such as a promotion whose release phase the client follows.
+func (p *Platform) Go(fn func(ctx context.Context)) {
+	p.bg.Go(func() { fn(p.bgCtx) })
+}
+
 // stopBuilds cancels the builds by API and waits for them to end.
 func (p *Platform) stopBuilds() {
 	p.stopBG()
