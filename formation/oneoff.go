@@ -1,6 +1,7 @@
 package formation
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,6 +17,12 @@ import (
 type OneOffRequest struct {
 	App     string
 	Release int
+	// Type is the one-off's type, "run" when empty: Heroku names the
+	// release phase's dyno release.N and Heroku Scheduler's scheduler.N.
+	// It must be a valid process type name that the app's formation does
+	// not run (a formation's "release" type is the release phase, which
+	// the Reconciler never runs).
+	Type    string
 	Command string
 	Env     []string // merged onto the config vars by the SpecFunc
 	Size    string
@@ -26,9 +34,10 @@ type OneOffRequest struct {
 	// Terminal, with Attach, runs the dyno on a pseudo-terminal
 	// (DynoSpec.Terminal); its output all goes to Stdout.
 	Terminal *Terminal
-	// Name is the dyno's name, "run.N" (from OneOffName, announced before
-	// the dyno starts, as heroku run's API answer does); empty picks one.
-	// A name an app's dyno has already fails with ErrExists.
+	// Name is the dyno's name, "<Type>.N" (from OneOffName for "run",
+	// announced before the dyno starts, as heroku run's API answer does);
+	// empty picks one. A name an app's dyno has already fails with
+	// ErrExists.
 	Name string
 }
 
@@ -74,18 +83,23 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 		r.mu.Unlock()
 		return nil, errors.New("formation: one-off: reconciler is shutting down")
 	}
+	typ := cmp.Or(req.Type, "run")
+	if err := r.checkOneOffTypeLocked(req.App, typ); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
 	name := req.Name
 	if name == "" {
-		name = r.oneOffNameLocked(req.App)
-	} else if !oneOffName.MatchString(name) {
+		name = r.oneOffNameLocked(req.App, typ)
+	} else if !isOneOffName(name, typ) {
 		r.mu.Unlock()
-		return nil, fmt.Errorf("formation: one-off: Name %q is not run.N", name)
+		return nil, fmt.Errorf("formation: one-off: Name %q is not %s.N", name, typ)
 	} else if r.nameUsedLocked(req.App, name) {
 		r.mu.Unlock()
 		return nil, fmt.Errorf("formation: one-off %s of %s: %w", name, req.App, ErrExists)
 	}
 	d := &dynoRec{
-		id: r.newDynoIDLocked(req.App, name, req.Release), app: req.App, typ: "run", name: name,
+		id: r.newDynoIDLocked(req.App, name, req.Release), app: req.App, typ: typ, name: name,
 		release: req.Release, oneOff: true, state: StateStarting, startedAt: time.Now(), done: make(chan struct{}),
 	}
 	r.dynos[d.id] = d // reserves the name
@@ -98,7 +112,7 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 		return nil, fmt.Errorf("formation: one-off %s: %w", name, err)
 	}
 	// The app may be renamed from here on: askSpec and d.app follow it.
-	spec, err := r.askSpec(ctx, d, SpecRequest{ID: d.id, Release: req.Release, Type: "run", Name: name, Size: req.Size, Command: req.Command, Env: req.Env})
+	spec, err := r.askSpec(ctx, d, SpecRequest{ID: d.id, Release: req.Release, Type: typ, Name: name, Size: req.Size, Command: req.Command, Env: req.Env})
 	if err != nil {
 		r.mu.Unlock()
 		return fail(err)
@@ -157,17 +171,40 @@ func (r *Reconciler) LookupOneOff(app, name string) (*OneOff, bool) {
 	return nil, false
 }
 
-// oneOffNameLocked picks an unused run.NNNN (four digits, like Heroku).
 // OneOffName picks a name ("run.N") no dyno of app has now, for a
 // OneOffRequest made later; until then it is not reserved.
 func (r *Reconciler) OneOffName(app string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.oneOffNameLocked(app)
+	return r.oneOffNameLocked(app, "run")
 }
 
-// oneOffName is the syntax of a one-off's name.
-var oneOffName = regexp.MustCompile(`^run\.[1-9][0-9]{0,8}$`)
+// oneOffNumber is the syntax of the number in a one-off's name.
+var oneOffNumber = regexp.MustCompile(`^[1-9][0-9]{0,8}$`)
+
+// isOneOffName reports whether name is typ.N.
+func isOneOffName(name, typ string) bool {
+	n, ok := strings.CutPrefix(name, typ+".")
+	return ok && oneOffNumber.MatchString(n)
+}
+
+// checkOneOffTypeLocked refuses a one-off type that is not a process type
+// name, or that the app's formation runs: its dynos would share names
+// and Restart(type) would reach the one-off.
+func (r *Reconciler) checkOneOffTypeLocked(app, typ string) error {
+	if typ == "run" {
+		return nil
+	}
+	for _, c := range typ {
+		if !isTypeRune(c) {
+			return fmt.Errorf("formation: one-off of %s: type %q contains %q (allowed: letters, digits, '_', '-')", app, typ, c)
+		}
+	}
+	if _, ok := r.desired[app].Processes[typ]; ok {
+		return fmt.Errorf("formation: one-off of %s: type %q is a process type of the app's formation", app, typ)
+	}
+	return nil
+}
 
 func (r *Reconciler) nameUsedLocked(app, name string) bool {
 	for _, d := range r.dynos {
@@ -178,7 +215,8 @@ func (r *Reconciler) nameUsedLocked(app, name string) bool {
 	return false
 }
 
-func (r *Reconciler) oneOffNameLocked(app string) string {
+// oneOffNameLocked picks an unused typ.NNNN (four digits, like Heroku).
+func (r *Reconciler) oneOffNameLocked(app, typ string) string {
 	used := map[string]bool{}
 	for _, d := range r.dynos {
 		if d.app == app {
@@ -187,7 +225,7 @@ func (r *Reconciler) oneOffNameLocked(app string) string {
 	}
 	for n := 9000; ; n *= 10 { // widen if four digits are nearly used up
 		for range 64 {
-			name := "run." + strconv.Itoa(n/9+rand.IntN(n))
+			name := typ + "." + strconv.Itoa(n/9+rand.IntN(n))
 			if !used[name] {
 				return name
 			}

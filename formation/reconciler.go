@@ -156,6 +156,8 @@ type DynoStatus struct {
 	StartedAt           time.Time
 	// RestartAt is when a crashed dyno will be restarted.
 	RestartAt time.Time
+	// OneOff marks a one-off dyno (RunOneOff), whatever its Type.
+	OneOff bool
 }
 
 func (r *Reconciler) defaults() {
@@ -343,7 +345,7 @@ func (r *Reconciler) knownLocked(app string) bool {
 // status describes d; r.mu is held.
 func (d *dynoRec) status() DynoStatus {
 	return DynoStatus{ID: d.id, App: d.app, Name: d.name, Type: d.typ, Release: d.release,
-		State: d.state, Command: d.spec.Command, Addr: d.addr, StartedAt: d.startedAt, RestartAt: d.restartAt}
+		State: d.state, Command: d.spec.Command, Addr: d.addr, StartedAt: d.startedAt, RestartAt: d.restartAt, OneOff: d.oneOff}
 }
 
 // Dynos lists the app's dynos (formation and one-off), sorted by name.

@@ -429,6 +429,45 @@ func TestReconcilerOneOff(t *testing.T) {
 		if _, err := named.Stop(context.Background()); err != nil {
 			t.Error(err)
 		}
+		// A one-off of another type (Heroku Scheduler's) is named and
+		// listed by it, marked OneOff, and found by its name.
+		sched, err := f.rec.RunOneOff(context.Background(), formation.OneOffRequest{App: "app", Release: 1, Command: "sleep 9", Type: "scheduler"})
+		if err != nil || !strings.HasPrefix(sched.Name, "scheduler.") {
+			t.Fatalf("RunOneOff of type scheduler = %+v, %v", sched, err)
+		}
+		var listed formation.DynoStatus
+		for _, d := range f.rec.Dynos("app") {
+			if d.Name == sched.Name {
+				listed = d
+			}
+		}
+		if listed.Type != "scheduler" || !listed.OneOff {
+			t.Errorf("the scheduler one-off is listed as %+v", listed)
+		}
+		if got := f.fake.Live()[len(f.fake.Live())-1].Spec; got.Type != "scheduler" || got.Name != sched.Name {
+			t.Errorf("the runtime got type %q name %q", got.Type, got.Name)
+		}
+		if _, ok := f.rec.LookupOneOff("app", sched.Name); !ok {
+			t.Errorf("LookupOneOff(%s) found nothing", sched.Name)
+		}
+		f.set(1, formation.RestartAll, map[string]int{"worker": 0})
+		for _, tc := range []struct{ typ, name, want string }{
+			{"scheduler", "run.5", "scheduler.N"},
+			{"worker", "", "process type of the app's formation"},
+			{"sched uler", "", "contains"},
+		} {
+			if _, err := f.rec.RunOneOff(context.Background(), formation.OneOffRequest{App: "app", Release: 1, Command: "sleep", Type: tc.typ, Name: tc.name}); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("one-off of type %q named %q: %v, want a refusal with %q", tc.typ, tc.name, err, tc.want)
+			}
+		}
+		for _, d := range f.rec.Dynos("app") {
+			if d.OneOff != strings.HasPrefix(d.Name, "scheduler.") {
+				t.Errorf("dyno %s: OneOff %v", d.Name, d.OneOff)
+			}
+		}
+		if _, err := sched.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
 		// A detached one-off still running when Run ends is stopped.
 		if _, err := f.rec.RunOneOff(context.Background(), formation.OneOffRequest{App: "app", Release: 1, Command: "sleep"}); err != nil {
 			t.Fatal(err)

@@ -340,7 +340,7 @@ func (h *Handler) restart(ctx context.Context, app string, form url.Values) (str
 	if err != nil {
 		return "", err
 	}
-	if !slices.ContainsFunc(dynos, func(d platform.Dyno) bool { return d.Name == dyno && d.Type != "run" }) {
+	if !slices.ContainsFunc(dynos, func(d platform.Dyno) bool { return d.Name == dyno && !d.OneOff }) {
 		return "", badInput("There is no dyno %q to restart (one-off dynos cannot be restarted).", dyno)
 	}
 	if err := h.Control.Restart(ctx, app, dyno); err != nil {

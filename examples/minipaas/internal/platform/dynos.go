@@ -32,6 +32,9 @@ type Dyno struct {
 	Size      string
 	Addr      string    // host:port of a web dyno
 	UpdatedAt time.Time // when the dyno started
+	// OneOff marks a one-off dyno: heroku run's (type "run"), the release
+	// phase's ("release") or a scheduled job's ("scheduler").
+	OneOff bool
 }
 
 // setFormation hands the Reconciler the app's desired formation at rel:
@@ -256,7 +259,7 @@ func (p *Platform) Restart(ctx context.Context, app, typ string) error {
 	// restarts by type, so a dyno's whole type is replaced.
 	var types []string
 	for _, d := range p.rec.Dynos(app) {
-		if d.Type != "run" && logplex.MatchDyno(typ, d.Name) && !slices.Contains(types, d.Type) {
+		if !d.OneOff && logplex.MatchDyno(typ, d.Name) && !slices.Contains(types, d.Type) {
 			types = append(types, d.Type)
 		}
 	}
@@ -293,7 +296,7 @@ func (p *Platform) Dynos(ctx context.Context, app string) ([]Dyno, error) {
 	for _, d := range p.rec.Dynos(app) {
 		out = append(out, Dyno{
 			ID: d.ID, Name: d.Name, Type: d.Type, State: d.State, Command: d.Command,
-			Release: d.Release, Size: rec.Formation[d.Type].Size, Addr: d.Addr, UpdatedAt: d.StartedAt,
+			Release: d.Release, Size: rec.Formation[d.Type].Size, Addr: d.Addr, UpdatedAt: d.StartedAt, OneOff: d.OneOff,
 		})
 	}
 	return append(out, p.idleDynos(ctx, rec, out)...), nil
@@ -334,12 +337,14 @@ func (p *Platform) RunOneOff(ctx context.Context, app, command string, stdio One
 	if cur.Slug.IsZero() {
 		return -1, fmt.Errorf("platform: run on %s: %w", app, ErrNoRelease)
 	}
-	return p.oneOff(ctx, app, cur.Version, command, stdio)
+	return p.oneOff(ctx, app, "run", cur.Version, command, stdio)
 }
 
-func (p *Platform) oneOff(ctx context.Context, app string, version int, command string, stdio OneOffIO) (int, error) {
+// oneOff runs command attached in a one-off dyno of type typ ("run", or
+// "release" for the release phase: Heroku names its dyno release.N).
+func (p *Platform) oneOff(ctx context.Context, app, typ string, version int, command string, stdio OneOffIO) (int, error) {
 	req := formation.OneOffRequest{
-		App: app, Release: version, Command: command, Env: stdio.Env,
+		App: app, Release: version, Type: typ, Command: command, Env: stdio.Env,
 		Attach: true, Stdin: stdio.Stdin, Stdout: orDiscard(stdio.Stdout), Stderr: orDiscard(stdio.Stderr),
 		Terminal: stdio.Terminal, Name: stdio.Name,
 	}
@@ -381,6 +386,12 @@ func (p *Platform) oneOff(ctx context.Context, app string, version int, command 
 // app's logs (heroku run:detached) and returns the dyno's name. It runs
 // until it exits or the platform stops.
 func (p *Platform) RunDetached(ctx context.Context, app, command string) (string, error) {
+	return p.runDetached(ctx, app, "run", command)
+}
+
+// runDetached is RunDetached of a one-off of type typ ("scheduler" for
+// scheduled jobs, named scheduler.N as on Heroku).
+func (p *Platform) runDetached(ctx context.Context, app, typ, command string) (string, error) {
 	if strings.TrimSpace(command) == "" {
 		return "", fmt.Errorf("platform: run on %s: command is empty", app)
 	}
@@ -391,7 +402,7 @@ func (p *Platform) RunDetached(ctx context.Context, app, command string) (string
 	if cur.Slug.IsZero() {
 		return "", fmt.Errorf("platform: run on %s: %w", app, ErrNoRelease)
 	}
-	o, err := p.rec.RunOneOff(ctx, formation.OneOffRequest{App: app, Release: cur.Version, Command: command})
+	o, err := p.rec.RunOneOff(ctx, formation.OneOffRequest{App: app, Release: cur.Version, Type: typ, Command: command})
 	if err != nil {
 		return "", fmt.Errorf("platform: run on %s: %w", app, err)
 	}
@@ -410,7 +421,7 @@ func (p *Platform) runReleasePhase(ctx context.Context, r release.Release, out i
 	if started, ok := ctx.Value(phaseStartedKey{}).(func(release.Release)); ok {
 		started(releaseOf(r, name))
 	}
-	return p.oneOff(ctx, name, r.Version, r.ProcessTypes["release"], OneOffIO{Stdout: out, Stderr: out})
+	return p.oneOff(ctx, name, "release", r.Version, r.ProcessTypes["release"], OneOffIO{Stdout: out, Stderr: out})
 }
 
 // current returns the app's newest succeeded release, rewritten with its

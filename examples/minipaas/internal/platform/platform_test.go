@@ -403,6 +403,8 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), "release phase of ww") {
 		t.Errorf("release phase output missing:\n%s", out.String())
 	}
+	// The phase's dyno is release.N, as on Heroku.
+	waitLog(t, p.Platform, "webworker", "heroku[release.")
 	if err := p.Scale(ctx, "webworker", map[string]int{"worker": 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,8 @@ import (
 // at a minute (:00, :10 … :50) or every day at a time (on the hour or
 // half hour, UTC). A job's output goes to the app's log like any detached
 // one-off's. Jobs are kept with the app; one whose time passes while the
-// platform is stopped is not run late.
-//
-// Deviation: the dyno is a run.N one-off (formation names one-offs so);
-// Heroku names it scheduler.N.
+// platform is stopped is not run late. The dyno is a one-off of type
+// "scheduler", named scheduler.N as on Heroku.
 
 // SchedulerJob is one scheduled command of an app.
 type SchedulerJob struct {
@@ -199,7 +197,7 @@ func (p *Platform) runDueJobs(ctx context.Context, jobs []SchedulerJob, from, to
 		if !ok {
 			continue
 		}
-		dyno, err := p.RunDetached(ctx, name, j.Command)
+		dyno, err := p.runDetached(ctx, name, "scheduler", j.Command)
 		text := "Scheduler: started " + dyno + " for job " + j.ID
 		if err != nil {
 			text = "Scheduler: job " + j.ID + " could not start: " + strings.TrimPrefix(err.Error(), "platform: ")

@@ -89,8 +89,9 @@ func TestScheduler(t *testing.T) {
 	// Due now: it runs.
 	next := j.Next(time.Now())
 	r.runDueJobs(ctx, []SchedulerJob{j}, next.Add(-time.Second), next)
-	waitLog(t, r.Platform, "cron", "hourly-run.")
-	waitLog(t, r.Platform, "cron", "app[scheduler]: Scheduler: started run.")
+	waitLog(t, r.Platform, "cron", "hourly-scheduler.")
+	waitLog(t, r.Platform, "cron", "app[scheduler]: Scheduler: started scheduler.")
+	waitLog(t, r.Platform, "cron", "app[scheduler.")
 
 	// The loop: a job every second runs again and again.
 	fast := SchedulerJob{ID: "fast", AppID: j.AppID, Command: "echo tick-$DYNO", Every: time.Second, CreatedAt: time.Now()}
@@ -100,7 +101,7 @@ func TestScheduler(t *testing.T) {
 	}
 	r.nudgeScheduler()
 	deadline := time.Now().Add(30 * time.Second)
-	for strings.Count(logText(t, r.Platform, "cron"), ": tick-run.") < 2 {
+	for strings.Count(logText(t, r.Platform, "cron"), ": tick-scheduler.") < 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the one-second job did not run twice:\n%s", logText(t, r.Platform, "cron"))
 		}
@@ -110,9 +111,9 @@ func TestScheduler(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(1500 * time.Millisecond) // a run in flight may still log
-	n := strings.Count(logText(t, r.Platform, "cron"), ": tick-run.")
+	n := strings.Count(logText(t, r.Platform, "cron"), ": tick-scheduler.")
 	time.Sleep(2500 * time.Millisecond)
-	if after := strings.Count(logText(t, r.Platform, "cron"), ": tick-run."); after != n {
+	if after := strings.Count(logText(t, r.Platform, "cron"), ": tick-scheduler."); after != n {
 		t.Errorf("a removed job ran %d more times", after-n)
 	}
 	if err := r.RemoveJob(ctx, "cron", "fast"); !errors.Is(err, ErrNotFound) {
