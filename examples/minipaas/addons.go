@@ -818,12 +818,18 @@ type attachmentJSON struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 		App  ref    `json:"app"`
+		// Plan is what Accept-Inclusion: addon:plan adds, which the CLI's
+		// database resolver (pg:psql, pg:info) reads; it is always sent.
+		Plan ref `json:"plan"`
 	} `json:"addon"`
-	App         ref     `json:"app"`
-	WebURL      *string `json:"web_url"`
-	LogInputURL *string `json:"log_input_url"`
-	CreatedAt   string  `json:"created_at"`
-	UpdatedAt   string  `json:"updated_at"`
+	App ref `json:"app"`
+	// ConfigVars are the attachment's config var names
+	// (Accept-Inclusion: config_vars); always sent too.
+	ConfigVars  []string `json:"config_vars"`
+	WebURL      *string  `json:"web_url"`
+	LogInputURL *string  `json:"log_input_url"`
+	CreatedAt   string   `json:"created_at"`
+	UpdatedAt   string   `json:"updated_at"`
 }
 
 // addonApp is a.app, except that without {app} in the path it returns the
@@ -892,6 +898,8 @@ func (a *api) attachmentsOf(ctx context.Context, v addonView) []attachmentJSON {
 			UpdatedAt: rfc3339(v.rec.CreatedAt),
 		}
 		j.Addon.ID, j.Addon.Name, j.Addon.App = v.rec.ID, v.rec.Name, a.appRef(ctx, v.rec.App)
+		j.Addon.Plan = ref{ID: nameUUID("plan", v.rec.Service, v.rec.Plan), Name: v.rec.Service + ":" + v.rec.Plan}
+		j.ConfigVars = append([]string{}, at.ConfigNames...)
 		out = append(out, j)
 	}
 	return out

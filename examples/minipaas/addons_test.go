@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -364,6 +365,17 @@ func TestAddons(t *testing.T) {
 		for _, want := range []string{cliAddon.Name, "essential-0", "as DATABASE", rdAddon.Name, "as REDIS"} {
 			if want == "" || !strings.Contains(out, want) {
 				t.Errorf("addons output lacks %q:\n%s", want, out)
+			}
+		}
+		// pg:psql finds the database through the attachments (their plan
+		// and config var names) and runs the local psql on DATABASE_URL.
+		// The test server has no TLS, which the CLI requires unless told.
+		if _, err := exec.LookPath("psql"); err == nil {
+			psqlCLI := *cli
+			psqlCLI.Env = append(slices.Clone(cli.Env), "PGSSLMODE=prefer")
+			res, err := psqlCLI.Run(ctx, "pg:psql", "-a", app, "-c", "SELECT 40 + 2 AS answer")
+			if err != nil || res.ExitCode != 0 || !strings.Contains(res.Stdout, "42") || !strings.Contains(res.Stderr, "Connecting to "+cliAddon.Name) {
+				t.Errorf("heroku pg:psql: %v %s", err, res)
 			}
 		}
 		// addons:upgrade changes the plan: the connection limit follows,
