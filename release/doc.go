@@ -63,7 +63,9 @@
 // over dynokit's internal key-value layer, which other per-app state
 // (formation, add-on attachments, domains) reuses. Listing pages like the
 // Platform API's Range header (§9.2): see [ParseRange], [FormatRange] and
-// [NextRange].
+// [NextRange]. release/sealed wraps any Store so that config var values
+// are encrypted at rest (AES-256-GCM, with key rotation); it passes the
+// same suite.
 //
 // # Deviations from design.md
 //

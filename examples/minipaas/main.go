@@ -39,6 +39,7 @@ import (
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
 	"github.com/dynokit/dynokit/formation/oci"
+	"github.com/dynokit/dynokit/release/sealed"
 	"github.com/dynokit/dynokit/router"
 	"github.com/dynokit/dynokit/slug"
 )
@@ -75,6 +76,11 @@ type options struct {
 	// TLS listener, the ACME directory, the account contact, and a PEM
 	// file of CAs to trust for the ACME server's own TLS.
 	HTTPSAddr, ACMEDirectory, ACMEEmail, ACMECAFile string
+	// ConfigKeyFile holds the keys config vars are sealed with at rest
+	// (release/sealed); empty: stored in the clear. GenConfigKey prints a
+	// new key and exits.
+	ConfigKeyFile string
+	GenConfigKey  bool
 
 	// Set by tests: listeners already open (so free ports need no guessing),
 	// extra build environment, and a shorter dyno stop grace.
@@ -115,6 +121,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.HTTPSAddr, "https-addr", "", "listen address of the router's HTTPS listener, for uploaded certificates and ACME's (off when empty)")
 	fs.StringVar(&o.ACMEDirectory, "acme-directory", "", "ACME directory URL certificates come from, e.g. https://acme-v02.api.letsencrypt.org/directory (accepts its terms; off when empty)")
 	fs.StringVar(&o.ACMEEmail, "acme-email", "", "contact e-mail of the ACME account (optional)")
+	fs.StringVar(&o.ConfigKeyFile, "config-key-file", "", "file of keys that seal config var values at rest (one base64 key per line; the first seals, all open; make one with -gen-config-key). Keep it outside the data dir")
+	fs.BoolVar(&o.GenConfigKey, "gen-config-key", false, "print a new key for -config-key-file and exit")
 	fs.StringVar(&o.ACMECAFile, "acme-ca-file", "", "PEM file of CA certificates to trust for the ACME server's own HTTPS (a test CA such as Pebble); default: the system roots")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -140,6 +148,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	o, err := parseFlags(args, os.Stderr)
 	if err != nil {
+		return err
+	}
+	if o.GenConfigKey {
+		key, err := sealed.NewKeyText()
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, key)
 		return err
 	}
 	return serve(ctx, o, stdout)
@@ -189,6 +205,15 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	if o.EcoIdle <= 0 {
 		cfg.EcoIdle = -1 // the platform's 0 is Heroku's 30 minutes
+	}
+	if o.ConfigKeyFile != "" {
+		b, err := os.ReadFile(o.ConfigKeyFile)
+		if err != nil {
+			return fmt.Errorf("-config-key-file: %w", err)
+		}
+		if cfg.ConfigKeys, err = sealed.ParseKeys(string(b)); err != nil {
+			return fmt.Errorf("-config-key-file %s: %w", o.ConfigKeyFile, err)
+		}
 	}
 	if o.Runtime == "oci" {
 		cfg.Runtime = &oci.Runtime{Dir: filepath.Join(dataDir, "oci"), Logger: logger}

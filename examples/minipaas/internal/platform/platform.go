@@ -26,6 +26,7 @@ import (
 	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/release"
 	"github.com/dynokit/dynokit/release/boltstore"
+	"github.com/dynokit/dynokit/release/sealed"
 	"github.com/dynokit/dynokit/router"
 	"github.com/dynokit/dynokit/slug"
 )
@@ -51,6 +52,12 @@ type Config struct {
 	BaseDomain string
 	// Strategy replaces dynos on a new release. Default formation.RestartAll.
 	Strategy formation.Strategy
+	// ConfigKeys, when set, seal config var values in releases.db
+	// (release/sealed): the first key seals, every key opens, so a key is
+	// rotated by putting a new one first. Once sealed, Open refuses to run
+	// without keys (ErrConfigKeysNeeded). Plaintext written before stays
+	// readable.
+	ConfigKeys []sealed.Key
 	// StopGrace is the SIGTERM → SIGKILL grace of dynos; 0 means Heroku's 30 s.
 	StopGrace time.Duration
 	// BootTimeout bounds a web dyno's boot (R10); 0 means Heroku's 60 s.
@@ -105,7 +112,8 @@ type Platform struct {
 	cfg    Config
 	log    *slog.Logger
 	kv     store.DB
-	rels   *boltstore.Store
+	relsDB *boltstore.Store
+	rels   release.Store // relsDB, sealed with Config.ConfigKeys
 	mgr    *release.Manager
 	slugs  *slug.FSStore
 	build  *buildpack.Builder
@@ -228,8 +236,11 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	if p.urlSecret, err = loadURLSecret(ctx, p.kv); err != nil {
 		return nil, fmt.Errorf("platform: open: %w", err)
 	}
-	if p.rels, err = boltstore.Open(ctx, filepath.Join(dir, "releases.db"), boltstore.Options{}); err != nil {
+	if p.relsDB, err = boltstore.Open(ctx, filepath.Join(dir, "releases.db"), boltstore.Options{}); err != nil {
 		return nil, fmt.Errorf("platform: open releases: %w", err)
+	}
+	if p.rels, err = sealReleases(ctx, p.kv, p.relsDB, cfg.ConfigKeys); err != nil {
+		return nil, err
 	}
 	p.slugs = &slug.FSStore{Dir: filepath.Join(dir, "slugs")}
 	// A crash during a Put leaves a temporary; no Put is running yet.
@@ -376,8 +387,8 @@ func (p *Platform) stopBuilds() {
 func (p *Platform) Close() error {
 	p.stopBuilds()
 	var errs []error
-	if p.rels != nil {
-		errs = append(errs, p.rels.Close())
+	if p.relsDB != nil {
+		errs = append(errs, p.relsDB.Close())
 	}
 	if p.kv != nil {
 		errs = append(errs, p.kv.Close())

@@ -1,0 +1,58 @@
+package sealed_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/dynokit/dynokit/release"
+	"github.com/dynokit/dynokit/release/memstore"
+	"github.com/dynokit/dynokit/release/sealed"
+)
+
+// Wrap a store: callers see plaintext, the backend holds sealed values.
+// (A real key list comes from NewKeyText and lives outside the store: an
+// environment variable or a file readable by the platform only.)
+func Example() {
+	ctx := context.Background()
+	keys, err := sealed.ParseKeys(`
+		# sealing key (first), added 2026-03
+		ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=
+		# previous key: opens older releases only
+		AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+	`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	backend := memstore.New()
+	store, err := sealed.New(backend, keys)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m := &release.Manager{Store: store}
+	r, err := m.SetConfig(ctx, "shop", release.ConfigChange{Set: map[string]string{"STRIPE_KEY": "sk_live_123"}}, release.Opts{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(r.Name(), r.Description, r.Config["STRIPE_KEY"])
+
+	raw, _ := backend.Get(ctx, "shop", 1)
+	stored := raw.Config["STRIPE_KEY"]
+	fmt.Println(stored[:strings.LastIndexByte(stored, ':')+1], "…")
+	fmt.Println(keys[0])
+	// Output:
+	// v1 Set STRIPE_KEY config vars sk_live_123
+	// dk-sealed:v1:72dbb733: …
+	// sealed.Key{ID:"72dbb733", Secret:[REDACTED]}
+}
+
+// Key lists are checked line by line; errors never show a key.
+func ExampleParseKeys() {
+	_, err := sealed.ParseKeys("ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\n\nAAECAwQFBgcICQoLDA0ODxAREhM=\n")
+	fmt.Println(err)
+	// Output:
+	// sealed: keys line 3: a key is 32 bytes (AES-256), this one is 20 bytes
+}
