@@ -46,6 +46,25 @@ type Forker interface {
 	Fork(ctx context.Context, sourceResourceID string, req ProvisionRequest) (Resource, error)
 }
 
+// Describer is implemented by providers that can report a resource's
+// live state, for heroku pg:info and redis:info (the Data API answers
+// them with a list of name and values rows). Describe only reads: it
+// must not change the resource, so the Manager runs it alongside other
+// operations on the add-on. An unknown (or removed) resourceID gives an
+// error wrapping ErrNotFound.
+type Describer interface {
+	Describe(ctx context.Context, resourceID string) ([]Fact, error)
+}
+
+// Fact is one row of what a provider reports about a resource, in the
+// shape of the Data API's info rows: a name such as "Connections" and
+// its values, already formatted for people ("3/20", "7.6 MB"). The
+// provider's package doc lists its facts; the order is the display order.
+type Fact struct {
+	Name   string
+	Values []string
+}
+
 // PlanLister is implemented by providers that know their own plans; a
 // Catalog checks its plans against it.
 type PlanLister interface {
@@ -144,6 +163,7 @@ var (
 	ErrUnknownPlan           = errors.New("addons: unknown plan")
 	ErrDuplicateAttachment   = errors.New("addons: attachment name already used by the app")
 	ErrPlanChangeUnsupported = errors.New("addons: provider cannot change plans")
+	ErrDescribeUnsupported   = errors.New("addons: provider cannot describe resources")
 	ErrLastAttachment        = errors.New("addons: cannot detach the add-on's last attachment; destroy the add-on instead")
 	ErrInvalid               = errors.New("addons: invalid input")
 )

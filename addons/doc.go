@@ -8,7 +8,9 @@
 //     (DATABASE_URL); it is idempotent on ProvisionRequest.ID, so a
 //     retried request never makes a second resource. Optional
 //     capabilities are extra interfaces found by type assertion:
-//     PlanChanger, Backuper, Forker, PlanLister.
+//     PlanChanger, Backuper, Forker, PlanLister, and Describer, whose
+//     Facts (rows of a name and values, such as "Connections" ["3/20"])
+//     answer heroku pg:info and redis:info.
 //   - A Catalog lists Services (a provider, a config prefix and Plans with
 //     per-plan Limits). It is a value the platform builds; there is no
 //     global registry.
@@ -40,7 +42,8 @@
 // pushes vars the provider changed later (rotated credentials);
 // Destroy unsets the vars on every app, then deprovisions, and puts the
 // vars back if the provider fails. Each add-on runs one operation at a
-// time (others get ErrBusy). RenameApp follows an app's rename (heroku
+// time (others get ErrBusy); Describe only reads, so it neither waits
+// for that operation nor gets ErrBusy. RenameApp follows an app's rename (heroku
 // apps:rename): its add-ons and attachments move to the new name in one
 // step, after any operation in flight on the app ends, without calling a
 // provider or changing config vars (they belong to the app).

@@ -13,5 +13,7 @@
 // prefix and pass heroku.md §9.7, two resources never share credentials,
 // unknown plans give ErrUnknownPlan, deprovisioning an unknown or already
 // deprovisioned id gives ErrNotFound, and a plan change keeps the
-// resource, its config var names and its data.
+// resource, its config var names and its data. A provider that is an
+// addons.Describer must return named facts (no name empty or repeated)
+// and ErrNotFound for unknown and deprovisioned ids.
 package addonstest

@@ -79,6 +79,7 @@ func (s Suite) Run(t *testing.T) {
 	t.Run("Deprovision", s.testDeprovision)
 	t.Run("DeprovisionUnknown", s.testDeprovisionUnknown)
 	t.Run("ChangePlan", s.testChangePlan)
+	t.Run("Describe", s.testDescribe)
 }
 
 func (s Suite) testShape(t *testing.T) {
@@ -242,5 +243,41 @@ func (s Suite) testChangePlan(t *testing.T) {
 	}
 	if _, err := pc.ChangePlan(s.ctx(t), "never-provisioned", s.Plans[0]); !errors.Is(err, addons.ErrNotFound) {
 		t.Errorf("ChangePlan(unknown id) = %v, want ErrNotFound", err)
+	}
+}
+
+func (s Suite) testDescribe(t *testing.T) {
+	d, ok := s.Provider.(addons.Describer)
+	if !ok {
+		t.Skip("provider does not describe resources")
+	}
+	res := s.provision(t, requestID(9), s.Plans[0])
+	facts, err := d.Describe(s.ctx(t), res.ID)
+	if err != nil {
+		t.Fatalf("Describe: %v", err)
+	}
+	if len(facts) == 0 {
+		t.Fatal("Describe returned no facts")
+	}
+	seen := map[string]bool{}
+	for i, f := range facts {
+		if strings.TrimSpace(f.Name) == "" {
+			t.Errorf("fact %d has an empty name (values %q)", i, f.Values)
+		}
+		if seen[f.Name] {
+			t.Errorf("fact %q appears twice", f.Name)
+		}
+		seen[f.Name] = true
+	}
+	for _, id := range []string{"never-provisioned", "r0000000000000000000000000"} {
+		if _, err := d.Describe(s.ctx(t), id); !errors.Is(err, addons.ErrNotFound) {
+			t.Errorf("Describe(%q) = %v, want an error wrapping ErrNotFound", id, err)
+		}
+	}
+	if err := s.Provider.Deprovision(s.ctx(t), res.ID); err != nil {
+		t.Fatalf("Deprovision: %v", err)
+	}
+	if _, err := d.Describe(s.ctx(t), res.ID); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("Describe of a deprovisioned resource = %v, want an error wrapping ErrNotFound", err)
 	}
 }

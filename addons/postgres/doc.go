@@ -29,6 +29,14 @@
 // add-on's role, so they use one of its plan's connections, and get the
 // password through PGPASSWORD, never argv.
 //
+// Describe reports the rows of heroku pg:info: Status, Connections
+// ("1/5": backends on the database / the role's limit), PG Version, Data
+// Size ("7.2 MB", with " / 1 GB (0.70%)" when the plan sets
+// Limits.Bytes), Tables, and Fork/Follow and Rollback ("Unsupported").
+// It counts tables connected as the add-on's own role, never as the
+// admin inside a database the add-on controls; at the plan's connection
+// limit that row reads "unknown (all connections in use)".
+//
 // Limits.Connections is enforced; Limits.Bytes is not (PostgreSQL has no
 // per-database size quota).
 package postgres

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/dynokit/dynokit/addons"
 	"github.com/dynokit/dynokit/addons/postgres"
@@ -21,4 +22,18 @@ func Example() {
 	}
 	fmt.Println(res.ID == postgres.ResourceID("01234567-89ab-cdef-0123-456789abcdef"), res.Config.Names())
 	_ = p.Deprovision(ctx, res.ID)
+}
+
+// The rows of heroku pg:info for one add-on. (Needs a server, so it is
+// compiled but not run.)
+func ExampleProvider_Describe() {
+	p := &postgres.Provider{AdminURL: "postgres://postgres:admin-password@127.0.0.1:5432/postgres"}
+	facts, err := p.Describe(context.Background(), postgres.ResourceID("01234567-89ab-cdef-0123-456789abcdef"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, f := range facts {
+		fmt.Printf("%-12s %s\n", f.Name+":", strings.Join(f.Values, ", ")) // Connections: 1/5, Data Size: 7.2 MB, …
+	}
 }

@@ -20,6 +20,12 @@
 // addons.ErrNotFound. ChangePlan records the new plan: Redis has no
 // per-user memory or connection limits, so plan Limits are not enforced.
 //
+// Describe reports rows in the style of heroku redis:info: Status,
+// Version (the server's), Keys (SCAN MATCH over the prefix in steps of
+// 1000, never KEYS), Connections (CLIENT LIST lines of the add-on's
+// user), and Maxmemory (the eviction policy) and Persistence from CONFIG
+// GET; rows the admin user may not read are left out.
+//
 // The ACL lives in the server's memory: a server without an aclfile
 // loses the users when it restarts. Persisting them (aclfile + ACL SAVE)
 // is the server operator's choice and is not done here.
