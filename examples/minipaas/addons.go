@@ -203,6 +203,15 @@ func (p stableProvider) ChangePlan(ctx context.Context, resourceID, plan string)
 	return pc.ChangePlan(ctx, resourceID, plan)
 }
 
+// Describe passes reports through (pg:info, redis:info; datainfo.go).
+func (p stableProvider) Describe(ctx context.Context, resourceID string) ([]addons.Fact, error) {
+	d, ok := p.Provider.(addons.Describer)
+	if !ok {
+		return nil, fmt.Errorf("this service cannot describe its resources: %w", addons.ErrDescribeUnsupported)
+	}
+	return d.Describe(ctx, resourceID)
+}
+
 // Plans keeps the catalog's check of plans against the provider.
 func (p stableProvider) Plans() []addons.Plan {
 	if l, ok := p.Provider.(addons.PlanLister); ok {
@@ -784,6 +793,7 @@ func (a *api) addonRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /actions/addon-attachments/resolve", a.resolveAttachment)
 	h("GET /addon-services", a.listServices)
 	h("GET /addon-services/{service}/plans", a.listPlans)
+	a.dataRoutes(h)
 }
 
 type billedPrice struct {

@@ -378,6 +378,31 @@ func TestAddons(t *testing.T) {
 				t.Errorf("heroku pg:psql: %v %s", err, res)
 			}
 		}
+		// pg:info and redis:info ask the Data API (HEROKU_DATA_HOST), which
+		// minipaas serves on its API listener with the providers' reports.
+		dataCLI := *cli
+		dataCLI.Env = append(slices.Clone(cli.Env), "HEROKU_DATA_HOST=127.0.0.1")
+		if conn, err := pgx.Connect(ctx, url); err != nil {
+			t.Errorf("connect with DATABASE_URL: %v", err)
+		} else {
+			if _, err := conn.Exec(ctx, "CREATE TABLE orders (n int); CREATE TABLE items (n int)"); err != nil {
+				t.Errorf("create tables: %v", err)
+			}
+			conn.Close(ctx)
+		}
+		res, err := dataCLI.Run(ctx, "pg:info", "-a", app)
+		if err != nil || res.ExitCode != 0 {
+			t.Errorf("heroku pg:info: %v %s", err, res)
+		}
+		t.Logf("$ heroku pg:info -a %s\n%s", app, res.Stdout)
+		expectIn(t, res.Stdout, "=== DATABASE_URL", "Plan:", "Essential 0", "Status:", "Available", "PG Version:", "Tables:", "2", "Data Size:", "Add-on:", cliAddon.Name)
+		res, err = dataCLI.Run(ctx, "redis:info", "-a", app)
+		if err != nil || res.ExitCode != 0 {
+			t.Errorf("heroku redis:info: %v %s", err, res)
+		}
+		t.Logf("$ heroku redis:info -a %s\n%s", app, res.Stdout)
+		expectIn(t, res.Stdout, rdAddon.Name, "Plan:", "Mini", "Keys:", "Version:")
+
 		// addons:upgrade changes the plan: the connection limit follows,
 		// the credentials (so the config, and the dynos) stay.
 		n := len(m.releases(app))

@@ -1,0 +1,95 @@
+package main
+
+// The part of Heroku's Data API that heroku pg:info and redis:info read:
+// a list of {name, values} rows per database, which the add-on's provider
+// reports live (addons.Describer) and minipaas completes with the plan and
+// the creation time. The CLI sends these requests to HEROKU_DATA_HOST (a
+// host name; the scheme and port stay HEROKU_HOST's), so with
+// HEROKU_DATA_HOST=127.0.0.1 they reach the API listener with the API key.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/dynokit/dynokit/addons"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+)
+
+func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
+	h("GET /client/v11/databases/{addon}", a.databaseInfo(servicePostgres))
+	h("GET /redis/v0/databases/{addon}", a.databaseInfo(serviceRedis))
+}
+
+// infoRow is one row of pg:info or redis:info.
+type infoRow struct {
+	Name   string   `json:"name"`
+	Values []string `json:"values"`
+}
+
+type databaseInfoJSON struct {
+	AddonID     string    `json:"addon_id"`
+	Name        string    `json:"name"`
+	Plan        string    `json:"plan"`
+	CreatedAt   string    `json:"created_at"`
+	ResourceURL string    `json:"resource_url"`
+	Info        []infoRow `json:"info"`
+}
+
+// databaseInfo answers the Data API's info of one add-on of service (by
+// id, as pg:info asks, or name, as redis:info does).
+func (a *api) databaseInfo(service string) platformapi.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		v, err := a.findAddon("", r.PathValue("addon"))
+		if err != nil {
+			return err
+		}
+		if v.rec.Service != service {
+			return platformapi.NotFound("database", r.PathValue("addon"))
+		}
+		facts, err := a.addons.m.Describe(ctx, v.rec.Name)
+		switch {
+		case errors.Is(err, addons.ErrNotFound):
+			// pg:info then says the database is not provisioned yet.
+			return platformapi.NotFound("database", v.rec.Name)
+		case errors.Is(err, addons.ErrDescribeUnsupported):
+			return platformapi.Errorf(http.StatusUnprocessableEntity, platformapi.IDInvalidParams, "%s cannot report on %s", service, v.rec.Name)
+		case err != nil:
+			return a.addons.apiError(err, "describe "+v.rec.Name)
+		}
+		j := databaseInfoJSON{
+			AddonID: v.rec.ID, Name: v.rec.Name, Plan: v.rec.Service + ":" + v.rec.Plan,
+			CreatedAt: rfc3339(v.rec.CreatedAt), ResourceURL: a.resourceURL(ctx, v),
+		}
+		j.Info = append(j.Info, infoRow{Name: "Plan", Values: []string{planTitle(v.rec.Plan)}})
+		for _, f := range facts {
+			j.Info = append(j.Info, infoRow{Name: f.Name, Values: append([]string{}, f.Values...)})
+		}
+		j.Info = append(j.Info, infoRow{Name: "Created", Values: []string{v.rec.CreatedAt.UTC().Format("2006-01-02 15:04 UTC")}})
+		platformapi.WriteJSON(w, http.StatusOK, j)
+		return nil
+	}
+}
+
+// resourceURL is the add-on's URL as its billing app's config holds it,
+// which pg:info matches against the config to name the database's vars.
+func (a *api) resourceURL(ctx context.Context, v addonView) string {
+	cfg, err := a.p.Config(ctx, v.rec.App)
+	if err != nil {
+		return ""
+	}
+	return cfg[v.rec.Attachment+"_URL"]
+}
+
+// planTitle is a plan as Heroku titles it: "essential-0" → "Essential 0".
+func planTitle(plan string) string {
+	words := strings.Split(plan, "-")
+	for i, w := range words {
+		if w != "" {
+			words[i] = strings.ToUpper(w[:1]) + w[1:]
+		}
+	}
+	return strings.Join(words, " ")
+}
