@@ -100,9 +100,30 @@ type addonService struct {
 	drains  *logDrains
 	log     *slog.Logger
 
+	// changed, when set, hears of every add-on created, moved to another
+	// plan or destroyed, and every attachment made or removed (webhooks).
+	// It must not block.
+	changed func(ctx context.Context, ev addonEvent)
+
 	mu      sync.Mutex
 	records map[string]addonRecord // by add-on name
 	busy    map[string]bool        // add-ons being destroyed
+}
+
+// addonEvent is a change to an add-on or one of its attachments, for the
+// app it concerns: the billing app (add-on events) or the attached app
+// (attachment events, Attachment set).
+type addonEvent struct {
+	Action     string // platform.ActionCreate, ActionUpdate or ActionDestroy
+	Addon      addonView
+	App        string
+	Attachment *addons.Attachment
+}
+
+func (s *addonService) notify(ctx context.Context, ev addonEvent) {
+	if s.changed != nil {
+		s.changed(ctx, ev)
+	}
 }
 
 // newAddonService builds the catalog from the admin URLs (either may be
@@ -483,6 +504,7 @@ func (s *addonService) create(ctx context.Context, app, plan, name, as string, o
 		// Restore would still find it (state provisioning); say so.
 		s.log.Warn("minipaas: add-on record", "addon", name, "err", err)
 	}
+	s.notify(ctx, addonEvent{Action: platform.ActionCreate, Addon: s.view(rec), App: rec.App})
 	return rec, nil
 }
 
@@ -519,6 +541,7 @@ func (s *addonService) changePlan(ctx context.Context, name, plan string) (addon
 	if err := s.putRecord(context.WithoutCancel(ctx), rec); err != nil {
 		return addonRecord{}, err
 	}
+	s.notify(ctx, addonEvent{Action: platform.ActionUpdate, Addon: s.view(rec), App: rec.App})
 	return rec, nil
 }
 
@@ -555,6 +578,7 @@ func (s *addonService) attach(ctx context.Context, name, app, as string) (addons
 	if err := s.putRecord(context.WithoutCancel(ctx), rec); err != nil {
 		return addons.Attachment{}, err
 	}
+	s.notify(ctx, addonEvent{Action: platform.ActionCreate, Addon: s.view(rec), App: app, Attachment: &at})
 	return at, nil
 }
 
@@ -573,6 +597,12 @@ func (s *addonService) detach(ctx context.Context, name, app, as string) error {
 		}
 		return platformapi.NotFound("add-on attachment", as)
 	}
+	var detached *addons.Attachment
+	for _, at := range s.m.Attachments(app) {
+		if at.Name == as {
+			detached = &at
+		}
+	}
 	if err := s.m.Detach(ctx, app, as); err != nil {
 		return s.apiError(err, "detach "+as+" from "+app)
 	}
@@ -580,7 +610,13 @@ func (s *addonService) detach(ctx context.Context, name, app, as string) error {
 	rec = s.records[name]
 	rec.Shared = slices.DeleteFunc(slices.Clone(rec.Shared), func(sh sharedAttachment) bool { return sh.is(app, as) })
 	s.mu.Unlock()
-	return s.putRecord(context.WithoutCancel(ctx), rec)
+	if err := s.putRecord(context.WithoutCancel(ctx), rec); err != nil {
+		return err
+	}
+	if detached != nil {
+		s.notify(ctx, addonEvent{Action: platform.ActionDestroy, Addon: s.view(rec), App: app, Attachment: detached})
+	}
+	return nil
 }
 
 // destroy removes an add-on: its vars leave the app (a release), then the
@@ -613,12 +649,15 @@ func (s *addonService) destroy(ctx context.Context, name string) error {
 	if err := s.putRecord(ctx, marked); err != nil {
 		return err
 	}
+	gone := s.view(rec)
 	if err := s.m.Destroy(ctx, name); err != nil {
 		if perr := s.putRecord(context.WithoutCancel(ctx), rec); perr != nil {
 			s.log.Warn("minipaas: add-on record", "addon", name, "err", perr)
 		}
 		return s.apiError(err, "destroy add-on "+name)
 	}
+	gone.rec.State = "deprovisioned"
+	s.notify(ctx, addonEvent{Action: platform.ActionDestroy, Addon: gone, App: rec.App})
 	return s.deleteRecord(context.WithoutCancel(ctx), name)
 }
 

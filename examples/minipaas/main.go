@@ -327,6 +327,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		return err
 	}
 	apiState.webhooks.appJSON = func(app platform.App) any { return apiState.appJSONAt(apiLn.Addr().String(), app) }
+	ad.changed = func(ctx context.Context, ev addonEvent) { apiState.webhooks.onAddon(ctx, apiState, ev) }
 	if o.webhookRetry != nil {
 		apiState.webhooks.retry = o.webhookRetry
 	}

@@ -28,8 +28,8 @@ import (
 
 // App webhooks (heroku webhooks:add, webhooks, webhooks:remove,
 // webhooks:deliveries): an app's changes are POSTed to the URLs that
-// subscribed to their kind (api:app, api:release, api:build,
-// api:formation, api:domain, dyno),
+// subscribed to their kind (api:app, api:addon, api:addon-attachment,
+// api:release, api:build, api:formation, api:domain, dyno),
 // signed with the webhook's secret in Heroku-Webhook-Hmac-SHA256 (base64
 // HMAC-SHA256 of the body). Level notify makes one attempt; sync retries
 // with backoff until a 2xx or the retries run out. Webhooks are kept in
@@ -39,13 +39,22 @@ import (
 // webhookKinds maps the event kinds subscribers include to the platform's
 // resources.
 var webhookKinds = map[string]string{
-	"api:app":       platform.ResourceApp,
-	"api:release":   platform.ResourceRelease,
-	"api:build":     platform.ResourceBuild,
-	"api:formation": platform.ResourceFormation,
-	"api:domain":    platform.ResourceDomain,
-	"dyno":          platform.ResourceDyno,
+	"api:app":              platform.ResourceApp,
+	"api:addon":            resourceAddon,
+	"api:addon-attachment": resourceAttachment,
+	"api:release":          platform.ResourceRelease,
+	"api:build":            platform.ResourceBuild,
+	"api:formation":        platform.ResourceFormation,
+	"api:domain":           platform.ResourceDomain,
+	"dyno":                 platform.ResourceDyno,
 }
+
+// The resources of add-on events, which minipaas's add-on service makes
+// (the platform has no add-ons).
+const (
+	resourceAddon      = "addon"
+	resourceAttachment = "addon-attachment"
+)
 
 func webhookKindNames() string { return strings.Join(slices.Sorted(maps.Keys(webhookKinds)), ", ") }
 
@@ -137,14 +146,7 @@ func (w *webhookService) onEvent(e platform.AppEvent) {
 			include = k
 		}
 	}
-	w.mu.Lock()
-	var subs []webhookRecord
-	for _, h := range w.hook {
-		if h.AppID == e.AppID && slices.Contains(h.Include, include) {
-			subs = append(subs, h)
-		}
-	}
-	w.mu.Unlock()
+	subs := w.subscribers(e.AppID, include)
 	if len(subs) == 0 {
 		return
 	}
@@ -153,15 +155,72 @@ func (w *webhookService) onEvent(e platform.AppEvent) {
 		w.log.Error("webhook payload", "app", e.App, "resource", e.Resource, "err", err)
 		return
 	}
+	w.publish(e.AppID, include, subs, payload)
+}
+
+// subscribers are the webhooks of the app with ID appID that include kind.
+func (w *webhookService) subscribers(appID, include string) []webhookRecord {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var subs []webhookRecord
+	for _, h := range w.hook {
+		if h.AppID == appID && slices.Contains(h.Include, include) {
+			subs = append(subs, h)
+		}
+	}
+	return subs
+}
+
+// onAddon is the add-on service's changed hook: api:addon events for the
+// billing app, api:addon-attachment events for the attached app, with
+// the add-on or the attachment in the API's JSON (a.addonToJSON,
+// a.attachmentsOf).
+func (w *webhookService) onAddon(ctx context.Context, a *api, ev addonEvent) {
+	app, err := w.p.App(ctx, ev.App)
+	if err != nil {
+		return
+	}
+	include, resource := "api:addon", resourceAddon
+	if ev.Attachment != nil {
+		include, resource = "api:addon-attachment", resourceAttachment
+	}
+	subs := w.subscribers(app.ID, include)
+	if len(subs) == 0 {
+		return
+	}
+	var data any = a.addonToJSON(ctx, ev.Addon)
+	if ev.Attachment != nil {
+		j := attachmentJSON{
+			ID:        nameUUID("addon-attachment", ev.Addon.rec.ID, ev.Attachment.App, ev.Attachment.Name),
+			Name:      ev.Attachment.Name,
+			App:       ref{ID: app.ID, Name: app.Name},
+			CreatedAt: rfc3339(time.Now()), UpdatedAt: rfc3339(time.Now()),
+			ConfigVars: append([]string{}, ev.Attachment.ConfigNames...),
+		}
+		j.Addon.ID, j.Addon.Name, j.Addon.App = ev.Addon.rec.ID, ev.Addon.rec.Name, a.appRef(ctx, ev.Addon.rec.App)
+		j.Addon.Plan = ref{ID: nameUUID("plan", ev.Addon.rec.Service, ev.Addon.rec.Plan), Name: ev.Addon.rec.Service + ":" + ev.Addon.rec.Plan}
+		data = j
+	}
+	payload, err := envelope(resource, ev.Action, platform.UserOf(ctx), time.Now().UTC(), data, nil)
+	if err != nil {
+		w.log.Error("webhook payload", "app", app.Name, "resource", resource, "err", err)
+		return
+	}
+	w.publish(app.ID, include, subs, payload)
+}
+
+// publish records an event of the app with ID appID and delivers it to
+// subs in the background.
+func (w *webhookService) publish(appID, include string, subs []webhookRecord, payload json.RawMessage) {
 	now := time.Now().UTC()
 	ev := &webhookEvent{ID: platformapi.NewUUID(), Include: include, Payload: payload, CreatedAt: now}
 	w.mu.Lock()
-	w.evs[e.AppID] = keepLast(append(w.evs[e.AppID], ev))
+	w.evs[appID] = keepLast(append(w.evs[appID], ev))
 	var ds []*webhookDelivery
 	for _, h := range subs {
 		d := &webhookDelivery{ID: platformapi.NewUUID(), EventID: ev.ID, Include: include, WebhookID: h.ID, Level: h.Level,
 			Status: "pending", CreatedAt: now, UpdatedAt: now}
-		w.dels[e.AppID] = keepLast(append(w.dels[e.AppID], d))
+		w.dels[appID] = keepLast(append(w.dels[appID], d))
 		ds = append(ds, d)
 	}
 	w.mu.Unlock()
@@ -206,21 +265,29 @@ func (w *webhookService) payload(e platform.AppEvent) (json.RawMessage, error) {
 	default:
 		return nil, errors.New("event without a resource")
 	}
-	actor := e.Actor
+	return envelope(e.Resource, e.Action, e.Actor, e.Time, data, previous)
+}
+
+// envelope is a webhook event's body, as Heroku's: the resource's data in
+// the Platform API's JSON and what changed.
+func envelope(resource, action, actor string, at time.Time, data any, previous map[string]any) (json.RawMessage, error) {
 	if actor == "" || !strings.Contains(actor, "@") {
 		actor = accountEmail
 	}
+	if previous == nil {
+		previous = map[string]any{}
+	}
 	return json.Marshal(map[string]any{
-		"action":        e.Action,
+		"action":        action,
 		"actor":         owner{ID: accountID, Email: actor},
-		"created_at":    rfc3339(e.Time),
+		"created_at":    rfc3339(at),
 		"data":          data,
 		"id":            platformapi.NewUUID(),
 		"previous_data": previous,
 		"published_at":  rfc3339(time.Now()),
-		"resource":      e.Resource,
+		"resource":      resource,
 		"sequence":      nil,
-		"updated_at":    rfc3339(e.Time),
+		"updated_at":    rfc3339(at),
 		"version":       "application/vnd.heroku+json; version=3",
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -190,4 +191,71 @@ func TestWebhooks(t *testing.T) {
 			t.Errorf("POST webhooks %s: %d %s; want 422 with %q", body, code, got, msg)
 		}
 	}
+}
+
+// TestAddonWebhooks: api:addon deliveries for the billing app (created,
+// plan changed, destroyed) and api:addon-attachment ones for the attached
+// app (attached, detached), with the add-on or attachment in the API's
+// JSON.
+func TestAddonWebhooks(t *testing.T) {
+	token, err := newToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := startMinipaasWith(t, filepath.Join(t.TempDir(), "data"), token, "-redis-url", startRedis(t))
+	recv := newHookReceiver(t)
+	for _, app := range []string{"billed", "borrower"} {
+		if code := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); code != http.StatusCreated {
+			t.Fatalf("create %s: %d", app, code)
+		}
+		body := `{"include":["api:addon","api:addon-attachment"],"level":"notify","url":"` + recv.srv.URL + `/` + app + `"}`
+		if code := m.api("POST", "/apps/"+app+"/webhooks", body, nil); code != http.StatusCreated {
+			t.Fatalf("webhook on %s: %d", app, code)
+		}
+	}
+	var redis addonOut
+	if code := m.api("POST", "/apps/billed/addons", `{"plan":"heroku-redis:mini"}`, &redis); code != http.StatusCreated {
+		t.Fatalf("create redis: %d", code)
+	}
+	name := func(d hookDelivery, key string) any {
+		if sub, ok := d.Data[key].(map[string]any); ok {
+			return sub["name"]
+		}
+		return nil
+	}
+	recv.wait(t, "the add-on created", func(d hookDelivery) bool {
+		return d.Resource == "addon" && d.Action == "create" && d.Data["name"] == redis.Name &&
+			name(d, "addon_service") == "heroku-redis" && name(d, "app") == "billed" && d.Metadata.Event.Include == "api:addon"
+	})
+	if code := m.api("POST", "/addon-attachments", `{"addon":{"name":"`+redis.Name+`"},"app":{"name":"borrower"},"name":"cache"}`, nil); code != http.StatusCreated {
+		t.Fatalf("attach: %d", code)
+	}
+	recv.wait(t, "the attachment made", func(d hookDelivery) bool {
+		return d.Resource == "addon-attachment" && d.Action == "create" && d.Data["name"] == "CACHE" && name(d, "app") == "borrower" &&
+			name(d, "addon") == redis.Name && d.Metadata.Event.Include == "api:addon-attachment"
+	})
+	if code := m.api("PATCH", "/apps/billed/addons/"+redis.Name, `{"plan":{"name":"heroku-redis:premium-0"}}`, nil); code != http.StatusOK {
+		t.Fatalf("change plan: %d", code)
+	}
+	recv.wait(t, "the plan changed", func(d hookDelivery) bool {
+		return d.Resource == "addon" && d.Action == "update" && name(d, "plan") == "heroku-redis:premium-0"
+	})
+	var atts []struct{ ID, Name string }
+	m.api("GET", "/apps/borrower/addon-attachments", "", &atts)
+	for _, at := range atts {
+		if at.Name == "CACHE" {
+			if code := m.api("DELETE", "/addon-attachments/"+at.ID, "", nil); code != http.StatusOK {
+				t.Fatalf("detach: %d", code)
+			}
+		}
+	}
+	recv.wait(t, "the attachment removed", func(d hookDelivery) bool {
+		return d.Resource == "addon-attachment" && d.Action == "destroy" && d.Data["name"] == "CACHE" && name(d, "app") == "borrower"
+	})
+	if code := m.api("DELETE", "/apps/billed/addons/"+redis.Name, "", nil); code != http.StatusOK {
+		t.Fatalf("destroy: %d", code)
+	}
+	recv.wait(t, "the add-on destroyed", func(d hookDelivery) bool {
+		return d.Resource == "addon" && d.Action == "destroy" && d.Data["name"] == redis.Name && d.Data["state"] == "deprovisioned"
+	})
 }

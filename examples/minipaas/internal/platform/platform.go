@@ -419,8 +419,14 @@ func WithUser(ctx context.Context, user string) context.Context {
 	return context.WithValue(ctx, userKey{}, user)
 }
 
+// UserOf returns the user WithUser put in ctx, or "".
+func UserOf(ctx context.Context) string {
+	u, _ := ctx.Value(userKey{}).(string)
+	return u
+}
+
 func (p *Platform) userOf(ctx context.Context) string {
-	if u, ok := ctx.Value(userKey{}).(string); ok && u != "" {
+	if u := UserOf(ctx); u != "" {
 		return u
 	}
 	return p.cfg.User
