@@ -939,19 +939,24 @@ func (a *api) attachmentsOf(ctx context.Context, v addonView) []attachmentJSON {
 	}
 	var out []attachmentJSON
 	for _, at := range v.addon.Attachments {
-		j := attachmentJSON{
-			ID:        nameUUID("addon-attachment", v.rec.ID, at.App, at.Name),
-			Name:      at.Name,
-			App:       a.appRef(ctx, at.App),
-			CreatedAt: rfc3339(v.rec.CreatedAt),
-			UpdatedAt: rfc3339(v.rec.CreatedAt),
-		}
-		j.Addon.ID, j.Addon.Name, j.Addon.App = v.rec.ID, v.rec.Name, a.appRef(ctx, v.rec.App)
-		j.Addon.Plan = ref{ID: nameUUID("plan", v.rec.Service, v.rec.Plan), Name: v.rec.Service + ":" + v.rec.Plan}
-		j.ConfigVars = append([]string{}, at.ConfigNames...)
-		out = append(out, j)
+		out = append(out, a.attachmentToJSON(ctx, v, at))
 	}
 	return out
+}
+
+// attachmentToJSON is one attachment of v in the API's JSON.
+func (a *api) attachmentToJSON(ctx context.Context, v addonView, at addons.Attachment) attachmentJSON {
+	j := attachmentJSON{
+		ID:        nameUUID("addon-attachment", v.rec.ID, at.App, at.Name),
+		Name:      at.Name,
+		App:       a.appRef(ctx, at.App),
+		CreatedAt: rfc3339(v.rec.CreatedAt),
+		UpdatedAt: rfc3339(v.rec.CreatedAt),
+	}
+	j.Addon.ID, j.Addon.Name, j.Addon.App = v.rec.ID, v.rec.Name, a.appRef(ctx, v.rec.App)
+	j.Addon.Plan = ref{ID: nameUUID("plan", v.rec.Service, v.rec.Plan), Name: v.rec.Service + ":" + v.rec.Plan}
+	j.ConfigVars = append([]string{}, at.ConfigNames...)
+	return j
 }
 
 // listAddons serves GET /addons and, for one app, GET /apps/{app}/addons.

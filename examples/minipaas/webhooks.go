@@ -190,16 +190,7 @@ func (w *webhookService) onAddon(ctx context.Context, a *api, ev addonEvent) {
 	}
 	var data any = a.addonToJSON(ctx, ev.Addon)
 	if ev.Attachment != nil {
-		j := attachmentJSON{
-			ID:        nameUUID("addon-attachment", ev.Addon.rec.ID, ev.Attachment.App, ev.Attachment.Name),
-			Name:      ev.Attachment.Name,
-			App:       ref{ID: app.ID, Name: app.Name},
-			CreatedAt: rfc3339(time.Now()), UpdatedAt: rfc3339(time.Now()),
-			ConfigVars: append([]string{}, ev.Attachment.ConfigNames...),
-		}
-		j.Addon.ID, j.Addon.Name, j.Addon.App = ev.Addon.rec.ID, ev.Addon.rec.Name, a.appRef(ctx, ev.Addon.rec.App)
-		j.Addon.Plan = ref{ID: nameUUID("plan", ev.Addon.rec.Service, ev.Addon.rec.Plan), Name: ev.Addon.rec.Service + ":" + ev.Addon.rec.Plan}
-		data = j
+		data = a.attachmentToJSON(ctx, ev.Addon, *ev.Attachment)
 	}
 	payload, err := envelope(resource, ev.Action, platform.UserOf(ctx), time.Now().UTC(), data, nil)
 	if err != nil {
