@@ -561,7 +561,9 @@ func (a *api) addSNIEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := c.syncLocked(r.Context(), app); err != nil {
 		return apiError(err)
 	}
-	platformapi.WriteJSON(w, http.StatusCreated, c.json(r.Context(), app, e))
+	j := c.json(r.Context(), app, e)
+	a.webhooks.send(r.Context(), app, "api:sni-endpoint", resourceSNIEndpoint, platform.ActionCreate, j)
+	platformapi.WriteJSON(w, http.StatusCreated, j)
 	return nil
 }
 
@@ -577,7 +579,9 @@ func (a *api) getSNIEndpoint(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return a.uploadedEndpoint(r, func(app platform.App, c *certService, e *sniEndpoint) error {
-		platformapi.WriteJSON(w, http.StatusOK, c.json(r.Context(), app, e))
+		j := c.json(r.Context(), app, e)
+		a.webhooks.send(r.Context(), app, "api:sni-endpoint", resourceSNIEndpoint, platform.ActionUpdate, j)
+		platformapi.WriteJSON(w, http.StatusOK, j)
 		return nil
 	})
 }
@@ -662,6 +666,7 @@ func (a *api) removeSNIEndpoint(w http.ResponseWriter, r *http.Request) error {
 		if err := c.syncLocked(r.Context(), app); err != nil {
 			return apiError(err)
 		}
+		a.webhooks.send(r.Context(), app, "api:sni-endpoint", resourceSNIEndpoint, platform.ActionDestroy, j)
 		platformapi.WriteJSON(w, http.StatusOK, j)
 		return nil
 	})

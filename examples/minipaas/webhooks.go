@@ -29,7 +29,8 @@ import (
 // App webhooks (heroku webhooks:add, webhooks, webhooks:remove,
 // webhooks:deliveries): an app's changes are POSTed to the URLs that
 // subscribed to their kind (api:app, api:addon, api:addon-attachment,
-// api:release, api:build, api:formation, api:domain, dyno),
+// api:release, api:build, api:formation, api:domain, api:sni-endpoint,
+// dyno),
 // signed with the webhook's secret in Heroku-Webhook-Hmac-SHA256 (base64
 // HMAC-SHA256 of the body). Level notify makes one attempt; sync retries
 // with backoff until a 2xx or the retries run out. Webhooks are kept in
@@ -42,6 +43,7 @@ var webhookKinds = map[string]string{
 	"api:app":              platform.ResourceApp,
 	"api:addon":            resourceAddon,
 	"api:addon-attachment": resourceAttachment,
+	"api:sni-endpoint":     resourceSNIEndpoint,
 	"api:release":          platform.ResourceRelease,
 	"api:build":            platform.ResourceBuild,
 	"api:formation":        platform.ResourceFormation,
@@ -49,11 +51,12 @@ var webhookKinds = map[string]string{
 	"dyno":                 platform.ResourceDyno,
 }
 
-// The resources of add-on events, which minipaas's add-on service makes
-// (the platform has no add-ons).
+// The resources of the events minipaas makes itself (the platform has no
+// add-ons or certificates).
 const (
-	resourceAddon      = "addon"
-	resourceAttachment = "addon-attachment"
+	resourceAddon       = "addon"
+	resourceAttachment  = "addon-attachment"
+	resourceSNIEndpoint = "sni-endpoint"
 )
 
 func webhookKindNames() string { return strings.Join(slices.Sorted(maps.Keys(webhookKinds)), ", ") }
@@ -173,26 +176,31 @@ func (w *webhookService) subscribers(appID, include string) []webhookRecord {
 
 // onAddon is the add-on service's changed hook: api:addon events for the
 // billing app, api:addon-attachment events for the attached app, with
-// the add-on or the attachment in the API's JSON (a.addonToJSON,
-// a.attachmentsOf).
+// the add-on or the attachment in the API's JSON.
 func (w *webhookService) onAddon(ctx context.Context, a *api, ev addonEvent) {
 	app, err := w.p.App(ctx, ev.App)
 	if err != nil {
 		return
 	}
-	include, resource := "api:addon", resourceAddon
 	if ev.Attachment != nil {
-		include, resource = "api:addon-attachment", resourceAttachment
+		w.send(ctx, app, "api:addon-attachment", resourceAttachment, ev.Action, a.attachmentToJSON(ctx, ev.Addon, *ev.Attachment))
+		return
+	}
+	w.send(ctx, app, "api:addon", resourceAddon, ev.Action, a.addonToJSON(ctx, ev.Addon))
+}
+
+// send delivers an event about resource, which minipaas (not the
+// platform) changed, to app's webhooks that include kind. data is the
+// resource in the API's JSON. A nil w sends nothing.
+func (w *webhookService) send(ctx context.Context, app platform.App, include, resource, action string, data any) {
+	if w == nil {
+		return
 	}
 	subs := w.subscribers(app.ID, include)
 	if len(subs) == 0 {
 		return
 	}
-	var data any = a.addonToJSON(ctx, ev.Addon)
-	if ev.Attachment != nil {
-		data = a.attachmentToJSON(ctx, ev.Addon, *ev.Attachment)
-	}
-	payload, err := envelope(resource, ev.Action, platform.UserOf(ctx), time.Now().UTC(), data, nil)
+	payload, err := envelope(resource, action, platform.UserOf(ctx), time.Now().UTC(), data, nil)
 	if err != nil {
 		w.log.Error("webhook payload", "app", app.Name, "resource", resource, "err", err)
 		return

@@ -208,7 +208,7 @@ func TestAddonWebhooks(t *testing.T) {
 		if code := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); code != http.StatusCreated {
 			t.Fatalf("create %s: %d", app, code)
 		}
-		body := `{"include":["api:addon","api:addon-attachment"],"level":"notify","url":"` + recv.srv.URL + `/` + app + `"}`
+		body := `{"include":["api:addon","api:addon-attachment","api:sni-endpoint"],"level":"notify","url":"` + recv.srv.URL + `/` + app + `"}`
 		if code := m.api("POST", "/apps/"+app+"/webhooks", body, nil); code != http.StatusCreated {
 			t.Fatalf("webhook on %s: %d", app, code)
 		}
@@ -257,5 +257,22 @@ func TestAddonWebhooks(t *testing.T) {
 	}
 	recv.wait(t, "the add-on destroyed", func(d hookDelivery) bool {
 		return d.Resource == "addon" && d.Action == "destroy" && d.Data["name"] == redis.Name && d.Data["state"] == "deprovisioned"
+	})
+
+	// Uploaded certificates (api:sni-endpoint), without their keys.
+	cert := m.addCert("billed", validCert(t, 30, "www.billed.test"))
+	got := recv.wait(t, "the certificate added", func(d hookDelivery) bool {
+		return d.Resource == "sni-endpoint" && d.Action == "create" && d.Data["name"] == cert.Name && name(d, "app") == "billed"
+	})
+	for _, d := range got {
+		if strings.Contains(string(d.body), "PRIVATE KEY") {
+			t.Error("a webhook delivery carries a private key")
+		}
+	}
+	if code := m.api("DELETE", "/apps/billed/sni-endpoints/"+cert.Name, "", nil); code != http.StatusOK {
+		t.Fatalf("remove the certificate: %d", code)
+	}
+	recv.wait(t, "the certificate removed", func(d hookDelivery) bool {
+		return d.Resource == "sni-endpoint" && d.Action == "destroy" && d.Data["name"] == cert.Name
 	})
 }
