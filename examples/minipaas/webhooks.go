@@ -33,9 +33,10 @@ import (
 // dyno),
 // signed with the webhook's secret in Heroku-Webhook-Hmac-SHA256 (base64
 // HMAC-SHA256 of the body). Level notify makes one attempt; sync retries
-// with backoff until a 2xx or the retries run out. Webhooks are kept in
-// platform.db; their recent events and deliveries (the last 100 per app)
-// in memory only.
+// with backoff until a 2xx or the retries run out. Webhooks, and their
+// events and deliveries of the last week (at most the last 100 per app),
+// are kept in platform.db; a delivery a stop interrupted is retried from
+// its first attempt at the next start.
 
 // webhookKinds maps the event kinds subscribers include to the platform's
 // resources.
@@ -61,8 +62,12 @@ const (
 
 func webhookKindNames() string { return strings.Join(slices.Sorted(maps.Keys(webhookKinds)), ", ") }
 
-// keptPerApp bounds the events and deliveries remembered per app.
-const keptPerApp = 100
+// keptPerApp bounds the events and deliveries remembered per app, and
+// keptFor their age (Heroku keeps them for a week).
+const (
+	keptPerApp = 100
+	keptFor    = 7 * 24 * time.Hour
+)
 
 type webhookRecord struct {
 	ID            string    `json:"id"`
@@ -78,19 +83,20 @@ type webhookRecord struct {
 
 type webhookEvent struct {
 	ID        string
+	AppID     string
 	Include   string
 	Payload   json.RawMessage
 	CreatedAt time.Time
 }
 
 type webhookDelivery struct {
-	ID, EventID, Include, WebhookID, Level string
-	Status                                 string // pending, retrying, failed, succeeded
-	Attempts                               int
-	LastCode                               int
-	LastError                              string
-	LastAt, NextAt                         time.Time
-	CreatedAt, UpdatedAt                   time.Time
+	ID, AppID, EventID, Include, WebhookID, Level string
+	Status                                        string // pending, retrying, failed, succeeded
+	Attempts                                      int
+	LastCode                                      int
+	LastError                                     string
+	LastAt, NextAt                                time.Time
+	CreatedAt, UpdatedAt                          time.Time
 }
 
 // webhookService delivers app events to webhooks.
@@ -135,7 +141,105 @@ func newWebhookService(ctx context.Context, p *platform.Platform, log *slog.Logg
 		}
 		w.hook[id] = r
 	}
+	if err := w.loadHistory(ctx); err != nil {
+		return nil, err
+	}
 	return w, nil
+}
+
+// loadHistory reads back the recent events and deliveries, drops those
+// past keptFor or keptPerApp, and resumes the deliveries a stop
+// interrupted.
+func (w *webhookService) loadHistory(ctx context.Context) error {
+	cutoff := time.Now().Add(-keptFor)
+	evs, err := loadRecords(ctx, w.p, platform.WebhookEventRecords, cutoff, func(e *webhookEvent) (string, string, time.Time) { return e.AppID, e.ID, e.CreatedAt })
+	if err != nil {
+		return err
+	}
+	dels, err := loadRecords(ctx, w.p, platform.WebhookDeliveryRecords, cutoff, func(d *webhookDelivery) (string, string, time.Time) { return d.AppID, d.ID, d.CreatedAt })
+	if err != nil {
+		return err
+	}
+	w.evs, w.dels = evs, dels
+	for _, ds := range dels {
+		for _, d := range ds {
+			if d.Status != "pending" && d.Status != "retrying" {
+				continue
+			}
+			h, hasHook := w.hook[d.WebhookID]
+			ev := w.event(d.AppID, d.EventID)
+			if !hasHook || ev == nil {
+				d.Status, d.LastError, d.NextAt = "failed", "its webhook or event is gone", time.Time{}
+				w.save(platform.WebhookDeliveryRecords, d.AppID, d.ID, d)
+				continue
+			}
+			w.wg.Go(func() { w.deliver(h, ev, d) })
+		}
+	}
+	return nil
+}
+
+// loadRecords reads the records of kind into per-app lists, oldest first,
+// deleting those older than cutoff or beyond keptPerApp.
+func loadRecords[T any](ctx context.Context, p *platform.Platform, kind platform.RecordKind, cutoff time.Time, of func(*T) (app, id string, at time.Time)) (map[string][]*T, error) {
+	raw, err := p.Records(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]*T{}
+	var stale []string
+	for key, b := range raw {
+		v := new(T)
+		if err := json.Unmarshal(b, v); err != nil {
+			stale = append(stale, key)
+			continue
+		}
+		app, _, at := of(v)
+		if at.Before(cutoff) {
+			stale = append(stale, key)
+			continue
+		}
+		out[app] = append(out[app], v)
+	}
+	for app, l := range out {
+		slices.SortFunc(l, func(a, b *T) int { _, _, ta := of(a); _, _, tb := of(b); return ta.Compare(tb) })
+		if n := len(l) - keptPerApp; n > 0 {
+			for _, v := range l[:n] {
+				_, id, _ := of(v)
+				stale = append(stale, app+"/"+id)
+			}
+			out[app] = slices.Clone(l[n:])
+		}
+	}
+	for _, key := range stale {
+		if err := p.DeleteRecord(ctx, kind, key); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// event finds an event of the app with ID appID (at load, before any
+// other use of w).
+func (w *webhookService) event(appID, id string) *webhookEvent {
+	for _, ev := range w.evs[appID] {
+		if ev.ID == id {
+			return ev
+		}
+	}
+	return nil
+}
+
+// save writes a copy of v (an event or a delivery) as the record of kind
+// keyed by appID/id; a failure is logged: the delivery goes on.
+func (w *webhookService) save(kind platform.RecordKind, appID, id string, v any) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		err = w.p.PutRecord(context.WithoutCancel(w.ctx), kind, appID+"/"+id, b)
+	}
+	if err != nil {
+		w.log.Warn("minipaas: webhook history not saved", "app", appID, "id", id, "err", err)
+	}
 }
 
 func (w *webhookService) close() { w.wg.Wait() }
@@ -212,17 +316,28 @@ func (w *webhookService) send(ctx context.Context, app platform.App, include, re
 // subs in the background.
 func (w *webhookService) publish(appID, include string, subs []webhookRecord, payload json.RawMessage) {
 	now := time.Now().UTC()
-	ev := &webhookEvent{ID: platformapi.NewUUID(), Include: include, Payload: payload, CreatedAt: now}
+	ev := &webhookEvent{ID: platformapi.NewUUID(), AppID: appID, Include: include, Payload: payload, CreatedAt: now}
 	w.mu.Lock()
-	w.evs[appID] = keepLast(append(w.evs[appID], ev))
+	var droppedEv, droppedDel []string
+	w.evs[appID], droppedEv = keepLast(append(w.evs[appID], ev), func(e *webhookEvent) string { return e.ID })
 	var ds []*webhookDelivery
+	var copies []webhookDelivery
 	for _, h := range subs {
-		d := &webhookDelivery{ID: platformapi.NewUUID(), EventID: ev.ID, Include: include, WebhookID: h.ID, Level: h.Level,
+		d := &webhookDelivery{ID: platformapi.NewUUID(), AppID: appID, EventID: ev.ID, Include: include, WebhookID: h.ID, Level: h.Level,
 			Status: "pending", CreatedAt: now, UpdatedAt: now}
-		w.dels[appID] = keepLast(append(w.dels[appID], d))
+		var gone []string
+		w.dels[appID], gone = keepLast(append(w.dels[appID], d), func(d *webhookDelivery) string { return d.ID })
+		droppedDel = append(droppedDel, gone...)
 		ds = append(ds, d)
+		copies = append(copies, *d)
 	}
 	w.mu.Unlock()
+	w.save(platform.WebhookEventRecords, appID, ev.ID, ev)
+	for _, d := range copies {
+		w.save(platform.WebhookDeliveryRecords, appID, d.ID, d)
+	}
+	w.forget(platform.WebhookEventRecords, appID, droppedEv)
+	w.forget(platform.WebhookDeliveryRecords, appID, droppedDel)
 	for i, d := range ds {
 		w.wg.Add(1)
 		go func() {
@@ -232,11 +347,26 @@ func (w *webhookService) publish(appID, include string, subs []webhookRecord, pa
 	}
 }
 
-func keepLast[T any](s []T) []T {
-	if len(s) > keptPerApp {
-		return slices.Clone(s[len(s)-keptPerApp:])
+// keepLast keeps the last keptPerApp of s and returns the IDs of the
+// others.
+func keepLast[T any](s []T, id func(T) string) ([]T, []string) {
+	if len(s) <= keptPerApp {
+		return s, nil
 	}
-	return s
+	var gone []string
+	for _, v := range s[:len(s)-keptPerApp] {
+		gone = append(gone, id(v))
+	}
+	return slices.Clone(s[len(s)-keptPerApp:]), gone
+}
+
+// forget deletes the records of kind of the app with ID appID's ids.
+func (w *webhookService) forget(kind platform.RecordKind, appID string, ids []string) {
+	for _, id := range ids {
+		if err := w.p.DeleteRecord(context.WithoutCancel(w.ctx), kind, appID+"/"+id); err != nil {
+			w.log.Warn("minipaas: webhook history not trimmed", "app", appID, "id", id, "err", err)
+		}
+	}
 }
 
 // payload is the event's body as Heroku sends it, with the resource in
@@ -295,8 +425,7 @@ func envelope(resource, action, actor string, at time.Time, data any, previous m
 // (sync).
 func (w *webhookService) deliver(h webhookRecord, ev *webhookEvent, d *webhookDelivery) {
 	if err := w.sem.Acquire(w.ctx, 1); err != nil {
-		w.update(d, func() { d.Status, d.LastError = "failed", "minipaas stopped before delivery" })
-		return
+		return // stopping: still pending, resumed at the next start
 	}
 	defer w.sem.Release(1)
 	for attempt := 0; ; attempt++ {
@@ -326,8 +455,7 @@ func (w *webhookService) deliver(h webhookRecord, ev *webhookEvent, d *webhookDe
 		case <-t.C:
 		case <-w.ctx.Done():
 			t.Stop()
-			w.update(d, func() { d.Status, d.NextAt = "failed", time.Time{} })
-			return
+			return // stopping: still retrying, resumed at the next start
 		}
 	}
 }
@@ -336,7 +464,9 @@ func (w *webhookService) update(d *webhookDelivery, change func()) {
 	w.mu.Lock()
 	change()
 	d.UpdatedAt = time.Now().UTC()
+	saved := *d
 	w.mu.Unlock()
+	w.save(platform.WebhookDeliveryRecords, saved.AppID, saved.ID, saved)
 }
 
 // attempt makes one POST; the payload carries the attempt's metadata.
@@ -592,9 +722,18 @@ func (s *webhookService) removeApp(ctx context.Context, appID string) error {
 		}
 	}
 	s.mu.Lock()
+	var evs, dels []string
+	for _, e := range s.evs[appID] {
+		evs = append(evs, e.ID)
+	}
+	for _, d := range s.dels[appID] {
+		dels = append(dels, d.ID)
+	}
 	delete(s.evs, appID)
 	delete(s.dels, appID)
 	s.mu.Unlock()
+	s.forget(platform.WebhookEventRecords, appID, evs)
+	s.forget(platform.WebhookDeliveryRecords, appID, dels)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 )
 
 // hookReceiver is a webhook endpoint over real HTTP that keeps what it
@@ -275,4 +277,93 @@ func TestAddonWebhooks(t *testing.T) {
 	recv.wait(t, "the certificate removed", func(d hookDelivery) bool {
 		return d.Resource == "sni-endpoint" && d.Action == "destroy" && d.Data["name"] == cert.Name
 	})
+}
+
+// TestWebhookHistoryPersists: events and deliveries outlive a restart, and
+// a delivery a stop left retrying is made again at the next start.
+func TestWebhookHistoryPersists(t *testing.T) {
+	token, err := newToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	m := startMinipaasWith(t, dataDir, token)
+	recv := newHookReceiver(t)
+	if code := m.api("POST", "/apps", `{"name":"kept"}`, nil); code != http.StatusCreated {
+		t.Fatalf("create app: %d", code)
+	}
+	if code := m.api("POST", "/apps/kept/webhooks", `{"include":["api:release"],"level":"sync","url":"`+recv.srv.URL+`"}`, nil); code != http.StatusCreated {
+		t.Fatalf("add webhook: %d", code)
+	}
+	if code := m.api("PATCH", "/apps/kept/config-vars", `{"A":"1"}`, nil); code != http.StatusOK {
+		t.Fatalf("config:set: %d", code)
+	}
+	first := recv.wait(t, "the release", func(d hookDelivery) bool { return d.Resource == "release" })[0]
+	type delivery struct {
+		ID     string
+		Status string
+		Event  struct{ ID string }
+	}
+	var before []delivery
+	deadline := time.Now().Add(30 * time.Second)
+	for len(before) != 1 || before[0].Status != "succeeded" {
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries: %+v", before)
+		}
+		m.api("GET", "/apps/kept/webhook-deliveries", "", &before)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if before[0].ID != first.Metadata.Delivery.ID {
+		t.Errorf("delivery id %s, the receiver got %s", before[0].ID, first.Metadata.Delivery.ID)
+	}
+
+	// As if minipaas had stopped between two attempts of a sync delivery.
+	recs, err := m.p.Records(context.Background(), platform.WebhookDeliveryRecords)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("delivery records: %d, %v", len(recs), err)
+	}
+	for key, b := range recs {
+		var d map[string]any
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		d["Status"] = "retrying"
+		b, _ = json.Marshal(d)
+		if err := m.p.PutRecord(context.Background(), platform.WebhookDeliveryRecords, key, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.stop()
+	recv.mu.Lock()
+	recv.got = nil
+	recv.mu.Unlock()
+
+	m = startMinipaasWith(t, dataDir, token)
+	again := recv.wait(t, "the resumed delivery", func(d hookDelivery) bool { return d.Resource == "release" })[0]
+	if again.Metadata.Delivery.ID != first.Metadata.Delivery.ID || again.Metadata.Event.Include != "api:release" {
+		t.Errorf("resumed delivery %+v, want delivery %s again", again.Metadata, first.Metadata.Delivery.ID)
+	}
+	var after []delivery
+	deadline = time.Now().Add(30 * time.Second)
+	for len(after) != 1 || after[0].Status != "succeeded" {
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries after the restart: %+v", after)
+		}
+		m.api("GET", "/apps/kept/webhook-deliveries", "", &after)
+		time.Sleep(20 * time.Millisecond)
+	}
+	var events []struct{ ID string }
+	if code := m.api("GET", "/apps/kept/webhook-events", "", &events); code != http.StatusOK || len(events) != 1 || events[0].ID != after[0].Event.ID {
+		t.Errorf("events after the restart: %d %+v (delivery's event %s)", code, events, after[0].Event.ID)
+	}
+
+	// Destroying the app forgets its history.
+	if code := m.api("DELETE", "/apps/kept", "", nil); code != http.StatusOK {
+		t.Fatalf("destroy: %d", code)
+	}
+	for _, kind := range []platform.RecordKind{platform.WebhookEventRecords, platform.WebhookDeliveryRecords} {
+		if recs, err := m.p.Records(context.Background(), kind); err != nil || len(recs) != 0 {
+			t.Errorf("%s after destroy: %d, %v", kind, len(recs), err)
+		}
+	}
 }

@@ -26,6 +26,10 @@ const (
 	ACMRecords RecordKind = "minipaas.acm"
 	// WebhookRecords: app webhooks, keyed by webhook ID.
 	WebhookRecords RecordKind = "minipaas.webhooks"
+	// WebhookEventRecords and WebhookDeliveryRecords: their recent events
+	// and deliveries, keyed by app ID + "/" + their ID.
+	WebhookEventRecords    RecordKind = "minipaas.webhook-events"
+	WebhookDeliveryRecords RecordKind = "minipaas.webhook-deliveries"
 )
 
 func (k RecordKind) what() string {
@@ -40,6 +44,10 @@ func (k RecordKind) what() string {
 		return "ACM record"
 	case WebhookRecords:
 		return "webhook record"
+	case WebhookEventRecords:
+		return "webhook event record"
+	case WebhookDeliveryRecords:
+		return "webhook delivery record"
 	}
 	return string(k) + " record"
 }
