@@ -5,7 +5,10 @@
 //
 //   - A dyno is one running process tree of an app: a formation dyno named
 //     after its process type and index ("web.1", "worker.2"), or a one-off
-//     dyno named "run.NNNN" (heroku run). DYNO carries the name.
+//     dyno named "run.NNNN" (heroku run), or "<type>.NNNN" for a one-off of
+//     another type (OneOffRequest.Type: Heroku's "release.N" for the release
+//     phase, "scheduler.N" for Scheduler jobs; DynoStatus.OneOff marks them
+//     all). DYNO carries the name.
 //   - A Runtime starts dynos (Runtime.Start → Dyno); a Dyno is signalled
 //     and waited on. Backends: formation/local (process groups on this
 //     host, the default), formation/oci (OCI containers) and

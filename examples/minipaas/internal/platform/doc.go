@@ -78,7 +78,14 @@
 // app[web.1] lines. Scale and Resize change the persisted formation
 // (sizes map to memory and process limits and a CPU weight, see
 // DynoSizes); RunOneOff and RunDetached start one-off dynos of the
-// current release.
+// current release. The release phase runs as a "release" one-off
+// (release.N) and scheduled jobs as "scheduler" ones (scheduler.N), as on
+// Heroku.
+//
+// Work that outlives a request runs under the platform's lifetime with Go
+// (builds by API, minipaas's promotions); WithPhaseStarted tells a caller
+// when the release phase of the release it asked for starts, so it can
+// follow the phase's output (ReleaseOutput) while it runs.
 //
 // Beside the Reconciler, Run keeps an Eco idle watch (sleep.go: an app
 // whose web dynos are eco sleeps after Config.EcoIdle without requests,
