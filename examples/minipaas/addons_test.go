@@ -396,6 +396,20 @@ func TestAddons(t *testing.T) {
 		}
 		t.Logf("$ heroku pg:info -a %s\n%s", app, res.Stdout)
 		expectIn(t, res.Stdout, "=== DATABASE_URL", "Plan:", "Essential 0", "Status:", "Available", "PG Version:", "Tables:", "2", "Data Size:", "Add-on:", cliAddon.Name)
+		res, err = dataCLI.Run(ctx, "pg:credentials:url", "-a", app)
+		if err != nil || res.ExitCode != 0 {
+			t.Errorf("heroku pg:credentials:url: %v %s", err, res)
+		}
+		if cfg, err := pgx.ParseConfig(url); err != nil {
+			t.Errorf("DATABASE_URL: %v", err)
+		} else {
+			expectIn(t, res.Stdout, "Connection information for default credential", "dbname="+cfg.Database, "user="+cfg.User, "password="+cfg.Password)
+		}
+		res, err = dataCLI.Run(ctx, "pg:credentials", "-a", app)
+		if err != nil || res.ExitCode != 0 {
+			t.Errorf("heroku pg:credentials: %v %s", err, res)
+		}
+		expectIn(t, res.Stdout, "default", "active")
 		res, err = dataCLI.Run(ctx, "redis:info", "-a", app)
 		if err != nil || res.ExitCode != 0 {
 			t.Errorf("heroku redis:info: %v %s", err, res)

@@ -1,6 +1,7 @@
 package main
 
-// The part of Heroku's Data API that heroku pg:info and redis:info read:
+// The part of Heroku's Data API that heroku pg:info, redis:info,
+// pg:credentials and pg:credentials:url read:
 // a list of {name, values} rows per database, which the add-on's provider
 // reports live (addons.Describer) and minipaas completes with the plan and
 // the creation time. The CLI sends these requests to HEROKU_DATA_HOST (a
@@ -8,9 +9,12 @@ package main
 // HEROKU_DATA_HOST=127.0.0.1 they reach the API listener with the API key.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/dynokit/dynokit/addons"
@@ -20,6 +24,74 @@ import (
 func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /client/v11/databases/{addon}", a.databaseInfo(servicePostgres))
 	h("GET /redis/v0/databases/{addon}", a.databaseInfo(serviceRedis))
+	h("GET /postgres/v0/databases/{addon}/credentials", a.credentials)
+	h("GET /postgres/v0/databases/{addon}/credentials/{name}", a.credential)
+}
+
+// credentialJSON is a database's credential as pg:credentials and
+// pg:credentials:url read it. A minipaas database has one, "default": the
+// role DATABASE_URL names.
+type credentialJSON struct {
+	Name        string `json:"name"`
+	State       string `json:"state"`
+	Database    string `json:"database"`
+	Host        string `json:"host"`
+	Port        int    `json:"port"`
+	UUID        string `json:"uuid"`
+	Credentials []struct {
+		User     string `json:"user"`
+		Password string `json:"password"`
+		State    string `json:"state"`
+	} `json:"credentials"`
+}
+
+// defaultCredential reads the default credential of a heroku-postgresql
+// add-on from its billing app's config.
+func (a *api) defaultCredential(r *http.Request) (credentialJSON, error) {
+	v, err := a.findAddon("", r.PathValue("addon"))
+	if err != nil {
+		return credentialJSON{}, err
+	}
+	if v.rec.Service != servicePostgres {
+		return credentialJSON{}, platformapi.NotFound("database", r.PathValue("addon"))
+	}
+	u, err := url.Parse(a.resourceURL(r.Context(), v))
+	if err != nil || u.Host == "" {
+		return credentialJSON{}, platformapi.NotFound("database", v.rec.Name)
+	}
+	port, _ := strconv.Atoi(cmp.Or(u.Port(), "5432"))
+	c := credentialJSON{Name: "default", State: "active", Database: strings.TrimPrefix(u.Path, "/"), Host: u.Hostname(), Port: port,
+		UUID: nameUUID("credential", v.rec.ID, "default")}
+	pw, _ := u.User.Password()
+	c.Credentials = append(c.Credentials, struct {
+		User     string `json:"user"`
+		Password string `json:"password"`
+		State    string `json:"state"`
+	}{u.User.Username(), pw, "active"})
+	return c, nil
+}
+
+// credentials answers pg:credentials: the database's credentials.
+func (a *api) credentials(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.defaultCredential(r)
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, []credentialJSON{c})
+	return nil
+}
+
+// credential answers pg:credentials:url: one credential with its password.
+func (a *api) credential(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.defaultCredential(r)
+	if err != nil {
+		return err
+	}
+	if name := r.PathValue("name"); name != c.Name {
+		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q: minipaas databases have only \"default\"", truncate(name, 60))
+	}
+	platformapi.WriteJSON(w, http.StatusOK, c)
+	return nil
 }
 
 // infoRow is one row of pg:info or redis:info.
