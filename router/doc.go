@@ -284,6 +284,9 @@
 //     interrupts (the dyno's and wrk's wake-ups; on this VM an idle vCPU
 //     halts and each wake-up is a VM exit): that lost share is the
 //     throughput, and so the p99, difference (bench/router/README.md).
+//     How far single runs move: two runs an hour apart later gave 1.044×
+//     haproxy's req/s with p99 −0.18 ms (every median at or past both
+//     proxies') and, on a busier box, 0.904× with p99 +0.78 ms.
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
 //     coarse deadlines like the front end (router CPU per 64-byte echo
 //     round trip 20.2–21.5 → 16.1–18.6 µs in interleaved runs). Over 16
