@@ -331,6 +331,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	if o.webhookRetry != nil {
 		apiState.webhooks.retry = o.webhookRetry
 	}
+	apiState.webhooks.resume()
 	hooks.Store(apiState.webhooks)
 	defer apiState.webhooks.close() // ctx ends the deliveries; wait for them
 	api := apiState.handler(token)

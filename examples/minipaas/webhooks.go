@@ -118,6 +118,9 @@ type webhookService struct {
 	hook map[string]webhookRecord
 	evs  map[string][]*webhookEvent    // by app ID, oldest first
 	dels map[string][]*webhookDelivery // by app ID, oldest first
+	// interrupted are the deliveries found pending or retrying at load,
+	// for resume.
+	interrupted []func()
 }
 
 // newWebhookService loads the webhooks; ctx ends deliveries (close waits
@@ -148,8 +151,8 @@ func newWebhookService(ctx context.Context, p *platform.Platform, log *slog.Logg
 }
 
 // loadHistory reads back the recent events and deliveries, drops those
-// past keptFor or keptPerApp, and resumes the deliveries a stop
-// interrupted.
+// past keptFor or keptPerApp, and keeps the deliveries a stop interrupted
+// for resume.
 func (w *webhookService) loadHistory(ctx context.Context) error {
 	cutoff := time.Now().Add(-keptFor)
 	evs, err := loadRecords(ctx, w.p, platform.WebhookEventRecords, cutoff, func(e *webhookEvent) (string, string, time.Time) { return e.AppID, e.ID, e.CreatedAt })
@@ -173,10 +176,19 @@ func (w *webhookService) loadHistory(ctx context.Context) error {
 				w.save(platform.WebhookDeliveryRecords, d.AppID, d.ID, d)
 				continue
 			}
-			w.wg.Go(func() { w.deliver(h, ev, d) })
+			w.interrupted = append(w.interrupted, func() { w.deliver(h, ev, d) })
 		}
 	}
 	return nil
+}
+
+// resume makes the deliveries a stop interrupted again, in the
+// background. Call it once w is configured (retry).
+func (w *webhookService) resume() {
+	for _, deliver := range w.interrupted {
+		w.wg.Go(deliver)
+	}
+	w.interrupted = nil
 }
 
 // loadRecords reads the records of kind into per-app lists, oldest first,
