@@ -32,17 +32,19 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 // pg:credentials:url read it. A minipaas database has one, "default": the
 // role DATABASE_URL names.
 type credentialJSON struct {
-	Name        string `json:"name"`
-	State       string `json:"state"`
-	Database    string `json:"database"`
-	Host        string `json:"host"`
-	Port        int    `json:"port"`
-	UUID        string `json:"uuid"`
-	Credentials []struct {
-		User     string `json:"user"`
-		Password string `json:"password"`
-		State    string `json:"state"`
-	} `json:"credentials"`
+	Name        string           `json:"name"`
+	State       string           `json:"state"`
+	Database    string           `json:"database"`
+	Host        string           `json:"host"`
+	Port        int              `json:"port"`
+	UUID        string           `json:"uuid"`
+	Credentials []credentialUser `json:"credentials"`
+}
+
+type credentialUser struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+	State    string `json:"state"`
 }
 
 // defaultCredential reads the default credential of a heroku-postgresql
@@ -63,11 +65,7 @@ func (a *api) defaultCredential(r *http.Request) (credentialJSON, error) {
 	c := credentialJSON{Name: "default", State: "active", Database: strings.TrimPrefix(u.Path, "/"), Host: u.Hostname(), Port: port,
 		UUID: nameUUID("credential", v.rec.ID, "default")}
 	pw, _ := u.User.Password()
-	c.Credentials = append(c.Credentials, struct {
-		User     string `json:"user"`
-		Password string `json:"password"`
-		State    string `json:"state"`
-	}{u.User.Username(), pw, "active"})
+	c.Credentials = []credentialUser{{User: u.User.Username(), Password: pw, State: "active"}}
 	return c, nil
 }
 

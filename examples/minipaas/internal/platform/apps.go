@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -123,7 +122,7 @@ func (p *Platform) Apps(ctx context.Context) ([]App, error) {
 }
 
 func (p *Platform) currentVersion(ctx context.Context, id string) int {
-	cur, err := p.rels.Current(ctx, id)
+	cur, err := p.relsDB.Current(ctx, id) // the version only
 	if err != nil {
 		return 0
 	}
@@ -235,10 +234,6 @@ func (p *Platform) renameLocked(ctx context.Context, e *appEntry, rec appRecord,
 	renamed := rec.clone()
 	renamed.Name = name
 	renamed.UpdatedAt = time.Now().UTC()
-	v, err := json.Marshal(renamed)
-	if err != nil {
-		return appRecord{}, fmt.Errorf("platform: rename app %q: %w", old, err)
-	}
 
 	p.routeMu.Lock()
 	p.mu.Lock()
@@ -254,13 +249,7 @@ func (p *Platform) renameLocked(ctx context.Context, e *appEntry, rec appRecord,
 		unlock()
 		return appRecord{}, fmt.Errorf("platform: rename app %q: %w", old, err)
 	}
-	err = p.kv.Update(ctx, func(tx store.Tx) error {
-		if err := tx.Insert(appsNS, []byte(name), v); err != nil {
-			return err
-		}
-		return tx.Delete(appsNS, []byte(old))
-	})
-	if err != nil {
+	if err := moveApp(ctx, p.kv, old, renamed); err != nil {
 		if rerr := p.router.RenameApp(name, old); rerr != nil {
 			p.log.Error("platform: router rename not undone", "app", old, "err", rerr)
 		}

@@ -109,11 +109,14 @@ type Config struct {
 // Platform is one host's PaaS: apps, builds, releases, dynos, routing and
 // logs wired together. Open it, call Run in a goroutine, and serve Router.
 type Platform struct {
-	cfg    Config
-	log    *slog.Logger
-	kv     store.DB
+	cfg Config
+	log *slog.Logger
+	kv  store.DB
+	// rels is relsDB, sealed with Config.ConfigKeys. Reads that need no
+	// config var values (versions, slugs, process types) go to relsDB,
+	// which does not open them.
 	relsDB *boltstore.Store
-	rels   release.Store // relsDB, sealed with Config.ConfigKeys
+	rels   release.Store
 	mgr    *release.Manager
 	slugs  *slug.FSStore
 	build  *buildpack.Builder
@@ -293,7 +296,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		if err := p.restoreRoutes(r); err != nil {
 			return nil, fmt.Errorf("platform: open: app %s: %w", r.Name, err)
 		}
-		cur, err := p.rels.Current(ctx, r.ID)
+		cur, err := p.relsDB.Current(ctx, r.ID)
 		if errors.Is(err, release.ErrNotFound) {
 			continue
 		}

@@ -101,6 +101,21 @@ func putApp(ctx context.Context, db store.DB, r appRecord) error {
 	return db.Update(ctx, func(tx store.Tx) error { return tx.Put(appsNS, []byte(r.Name), v) })
 }
 
+// moveApp stores r under its new name and deletes the record under old,
+// in one transaction; a taken name is store.ErrExists.
+func moveApp(ctx context.Context, db store.DB, old string, r appRecord) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Insert(appsNS, []byte(r.Name), v); err != nil {
+			return err
+		}
+		return tx.Delete(appsNS, []byte(old))
+	})
+}
+
 func deleteApp(ctx context.Context, db store.DB, name string) error {
 	return db.Update(ctx, func(tx store.Tx) error { return tx.Delete(appsNS, []byte(name)) })
 }
