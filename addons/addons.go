@@ -164,6 +164,7 @@ var (
 	ErrDuplicateAttachment   = errors.New("addons: attachment name already used by the app")
 	ErrPlanChangeUnsupported = errors.New("addons: provider cannot change plans")
 	ErrDescribeUnsupported   = errors.New("addons: provider cannot describe resources")
+	ErrBackupUnsupported     = errors.New("addons: provider cannot back up or restore resources")
 	ErrLastAttachment        = errors.New("addons: cannot detach the add-on's last attachment; destroy the add-on instead")
 	ErrInvalid               = errors.New("addons: invalid input")
 )

@@ -19,15 +19,7 @@ import (
 // An add-on being destroyed may already be gone at the provider, which
 // gives ErrNotFound like any removed resource.
 func (m *Manager) Describe(ctx context.Context, addonName string) ([]Fact, error) {
-	m.mu.Lock()
-	m.initLocked()
-	a, ok := m.addons[addonName]
-	var svc Service
-	var providerID string
-	if ok && a.ready {
-		svc, providerID = a.service, a.ProviderID
-	}
-	m.mu.Unlock()
+	svc, providerID := m.readyResource(addonName)
 	if providerID == "" {
 		return nil, fmt.Errorf("addons: describe %q: %w", truncate(addonName, 80), ErrNotFound)
 	}

@@ -42,8 +42,9 @@
 // pushes vars the provider changed later (rotated credentials);
 // Destroy unsets the vars on every app, then deprovisions, and puts the
 // vars back if the provider fails. Each add-on runs one operation at a
-// time (others get ErrBusy); Describe only reads, so it neither waits
-// for that operation nor gets ErrBusy. RenameApp follows an app's rename (heroku
+// time (others get ErrBusy); Describe and Backup only read, so they
+// neither wait for that operation nor get ErrBusy, while Restore (through
+// a Backuper: replace the data with a backup's) is such an operation. RenameApp follows an app's rename (heroku
 // apps:rename): its add-ons and attachments move to the new name in one
 // step, after any operation in flight on the app ends, without calling a
 // provider or changing config vars (they belong to the app).

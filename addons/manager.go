@@ -729,17 +729,15 @@ func (m *Manager) Attachments(app string) []Attachment {
 	return out
 }
 
-// ResourceID returns the provider's id of the named add-on, for the
-// provider's optional capabilities (Backuper, Forker).
+// ResourceID returns the provider's id of the named add-on, for calling
+// a provider's own capabilities directly (Backup, Restore, Fork and
+// Describe have Manager methods).
 func (m *Manager) ResourceID(addonName string) (Service, string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.initLocked()
-	a, ok := m.addons[addonName]
-	if !ok || !a.ready {
+	svc, id := m.readyResource(addonName)
+	if id == "" {
 		return Service{}, "", fmt.Errorf("addons: add-on %q: %w", truncate(addonName, 80), ErrNotFound)
 	}
-	return a.service, a.ProviderID, nil
+	return svc, id, nil
 }
 
 func randomHex(n int) string {

@@ -295,6 +295,20 @@ func TestManagerOnRealPostgres(t *testing.T) {
 	if err := m.Destroy(ctx(t), fork.Name); err != nil {
 		t.Fatal(err)
 	}
+	// Backup and Restore through the Manager (heroku pg:backups).
+	var dump bytes.Buffer
+	if err := m.Backup(ctx(t), db.Name, &dump); err != nil || !bytes.HasPrefix(dump.Bytes(), []byte("PGDMP")) {
+		t.Fatalf("Manager.Backup: %d bytes, %v", dump.Len(), err)
+	}
+	if _, err := shared.Exec(ctx(t), "UPDATE users SET name = 'grace'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Restore(ctx(t), db.Name, &dump); err != nil {
+		t.Fatalf("Manager.Restore: %v", err)
+	}
+	if err := shared.QueryRow(ctx(t), "SELECT name FROM users").Scan(&name); err != nil || name != "ada" {
+		t.Errorf("after Manager.Restore: %q, %v", name, err)
+	}
 	if _, err := m.ChangePlan(ctx(t), db.Name, "tiny"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,79 @@
+package addons
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// Backup writes a copy of the add-on's data to w in the provider's own
+// format (for PostgreSQL: a pg_dump custom-format archive), for heroku
+// pg:backups:capture. The provider must implement Backuper (else an error
+// wrapping ErrBackupUnsupported); an unknown add-on or one still being
+// provisioned gives ErrNotFound.
+//
+// Like Describe, Backup only reads: it does not take the add-on for
+// itself, so it runs alongside a plan change or attach, and a backup of
+// a large database does not make every other operation ErrBusy for its
+// length. It is bounded by ctx only, not by Timeout: a dump takes as long
+// as the data needs. An add-on destroyed meanwhile fails the copy.
+func (m *Manager) Backup(ctx context.Context, addonName string, w io.Writer) error {
+	b, id, err := m.backuper("backup", addonName)
+	if err != nil {
+		return err
+	}
+	if err := b.Backup(ctx, id, w); err != nil {
+		return fmt.Errorf("addons: backup %s: provider failed: %w", addonName, err)
+	}
+	return nil
+}
+
+// Restore replaces the add-on's data with a copy Backup wrote (heroku
+// pg:backups:restore). It writes, so it takes the add-on for itself like
+// ChangePlan: while another operation runs on the add-on it fails with
+// ErrBusy, and while it runs, they do. It is bounded by ctx only. The
+// provider must implement Backuper (else ErrBackupUnsupported).
+func (m *Manager) Restore(ctx context.Context, addonName string, r io.Reader) error {
+	b, id, err := m.backuper("restore", addonName)
+	if err != nil {
+		return err
+	}
+	a, err := m.lockAddon(addonName)
+	if err != nil {
+		return fmt.Errorf("addons: restore: %w", err)
+	}
+	defer m.unlockAddon(a)
+	if a.ProviderID != id {
+		// Destroyed and made again between the two looks.
+		return fmt.Errorf("addons: restore %q: %w", truncate(addonName, 80), ErrNotFound)
+	}
+	if err := b.Restore(ctx, id, r); err != nil {
+		return fmt.Errorf("addons: restore %s: provider failed: %w", addonName, err)
+	}
+	return nil
+}
+
+func (m *Manager) backuper(op, addonName string) (Backuper, string, error) {
+	svc, providerID := m.readyResource(addonName)
+	if providerID == "" {
+		return nil, "", fmt.Errorf("addons: %s %q: %w", op, truncate(addonName, 80), ErrNotFound)
+	}
+	b, ok := svc.Provider.(Backuper)
+	if !ok {
+		return nil, "", fmt.Errorf("addons: %s %s: service %s: %w", op, addonName, svc.Name, ErrBackupUnsupported)
+	}
+	return b, providerID, nil
+}
+
+// readyResource returns the service and provider id of the named add-on,
+// or an empty id when there is no such add-on or it is still being
+// provisioned.
+func (m *Manager) readyResource(addonName string) (Service, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.initLocked()
+	if a, ok := m.addons[addonName]; ok && a.ready {
+		return a.service, a.ProviderID
+	}
+	return Service{}, ""
+}
