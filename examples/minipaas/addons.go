@@ -233,6 +233,23 @@ func (p stableProvider) Describe(ctx context.Context, resourceID string) ([]addo
 	return d.Describe(ctx, resourceID)
 }
 
+// Backup and Restore pass pg:backups through (backups.go).
+func (p stableProvider) Backup(ctx context.Context, resourceID string, w io.Writer) error {
+	b, ok := p.Provider.(addons.Backuper)
+	if !ok {
+		return fmt.Errorf("this service has no backups: %w", addons.ErrBackupUnsupported)
+	}
+	return b.Backup(ctx, resourceID, w)
+}
+
+func (p stableProvider) Restore(ctx context.Context, resourceID string, r io.Reader) error {
+	b, ok := p.Provider.(addons.Backuper)
+	if !ok {
+		return fmt.Errorf("this service has no backups: %w", addons.ErrBackupUnsupported)
+	}
+	return b.Restore(ctx, resourceID, r)
+}
+
 // Plans keeps the catalog's check of plans against the provider.
 func (p stableProvider) Plans() []addons.Plan {
 	if l, ok := p.Provider.(addons.PlanLister); ok {

@@ -65,6 +65,8 @@ type api struct {
 	sources *sourceBlobs
 	// webhooks delivers app events (webhooks.go).
 	webhooks *webhookService
+	// backups runs heroku pg:backups (backups.go); nil: not offered.
+	backups *pgBackups
 }
 
 // gitRepos are the apps' git repositories (gitpush.Handler).
@@ -135,6 +137,9 @@ func (a *api) handler(token string) http.Handler {
 	a.catalogRoutes(h)
 	if a.webhooks != nil {
 		a.webhookRoutes(h)
+	}
+	if a.backups != nil {
+		a.backupRoutes(h)
 	}
 	a.logDrainRoutes(h)
 	// certs:auto and sni-endpoints (which domains:add reads), tls.go.
@@ -523,6 +528,9 @@ func (a *api) destroy(ctx context.Context, app platform.App) error {
 	// Its uploaded certificates; a record left behind is dropped at the next start.
 	if err := a.certs.removeApp(context.WithoutCancel(ctx), app); err != nil {
 		a.log.Warn("minipaas: remove the certificates of a destroyed app", "app", app.Name, "err", err)
+	}
+	if a.backups != nil {
+		a.backups.removeApp(ctx, app.ID)
 	}
 	if a.webhooks != nil {
 		if err := a.webhooks.removeApp(context.WithoutCancel(ctx), app.ID); err != nil {

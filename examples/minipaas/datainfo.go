@@ -7,6 +7,7 @@ package main
 // the creation time. The CLI sends these requests to HEROKU_DATA_HOST (a
 // host name; the scheme and port stay HEROKU_HOST's), so with
 // HEROKU_DATA_HOST=127.0.0.1 they reach the API listener with the API key.
+// pg:backups is the Data API's transfers (backups.go).
 
 import (
 	"cmp"

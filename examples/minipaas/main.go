@@ -326,6 +326,14 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		runLn.Close()
 		return err
 	}
+	if apiState.backups, err = newPGBackups(ctx, p, ad, filepath.Join(dataDir, "backups"), logger); err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		runLn.Close()
+		return err
+	}
+	apiState.backups.publicBase = "https://" + runLn.Addr().String()
+	rv.http = apiState.backups.downloads()
 	apiState.webhooks.appJSON = func(app platform.App) any { return apiState.appJSONAt(apiLn.Addr().String(), app) }
 	ad.changed = func(ctx context.Context, ev addonEvent) { apiState.webhooks.onAddon(ctx, apiState, ev) }
 	if o.webhookRetry != nil {

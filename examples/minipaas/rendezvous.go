@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -40,9 +41,15 @@ type rendezvous struct {
 	// ttl bounds the wait between POST /dynos and the CLI's connection.
 	ttl time.Duration
 
+	// http, when set, serves the connections that open with an HTTP GET
+	// or HEAD instead of a secret: the backup downloads (backups.go),
+	// which the CLI makes over HTTPS only, with the CA it trusts here.
+	http http.Handler
+
 	mu      sync.Mutex
 	pending map[string]pendingRun // by secret
 	wg      sync.WaitGroup
+	httpLn  *connListener
 }
 
 type pendingRun struct {
@@ -62,6 +69,35 @@ const (
 func newRendezvous(p *platform.Platform, log *slog.Logger) *rendezvous {
 	return &rendezvous{p: p, log: log, ttl: rendezvousTTL, pending: map[string]pendingRun{}}
 }
+
+// connListener hands the connections the rendezvous found to be HTTP to
+// an http.Server.
+type connListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+	addr  net.Addr
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *connListener) Addr() net.Addr { return l.addr }
+
+// replayConn reads what was read from the connection before, then the rest.
+type replayConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // add registers a run and returns the secret the CLI will present.
 func (rv *rendezvous) add(app, command, name string, env []string, terminal *formation.Terminal) (string, error) {
@@ -100,6 +136,19 @@ func (rv *rendezvous) serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	defer rv.wg.Wait()
+	if rv.http != nil {
+		rv.httpLn = &connListener{conns: make(chan net.Conn), done: make(chan struct{}), addr: ln.Addr()}
+		srv := &http.Server{Handler: rv.http, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(rv.log.Handler(), slog.LevelWarn)}
+		rv.wg.Go(func() { _ = srv.Serve(rv.httpLn) })
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if srv.Shutdown(sctx) != nil {
+				srv.Close()
+			}
+		}()
+	}
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -121,7 +170,12 @@ func (rv *rendezvous) serve(ctx context.Context, ln net.Listener) error {
 }
 
 func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
-	defer conn.Close()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			conn.Close()
+		}
+	}()
 	stopOnCancel := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stopOnCancel()
 
@@ -131,6 +185,18 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 	line, err := br.ReadSlice('\n')
 	if err != nil {
 		rv.log.Debug("minipaas: rendezvous: no secret line", "err", err)
+		return
+	}
+	if rv.httpLn != nil && (bytes.HasPrefix(line, []byte("GET /")) || bytes.HasPrefix(line, []byte("HEAD /"))) {
+		// A secret is hex: this is an HTTP request. Its server reads it
+		// again from the start and owns the connection from here.
+		replay := &replayConn{Conn: conn, r: io.MultiReader(bytes.NewReader(bytes.Clone(line)), br)}
+		select {
+		case rv.httpLn.conns <- replay:
+			handedOver = stopOnCancel()
+		case <-rv.httpLn.done:
+		case <-ctx.Done():
+		}
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})

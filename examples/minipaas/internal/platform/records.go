@@ -30,6 +30,11 @@ const (
 	// and deliveries, keyed by app ID + "/" + their ID.
 	WebhookEventRecords    RecordKind = "minipaas.webhook-events"
 	WebhookDeliveryRecords RecordKind = "minipaas.webhook-deliveries"
+	// TransferRecords: heroku pg:backups transfers (backups and
+	// restores), keyed by app ID + "/" + transfer UUID; TransferNumRecords
+	// hold each app's last transfer number, keyed by app ID.
+	TransferRecords    RecordKind = "minipaas.pg-transfers"
+	TransferNumRecords RecordKind = "minipaas.pg-transfer-nums"
 )
 
 func (k RecordKind) what() string {
@@ -48,6 +53,10 @@ func (k RecordKind) what() string {
 		return "webhook event record"
 	case WebhookDeliveryRecords:
 		return "webhook delivery record"
+	case TransferRecords:
+		return "backup transfer record"
+	case TransferNumRecords:
+		return "backup number record"
 	}
 	return string(k) + " record"
 }

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
+	"github.com/dynokit/dynokit/internal/pgtest"
+	"github.com/jackc/pgx/v5"
+)
+
+type transferOut struct {
+	UUID           string `json:"uuid"`
+	Num            int    `json:"num"`
+	FromType       string `json:"from_type"`
+	ToType         string `json:"to_type"`
+	ToURL          string `json:"to_url"`
+	Succeeded      bool   `json:"succeeded"`
+	FinishedAt     string `json:"finished_at"`
+	CanceledAt     string `json:"canceled_at"`
+	ProcessedBytes int64  `json:"processed_bytes"`
+	Logs           []struct {
+		Message string `json:"message"`
+	} `json:"logs"`
+}
+
+// waitTransfer polls a transfer until it finishes.
+func (m *minipaas) waitTransfer(app string, num int) transferOut {
+	m.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var tr transferOut
+		if st := m.api("GET", "/client/v11/apps/"+app+"/transfers/"+strconv.Itoa(num)+"?verbose=true", "", &tr); st != 200 {
+			m.t.Fatalf("transfer %d: HTTP %d", num, st)
+		}
+		if tr.FinishedAt != "" {
+			return tr
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("transfer %d did not finish: %+v", num, tr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// notes returns the ledger table's notes, or the error reading them.
+func notes(ctx context.Context, t *testing.T, dbURL string) string {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	var s string
+	if err := conn.QueryRow(ctx, "SELECT string_agg(note, ',' ORDER BY note) FROM ledger").Scan(&s); err != nil {
+		return "error: " + err.Error()
+	}
+	return s
+}
+
+func execSQL(ctx context.Context, t *testing.T, dbURL, sql string) {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// TestPGBackups drives heroku pg:backups with the real CLI against a real
+// PostgreSQL: capture, list, info, restore, download, url, restore from
+// another server's URL, cancel, delete, a restart, retention, destroy.
+func TestPGBackups(t *testing.T) {
+	if _, err := os.Stat("/usr/lib/postgresql"); err != nil {
+		t.Skip("no PostgreSQL installed")
+	}
+	pg := &pgtest.Server{RequirePassword: true}
+	t.Cleanup(pg.Stop)
+	token, err := newToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	flags := []string{"-postgres-url", pg.AdminURL(t)}
+	m := startMinipaasWith(t, dataDir, token, flags...)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	const app = "ledger"
+	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	var db addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0"}`, &db); st != 201 {
+		t.Fatalf("create database: %d", st)
+	}
+	dbURL := m.config(app)["DATABASE_URL"]
+	execSQL(ctx, t, dbURL, "CREATE TABLE ledger (note text); INSERT INTO ledger VALUES ('first'), ('second')")
+
+	cli := herokucli.Require(t, m.apiURL, m.token)
+	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1", "NODE_EXTRA_CA_CERTS="+filepath.Join(dataDir, "rendezvous-ca.pem"))
+	heroku := herokuFunc(t, cli)
+
+	expectIn(t, heroku("pg:backups:capture", "-a", app), "Backing up", db.Name, "b001", "done")
+	expectIn(t, heroku("pg:backups", "-a", app), "=== Backups", "b001", "Completed", db.Name, "No restores found")
+	expectIn(t, heroku("pg:backups:info", "b001", "-a", app), "Database:", db.Name, "Status:", "Completed", "Backup Size:", "% compression", "backup started", "backup completed")
+
+	// A restore puts the data back as it was.
+	execSQL(ctx, t, dbURL, "DELETE FROM ledger; INSERT INTO ledger VALUES ('wrong')")
+	expectIn(t, heroku("pg:backups:restore", "b001", "DATABASE_URL", "-a", app, "--confirm", app), "Restoring", "done")
+	if got := notes(ctx, t, dbURL); got != "first,second" {
+		t.Errorf("after restoring b001: %q, want first,second", got)
+	}
+	expectIn(t, heroku("pg:backups", "-a", app), "=== Restores", "r002", db.Name)
+
+	// download and url: signed HTTPS URLs on the rendezvous listener.
+	dump := filepath.Join(t.TempDir(), "latest.dump")
+	heroku("pg:backups:download", "b001", "-a", app, "-o", dump)
+	raw, err := os.ReadFile(dump)
+	if err != nil || !bytes.HasPrefix(raw, []byte("PGDMP")) {
+		t.Fatalf("downloaded dump: %d bytes, %q…, %v", len(raw), raw[:min(len(raw), 16)], err)
+	}
+	publicURL := strings.TrimSpace(heroku("pg:backups:url", "b001", "-a", app))
+	if !regexp.MustCompile(`^https://127\.0\.0\.1:\d+/backups/[-0-9a-f]+/[-0-9a-f]+\?expires=\d+&signature=[0-9a-f]{64}$`).MatchString(publicURL) {
+		t.Fatalf("pg:backups:url = %q", publicURL)
+	}
+	get := func(u string) (int, []byte) {
+		t.Helper()
+		// The rendezvous CA is made at each start.
+		ca, err := os.ReadFile(filepath.Join(dataDir, "rendezvous-ca.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(ca)
+		https := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 30 * time.Second}
+		resp, err := https.Get(u)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if st, b := get(publicURL); st != 200 || !bytes.Equal(b, raw) {
+		t.Errorf("GET the public URL: %d, %d bytes (want the %d downloaded)", st, len(b), len(raw))
+	}
+	unsigned, _, _ := strings.Cut(publicURL, "?")
+	for _, u := range []string{unsigned, publicURL[:len(publicURL)-1] + "0", strings.Replace(publicURL, "expires=", "expires=9", 1)} {
+		if st, b := get(u); st != http.StatusForbidden {
+			t.Errorf("GET %s: %d %s, want 403", u, st, b)
+		}
+	}
+
+	// A restore from a URL elsewhere, and cancel of one that stalls.
+	dumpServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stall.dump" {
+			w.Write(raw[:16])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
+		}
+		w.Write(raw)
+	}))
+	defer dumpServer.Close()
+	execSQL(ctx, t, dbURL, "DELETE FROM ledger")
+	expectIn(t, heroku("pg:backups:restore", dumpServer.URL+"/b001.dump", "DATABASE_URL", "-a", app, "--confirm", app), "done")
+	if got := notes(ctx, t, dbURL); got != "first,second" {
+		t.Errorf("after restoring from a URL: %q, want first,second", got)
+	}
+	var stalled transferOut
+	if st := m.api("POST", "/client/v11/databases/"+db.ID+"/restores", `{"backup_url":"`+dumpServer.URL+`/stall.dump"}`, &stalled); st != 201 {
+		t.Fatalf("start a restore: %d", st)
+	}
+	// One transfer at a time per database.
+	m.expectError("POST", "/client/v11/databases/"+db.ID+"/backups", "", 409, "conflict")
+	expectIn(t, heroku("pg:backups:cancel", "-a", app), "Cancelling r004")
+	if tr := m.waitTransfer(app, stalled.Num); tr.Succeeded || tr.CanceledAt == "" {
+		t.Errorf("canceled restore: %+v", tr)
+	}
+	if got := notes(ctx, t, dbURL); got != "first,second" {
+		t.Errorf("after a canceled restore: %q, want the data unchanged", got)
+	}
+	m.expectError("POST", "/client/v11/databases/"+db.ID+"/restores", `{"backup_url":"file:///etc/passwd"}`, 422, "invalid_params")
+
+	// A restore the stop cuts short is failed at the next start; the
+	// backups stay, and so do their numbers.
+	if st := m.api("POST", "/client/v11/databases/"+db.ID+"/restores", `{"backup_url":"`+dumpServer.URL+`/stall.dump"}`, &stalled); st != 201 {
+		t.Fatalf("start a restore: %d", st)
+	}
+	m.stop()
+	m = startMinipaasWith(t, dataDir, token, flags...)
+	cli = herokucli.Require(t, m.apiURL, m.token)
+	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1", "NODE_EXTRA_CA_CERTS="+filepath.Join(dataDir, "rendezvous-ca.pem"))
+	heroku = herokuFunc(t, cli)
+	if tr := m.waitTransfer(app, stalled.Num); tr.Succeeded || len(tr.Logs) == 0 || !strings.Contains(tr.Logs[len(tr.Logs)-1].Message, "interrupted") {
+		t.Errorf("restore cut short by a stop: %+v", tr)
+	}
+	expectIn(t, heroku("pg:backups", "-a", app), "b001", "Completed")
+	// (The test's listeners move at a restart; minipaas's own stay put.)
+	oldURL := regexp.MustCompile(`127\.0\.0\.1:\d+`).ReplaceAllString(publicURL, m.runAddr)
+	if st, _ := get(oldURL); st != http.StatusForbidden {
+		t.Errorf("a public URL of the previous start: %d, want 403", st)
+	}
+
+	// Retention: the newest five backups of a database are kept.
+	var nums []int
+	for range 5 {
+		var tr transferOut
+		if st := m.api("POST", "/client/v11/databases/"+db.Name+"/backups", "", &tr); st != 201 {
+			t.Fatalf("capture: %d", st)
+		}
+		if done := m.waitTransfer(app, tr.Num); !done.Succeeded {
+			t.Fatalf("backup %d: %+v", tr.Num, done)
+		}
+		nums = append(nums, tr.Num)
+	}
+	if nums[0] != 6 || nums[4] != 10 {
+		t.Errorf("backup numbers %v, want 6…10 (never reused)", nums)
+	}
+	out := heroku("pg:backups", "-a", app)
+	if strings.Contains(out, "b001") || !strings.Contains(out, "b006") || !strings.Contains(out, "b010") {
+		t.Errorf("after five more backups, b001 should have expired:\n%s", out)
+	}
+	var appID struct {
+		ID string `json:"id"`
+	}
+	m.api("GET", "/apps/"+app, "", &appID)
+	files, _ := filepath.Glob(filepath.Join(dataDir, "backups", appID.ID, "*"))
+	if len(files) != 5 {
+		t.Errorf("backup files: %v, want 5", files)
+	}
+
+	heroku("pg:backups:delete", "b010", "-a", app, "--confirm", app)
+	if out := heroku("pg:backups", "-a", app); strings.Contains(out, "b010") {
+		t.Errorf("b010 listed after delete:\n%s", out)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dataDir, "backups", appID.ID, "*")); len(files) != 4 {
+		t.Errorf("backup files after a delete: %v, want 4", files)
+	}
+
+	// Destroying the app removes its backups.
+	heroku("apps:destroy", "-a", app, "--confirm", app)
+	if _, err := os.Stat(filepath.Join(dataDir, "backups", appID.ID)); !os.IsNotExist(err) {
+		t.Errorf("backups of a destroyed app: %v", err)
+	}
+}
