@@ -286,7 +286,14 @@
 //     throughput, and so the p99, difference (bench/router/README.md).
 //     How far single runs move: two runs an hour apart later gave 1.044×
 //     haproxy's req/s with p99 −0.18 ms (every median at or past both
-//     proxies') and, on a busier box, 0.904× with p99 +0.78 ms.
+//     proxies') and, on a busier box, 0.904× with p99 +0.78 ms. Pooling
+//     the 53 paired rounds of the day's seven full runs with this front
+//     end: against nginx, req/s 0.997× [0.964, 1.031] and p99 +0.07 ms
+//     [−0.22, +0.37], parity; against haproxy, 0.968× [0.939, 0.999] and
+//     +0.22 ms [−0.04, +0.49] (+5% relative), with the router's own CPU
+//     per request 0.94× haproxy's but the dyno's 1.05× behind it: haproxy
+//     delivers requests in tighter bursts, so the dyno and wrk wake less
+//     often per request (bench/router/README.md, "Everything pooled").
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
 //     coarse deadlines like the front end (router CPU per 64-byte echo
 //     round trip 20.2–21.5 → 16.1–18.6 µs in interleaved runs). Over 16
