@@ -2,7 +2,8 @@ package main
 
 // heroku pg:backups: logical backups of heroku-postgresql add-ons and
 // restores into them, as the "transfers" of Heroku's Data API that the CLI
-// drives (capture, list, info, cancel, delete, url, download, restore).
+// drives (capture, list, info, cancel, delete, url, download, restore),
+// and pg:copy between two of minipaas's databases.
 //
 // A backup is the provider's pg_dump (addons.Manager.Backup), streamed to
 // DataDir/backups/<app ID>/<transfer UUID>.dump through a temporary file,
@@ -26,6 +27,10 @@ package main
 //     so a restart also expires them.
 //   - One transfer at a time per database: another is refused with 409
 //     rather than queued.
+//   - A restore or copy replaces the objects the dump holds (pg_restore
+//     --clean) and keeps the target's other tables; Heroku empties the
+//     target first.
+//   - pg:copy copies between minipaas's own databases only.
 //   - Scheduled backups (pg:backups:schedule) are not offered.
 
 import (
@@ -101,13 +106,18 @@ type transferLog struct {
 
 func (t *transfer) isBackup() bool { return t.FromType == typePGDump && t.ToType == typeGof3r }
 
+func (t *transfer) isCopy() bool { return t.FromType == typePGDump && t.ToType == typePGRestore }
+
 func (t *transfer) running() bool { return t.FinishedAt.IsZero() }
 
-// name is the transfer's name as the CLI shows it (b001, r002).
+// name is the transfer's name as the CLI shows it (b001, r002, c003).
 func (t *transfer) name() string {
 	prefix := "r"
-	if t.isBackup() {
+	switch {
+	case t.isBackup():
 		prefix = "b"
+	case t.isCopy():
+		prefix = "c"
 	}
 	return fmt.Sprintf("%s%03d", prefix, t.Num)
 }
@@ -315,8 +325,11 @@ func (b *pgBackups) forget(t *transfer) {
 }
 
 func kindOf(t *transfer) string {
-	if t.isBackup() {
+	switch {
+	case t.isBackup():
 		return "backup"
+	case t.isCopy():
+		return "copy"
 	}
 	return "restore"
 }
@@ -590,6 +603,7 @@ func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 
 func (a *api) backupRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /client/v11/databases/{addon}/backups", a.captureBackup)
 	h("POST /client/v11/databases/{addon}/restores", a.restoreBackup)
+	h("POST /client/v11/databases/{addon}/transfers", a.copyDatabase)
 	h("GET /client/v11/databases/{addon}/transfer-schedules", a.transferSchedules)
 	h("GET /client/v11/apps/{app}/transfers", a.listTransfers)
 	h("GET /client/v11/apps/{app}/transfers/{id}", a.getTransfer)
@@ -672,6 +686,81 @@ func (a *api) restoreBackup(w http.ResponseWriter, r *http.Request) error {
 	}
 	platformapi.WriteJSON(w, http.StatusCreated, a.backups.toJSON(t, false))
 	return nil
+}
+
+// copyDatabase answers pg:copy: the CLI names the source and target by
+// the URLs their config vars hold, and minipaas copies between its own
+// databases (dump piped into restore; the target is taken like a restore).
+func (a *api) copyDatabase(w http.ResponseWriter, r *http.Request) error {
+	if _, _, err := a.database(r); err != nil {
+		return err
+	}
+	var body struct {
+		FromName string `json:"from_name"`
+		FromURL  string `json:"from_url"`
+		ToName   string `json:"to_name"`
+		ToURL    string `json:"to_url"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	src, ok := a.databaseByURL(ctx, body.FromURL)
+	if !ok {
+		return platformapi.InvalidParams("pg:copy copies between this minipaas's %s databases: the source %s is not one", servicePostgres, truncate(body.FromName, 100))
+	}
+	dst, ok := a.databaseByURL(ctx, body.ToURL)
+	if !ok {
+		return platformapi.InvalidParams("pg:copy copies between this minipaas's %s databases: the target %s is not one", servicePostgres, truncate(body.ToName, 100))
+	}
+	if src.rec.ID == dst.rec.ID {
+		return platformapi.InvalidParams("cannot copy %s onto itself", src.rec.Name)
+	}
+	app, err := a.appByNameOrID(ctx, dst.rec.App)
+	if err != nil {
+		return err
+	}
+	t := &transfer{AppID: app.ID, AddonID: dst.rec.ID, FromType: typePGDump, FromName: src.rec.Name, ToType: typePGRestore, ToName: dst.rec.Name}
+	open := func(ctx context.Context) (io.ReadCloser, error) {
+		pr, pw := io.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			pw.CloseWithError(a.addons.m.Backup(ctx, src.rec.Name, pw))
+		}()
+		return dumpPipe{pr, done}, nil
+	}
+	t, err = a.backups.start(ctx, t, a.backups.restore(dst, open))
+	if err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusCreated, a.backups.toJSON(t, false))
+	return nil
+}
+
+// dumpPipe is a copy's source: closing it stops the dump and waits for it.
+type dumpPipe struct {
+	*io.PipeReader
+	done chan struct{}
+}
+
+func (d dumpPipe) Close() error {
+	d.PipeReader.Close()
+	<-d.done
+	return nil
+}
+
+// databaseByURL finds the live heroku-postgresql add-on whose URL is u.
+func (a *api) databaseByURL(ctx context.Context, u string) (addonView, bool) {
+	if u == "" {
+		return addonView{}, false
+	}
+	for _, v := range a.addons.list("") {
+		if v.rec.Service == servicePostgres && v.live && a.resourceURL(ctx, v) == u {
+			return v, true
+		}
+	}
+	return addonView{}, false
 }
 
 // get opens a restore's source URL.

@@ -254,6 +254,22 @@ func TestPGBackups(t *testing.T) {
 		t.Errorf("backup files after a delete: %v, want 4", files)
 	}
 
+	// pg:copy between two databases of minipaas (the CLI names them by
+	// their config vars).
+	var staging addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0","attachment":{"name":"STAGING_DB"}}`, &staging); st != 201 {
+		t.Fatalf("create a second database: %d", st)
+	}
+	expectIn(t, heroku("pg:copy", "DATABASE_URL", "STAGING_DB_URL", "-a", app, "--confirm", "STAGING_DB"), "Copying", "done")
+	if got := notes(ctx, t, m.config(app)["STAGING_DB_URL"]); got != "first,second" {
+		t.Errorf("the copy's data: %q, want first,second", got)
+	}
+	expectIn(t, heroku("pg:backups", "-a", app), "=== Copies", "c011", db.Name, staging.Name)
+	res, err := cli.Run(ctx, "pg:copy", "DATABASE_URL", "postgres://elsewhere.example:5432/db", "-a", app, "--confirm", "db")
+	if err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "not one") {
+		t.Errorf("pg:copy to a database outside minipaas: %v %s", err, res)
+	}
+
 	// Destroying the app removes its backups.
 	heroku("apps:destroy", "-a", app, "--confirm", app)
 	if _, err := os.Stat(filepath.Join(dataDir, "backups", appID.ID)); !os.IsNotExist(err) {
