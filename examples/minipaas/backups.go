@@ -31,7 +31,10 @@ package main
 //     --clean) and keeps the target's other tables; Heroku empties the
 //     target first.
 //   - pg:copy copies between minipaas's own databases only.
-//   - Scheduled backups (pg:backups:schedule) are not offered.
+//   - Scheduled backups (pg:backups:schedule) run daily at the hour and
+//     time zone given; one missed while minipaas was stopped runs once at
+//     the next start. The newest keptScheduled of each database are kept
+//     (Heroku keeps a week of dailies and some weeklies).
 
 import (
 	"context"
@@ -62,7 +65,8 @@ import (
 )
 
 const (
-	keptBackups  = 5
+	keptBackups   = 5
+	keptScheduled = 7
 	publicURLTTL = 10 * time.Minute
 	// Transfer kinds, as the CLI tells them apart (b: pg_dump to gof3r;
 	// r: anything to pg_restore). Restores of a minipaas backup come from
@@ -94,6 +98,8 @@ type transfer struct {
 	Processed  int64         `json:"processed_bytes"`
 	SourceSize int64         `json:"source_bytes"`
 	Logs       []transferLog `json:"logs,omitempty"`
+	// Schedule names the schedule that made a backup ("" for a manual one).
+	Schedule string `json:"schedule,omitempty"`
 
 	processed atomic.Int64       // live count while running
 	cancel    context.CancelFunc // set while running
@@ -114,6 +120,8 @@ func (t *transfer) running() bool { return t.FinishedAt.IsZero() }
 func (t *transfer) name() string {
 	prefix := "r"
 	switch {
+	case t.isBackup() && t.Schedule != "":
+		prefix = "a"
 	case t.isBackup():
 		prefix = "b"
 	case t.isCopy():
@@ -137,13 +145,17 @@ type transferJSON struct {
 	Warnings       int           `json:"warnings"`
 	ProcessedBytes int64         `json:"processed_bytes"`
 	SourceBytes    int64         `json:"source_bytes"`
-	Schedule       *struct{}     `json:"schedule"`
+	Schedule       *scheduleRef  `json:"schedule"`
 	CreatedAt      string        `json:"created_at"`
 	UpdatedAt      string        `json:"updated_at"`
 	StartedAt      *string       `json:"started_at"`
 	FinishedAt     *string       `json:"finished_at"`
 	CanceledAt     *string       `json:"canceled_at"`
 	Logs           []logLineJSON `json:"logs,omitempty"`
+}
+
+type scheduleRef struct {
+	Name string `json:"name"`
 }
 
 type logLineJSON struct {
@@ -164,19 +176,27 @@ type pgBackups struct {
 	// fetch gets restores' source URLs (nil: http.DefaultClient's
 	// transport with a header timeout).
 	fetch *http.Client
+	// now and tick drive the schedules (time.Now and a minute; tests
+	// set them).
+	now  func() time.Time
+	tick time.Duration
 
 	mu        sync.Mutex
-	transfers map[string]*transfer // by UUID
-	nums      map[string]int       // app ID → its last transfer number
+	transfers map[string]*transfer      // by UUID
+	nums      map[string]int            // app ID → its last transfer number
+	schedules map[string]backupSchedule // by add-on ID
 }
 
 func newPGBackups(ctx context.Context, p *platform.Platform, ad *addonService, dir string, log *slog.Logger) (*pgBackups, error) {
-	b := &pgBackups{p: p, addons: ad, dir: dir, log: log, urlKey: make([]byte, 32),
-		transfers: map[string]*transfer{}, nums: map[string]int{},
+	b := &pgBackups{p: p, addons: ad, dir: dir, log: log, urlKey: make([]byte, 32), now: time.Now, tick: time.Minute,
+		transfers: map[string]*transfer{}, nums: map[string]int{}, schedules: map[string]backupSchedule{},
 		fetch: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: 30 * time.Second}}}
 	_, _ = rand.Read(b.urlKey) // never fails (crypto/rand documents it)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("backups: %w", err)
+	}
+	if err := b.loadSchedules(ctx); err != nil {
+		return nil, err
 	}
 	nums, err := p.Records(ctx, platform.TransferNumRecords)
 	if err != nil {
@@ -341,19 +361,29 @@ func (t *transfer) databaseName() string {
 	return t.ToName
 }
 
-// expire removes the oldest successful backups of addonID beyond keptBackups.
+// expire removes the oldest successful backups of addonID beyond
+// keptBackups manual and keptScheduled scheduled ones.
 func (b *pgBackups) expire(ctx context.Context, addonID string) {
 	b.mu.Lock()
-	var done []*transfer
+	var manual, scheduled []*transfer
 	for _, t := range b.transfers {
-		if t.AddonID == addonID && t.isBackup() && t.Succeeded {
-			done = append(done, t)
+		switch {
+		case t.AddonID != addonID || !t.isBackup() || !t.Succeeded:
+		case t.Schedule != "":
+			scheduled = append(scheduled, t)
+		default:
+			manual = append(manual, t)
 		}
 	}
-	slices.SortFunc(done, func(x, y *transfer) int { return y.Num - x.Num })
 	var old []*transfer
-	if len(done) > keptBackups {
-		old = done[keptBackups:]
+	for _, l := range []struct {
+		ts   []*transfer
+		kept int
+	}{{manual, keptBackups}, {scheduled, keptScheduled}} {
+		slices.SortFunc(l.ts, func(x, y *transfer) int { return y.Num - x.Num })
+		if len(l.ts) > l.kept {
+			old = append(old, l.ts[l.kept:]...)
+		}
 	}
 	for _, t := range old {
 		delete(b.transfers, t.UUID)
@@ -581,6 +611,9 @@ func (b *pgBackups) toJSON(t *transfer, verbose bool) transferJSON {
 	if t.isBackup() && t.Succeeded {
 		j.ToURL = b.toURL(t)
 	}
+	if t.Schedule != "" {
+		j.Schedule = &scheduleRef{t.Schedule}
+	}
 	if verbose {
 		j.Logs = []logLineJSON{}
 		for _, l := range t.Logs {
@@ -605,6 +638,8 @@ func (a *api) backupRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /client/v11/databases/{addon}/restores", a.restoreBackup)
 	h("POST /client/v11/databases/{addon}/transfers", a.copyDatabase)
 	h("GET /client/v11/databases/{addon}/transfer-schedules", a.transferSchedules)
+	h("POST /client/v11/databases/{addon}/transfer-schedules", a.scheduleBackups)
+	h("DELETE /client/v11/databases/{addon}/transfer-schedules/{id}", a.unscheduleBackups)
 	h("GET /client/v11/apps/{app}/transfers", a.listTransfers)
 	h("GET /client/v11/apps/{app}/transfers/{id}", a.getTransfer)
 	h("DELETE /client/v11/apps/{app}/transfers/{id}", a.deleteTransfer)
@@ -637,13 +672,19 @@ func (a *api) captureBackup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t := &transfer{AppID: appID, AddonID: v.rec.ID, FromType: typePGDump, FromName: v.rec.Name, ToType: typeGof3r, ToName: "BACKUP"}
-	t, err = a.backups.start(r.Context(), t, a.backups.backup(v, a.resourceURL(r.Context(), v)))
+	t, err := a.capture(r.Context(), v, appID, "")
 	if err != nil {
 		return err
 	}
 	platformapi.WriteJSON(w, http.StatusCreated, a.backups.toJSON(t, false))
 	return nil
+}
+
+// capture starts a backup of v, billed to appID; schedule names the
+// schedule that asks for it ("": a manual backup).
+func (a *api) capture(ctx context.Context, v addonView, appID, schedule string) (*transfer, error) {
+	t := &transfer{AppID: appID, AddonID: v.rec.ID, FromType: typePGDump, FromName: v.rec.Name, ToType: typeGof3r, ToName: "BACKUP", Schedule: schedule}
+	return a.backups.start(ctx, t, a.backups.backup(v, a.resourceURL(ctx, v)))
 }
 
 func (a *api) restoreBackup(w http.ResponseWriter, r *http.Request) error {
@@ -778,15 +819,6 @@ func (b *pgBackups) get(ctx context.Context, rawURL string) (io.ReadCloser, erro
 		return nil, fmt.Errorf("fetch the backup: %s answered %s", req.URL.Redacted(), resp.Status)
 	}
 	return resp.Body, nil
-}
-
-// transferSchedules answers pg:backups:schedules: minipaas has none.
-func (a *api) transferSchedules(w http.ResponseWriter, r *http.Request) error {
-	if _, _, err := a.database(r); err != nil {
-		return err
-	}
-	platformapi.WriteJSON(w, http.StatusOK, []struct{}{})
-	return nil
 }
 
 func (a *api) listTransfers(w http.ResponseWriter, r *http.Request) error {

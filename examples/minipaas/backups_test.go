@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,7 +43,8 @@ func (m *minipaas) waitTransfer(app string, num int) transferOut {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var tr transferOut
-		if st := m.api("GET", "/client/v11/apps/"+app+"/transfers/"+strconv.Itoa(num)+"?verbose=true", "", &tr); st != 200 {
+		st := m.api("GET", "/client/v11/apps/"+app+"/transfers/"+strconv.Itoa(num)+"?verbose=true", "", &tr)
+		if st != 200 && st != 404 { // 404: a scheduled one not started yet
 			m.t.Fatalf("transfer %d: HTTP %d", num, st)
 		}
 		if tr.FinishedAt != "" {
@@ -274,5 +276,119 @@ func TestPGBackups(t *testing.T) {
 	heroku("apps:destroy", "-a", app, "--confirm", app)
 	if _, err := os.Stat(filepath.Join(dataDir, "backups", appID.ID)); !os.IsNotExist(err) {
 		t.Errorf("backups of a destroyed app: %v", err)
+	}
+}
+
+func TestBackupScheduleNext(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		sched backupSchedule
+		after time.Time
+		want  time.Time
+	}{
+		{"later today", backupSchedule{Hour: 2, Timezone: "UTC"}, time.Date(2026, 3, 1, 1, 59, 0, 0, time.UTC), time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)},
+		{"at the hour: tomorrow", backupSchedule{Hour: 2, Timezone: "UTC"}, time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)},
+		{"year end", backupSchedule{Hour: 0, Timezone: "UTC"}, time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"another zone", backupSchedule{Hour: 2, Timezone: "America/New_York"}, time.Date(2026, 7, 1, 5, 0, 0, 0, time.UTC), time.Date(2026, 7, 1, 6, 0, 0, 0, time.UTC)},
+		{"across the spring change", backupSchedule{Hour: 3, Timezone: "America/New_York"}, time.Date(2026, 3, 7, 12, 0, 0, 0, ny), time.Date(2026, 3, 8, 3, 0, 0, 0, ny)},
+		{"across the autumn change", backupSchedule{Hour: 23, Timezone: "America/New_York"}, time.Date(2026, 10, 31, 23, 30, 0, 0, ny), time.Date(2026, 11, 1, 23, 0, 0, 0, ny)},
+	}
+	for _, tt := range tests {
+		got, err := tt.sched.next(tt.after)
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("%s: next(%v) = %v, %v; want %v", tt.name, tt.after, got, err, tt.want)
+		}
+	}
+	if _, err := (backupSchedule{Hour: 2, Timezone: "Mars/Olympus"}).next(time.Now()); err == nil {
+		t.Error("an unknown time zone gave no error")
+	}
+	s := backupSchedule{Hour: 2, Timezone: "UTC", CreatedAt: time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)}
+	if s.due(time.Date(2026, 3, 2, 1, 59, 0, 0, time.UTC)) || !s.due(time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)) {
+		t.Error("a schedule made after today's hour is due at tomorrow's")
+	}
+	s.LastRun = time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
+	if s.due(time.Date(2026, 3, 2, 23, 0, 0, 0, time.UTC)) || !s.due(time.Date(2026, 3, 5, 9, 0, 0, 0, time.UTC)) {
+		t.Error("after a run, the next is due the next day (once, however late)")
+	}
+}
+
+// fakeClock is a settable clock for scheduled backups.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// TestPGBackupSchedule: heroku pg:backups:schedule, schedules and
+// unschedule with the real CLI; the schedule's backup runs when the clock
+// reaches its hour, and again the next day, kept across a restart.
+func TestPGBackupSchedule(t *testing.T) {
+	if _, err := os.Stat("/usr/lib/postgresql"); err != nil {
+		t.Skip("no PostgreSQL installed")
+	}
+	pg := &pgtest.Server{RequirePassword: true}
+	t.Cleanup(pg.Stop)
+	token, err := newToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	set := func(o *options) { o.backupClock, o.backupTick = clock.Now, 20*time.Millisecond }
+	dataDir := filepath.Join(t.TempDir(), "data")
+	flags := []string{"-postgres-url", pg.AdminURL(t)}
+	m := startMinipaasOpts(t, dataDir, token, set, flags...)
+
+	const app = "nightly"
+	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	var db addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0"}`, &db); st != 201 {
+		t.Fatalf("create database: %d", st)
+	}
+	cli := herokucli.Require(t, m.apiURL, m.token)
+	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1")
+	heroku := herokuFunc(t, cli)
+	heroku("pg:backups:schedule", "DATABASE_URL", "--at", "02:00 America/New_York", "-a", app)
+	expectIn(t, heroku("pg:backups:schedules", "-a", app), "DATABASE_URL: daily at 2:00 America/New_York")
+	m.expectError("POST", "/client/v11/databases/"+db.ID+"/transfer-schedules", `{"hour":"2","timezone":"Mars/Olympus"}`, 422, "invalid_params")
+	m.expectError("POST", "/client/v11/databases/"+db.ID+"/transfer-schedules", `{"hour":"24","timezone":"UTC"}`, 422, "invalid_params")
+
+	// Nothing runs before the hour (2:00 in New York is 06:00 UTC in June).
+	clock.Set(time.Date(2026, 6, 2, 5, 59, 0, 0, time.UTC))
+	time.Sleep(200 * time.Millisecond)
+	var list []transferOut
+	if m.api("GET", "/client/v11/apps/"+app+"/transfers", "", &list); len(list) != 0 {
+		t.Fatalf("transfers before the scheduled hour: %+v", list)
+	}
+	clock.Set(time.Date(2026, 6, 2, 6, 0, 30, 0, time.UTC))
+	if tr := m.waitTransfer(app, 1); !tr.Succeeded {
+		t.Fatalf("the scheduled backup: %+v", tr)
+	}
+	expectIn(t, heroku("pg:backups", "-a", app), "a001", "Completed")
+	expectIn(t, heroku("pg:backups:info", "a001", "-a", app), "Type:", "Scheduled")
+
+	// The next day's runs after a restart; then unschedule stops them.
+	m.stop()
+	clock.Set(time.Date(2026, 6, 3, 7, 0, 0, 0, time.UTC))
+	m = startMinipaasOpts(t, dataDir, token, set, flags...)
+	if tr := m.waitTransfer(app, 2); !tr.Succeeded {
+		t.Fatalf("the next day's scheduled backup: %+v", tr)
+	}
+	cli = herokucli.Require(t, m.apiURL, m.token)
+	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1")
+	heroku = herokuFunc(t, cli)
+	heroku("pg:backups:unschedule", "DATABASE_URL", "-a", app)
+	expectIn(t, heroku("pg:backups:schedules", "-a", app), "No backup schedules found")
+	clock.Set(time.Date(2026, 6, 9, 7, 0, 0, 0, time.UTC))
+	time.Sleep(200 * time.Millisecond)
+	if m.api("GET", "/client/v11/apps/"+app+"/transfers", "", &list); len(list) != 2 {
+		t.Errorf("transfers after unschedule: %d, want 2", len(list))
 	}
 }

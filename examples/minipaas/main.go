@@ -33,6 +33,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	_ "time/tzdata" // backup schedules name time zones; not every host has the database
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/dashboard"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/gitpush"
@@ -88,6 +89,8 @@ type options struct {
 	buildEnv                                 []string
 	stopGrace                                time.Duration
 	webhookRetry                             []time.Duration          // sync webhooks' waits between attempts
+	backupClock                              func() time.Time         // scheduled backups' clock (nil: time.Now)
+	backupTick                               time.Duration            // how often schedules are checked (0: a minute)
 	opened                                   func(*platform.Platform) // called once serving
 }
 
@@ -333,7 +336,14 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		return err
 	}
 	apiState.backups.publicBase = "https://" + runLn.Addr().String()
+	if o.backupClock != nil {
+		apiState.backups.now = o.backupClock
+	}
+	if o.backupTick > 0 {
+		apiState.backups.tick = o.backupTick
+	}
 	rv.http = apiState.backups.downloads()
+	p.Go(apiState.runBackupSchedules)
 	apiState.webhooks.appJSON = func(app platform.App) any { return apiState.appJSONAt(apiLn.Addr().String(), app) }
 	ad.changed = func(ctx context.Context, ev addonEvent) { apiState.webhooks.onAddon(ctx, apiState, ev) }
 	if o.webhookRetry != nil {

@@ -64,6 +64,13 @@ func startMinipaas(t *testing.T) *minipaas {
 // extra flags, so a test can restart the platform on the same state.
 func startMinipaasWith(t *testing.T, dataDir, token string, args ...string) *minipaas {
 	t.Helper()
+	return startMinipaasOpts(t, dataDir, token, nil, args...)
+}
+
+// startMinipaasOpts is startMinipaasWith with set changing the options
+// after the flags are parsed (the test-only fields).
+func startMinipaasOpts(t *testing.T, dataDir, token string, set func(*options), args ...string) *minipaas {
+	t.Helper()
 	requireTools(t)
 	t.Setenv("DYNOKIT_API_TOKEN", token)
 	o, err := parseFlags(append([]string{"-data-dir", dataDir}, args...), io.Discard)
@@ -80,6 +87,9 @@ func startMinipaasWith(t *testing.T, dataDir, token string, args ...string) *min
 	o.webhookRetry = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}
 	opened := make(chan *platform.Platform, 1)
 	o.opened = func(p *platform.Platform) { opened <- p }
+	if set != nil {
+		set(&o)
+	}
 
 	m := &minipaas{
 		t:          t,

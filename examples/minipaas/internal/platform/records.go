@@ -35,6 +35,8 @@ const (
 	// hold each app's last transfer number, keyed by app ID.
 	TransferRecords    RecordKind = "minipaas.pg-transfers"
 	TransferNumRecords RecordKind = "minipaas.pg-transfer-nums"
+	// BackupScheduleRecords: daily backup schedules, keyed by add-on ID.
+	BackupScheduleRecords RecordKind = "minipaas.pg-backup-schedules"
 )
 
 func (k RecordKind) what() string {
@@ -57,6 +59,8 @@ func (k RecordKind) what() string {
 		return "backup transfer record"
 	case TransferNumRecords:
 		return "backup number record"
+	case BackupScheduleRecords:
+		return "backup schedule record"
 	}
 	return string(k) + " record"
 }
