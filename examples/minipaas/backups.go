@@ -67,7 +67,7 @@ import (
 const (
 	keptBackups   = 5
 	keptScheduled = 7
-	publicURLTTL = 10 * time.Minute
+	publicURLTTL  = 10 * time.Minute
 	// Transfer kinds, as the CLI tells them apart (b: pg_dump to gof3r;
 	// r: anything to pg_restore). Restores of a minipaas backup come from
 	// "gof3r", of another URL from "htcat", as on Heroku.
