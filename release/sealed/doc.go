@@ -85,6 +85,17 @@
 // platform that keys the store by a renamable app name must keep the old
 // name's history readable (or copy it through the sealed store) itself.
 //
+// # Other secrets: Box
+//
+// A platform keeps secrets besides config vars: TLS private keys, webhook
+// signing secrets, ACME account keys. A [Box] seals them with the same
+// key list and text format, bound to a label the caller names for the
+// secret's place ("sni-endpoint/<id>/private_key"), so one key file and
+// one rotation cover them all. Box secrets and config var values cannot
+// be swapped for each other: a Box binds no app (the release store
+// refuses an empty app name) and stands -1 for the version. Plaintext
+// from before sealing passes through, as for config vars.
+//
 // # Errors
 //
 // A value that cannot be opened fails the whole call (Get, Latest,

@@ -2,6 +2,7 @@ package sealed_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -55,4 +56,33 @@ func ExampleParseKeys() {
 	fmt.Println(err)
 	// Output:
 	// sealed: keys line 3: a key is 32 bytes (AES-256), this one is 20 bytes
+}
+
+// A Box seals a platform's other secrets with the same keys, each bound
+// to a label for its place.
+func ExampleBox() {
+	keyText, err := sealed.NewKeyText()
+	if err != nil {
+		panic(err)
+	}
+	keys, err := sealed.ParseKeys(keyText)
+	if err != nil {
+		panic(err)
+	}
+	box, err := sealed.NewBox(keys)
+	if err != nil {
+		panic(err)
+	}
+	stored := box.Seal("webhook/01/secret", []byte("whsec-3f9a"))
+	fmt.Println(strings.HasPrefix(stored, sealed.Prefix), strings.Contains(stored, "whsec"))
+
+	secret, err := box.Open("webhook/01/secret", stored)
+	fmt.Println(string(secret), err)
+
+	_, err = box.Open("webhook/02/secret", stored) // moved: refused
+	fmt.Println(errors.Is(err, sealed.ErrCannotOpen))
+	// Output:
+	// true false
+	// whsec-3f9a <nil>
+	// true
 }

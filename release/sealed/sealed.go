@@ -43,9 +43,9 @@ const (
 	ReasonNotAuthentic Reason = "does not authenticate (altered, wrong key, or moved from another app, version or var)"
 )
 
-// OpenError reports a stored config var value that cannot be opened. It
-// names where the value is and why it failed, never the value (sealed or
-// not).
+// OpenError reports a stored config var value (or a [Box] secret: then
+// Var is its label and Version is -1) that cannot be opened. It names
+// where the value is and why it failed, never the value (sealed or not).
 type OpenError struct {
 	App     string
 	Version int
@@ -55,6 +55,9 @@ type OpenError struct {
 }
 
 func (e *OpenError) Error() string {
+	if e.Version == boxVersion {
+		return secretError(e)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "sealed: %s v%d: config var %s: ", strconv.QuoteToASCII(e.App), e.Version, strconv.QuoteToASCII(e.Var))
 	if e.KeyID != "" {
@@ -87,6 +90,19 @@ func New(backend release.Store, keys []Key) (release.Store, error) {
 	if backend == nil {
 		return nil, errors.New("sealed: backend store is nil")
 	}
+	kr, err := newKeyring(keys)
+	if err != nil {
+		return nil, err
+	}
+	s := &store{backend: backend, keys: kr}
+	if d, ok := backend.(release.AppDeleter); ok {
+		return &deleterStore{store: s, deleter: d}, nil
+	}
+	return s, nil
+}
+
+// newKeyring checks keys and makes their ciphers; keys[0] seals.
+func newKeyring(keys []Key) (*keyring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("sealed: no keys: the first key seals and every key opens")
 	}
@@ -114,11 +130,7 @@ func New(backend release.Store, keys []Key) (release.Store, error) {
 			kr.sealID, kr.seal = k.ID, aead
 		}
 	}
-	s := &store{backend: backend, keys: kr}
-	if d, ok := backend.(release.AppDeleter); ok {
-		return &deleterStore{store: s, deleter: d}, nil
-	}
-	return s, nil
+	return kr, nil
 }
 
 // store is the Store New returns for a backend without AppDeleter.
