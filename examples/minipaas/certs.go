@@ -46,6 +46,7 @@ import (
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+	"github.com/dynokit/dynokit/release/sealed"
 	"github.com/dynokit/dynokit/router"
 )
 
@@ -76,6 +77,8 @@ type sniEndpoint struct {
 type certService struct {
 	p   *platform.Platform
 	log *slog.Logger
+	// box, when set, seals the private keys in the records.
+	box *sealed.Box
 
 	mu     sync.Mutex
 	byID   map[string]*sniEndpoint // nil until load reads the records
@@ -134,6 +137,9 @@ func (c *certService) load(ctx context.Context) error {
 			}
 			continue
 		}
+		if rec.PrivateKey, err = c.openKey(rec); err != nil {
+			return fmt.Errorf("sni endpoints: %w", err)
+		}
 		cert, err := tls.X509KeyPair([]byte(rec.CertificateChain), []byte(rec.PrivateKey))
 		if err != nil {
 			c.log.Warn("minipaas: unusable SNI endpoint record", "id", id, "err", err)
@@ -148,6 +154,21 @@ func (c *certService) load(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func keyLabel(id string) string { return "sni-endpoint/" + id + "/private_key" }
+
+// openKey returns rec's private key as PEM: opened when sealed (a record
+// written before a key file was given is plaintext).
+func (c *certService) openKey(rec sniRecord) (string, error) {
+	if !strings.HasPrefix(rec.PrivateKey, sealed.Prefix) {
+		return rec.PrivateKey, nil
+	}
+	if c.box == nil {
+		return "", fmt.Errorf("the private key of %s is sealed: pass the key file (-config-key-file)", rec.Name)
+	}
+	key, err := c.box.Open(keyLabel(rec.ID), rec.PrivateKey)
+	return string(key), err
 }
 
 // start loads the records, so that the certificates serve before the
@@ -306,7 +327,11 @@ func (c *certService) domainsChanged(ctx context.Context, app platform.App, remo
 
 // save stores rec and makes it e's (c.mu held).
 func (c *certService) save(ctx context.Context, e *sniEndpoint, rec sniRecord) error {
-	b, err := json.Marshal(rec)
+	stored := rec
+	if c.box != nil {
+		stored.PrivateKey = c.box.Seal(keyLabel(rec.ID), []byte(rec.PrivateKey))
+	}
+	b, err := json.Marshal(stored)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,7 +17,9 @@ import (
 // config var values are sealed in releases.db yet reach the dynos; without
 // the file, a platform whose config is sealed refuses to start and says
 // which flag it needs; a bad key file is refused naming its line.
-func TestConfigKeyFile(t *testing.T) {
+// writeConfigKey writes a new key file (minipaas -gen-config-key).
+func writeConfigKey(t *testing.T) string {
+	t.Helper()
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"-gen-config-key"}, &out); err != nil {
 		t.Fatal(err)
@@ -23,6 +28,14 @@ func TestConfigKeyFile(t *testing.T) {
 	if err := os.WriteFile(keyFile, out.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return keyFile
+}
+
+// TestConfigKeyFile: with -config-key-file, config vars, webhook secrets
+// and uploaded certificates' private keys are sealed at rest, and read
+// back after a restart with the key; without it the start is refused.
+func TestConfigKeyFile(t *testing.T) {
+	keyFile := writeConfigKey(t)
 	token, err := newToken()
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +52,13 @@ func TestConfigKeyFile(t *testing.T) {
 	if got := m.dynoEnv("vault", "API_SECRET"); got != "s3cr3t-at-rest" {
 		t.Errorf("the dyno's API_SECRET = %q", got)
 	}
+	recv := newHookReceiver(t)
+	if st := m.api("POST", "/apps/vault/webhooks", `{"include":["api:release"],"level":"notify","url":"`+recv.srv.URL+`","secret":"hook-secret-at-rest"}`, nil); st != 201 {
+		t.Fatalf("add webhook: %d", st)
+	}
+	m.addDomainAPI("vault", "www.vault.test")
+	cert := validCert(t, 30, "www.vault.test")
+	m.addCert("vault", cert)
 	m.stop()
 	raw, err := os.ReadFile(filepath.Join(dataDir, "releases.db"))
 	if err != nil {
@@ -46,6 +66,16 @@ func TestConfigKeyFile(t *testing.T) {
 	}
 	if bytes.Contains(raw, []byte("s3cr3t-at-rest")) {
 		t.Error("releases.db holds the config var in the clear")
+	}
+	raw, err = os.ReadFile(filepath.Join(dataDir, "platform.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("hook-secret-at-rest")) {
+		t.Error("platform.db holds the webhook secret in the clear")
+	}
+	if bytes.Contains(raw, []byte("PRIVATE KEY")) || !bytes.Contains(raw, []byte("BEGIN CERTIFICATE")) {
+		t.Error("platform.db holds the certificate's private key in the clear (or no certificate at all)")
 	}
 
 	args := []string{"-data-dir", dataDir, "-router-addr", "127.0.0.1:0", "-api-addr", "127.0.0.1:0", "-rendezvous-addr", "127.0.0.1:0"}
@@ -64,5 +94,20 @@ func TestConfigKeyFile(t *testing.T) {
 	m = startMinipaasWith(t, dataDir, token, "-config-key-file", keyFile)
 	if got := m.config("vault")["API_SECRET"]; got != "s3cr3t-at-rest" {
 		t.Errorf("API_SECRET after a restart = %q", got)
+	}
+	// The webhook still signs with its secret; the certificate still loads.
+	if code := m.api("PATCH", "/apps/vault/config-vars", `{"MORE":"1"}`, nil); code != 200 {
+		t.Fatalf("config:set: %d", code)
+	}
+	got := recv.wait(t, "the release after the restart", func(d hookDelivery) bool { return d.Resource == "release" })
+	d := got[len(got)-1]
+	mac := hmac.New(sha256.New, []byte("hook-secret-at-rest"))
+	mac.Write(d.body)
+	if d.signature != base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
+		t.Errorf("delivery after a restart signed %q, not with the webhook's secret", d.signature)
+	}
+	var endpoints []sniEndpointJSON
+	if st := m.api("GET", "/apps/vault/sni-endpoints", "", &endpoints); st != 200 || len(endpoints) != 1 {
+		t.Errorf("certificates after a restart: %d, %d", st, len(endpoints))
 	}
 }

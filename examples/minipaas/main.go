@@ -124,7 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.HTTPSAddr, "https-addr", "", "listen address of the router's HTTPS listener, for uploaded certificates and ACME's (off when empty)")
 	fs.StringVar(&o.ACMEDirectory, "acme-directory", "", "ACME directory URL certificates come from, e.g. https://acme-v02.api.letsencrypt.org/directory (accepts its terms; off when empty)")
 	fs.StringVar(&o.ACMEEmail, "acme-email", "", "contact e-mail of the ACME account (optional)")
-	fs.StringVar(&o.ConfigKeyFile, "config-key-file", "", "file of keys that seal config var values at rest (one base64 key per line; the first seals, all open; make one with -gen-config-key). Keep it outside the data dir")
+	fs.StringVar(&o.ConfigKeyFile, "config-key-file", "", "file of keys that seal config var values, certificate keys, webhook secrets and the ACME cache at rest (one base64 key per line; the first seals, all open; make one with -gen-config-key). Keep it outside the data dir")
 	fs.BoolVar(&o.GenConfigKey, "gen-config-key", false, "print a new key for -config-key-file and exit")
 	fs.StringVar(&o.ACMECAFile, "acme-ca-file", "", "PEM file of CA certificates to trust for the ACME server's own HTTPS (a test CA such as Pebble); default: the system roots")
 	if err := fs.Parse(args); err != nil {
@@ -218,6 +218,15 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 			return fmt.Errorf("-config-key-file %s: %w", o.ConfigKeyFile, err)
 		}
 	}
+	// The same keys seal the other secrets kept at rest: uploaded
+	// certificates' private keys, webhook secrets, the ACME cache.
+	var box *sealed.Box
+	if len(cfg.ConfigKeys) > 0 {
+		var err error
+		if box, err = sealed.NewBox(cfg.ConfigKeys); err != nil {
+			return fmt.Errorf("-config-key-file %s: %w", o.ConfigKeyFile, err)
+		}
+	}
 	if o.Runtime == "oci" {
 		cfg.Runtime = &oci.Runtime{Dir: filepath.Join(dataDir, "oci"), Logger: logger}
 		if err := reapOrphanContainers(ctx, "runc", filepath.Join(dataDir, "oci"), logger); err != nil {
@@ -301,7 +310,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	var acm *acmService
 	if o.ACMEDirectory != "" {
-		if acm, err = newACM(ctx, p, dataDir, o.ACMEDirectory, o.ACMEEmail, acmeRoots, logger); err != nil {
+		if acm, err = newACM(ctx, p, dataDir, o.ACMEDirectory, o.ACMEEmail, acmeRoots, box, logger); err != nil {
 			routerLn.Close()
 			apiLn.Close()
 			runLn.Close()
@@ -323,7 +332,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		runLn.Close()
 		return err
 	}
-	if apiState.webhooks, err = newWebhookService(ctx, p, logger, "http://"+apiLn.Addr().String()); err != nil {
+	if apiState.webhooks, err = newWebhookService(ctx, p, box, logger, "http://"+apiLn.Addr().String()); err != nil {
 		routerLn.Close()
 		apiLn.Close()
 		runLn.Close()
@@ -371,6 +380,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	// Uploaded certificates (certs.go) are asked first: they win over ACM.
 	routerSrv.GetCertificate = apiState.certs.getCertificate
+	apiState.certs.box = box
 	if err := apiState.certs.start(ctx); err != nil {
 		routerLn.Close()
 		apiLn.Close()

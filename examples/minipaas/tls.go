@@ -21,7 +21,9 @@ import (
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+	"github.com/dynokit/dynokit/release/sealed"
 	"github.com/dynokit/dynokit/router"
+	"golang.org/x/crypto/acme/autocert"
 )
 
 // Automated Certificate Management (heroku certs:auto): with -https-addr
@@ -47,10 +49,12 @@ const acmShutdownWait = 15 * time.Second
 // acmService is the per-app ACM switch, the issuance it starts ahead of the
 // first handshake, and the domains' status.
 type acmService struct {
-	p        *platform.Platform
-	acme     *router.ACME
-	cacheDir string
-	log      *slog.Logger
+	p    *platform.Platform
+	acme *router.ACME
+	// cache is the ACME cache (<data-dir>/acme: the account key, and a
+	// key and chain per name), sealed when minipaas has config keys.
+	cache autocert.Cache
+	log   *slog.Logger
 
 	mu       sync.Mutex
 	enabled  map[string]bool       // app ID -> ACM on
@@ -91,20 +95,23 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 // newACM returns the ACM service for p, its router.ACME ready for the
 // router's Server, with the switches read back from the store (records of
 // apps that no longer exist are dropped).
-func newACM(ctx context.Context, p *platform.Platform, dataDir, directory, email string, roots *x509.CertPool, log *slog.Logger) (*acmService, error) {
+func newACM(ctx context.Context, p *platform.Platform, dataDir, directory, email string, roots *x509.CertPool, box *sealed.Box, log *slog.Logger) (*acmService, error) {
 	s := &acmService{
 		p:        p,
-		cacheDir: filepath.Join(dataDir, "acme"),
+		cache:    autocert.DirCache(filepath.Join(dataDir, "acme")),
 		log:      log,
 		enabled:  map[string]bool{},
 		attempts: map[string]acmAttempt{},
+	}
+	if box != nil {
+		s.cache = sealedCache{s.cache, box}
 	}
 	s.acme = &router.ACME{
 		Router:       p.Router(),
 		Allow:        s.allow,
 		DirectoryURL: directory,
 		Email:        email,
-		CacheDir:     s.cacheDir,
+		Cache:        s.cache,
 		RootCAs:      roots,
 	}
 	recs, err := p.Records(ctx, platform.ACMRecords)
@@ -262,6 +269,28 @@ func ecdsaHello(host string) *tls.ClientHelloInfo {
 	}
 }
 
+// sealedCache seals what autocert stores (private keys with their
+// chains, the account key) with the config keys; entries written before a
+// key file was given are plaintext and read as they are.
+type sealedCache struct {
+	autocert.Cache
+	box *sealed.Box
+}
+
+func acmeLabel(name string) string { return "acme/" + name }
+
+func (c sealedCache) Get(ctx context.Context, name string) ([]byte, error) {
+	b, err := c.Cache.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return c.box.Open(acmeLabel(name), string(b))
+}
+
+func (c sealedCache) Put(ctx context.Context, name string, data []byte) error {
+	return c.Cache.Put(ctx, name, []byte(c.box.Seal(acmeLabel(name), data)))
+}
+
 // cachedCert is a certificate found in the ACME cache.
 type cachedCert struct {
 	leaf          *x509.Certificate
@@ -285,7 +314,7 @@ func (c *cachedCert) publiclyTrusted() bool {
 // one) is the router's documented one.
 func (s *acmService) cached(host string) *cachedCert {
 	for _, name := range []string{host, host + "+rsa"} {
-		b, err := os.ReadFile(filepath.Join(s.cacheDir, name))
+		b, err := s.cache.Get(context.Background(), name)
 		if err != nil {
 			continue
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
 	"github.com/dynokit/dynokit/internal/pebbletest"
+	"github.com/dynokit/dynokit/release/sealed"
 )
 
 func TestTLSFlags(t *testing.T) {
@@ -46,10 +50,10 @@ var welcomeHTTPS = regexp.MustCompile(`router TLS on (\S+);`)
 
 // startACMEMinipaas runs minipaas with HTTPS and ACME from p, and returns
 // it with its HTTPS address.
-func startACMEMinipaas(t *testing.T, p *pebbletest.Server, dataDir, token string) (*minipaas, string) {
+func startACMEMinipaas(t *testing.T, p *pebbletest.Server, dataDir, token string, flags ...string) (*minipaas, string) {
 	t.Helper()
-	m := startMinipaasWith(t, dataDir, token, "-https-addr", "127.0.0.1:0",
-		"-acme-directory", p.DirURL, "-acme-ca-file", p.APICAFile, "-acme-email", "ops@example.test")
+	m := startMinipaasWith(t, dataDir, token, append([]string{"-https-addr", "127.0.0.1:0",
+		"-acme-directory", p.DirURL, "-acme-ca-file", p.APICAFile, "-acme-email", "ops@example.test"}, flags...)...)
 	match := welcomeHTTPS.FindStringSubmatch(m.out.String())
 	if match == nil {
 		t.Fatalf("no HTTPS address in the welcome:\n%s", m.out.String())
@@ -60,7 +64,7 @@ func startACMEMinipaas(t *testing.T, p *pebbletest.Server, dataDir, token string
 // startACMEPebble starts a real Pebble and minipaas with HTTPS and ACME
 // from it, in a new data directory with a new token; Pebble validates on
 // minipaas's router ports (its DNS says 127.0.0.1).
-func startACMEPebble(t *testing.T) (p *pebbletest.Server, m *minipaas, httpsAddr, dataDir, token string) {
+func startACMEPebble(t *testing.T, flags ...string) (p *pebbletest.Server, m *minipaas, httpsAddr, dataDir, token string) {
 	t.Helper()
 	p = pebbletest.New(t)
 	token, err := newToken()
@@ -68,7 +72,7 @@ func startACMEPebble(t *testing.T) (p *pebbletest.Server, m *minipaas, httpsAddr
 		t.Fatal(err)
 	}
 	dataDir = t.TempDir()
-	m, httpsAddr = startACMEMinipaas(t, p, dataDir, token)
+	m, httpsAddr = startACMEMinipaas(t, p, dataDir, token, flags...)
 	routerPort, _ := strconv.Atoi(portOf(m.routerAddr))
 	httpsPort, _ := strconv.Atoi(portOf(httpsAddr))
 	p.Start(t, routerPort, httpsPort)
@@ -124,7 +128,9 @@ func (m *minipaas) acmStatus(app, host, want string) {
 // shows it through the CLI, refuses names not added, and serves the same
 // certificate after a restart.
 func TestACMEHTTPS(t *testing.T) {
-	p, m, httpsAddr, dataDir, token := startACMEPebble(t)
+	// With a config key file, so that the ACME cache is sealed.
+	keyFile := writeConfigKey(t)
+	p, m, httpsAddr, dataDir, token := startACMEPebble(t, "-config-key-file", keyFile)
 	cli := herokucli.Require(t, m.apiURL, m.token)
 	heroku := herokuFunc(t, cli)
 
@@ -165,7 +171,17 @@ func TestACMEHTTPS(t *testing.T) {
 	// A restart serves the cached certificate: no order (Pebble's ports
 	// point at the old listeners, so an order could not even validate).
 	m.stop()
-	m2, httpsAddr2 := startACMEMinipaas(t, p, dataDir, token)
+	// The cache holds the account key and the certificates' keys sealed.
+	cached, _ := filepath.Glob(filepath.Join(dataDir, "acme", "*"))
+	if len(cached) < 2 {
+		t.Errorf("ACME cache: %v, want the account key and a certificate", cached)
+	}
+	for _, f := range cached {
+		if b, err := os.ReadFile(f); err != nil || !bytes.HasPrefix(b, []byte(sealed.Prefix)) || bytes.Contains(b, []byte("PRIVATE KEY")) {
+			t.Errorf("ACME cache entry %s is not sealed (%v)", filepath.Base(f), err)
+		}
+	}
+	m2, httpsAddr2 := startACMEMinipaas(t, p, dataDir, token, "-config-key-file", keyFile)
 	m2.acmStatus(app, host, acmIssued)
 	m2.waitFor(app, "the app after the restart", func(status int, body string) bool { return status == http.StatusOK })
 	_, leaf2, err := httpsGet(httpsAddr2, host, p.Roots)

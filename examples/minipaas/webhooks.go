@@ -24,6 +24,7 @@ import (
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+	"github.com/dynokit/dynokit/release/sealed"
 )
 
 // App webhooks (heroku webhooks:add, webhooks, webhooks:remove,
@@ -103,6 +104,8 @@ type webhookDelivery struct {
 type webhookService struct {
 	p   *platform.Platform
 	log *slog.Logger
+	// box, when set, seals the webhooks' secrets in their records.
+	box *sealed.Box
 	// base is the API's URL, for the URLs inside payloads (build output).
 	base string
 	// appJSON is an app as the API shows it (api:app payloads).
@@ -125,9 +128,9 @@ type webhookService struct {
 
 // newWebhookService loads the webhooks; ctx ends deliveries (close waits
 // for them).
-func newWebhookService(ctx context.Context, p *platform.Platform, log *slog.Logger, base string) (*webhookService, error) {
+func newWebhookService(ctx context.Context, p *platform.Platform, box *sealed.Box, log *slog.Logger, base string) (*webhookService, error) {
 	w := &webhookService{
-		p: p, log: log, base: base, ctx: ctx,
+		p: p, box: box, log: log, base: base, ctx: ctx,
 		client: &http.Client{Timeout: 30 * time.Second},
 		retry:  []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute},
 		sem:    semaphore.NewWeighted(32),
@@ -141,6 +144,16 @@ func newWebhookService(ctx context.Context, p *platform.Platform, log *slog.Logg
 		var r webhookRecord
 		if err := json.Unmarshal(b, &r); err != nil {
 			return nil, fmt.Errorf("webhook %s: %w", id, err)
+		}
+		if strings.HasPrefix(r.Secret, sealed.Prefix) {
+			if box == nil {
+				return nil, fmt.Errorf("webhook %s: its secret is sealed: pass the key file (-config-key-file)", id)
+			}
+			secret, err := box.Open(secretLabel(id), r.Secret)
+			if err != nil {
+				return nil, fmt.Errorf("webhook %s: %w", id, err)
+			}
+			r.Secret = string(secret)
 		}
 		w.hook[id] = r
 	}
@@ -620,8 +633,14 @@ func (a *api) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func secretLabel(id string) string { return "webhook/" + id + "/secret" }
+
 func (s *webhookService) put(ctx context.Context, h webhookRecord) error {
-	b, err := json.Marshal(h)
+	stored := h
+	if s.box != nil {
+		stored.Secret = s.box.Seal(secretLabel(h.ID), []byte(h.Secret))
+	}
+	b, err := json.Marshal(stored)
 	if err != nil {
 		return err
 	}
