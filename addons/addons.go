@@ -40,6 +40,13 @@ type Backuper interface {
 	Restore(ctx context.Context, resourceID string, r io.Reader) error
 }
 
+// Resetter is implemented by providers that can empty a resource of its
+// data while keeping it and its credentials (heroku pg:reset).
+// extensions, when given, are installed afresh (PostgreSQL extensions).
+type Resetter interface {
+	Reset(ctx context.Context, resourceID string, extensions []string) error
+}
+
 // Forker is implemented by providers that can create a new resource
 // holding a copy of an existing one's data.
 type Forker interface {
@@ -165,6 +172,7 @@ var (
 	ErrPlanChangeUnsupported = errors.New("addons: provider cannot change plans")
 	ErrDescribeUnsupported   = errors.New("addons: provider cannot describe resources")
 	ErrBackupUnsupported     = errors.New("addons: provider cannot back up or restore resources")
+	ErrResetUnsupported      = errors.New("addons: provider cannot reset resources")
 	ErrLastAttachment        = errors.New("addons: cannot detach the add-on's last attachment; destroy the add-on instead")
 	ErrInvalid               = errors.New("addons: invalid input")
 )

@@ -38,17 +38,40 @@ func (m *Manager) Restore(ctx context.Context, addonName string, r io.Reader) er
 	if err != nil {
 		return err
 	}
+	return m.exclusive("restore", addonName, id, func() error { return b.Restore(ctx, id, r) })
+}
+
+// Reset empties the add-on of its data, keeping the resource and its
+// credentials (heroku pg:reset), and installs extensions when the
+// provider knows them. It writes, so it takes the add-on for itself like
+// Restore (ErrBusy while another operation runs). The provider must
+// implement Resetter (else ErrResetUnsupported).
+func (m *Manager) Reset(ctx context.Context, addonName string, extensions []string) error {
+	svc, id := m.readyResource(addonName)
+	if id == "" {
+		return fmt.Errorf("addons: reset %q: %w", truncate(addonName, 80), ErrNotFound)
+	}
+	r, ok := svc.Provider.(Resetter)
+	if !ok {
+		return fmt.Errorf("addons: reset %s: service %s: %w", addonName, svc.Name, ErrResetUnsupported)
+	}
+	return m.exclusive("reset", addonName, id, func() error { return r.Reset(ctx, id, extensions) })
+}
+
+// exclusive runs the provider call fn with the add-on taken for itself
+// (ErrBusy while another operation runs), if it is still resource id.
+func (m *Manager) exclusive(op, addonName, id string, fn func() error) error {
 	a, err := m.lockAddon(addonName)
 	if err != nil {
-		return fmt.Errorf("addons: restore: %w", err)
+		return fmt.Errorf("addons: %s: %w", op, err)
 	}
 	defer m.unlockAddon(a)
 	if a.ProviderID != id {
 		// Destroyed and made again between the two looks.
-		return fmt.Errorf("addons: restore %q: %w", truncate(addonName, 80), ErrNotFound)
+		return fmt.Errorf("addons: %s %q: %w", op, truncate(addonName, 80), ErrNotFound)
 	}
-	if err := b.Restore(ctx, id, r); err != nil {
-		return fmt.Errorf("addons: restore %s: provider failed: %w", addonName, err)
+	if err := fn(); err != nil {
+		return fmt.Errorf("addons: %s %s: provider failed: %w", op, addonName, err)
 	}
 	return nil
 }

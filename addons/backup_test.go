@@ -45,6 +45,13 @@ func (g *backupGate) Restore(ctx context.Context, id string, r io.Reader) error 
 	return nil
 }
 
+func (g *backupGate) Reset(ctx context.Context, id string, extensions []string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.data[id] = strings.Join(extensions, ",")
+	return nil
+}
+
 func newBackupGate() *backupGate {
 	return &backupGate{describeGate: &describeGate{MemProvider: addonstest.NewMemProvider("DATABASE", "hobby", "standard"),
 		entered: make(chan struct{}), release: make(chan struct{})}, data: map[string]string{}}
@@ -92,12 +99,22 @@ func TestManagerBackupRestore(t *testing.T) {
 	if err := m.Restore(ctx, a.Name, strings.NewReader("v3")); !errors.Is(err, addons.ErrBusy) {
 		t.Errorf("Restore during a plan change = %v, want ErrBusy", err)
 	}
+	if err := m.Reset(ctx, a.Name, nil); !errors.Is(err, addons.ErrBusy) {
+		t.Errorf("Reset during a plan change = %v, want ErrBusy", err)
+	}
 	close(g.release)
 	if err := <-changed; err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Restore(ctx, a.Name, strings.NewReader("v3")); err != nil || g.data[a.ProviderID] != "v3" {
 		t.Errorf("Restore after the plan change: data %q, %v", g.data[a.ProviderID], err)
+	}
+
+	if err := m.Reset(ctx, a.Name, []string{"hstore"}); err != nil || g.data[a.ProviderID] != "hstore" {
+		t.Errorf("Reset: data %q, %v", g.data[a.ProviderID], err)
+	}
+	if err := m.Reset(ctx, "no-such-addon", nil); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("Reset of an unknown add-on = %v, want ErrNotFound", err)
 	}
 
 	// Provider failures name the add-on and keep the cause.
@@ -124,5 +141,8 @@ func TestManagerBackupUnsupported(t *testing.T) {
 	}
 	if err := m.Restore(context.Background(), a.Name, strings.NewReader("")); !errors.Is(err, addons.ErrBackupUnsupported) {
 		t.Errorf("Restore through a provider without Backuper = %v", err)
+	}
+	if err := m.Reset(context.Background(), a.Name, nil); !errors.Is(err, addons.ErrResetUnsupported) {
+		t.Errorf("Reset through a provider without Resetter = %v", err)
 	}
 }

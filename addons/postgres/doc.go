@@ -29,6 +29,11 @@
 // add-on's role, so they use one of its plan's connections, and get the
 // password through PGPASSWORD, never argv.
 //
+// Reset (heroku pg:reset) drops everything the add-on's role owns in its
+// database, as that role and in one transaction, keeping the database,
+// role and password, then creates the extensions asked for (those a
+// database owner may create).
+//
 // Describe reports the rows of heroku pg:info: Status, Connections
 // ("1/5": backends on the database / the role's limit), PG Version, Data
 // Size ("7.2 MB", with " / 1 GB (0.70%)" when the plan sets

@@ -250,6 +250,15 @@ func (p stableProvider) Restore(ctx context.Context, resourceID string, r io.Rea
 	return b.Restore(ctx, resourceID, r)
 }
 
+// Reset passes pg:reset through (backups.go).
+func (p stableProvider) Reset(ctx context.Context, resourceID string, extensions []string) error {
+	r, ok := p.Provider.(addons.Resetter)
+	if !ok {
+		return fmt.Errorf("this service cannot be reset: %w", addons.ErrResetUnsupported)
+	}
+	return r.Reset(ctx, resourceID, extensions)
+}
+
 // Plans keeps the catalog's check of plans against the provider.
 func (p stableProvider) Plans() []addons.Plan {
 	if l, ok := p.Provider.(addons.PlanLister); ok {

@@ -637,6 +637,7 @@ func (a *api) backupRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /client/v11/databases/{addon}/backups", a.captureBackup)
 	h("POST /client/v11/databases/{addon}/restores", a.restoreBackup)
 	h("POST /client/v11/databases/{addon}/transfers", a.copyDatabase)
+	h("PUT /client/v11/databases/{addon}/reset", a.resetDatabase)
 	h("GET /client/v11/databases/{addon}/transfer-schedules", a.transferSchedules)
 	h("POST /client/v11/databases/{addon}/transfer-schedules", a.scheduleBackups)
 	h("DELETE /client/v11/databases/{addon}/transfer-schedules/{id}", a.unscheduleBackups)
@@ -776,6 +777,34 @@ func (a *api) copyDatabase(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	platformapi.WriteJSON(w, http.StatusCreated, a.backups.toJSON(t, false))
+	return nil
+}
+
+// resetDatabase answers pg:reset: the database emptied in place (its
+// credentials stay), with the extensions asked for installed afresh.
+func (a *api) resetDatabase(w http.ResponseWriter, r *http.Request) error {
+	v, _, err := a.database(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Extensions []string `json:"extensions"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	a.backups.mu.Lock()
+	for _, t := range a.backups.transfers {
+		if t.AddonID == v.rec.ID && t.running() {
+			a.backups.mu.Unlock()
+			return platformapi.Conflict("%s %s of %s is running: wait for it or stop it with heroku pg:backups:cancel", kindOf(t), t.name(), v.rec.Name)
+		}
+	}
+	a.backups.mu.Unlock()
+	if err := a.addons.m.Reset(r.Context(), v.rec.Name, body.Extensions); err != nil {
+		return a.addons.apiError(err, "reset "+v.rec.Name)
+	}
+	platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Reset of " + v.rec.Name + " done"})
 	return nil
 }
 

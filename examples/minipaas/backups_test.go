@@ -272,6 +272,13 @@ func TestPGBackups(t *testing.T) {
 		t.Errorf("pg:copy to a database outside minipaas: %v %s", err, res)
 	}
 
+	// pg:reset empties the database; its URL stays the same.
+	expectIn(t, heroku("pg:reset", "DATABASE_URL", "-a", app, "--confirm", app), "Resetting")
+	if got := notes(ctx, t, dbURL); !strings.Contains(got, "does not exist") {
+		t.Errorf("after pg:reset: %q, want the table gone", got)
+	}
+	m.expectError("PUT", "/client/v11/databases/"+db.ID+"/reset", `{"extensions":["x;y"]}`, 422, "invalid_params")
+
 	// Destroying the app removes its backups.
 	heroku("apps:destroy", "-a", app, "--confirm", app)
 	if _, err := os.Stat(filepath.Join(dataDir, "backups", appID.ID)); !os.IsNotExist(err) {
