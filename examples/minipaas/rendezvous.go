@@ -138,7 +138,10 @@ func (rv *rendezvous) serve(ctx context.Context, ln net.Listener) error {
 	defer rv.wg.Wait()
 	if rv.http != nil {
 		rv.httpLn = &connListener{conns: make(chan net.Conn), done: make(chan struct{}), addr: ln.Addr()}
-		srv := &http.Server{Handler: rv.http, ReadHeaderTimeout: 10 * time.Second,
+		// Downloads may be long (no write timeout); requests are small
+		// GETs, and idle connections are not kept.
+		srv := &http.Server{Handler: rv.http, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10,
 			ErrorLog: slog.NewLogLogger(rv.log.Handler(), slog.LevelWarn)}
 		rv.wg.Go(func() { _ = srv.Serve(rv.httpLn) })
 		defer func() {
