@@ -59,6 +59,7 @@ import (
 	"time"
 
 	"github.com/dynokit/dynokit/addons"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/dashboard"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
 	"github.com/jackc/pgx/v5"
@@ -953,4 +954,104 @@ func (a *api) cancelTransfer(w http.ResponseWriter, r *http.Request) error {
 	cancel()
 	platformapi.WriteJSON(w, http.StatusOK, b.toJSON(t, false))
 	return nil
+}
+
+// The dashboard's Backups capability (internal/dashboard.Backups).
+
+func (c dashboardControl) ListBackups(ctx context.Context, name string) ([]dashboard.Backup, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil || c.api.backups == nil {
+		return nil, err
+	}
+	b := c.api.backups
+	b.mu.Lock()
+	var out []dashboard.Backup
+	for _, t := range b.transfers {
+		if t.AppID == app.ID && t.isBackup() {
+			out = append(out, dashboard.Backup{Name: t.name(), Database: t.FromName, Status: t.status(),
+				Size: t.processed.Load(), CreatedAt: t.CreatedAt})
+		}
+	}
+	b.mu.Unlock()
+	slices.SortFunc(out, func(x, y dashboard.Backup) int { return y.CreatedAt.Compare(x.CreatedAt) })
+	return out, nil
+}
+
+// status is the transfer's state as heroku pg:backups shows it (b.mu held).
+func (t *transfer) status() string {
+	switch {
+	case t.Succeeded:
+		return "Completed"
+	case !t.CanceledAt.IsZero():
+		return "Canceled"
+	case !t.FinishedAt.IsZero():
+		return "Failed"
+	case !t.StartedAt.IsZero():
+		return "Running"
+	}
+	return "Pending"
+}
+
+// BackupDatabases are the live heroku-postgresql add-ons billed to the app.
+func (c dashboardControl) BackupDatabases(ctx context.Context, name string) ([]string, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil || c.api.backups == nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range c.api.addons.list(app.Name) {
+		if v.rec.App == app.Name && v.rec.Service == servicePostgres && v.live {
+			out = append(out, v.rec.Name)
+		}
+	}
+	return out, nil
+}
+
+func (c dashboardControl) CaptureBackup(ctx context.Context, name, database string) (dashboard.Backup, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return dashboard.Backup{}, err
+	}
+	v, err := c.api.findAddon(app.Name, database)
+	if err != nil {
+		return dashboard.Backup{}, err
+	}
+	if v.rec.App != app.Name || v.rec.Service != servicePostgres || !v.live {
+		return dashboard.Backup{}, platformapi.InvalidParams("%s is not a database of %s", database, app.Name)
+	}
+	t, err := c.api.capture(ctx, v, app.ID, "")
+	if err != nil {
+		return dashboard.Backup{}, err
+	}
+	return dashboard.Backup{Name: t.name(), Database: v.rec.Name, Status: "Pending", CreatedAt: t.CreatedAt}, nil
+}
+
+func (c dashboardControl) OpenBackup(ctx context.Context, name, backup string) (io.ReadSeekCloser, error) {
+	app, err := c.api.appByNameOrID(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	b := c.api.backups
+	if b == nil {
+		return nil, fmt.Errorf("backup %s: %w", backup, platform.ErrNotFound)
+	}
+	b.mu.Lock()
+	var found *transfer
+	for _, t := range b.transfers {
+		if t.AppID == app.ID && t.isBackup() && t.Succeeded && t.name() == backup {
+			found = t
+		}
+	}
+	b.mu.Unlock()
+	if found == nil {
+		return nil, fmt.Errorf("backup %s of %s: %w", truncate(backup, 20), app.Name, platform.ErrNotFound)
+	}
+	f, err := os.Open(b.dumpPath(found))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("backup %s of %s: %w", backup, app.Name, platform.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }

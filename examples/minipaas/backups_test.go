@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -130,6 +131,28 @@ func TestPGBackups(t *testing.T) {
 	}
 	expectIn(t, heroku("pg:backups", "-a", app), "=== Restores", "r002", db.Name)
 
+	// The dashboard lists the backup, captures another and serves the file.
+	page := m.dashPage(app)
+	expectIn(t, page, `<tr class="backup" data-name="b001">`, `<td class="status">Completed</td>`,
+		`<a class="download" href="/dashboard/apps/`+app+`/backups/b001" download>`, `<option value="`+db.Name+`">`)
+	if _, level, text := m.dashSubmit(app, "backups", url.Values{"database": {db.Name}}, nil); level != "ok" || !strings.HasPrefix(text, "Started backup b003 of "+db.Name) {
+		t.Errorf("capture on the dashboard: %s %q", level, text)
+	}
+	if tr := m.waitTransfer(app, 3); !tr.Succeeded {
+		t.Fatalf("the dashboard's backup: %+v", tr)
+	}
+	req, _ := http.NewRequest("GET", m.apiURL+"/dashboard/apps/"+app+"/backups/b003", nil)
+	req.SetBasicAuth("", m.token)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Errorf("download on the dashboard: %v", err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.HasPrefix(b, []byte("PGDMP")) {
+			t.Errorf("download on the dashboard: %d, %d bytes", resp.StatusCode, len(b))
+		}
+	}
+
 	// download and url: signed HTTPS URLs on the rendezvous listener.
 	dump := filepath.Join(t.TempDir(), "latest.dump")
 	heroku("pg:backups:download", "b001", "-a", app, "-o", dump)
@@ -191,7 +214,7 @@ func TestPGBackups(t *testing.T) {
 	}
 	// One transfer at a time per database.
 	m.expectError("POST", "/client/v11/databases/"+db.ID+"/backups", "", 409, "conflict")
-	expectIn(t, heroku("pg:backups:cancel", "-a", app), "Cancelling r004")
+	expectIn(t, heroku("pg:backups:cancel", "-a", app), "Cancelling r005")
 	if tr := m.waitTransfer(app, stalled.Num); tr.Succeeded || tr.CanceledAt == "" {
 		t.Errorf("canceled restore: %+v", tr)
 	}
@@ -232,12 +255,12 @@ func TestPGBackups(t *testing.T) {
 		}
 		nums = append(nums, tr.Num)
 	}
-	if nums[0] != 6 || nums[4] != 10 {
-		t.Errorf("backup numbers %v, want 6…10 (never reused)", nums)
+	if nums[0] != 7 || nums[4] != 11 {
+		t.Errorf("backup numbers %v, want 7…11 (never reused)", nums)
 	}
 	out := heroku("pg:backups", "-a", app)
-	if strings.Contains(out, "b001") || !strings.Contains(out, "b006") || !strings.Contains(out, "b010") {
-		t.Errorf("after five more backups, b001 should have expired:\n%s", out)
+	if strings.Contains(out, "b001") || strings.Contains(out, "b003") || !strings.Contains(out, "b007") || !strings.Contains(out, "b011") {
+		t.Errorf("after five more backups, b001 and b003 should have expired:\n%s", out)
 	}
 	var appID struct {
 		ID string `json:"id"`
@@ -248,9 +271,9 @@ func TestPGBackups(t *testing.T) {
 		t.Errorf("backup files: %v, want 5", files)
 	}
 
-	heroku("pg:backups:delete", "b010", "-a", app, "--confirm", app)
-	if out := heroku("pg:backups", "-a", app); strings.Contains(out, "b010") {
-		t.Errorf("b010 listed after delete:\n%s", out)
+	heroku("pg:backups:delete", "b011", "-a", app, "--confirm", app)
+	if out := heroku("pg:backups", "-a", app); strings.Contains(out, "b011") {
+		t.Errorf("b011 listed after delete:\n%s", out)
 	}
 	if files, _ := filepath.Glob(filepath.Join(dataDir, "backups", appID.ID, "*")); len(files) != 4 {
 		t.Errorf("backup files after a delete: %v, want 4", files)
@@ -266,7 +289,7 @@ func TestPGBackups(t *testing.T) {
 	if got := notes(ctx, t, m.config(app)["STAGING_DB_URL"]); got != "first,second" {
 		t.Errorf("the copy's data: %q, want first,second", got)
 	}
-	expectIn(t, heroku("pg:backups", "-a", app), "=== Copies", "c011", db.Name, staging.Name)
+	expectIn(t, heroku("pg:backups", "-a", app), "=== Copies", "c012", db.Name, staging.Name)
 	res, err := cli.Run(ctx, "pg:copy", "DATABASE_URL", "postgres://elsewhere.example:5432/db", "-a", app, "--confirm", "db")
 	if err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "not one") {
 		t.Errorf("pg:copy to a database outside minipaas: %v %s", err, res)

@@ -19,6 +19,7 @@ var (
 	_ dashboard.Addons       = dashboardControl{}
 	_ dashboard.AddonChanges = dashboardControl{}
 	_ dashboard.Drains       = dashboardControl{}
+	_ dashboard.Backups      = dashboardControl{}
 )
 
 var crossSite = map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}

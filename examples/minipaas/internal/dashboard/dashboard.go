@@ -180,6 +180,7 @@ func (h *Handler) init() {
 		"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"rollbackable": rollbackable,
 		"add1":         func(i int) int { return i + 1 },
+		"bytes":        byteSize,
 		"slug":         func(s string) string { return strings.ReplaceAll(s, " ", "-") },
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html"))
@@ -226,6 +227,8 @@ func (h *Handler) init() {
 		mux.Handle("POST /apps/{app}/scheduler/remove", h.post("remove job", h.removeJob))
 		mux.Handle("POST /apps/{app}/drains/remove", h.post("remove drain", h.removeDrain))
 		mux.Handle("POST /apps/{app}/autoscaling", h.post("autoscaling", h.autoscaling))
+		mux.Handle("POST /apps/{app}/backups", h.post("capture backup", h.captureBackup))
+		mux.HandleFunc("GET /apps/{app}/backups/{backup}", h.downloadBackup)
 	}
 	mux.Handle("GET /static/", http.StripPrefix("/static", http.FileServerFS(static)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -115,7 +115,11 @@
 // add-on only), with a form to add one by URL and one to remove each of
 // the app's own. A drain URL's password is masked on the page and in
 // flash messages (the API and the CLI show it whole); the remove form
-// names a drain by its token, never its URL. With Autoscaling, an app
+// names a drain by its token, never its URL. With Backups, the Backups
+// section (shown when the app has backups or databases) lists the app's
+// database backups (heroku pg:backups: name, database, status, size),
+// a form to capture one of the app's own databases, and a download link
+// per completed backup, served by the dashboard itself. With Autoscaling, an app
 // with a web process gets the autoscaling form under Process types
 // (Heroku's "Enable Autoscaling"): minimum, maximum and desired p95, on,
 // update and off; *platform.Platform runs formation/autoscale. With

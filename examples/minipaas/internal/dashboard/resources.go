@@ -364,7 +364,7 @@ func (h *Handler) detachAddon(ctx context.Context, app string, form url.Values) 
 	return msg + ".", nil
 }
 
-// resourcesData adds the app page's add-on and drain data to data, for
+// resourcesData adds the app page's add-on, drain and backup data to data, for
 // the capabilities the Control has.
 func (h *Handler) resourcesData(ctx context.Context, app string, data map[string]any) error {
 	if c, ok := h.Control.(Addons); ok {
@@ -420,5 +420,5 @@ func (h *Handler) resourcesData(ctx context.Context, app string, data map[string
 		data["DrainsCapable"] = true
 		data["Drains"] = rows
 	}
-	return nil
+	return h.addBackups(ctx, app, data)
 }
