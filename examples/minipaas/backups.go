@@ -174,8 +174,8 @@ type pgBackups struct {
 	// publicBase is https://host:port of the rendezvous listener, which
 	// serves the dumps (download); set by main.
 	publicBase string
-	// fetch gets restores' source URLs (nil: http.DefaultClient's
-	// transport with a header timeout).
+	// fetch gets restores' source URLs: no overall timeout (a dump
+	// streams as long as it takes; cancel stops it), 30 s for the headers.
 	fetch *http.Client
 	// now and tick drive the schedules (time.Now and a minute; tests
 	// set them).
