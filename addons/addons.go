@@ -47,6 +47,14 @@ type Resetter interface {
 	Reset(ctx context.Context, resourceID string, extensions []string) error
 }
 
+// CredentialRotator is implemented by providers that can replace a
+// resource's credentials (heroku pg:credentials:rotate). The returned
+// Resource's Config holds the new ones; undo puts the previous ones back,
+// for a platform that could not hand the new ones to every app.
+type CredentialRotator interface {
+	RotateCredentials(ctx context.Context, resourceID string) (res Resource, undo func(context.Context) error, err error)
+}
+
 // Forker is implemented by providers that can create a new resource
 // holding a copy of an existing one's data.
 type Forker interface {
@@ -173,6 +181,7 @@ var (
 	ErrDescribeUnsupported   = errors.New("addons: provider cannot describe resources")
 	ErrBackupUnsupported     = errors.New("addons: provider cannot back up or restore resources")
 	ErrResetUnsupported      = errors.New("addons: provider cannot reset resources")
+	ErrRotateUnsupported     = errors.New("addons: provider cannot rotate credentials")
 	ErrLastAttachment        = errors.New("addons: cannot detach the add-on's last attachment; destroy the add-on instead")
 	ErrInvalid               = errors.New("addons: invalid input")
 )

@@ -8,7 +8,8 @@
 //     (DATABASE_URL); it is idempotent on ProvisionRequest.ID, so a
 //     retried request never makes a second resource. Optional
 //     capabilities are extra interfaces found by type assertion:
-//     PlanChanger, Backuper, Resetter, Forker, PlanLister, and Describer, whose
+//     PlanChanger, Backuper, Resetter, CredentialRotator, Forker,
+//     PlanLister, and Describer, whose
 //     Facts (rows of a name and values, such as "Connections" ["3/20"])
 //     answer heroku pg:info and redis:info.
 //   - A Catalog lists Services (a provider, a config prefix and Plans with
@@ -44,8 +45,10 @@
 // vars back if the provider fails. Each add-on runs one operation at a
 // time (others get ErrBusy); Describe and Backup only read, so they
 // neither wait for that operation nor get ErrBusy, while Restore (through
-// a Backuper: replace the data with a backup's) and Reset (through a
-// Resetter: empty it) are such operations. RenameApp follows an app's rename (heroku
+// a Backuper: replace the data with a backup's), Reset (through a
+// Resetter: empty it) and RotateCredentials (through a
+// CredentialRotator: new credentials pushed to every attached app, or
+// the old ones put back) are such operations. RenameApp follows an app's rename (heroku
 // apps:rename): its add-ons and attachments move to the new name in one
 // step, after any operation in flight on the app ends, without calling a
 // provider or changing config vars (they belong to the app).

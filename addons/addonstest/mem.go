@@ -31,9 +31,10 @@ type memResource struct {
 }
 
 var (
-	_ addons.Provider    = (*MemProvider)(nil)
-	_ addons.PlanChanger = (*MemProvider)(nil)
-	_ addons.PlanLister  = (*MemProvider)(nil)
+	_ addons.Provider          = (*MemProvider)(nil)
+	_ addons.PlanChanger       = (*MemProvider)(nil)
+	_ addons.PlanLister        = (*MemProvider)(nil)
+	_ addons.CredentialRotator = (*MemProvider)(nil)
 )
 
 // NewMemProvider returns a MemProvider offering plans (names only).
@@ -79,6 +80,28 @@ func (p *MemProvider) Provision(ctx context.Context, req addons.ProvisionRequest
 	p.byRequest[req.ID] = id
 	p.resources[id] = &memResource{request: req.ID, res: res}
 	return clone(res), nil
+}
+
+// RotateCredentials implements addons.CredentialRotator: the URL gets a
+// new user and secret; undo puts the previous URL back.
+func (p *MemProvider) RotateCredentials(ctx context.Context, id string) (addons.Resource, func(context.Context) error, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, ok := p.resources[id]
+	if !ok {
+		return addons.Resource{}, nil, fmt.Errorf("addonstest: rotate credentials of %s: %w", id, addons.ErrNotFound)
+	}
+	old := r.res.Config.Clone()
+	r.res.Config[p.Prefix+"_URL"] = fmt.Sprintf("mem://u%s:%s@memory/%s", randomHex(4), randomHex(16), id)
+	undo := func(context.Context) error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if r, ok := p.resources[id]; ok {
+			r.res.Config = old
+		}
+		return nil
+	}
+	return clone(r.res), undo, nil
 }
 
 // Deprovision implements addons.Provider.

@@ -29,6 +29,10 @@
 // add-on's role, so they use one of its plan's connections, and get the
 // password through PGPASSWORD, never argv.
 //
+// RotateCredentials (heroku pg:credentials:rotate) gives the role a new
+// password (a SCRAM verifier again), records it, and returns an undo that
+// puts the previous one back; open sessions stay open.
+//
 // Reset (heroku pg:reset) drops everything the add-on's role owns in its
 // database, as that role and in one transaction, keeping the database,
 // role and password, then creates the extensions asked for (those a

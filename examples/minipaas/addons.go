@@ -250,6 +250,15 @@ func (p stableProvider) Restore(ctx context.Context, resourceID string, r io.Rea
 	return b.Restore(ctx, resourceID, r)
 }
 
+// RotateCredentials passes pg:credentials:rotate through (datainfo.go).
+func (p stableProvider) RotateCredentials(ctx context.Context, resourceID string) (addons.Resource, func(context.Context) error, error) {
+	r, ok := p.Provider.(addons.CredentialRotator)
+	if !ok {
+		return addons.Resource{}, nil, fmt.Errorf("this service cannot rotate credentials: %w", addons.ErrRotateUnsupported)
+	}
+	return r.RotateCredentials(ctx, resourceID)
+}
+
 // Reset passes pg:reset through (backups.go).
 func (p stableProvider) Reset(ctx context.Context, resourceID string, extensions []string) error {
 	r, ok := p.Provider.(addons.Resetter)

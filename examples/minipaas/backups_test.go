@@ -295,6 +295,25 @@ func TestPGBackups(t *testing.T) {
 		t.Errorf("pg:copy to a database outside minipaas: %v %s", err, res)
 	}
 
+	// pg:credentials:rotate: a new password in a new release; the old one
+	// no longer logs in.
+	heroku("pg:credentials:rotate", "DATABASE_URL", "-a", app, "--confirm", app)
+	newURL := m.config(app)["DATABASE_URL"]
+	if newURL == dbURL || newURL == "" {
+		t.Fatal("DATABASE_URL did not change with the rotation")
+	}
+	if conn, err := pgx.Connect(ctx, dbURL); err == nil {
+		conn.Close(ctx)
+		t.Error("the old DATABASE_URL still logs in after the rotation")
+	}
+	if got := notes(ctx, t, newURL); got != "first,second" {
+		t.Errorf("the data through the rotated URL: %q", got)
+	}
+	if rels := m.releases(app); rels[len(rels)-1].Description != "Update DATABASE" {
+		t.Errorf("the rotation's release: %q", rels[len(rels)-1].Description)
+	}
+	dbURL = newURL
+
 	// pg:reset empties the database; its URL stays the same.
 	expectIn(t, heroku("pg:reset", "DATABASE_URL", "-a", app, "--confirm", app), "Resetting")
 	if got := notes(ctx, t, dbURL); !strings.Contains(got, "does not exist") {

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/dynokit/dynokit/addons"
+	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
 )
 
@@ -27,6 +28,31 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /redis/v0/databases/{addon}", a.databaseInfo(serviceRedis))
 	h("GET /postgres/v0/databases/{addon}/credentials", a.credentials)
 	h("GET /postgres/v0/databases/{addon}/credentials/{name}", a.credential)
+	h("POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation", a.rotateCredentials)
+	h("POST /postgres/v0/databases/{addon}/credentials_rotation", a.rotateCredentials)
+}
+
+// rotateCredentials answers pg:credentials:rotate (with --all too: the
+// default credential is a minipaas database's only one): a new password,
+// the attached apps' config vars changed in a release each (their dynos
+// restart on it), nothing changed if any step fails.
+func (a *api) rotateCredentials(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.findAddon("", r.PathValue("addon"))
+	if err != nil {
+		return err
+	}
+	if v.rec.Service != servicePostgres {
+		return platformapi.NotFound("database", r.PathValue("addon"))
+	}
+	if name := r.PathValue("name"); name != "" && name != "default" {
+		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q: minipaas databases have only \"default\"", truncate(name, 60))
+	}
+	if _, err := a.addons.m.RotateCredentials(r.Context(), v.rec.Name); err != nil {
+		return a.addons.apiError(err, "rotate the credentials of "+v.rec.Name)
+	}
+	a.addons.notify(r.Context(), addonEvent{Action: platform.ActionUpdate, Addon: a.addons.view(v.rec), App: v.rec.App})
+	platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Rotated the default credential of " + v.rec.Name})
+	return nil
 }
 
 // credentialJSON is a database's credential as pg:credentials and
