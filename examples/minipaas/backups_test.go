@@ -119,6 +119,7 @@ func TestPGBackups(t *testing.T) {
 	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1", "NODE_EXTRA_CA_CERTS="+filepath.Join(dataDir, "rendezvous-ca.pem"))
 	heroku := herokuFunc(t, cli)
 
+	heroku("pg:wait", "-a", app) // returns at once: the database is available
 	expectIn(t, heroku("pg:backups:capture", "-a", app), "Backing up", db.Name, "b001", "done")
 	expectIn(t, heroku("pg:backups", "-a", app), "=== Backups", "b001", "Completed", db.Name, "No restores found")
 	expectIn(t, heroku("pg:backups:info", "b001", "-a", app), "Database:", db.Name, "Status:", "Completed", "Backup Size:", "% compression", "backup started", "backup completed")

@@ -30,6 +30,30 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /postgres/v0/databases/{addon}/credentials/{name}", a.credential)
 	h("POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation", a.rotateCredentials)
 	h("POST /postgres/v0/databases/{addon}/credentials_rotation", a.rotateCredentials)
+	h("GET /client/v11/databases/{addon}/wait_status", a.waitStatus)
+}
+
+// waitStatus answers pg:wait. minipaas provisions synchronously and
+// restores its add-ons before serving, so a database is available, or it
+// could not be restored at the start: an error, not a wait.
+func (a *api) waitStatus(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.findAddon("", r.PathValue("addon"))
+	if err != nil {
+		return err
+	}
+	if v.rec.Service != servicePostgres {
+		return platformapi.NotFound("database", r.PathValue("addon"))
+	}
+	status := struct {
+		Waiting bool   `json:"waiting?"`
+		Error   bool   `json:"error?"`
+		Message string `json:"message"`
+	}{Message: "available"}
+	if !v.live {
+		status.Error, status.Message = true, "could not be restored when minipaas started (see its log)"
+	}
+	platformapi.WriteJSON(w, http.StatusOK, status)
+	return nil
 }
 
 // rotateCredentials answers pg:credentials:rotate (with --all too: the
