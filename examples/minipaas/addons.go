@@ -866,6 +866,7 @@ func (a *api) addonRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /actions/addons/resolve", a.resolveAddon)
 	h("POST /actions/addon-attachments/resolve", a.resolveAttachment)
 	h("GET /addon-services", a.listServices)
+	h("GET /addon-services/{service}", a.getService)
 	h("GET /addon-services/{service}/plans", a.listPlans)
 	a.dataRoutes(h)
 }
@@ -1326,13 +1327,42 @@ func (a *api) resolveAddon(w http.ResponseWriter, r *http.Request) error {
 	}
 	v, err := a.findAddon(body.App, body.Addon)
 	if err != nil {
-		return err
+		// As Heroku's resolver: a service (or service:plan) names the
+		// app's one add-on of it.
+		var ok bool
+		if v, ok, err = a.addonOfService(body.App, body.Addon); !ok {
+			return err
+		}
 	}
 	if body.AddonService != "" && body.AddonService != v.rec.Service {
 		return platformapi.NotFound("add-on", body.Addon)
 	}
 	platformapi.WriteJSON(w, http.StatusOK, []addonJSON{a.addonToJSON(r.Context(), v)})
 	return nil
+}
+
+// addonOfService finds the add-on of service ("service" or "service:plan")
+// billed to or attached to app (any app when ""): ok with the one there
+// is, a 422 naming them when several match, a 404 when none does.
+func (a *api) addonOfService(app, service string) (addonView, bool, error) {
+	name, plan, _ := strings.Cut(service, ":")
+	var found []addonView
+	for _, v := range a.addons.list(app) {
+		if v.rec.Service == name && (plan == "" || v.rec.Plan == plan) {
+			found = append(found, v)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return addonView{}, false, platformapi.NotFound("add-on", service)
+	case 1:
+		return found[0], true, nil
+	}
+	names := make([]string, len(found))
+	for i, v := range found {
+		names[i] = v.rec.Name
+	}
+	return addonView{}, false, platformapi.InvalidParams("Ambiguous identifier; multiple matching add-ons found: %s.", strings.Join(names, ", "))
 }
 
 func (a *api) resolveAttachment(w http.ResponseWriter, r *http.Request) error {
@@ -1362,13 +1392,30 @@ func (a *api) resolveAttachment(w http.ResponseWriter, r *http.Request) error {
 func (a *api) listServices(w http.ResponseWriter, r *http.Request) error {
 	out := []map[string]any{}
 	for _, svc := range a.addons.m.Catalog.Services {
-		out = append(out, map[string]any{
-			"id": nameUUID("addon-service", svc.Name), "name": svc.Name, "human_name": svc.Name,
-			"state": "ga", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-		})
+		out = append(out, serviceJSON(svc.Name))
 	}
 	platformapi.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+func serviceJSON(name string) map[string]any {
+	return map[string]any{
+		"id": nameUUID("addon-service", name), "name": name, "human_name": name,
+		"state": "ga", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+	}
+}
+
+// getService answers GET /addon-services/{service} (addons:docs), by name
+// or id.
+func (a *api) getService(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("service")
+	for _, svc := range a.addons.m.Catalog.Services {
+		if svc.Name == id || nameUUID("addon-service", svc.Name) == id {
+			platformapi.WriteJSON(w, http.StatusOK, serviceJSON(svc.Name))
+			return nil
+		}
+	}
+	return a.addons.unknownService(id)
 }
 
 func (a *api) listPlans(w http.ResponseWriter, r *http.Request) error {

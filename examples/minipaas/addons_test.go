@@ -416,6 +416,17 @@ func TestAddons(t *testing.T) {
 		}
 		t.Logf("$ heroku redis:info -a %s\n%s", app, res.Stdout)
 		expectIn(t, res.Stdout, rdAddon.Name, "Plan:", "Mini", "Keys:", "Version:")
+		// A service names the app's one add-on of it, as on Heroku.
+		expectIn(t, heroku("addons:info", "heroku-redis", "-a", app), rdAddon.Name, "heroku-redis:mini")
+		expectIn(t, heroku("addons:docs", "heroku-postgresql", "--show-url"), "https://devcenter.heroku.com/articles/heroku-postgresql")
+		if res, err := dataCLI.Run(ctx, "pg:links", "-a", app); err != nil || res.ExitCode != 0 {
+			t.Errorf("heroku pg:links: %v %s", err, res)
+		}
+		// Server-wide Redis settings are refused, saying why.
+		res, err = dataCLI.Run(ctx, "redis:maxmemory", "-a", app, "-p", "allkeys-lru")
+		if err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "shares its Redis server") {
+			t.Errorf("heroku redis:maxmemory: %v %s", err, res)
+		}
 
 		// addons:upgrade changes the plan: the connection limit follows,
 		// the credentials (so the config, and the dynos) stay.

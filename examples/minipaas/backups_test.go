@@ -286,6 +286,10 @@ func TestPGBackups(t *testing.T) {
 	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0","attachment":{"name":"STAGING_DB"}}`, &staging); st != 201 {
 		t.Fatalf("create a second database: %d", st)
 	}
+	// Two databases: the service alone no longer names one.
+	if st, body := m.apiRaw("POST", "/actions/addons/resolve", `{"addon":"heroku-postgresql","app":"`+app+`"}`); st != 422 || !strings.Contains(body, "Ambiguous identifier") {
+		t.Errorf("resolve heroku-postgresql with two databases: %d %s", st, body)
+	}
 	expectIn(t, heroku("pg:copy", "DATABASE_URL", "STAGING_DB_URL", "-a", app, "--confirm", "STAGING_DB"), "Copying", "done")
 	if got := notes(ctx, t, m.config(app)["STAGING_DB_URL"]); got != "first,second" {
 		t.Errorf("the copy's data: %q, want first,second", got)

@@ -31,6 +31,35 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation", a.rotateCredentials)
 	h("POST /postgres/v0/databases/{addon}/credentials_rotation", a.rotateCredentials)
 	h("GET /client/v11/databases/{addon}/wait_status", a.waitStatus)
+	h("GET /client/v11/databases/{addon}/links", a.databaseLinks)
+	h("PATCH /redis/v0/databases/{addon}/config", a.redisConfig)
+}
+
+// databaseLinks answers pg:links: minipaas databases have no links.
+func (a *api) databaseLinks(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.findAddon("", r.PathValue("addon"))
+	if err != nil {
+		return err
+	}
+	if v.rec.Service != servicePostgres {
+		return platformapi.NotFound("database", r.PathValue("addon"))
+	}
+	platformapi.WriteJSON(w, http.StatusOK, []struct{}{})
+	return nil
+}
+
+// redisConfig answers redis:maxmemory, redis:timeout and
+// redis:keyspace-notifications, which set server-wide settings: refused,
+// as every minipaas Redis add-on is an ACL user on one shared server.
+func (a *api) redisConfig(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.findAddon("", r.PathValue("addon"))
+	if err != nil {
+		return err
+	}
+	if v.rec.Service != serviceRedis {
+		return platformapi.NotFound("database", r.PathValue("addon"))
+	}
+	return platformapi.InvalidParams("%s shares its Redis server with other add-ons (an ACL user and key prefix each): maxmemory policy, timeout and keyspace notifications are the server's, set by its operator", v.rec.Name)
 }
 
 // waitStatus answers pg:wait. minipaas provisions synchronously and
