@@ -67,6 +67,9 @@ type api struct {
 	webhooks *webhookService
 	// backups runs heroku pg:backups (backups.go); nil: not offered.
 	backups *pgBackups
+	// auths are the API tokens besides the platform's (authorizations.go);
+	// nil: only the platform's token.
+	auths *authorizations
 }
 
 // gitRepos are the apps' git repositories (gitpush.Handler).
@@ -98,6 +101,12 @@ func (a *api) handler(token string) http.Handler {
 		s.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {
 			return fn(w, r.WithContext(platform.WithUser(r.Context(), accountEmail)))
 		})
+	}
+	if a.auths != nil {
+		s.Authenticate = func(_ context.Context, tok string) (string, bool) {
+			return "default", platformapi.TokenMatches(tok, token) || a.auths.valid(tok)
+		}
+		a.authorizationRoutes(h)
 	}
 	h("GET /account", a.account)
 	h("GET /users/{user}", a.user) // pipelines:create reads the owner's id

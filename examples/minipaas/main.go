@@ -361,11 +361,19 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	apiState.webhooks.resume()
 	hooks.Store(apiState.webhooks)
 	defer apiState.webhooks.close() // ctx ends the deliveries; wait for them
+	if apiState.auths, err = newAuthorizations(ctx, p); err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		runLn.Close()
+		return err
+	}
+	tokenOK := func(tok string) bool { return platformapi.TokenMatches(tok, token) || apiState.auths.valid(tok) }
+	git.Authenticate = apiState.auths.valid
 	api := apiState.handler(token)
 
 	apiSrv := &http.Server{
-		Handler: &dashboard.Handler{Source: p, Control: dashboardControl{p, apiState}, User: accountEmail, Token: token,
-			RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, apiState.publicHandler(), p, token), Done: ctx.Done(), Logger: logger},
+		Handler: &dashboard.Handler{Source: p, Control: dashboardControl{p, apiState}, User: accountEmail, Token: token, Authenticate: apiState.auths.valid,
+			RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, apiState.publicHandler(), p, tokenOK), Done: ctx.Done(), Logger: logger},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -480,7 +488,7 @@ func hostGoCache(ctx context.Context) string {
 // platform's log sessions, build and release output and source and slug
 // blobs (whose URLs carry their own secret) to public, and everything else
 // to the Platform API.
-func apiMux(api, git, public http.Handler, p *platform.Platform, token string) http.Handler {
+func apiMux(api, git, public http.Handler, p *platform.Platform, tokenOK func(string) bool) http.Handler {
 	logs := http.StripPrefix(logSessionsPath, p.LogSessions())
 	metrics := p.Router().MetricsHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -495,7 +503,7 @@ func apiMux(api, git, public http.Handler, p *platform.Platform, token string) h
 		case r.URL.Path == metricsPath:
 			// Prometheus scrapes with the API token as its bearer token
 			// (authorization.credentials in a scrape config).
-			if tok, ok := platformapi.BearerOrBasic(r); !ok || !platformapi.TokenMatches(tok, token) {
+			if tok, ok := platformapi.BearerOrBasic(r); !ok || !tokenOK(tok) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="minipaas"`)
 				http.Error(w, "the API token is required", http.StatusUnauthorized)
 				return

@@ -95,6 +95,9 @@ type Handler struct {
 	User string
 	// Token is the API token; an empty Token refuses every request.
 	Token string
+	// Authenticate, if set, is asked about a token that is not Token
+	// (other API tokens the platform issued).
+	Authenticate func(token string) bool
 	// Prefix is the path the dashboard is mounted at, without a trailing
 	// slash. Default DefaultPrefix.
 	Prefix string
@@ -288,7 +291,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // being anything, like the git server; or as a bearer token, like the API.
 func (h *Handler) authorized(r *http.Request) bool {
 	tok, ok := platformapi.BearerOrBasic(r)
-	return ok && platformapi.TokenMatches(tok, h.Token)
+	return ok && (platformapi.TokenMatches(tok, h.Token) || h.Authenticate != nil && h.Authenticate(tok))
 }
 
 // webURL is the app's URL with the router's port.

@@ -6,7 +6,8 @@
 // # Requests
 //
 // Every request needs HTTP basic auth whose password is the API key
-// (Handler.Token, compared in constant time); the user name is ignored, as on
+// (Handler.Token, compared in constant time, or one Handler.Authenticate
+// accepts); the user name is ignored, as on
 // Heroku, so both http://:KEY@host/app.git and a credential helper work. A
 // missing or wrong key gets 401 with WWW-Authenticate, which git reports as
 // "Authentication failed". App names follow Heroku's rule

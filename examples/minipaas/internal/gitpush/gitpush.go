@@ -36,6 +36,9 @@ type Handler struct {
 	// Token is the API key accepted as the HTTP basic auth password (the user
 	// name is ignored, as on Heroku). An empty Token refuses every request.
 	Token string
+	// Authenticate, if set, is asked about a password that is not Token
+	// (other API tokens the platform issued).
+	Authenticate func(token string) bool
 
 	// AppExists reports whether a push may create the repository of app on
 	// first use. Nil allows every valid app name. It is not consulted once
@@ -164,11 +167,14 @@ func (h *Handler) app(name string) *appState {
 // hashing first keeps the comparison independent of the token's length.
 func (h *Handler) authorized(r *http.Request) bool {
 	_, password, ok := r.BasicAuth()
-	if !ok || !h.tokenIsSet {
+	if !ok || password == "" {
 		return false
 	}
 	got := sha256.Sum256([]byte(password))
-	return subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1
+	if h.tokenIsSet && subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1 {
+		return true
+	}
+	return h.Authenticate != nil && h.Authenticate(password)
 }
 
 // httpError answers in text/plain: git shows such bodies to the user as
