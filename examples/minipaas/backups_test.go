@@ -38,6 +38,22 @@ type transferOut struct {
 	} `json:"logs"`
 }
 
+// startWithPostgres starts minipaas with a throw-away PostgreSQL server
+// for its heroku-postgresql add-ons (set: as startMinipaasOpts), and
+// returns what a restart needs.
+func startWithPostgres(t *testing.T, set func(*options)) (m *minipaas, dataDir, token string, flags []string) {
+	t.Helper()
+	pg := &pgtest.Server{RequirePassword: true}
+	t.Cleanup(pg.Stop)
+	token, err := newToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir = filepath.Join(t.TempDir(), "data")
+	flags = []string{"-postgres-url", pg.AdminURL(t)}
+	return startMinipaasOpts(t, dataDir, token, set, flags...), dataDir, token, flags
+}
+
 // waitTransfer polls a transfer until it finishes.
 func (m *minipaas) waitTransfer(app string, num int) transferOut {
 	m.t.Helper()
@@ -89,18 +105,7 @@ func execSQL(ctx context.Context, t *testing.T, dbURL, sql string) {
 // PostgreSQL: capture, list, info, restore, download, url, restore from
 // another server's URL, cancel, delete, a restart, retention, destroy.
 func TestPGBackups(t *testing.T) {
-	if _, err := os.Stat("/usr/lib/postgresql"); err != nil {
-		t.Skip("no PostgreSQL installed")
-	}
-	pg := &pgtest.Server{RequirePassword: true}
-	t.Cleanup(pg.Stop)
-	token, err := newToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dataDir := filepath.Join(t.TempDir(), "data")
-	flags := []string{"-postgres-url", pg.AdminURL(t)}
-	m := startMinipaasWith(t, dataDir, token, flags...)
+	m, dataDir, token, flags := startWithPostgres(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -383,20 +388,9 @@ func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // unschedule with the real CLI; the schedule's backup runs when the clock
 // reaches its hour, and again the next day, kept across a restart.
 func TestPGBackupSchedule(t *testing.T) {
-	if _, err := os.Stat("/usr/lib/postgresql"); err != nil {
-		t.Skip("no PostgreSQL installed")
-	}
-	pg := &pgtest.Server{RequirePassword: true}
-	t.Cleanup(pg.Stop)
-	token, err := newToken()
-	if err != nil {
-		t.Fatal(err)
-	}
 	clock := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
 	set := func(o *options) { o.backupClock, o.backupTick = clock.Now, 20*time.Millisecond }
-	dataDir := filepath.Join(t.TempDir(), "data")
-	flags := []string{"-postgres-url", pg.AdminURL(t)}
-	m := startMinipaasOpts(t, dataDir, token, set, flags...)
+	m, dataDir, token, flags := startWithPostgres(t, set)
 
 	const app = "nightly"
 	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
