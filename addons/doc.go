@@ -38,6 +38,8 @@
 // resource is deprovisioned again and both errors are reported
 // (go-multierror). Fork is Create through a Forker, copying an existing
 // add-on's data. Attach and Detach add and remove attachments;
+// Reattach moves an app's attachment name from one add-on to another of
+// the same service in one config change (heroku pg:promote);
 // ChangePlan asks a PlanChanger and pushes changed config vars to every
 // attached app (changing the plan back if an app refuses); UpdateConfig
 // pushes vars the provider changed later (rotated credentials);

@@ -595,8 +595,11 @@ func (s *addonService) attach(ctx context.Context, name, app, as string) (addons
 	if !ok {
 		return addons.Attachment{}, platformapi.NotFound("add-on", name)
 	}
-	if app == rec.App {
-		return addons.Attachment{}, platformapi.InvalidParams("%s is already attached to %s as %s", name, app, rec.Attachment)
+	if as == "" {
+		as = s.freeAttachmentName(app, rec.Service)
+	}
+	if owner := s.attachedAs(app, as); owner == name {
+		return addons.Attachment{}, platformapi.InvalidParams("%s is already attached to %s as %s", name, app, as)
 	}
 	at, err := s.m.Attach(ctx, name, app, as)
 	if err != nil {
@@ -610,6 +613,91 @@ func (s *addonService) attach(ctx context.Context, name, app, as string) (addons
 	}
 	rec.Shared = append(slices.Clone(rec.Shared), sh)
 	s.mu.Unlock()
+	if err := s.putRecord(context.WithoutCancel(ctx), rec); err != nil {
+		return addons.Attachment{}, err
+	}
+	s.notify(ctx, addonEvent{Action: platform.ActionCreate, Addon: s.view(rec), App: app, Attachment: &at})
+	return at, nil
+}
+
+// attachedAs names the add-on attached to app as as ("" when none).
+func (s *addonService) attachedAs(app, as string) string {
+	for _, at := range s.m.Attachments(app) {
+		if at.Name == as {
+			return at.AddOn
+		}
+	}
+	return ""
+}
+
+// attachmentColors name further attachments of a service on one app, as
+// Heroku's HEROKU_POSTGRESQL_<COLOR>.
+var attachmentColors = []string{"AMBER", "BLUE", "BRONZE", "CHARCOAL", "COPPER", "CRIMSON", "CYAN", "GOLD", "GRAY", "GREEN",
+	"IVORY", "JADE", "MAROON", "NAVY", "OLIVE", "ONYX", "ORANGE", "PINK", "PURPLE", "RED", "ROSE", "SILVER", "TEAL", "WHITE", "YELLOW"}
+
+// freeAttachmentName is the name an attachment of service gets on app
+// when none is asked for: the service's prefix (DATABASE) if free, else
+// HEROKU_POSTGRESQL_<COLOR> (HEROKU_REDIS_<COLOR>) with a free color.
+func (s *addonService) freeAttachmentName(app, service string) string {
+	svc, err := s.m.Catalog.Service(service)
+	if err != nil {
+		return ""
+	}
+	if s.attachedAs(app, svc.ConfigPrefix) == "" {
+		return "" // the Manager's default, the prefix
+	}
+	base := strings.ToUpper(strings.ReplaceAll(service, "-", "_"))
+	for _, c := range attachmentColors {
+		if s.attachedAs(app, base+"_"+c) == "" {
+			return base + "_" + c
+		}
+	}
+	return ""
+}
+
+// reattach moves app's attachment as from the add-on owner to name in
+// one release (heroku pg:promote) and records both: the owner's billing
+// app attachment, if that was it, becomes another of its attachments on
+// that app, which must exist.
+func (s *addonService) reattach(ctx context.Context, name, owner, app, as string) (addons.Attachment, error) {
+	s.mu.Lock()
+	rec, okNew := s.records[name]
+	old, okOld := s.records[owner]
+	s.mu.Unlock()
+	if !okNew || !okOld {
+		return addons.Attachment{}, platformapi.NotFound("add-on", name)
+	}
+	primary := old.App == app && old.Attachment == as
+	next := -1
+	if primary {
+		next = slices.IndexFunc(old.Shared, func(sh sharedAttachment) bool { return sh.App == app })
+		if next < 0 {
+			return addons.Attachment{}, platformapi.InvalidParams("%s would have no attachment left on its billing app %s: attach it under another name first (heroku pg:promote does)", owner, app)
+		}
+	}
+	at, err := s.m.Reattach(ctx, name, app, as)
+	if err != nil {
+		return addons.Attachment{}, s.apiError(err, "attach "+name+" to "+app+" as "+as)
+	}
+	sh := sharedAttachment{App: app, Name: as}
+	if a, err := s.p.App(ctx, app); err == nil {
+		sh.AppID = a.ID
+	}
+	s.mu.Lock()
+	rec, old = s.records[name], s.records[owner]
+	rec.Shared = append(slices.Clone(rec.Shared), sh)
+	if primary {
+		old.Attachment = old.Shared[next].Name
+		old.Shared = slices.Delete(slices.Clone(old.Shared), next, next+1)
+	} else {
+		old.Shared = slices.DeleteFunc(slices.Clone(old.Shared), func(x sharedAttachment) bool { return x.is(app, as) })
+	}
+	s.mu.Unlock()
+	// The add-on losing the name is written first: a crash between the two
+	// leaves the name with neither, not with both.
+	if err := s.putRecord(context.WithoutCancel(ctx), old); err != nil {
+		return addons.Attachment{}, err
+	}
 	if err := s.putRecord(context.WithoutCancel(ctx), rec); err != nil {
 		return addons.Attachment{}, err
 	}
@@ -955,8 +1043,11 @@ func (a *api) addonToJSON(ctx context.Context, v addonView) addonJSON {
 		UpdatedAt:     rfc3339(v.rec.CreatedAt),
 	}
 	if v.live {
+		// As on Heroku: the vars it exposes to its billing app.
 		for _, at := range v.addon.Attachments {
-			j.ConfigVars = append(j.ConfigVars, at.ConfigNames...)
+			if at.App == v.rec.App {
+				j.ConfigVars = append(j.ConfigVars, at.ConfigNames...)
+			}
 		}
 		if v.addon.Message != "" {
 			msg := v.addon.Message
@@ -1190,6 +1281,7 @@ func (a *api) createAttachment(w http.ResponseWriter, r *http.Request) error {
 		App       nameOrID `json:"app"`
 		Name      string   `json:"name"`
 		Namespace *string  `json:"namespace"`
+		Confirm   string   `json:"confirm"`
 	}
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
@@ -1205,7 +1297,18 @@ func (a *api) createAttachment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	at, err := a.addons.attach(r.Context(), v.rec.Name, app.Name, strings.ToUpper(strings.TrimSpace(body.Name)))
+	var at addons.Attachment
+	as := strings.ToUpper(strings.TrimSpace(body.Name))
+	if owner := a.addons.attachedAs(app.Name, as); owner != "" && owner != v.rec.Name {
+		// The name is another add-on's on the app: with the app's name as
+		// confirmation it moves to this one (heroku pg:promote).
+		if body.Confirm != app.Name {
+			return platformapi.InvalidParams("%s is already attached to %s as %s: confirm with the app's name to attach %s in its place", owner, app.Name, as, v.rec.Name)
+		}
+		at, err = a.addons.reattach(r.Context(), v.rec.Name, owner, app.Name, as)
+	} else {
+		at, err = a.addons.attach(r.Context(), v.rec.Name, app.Name, as)
+	}
 	if err != nil {
 		return err
 	}

@@ -260,7 +260,16 @@ func TestAddons(t *testing.T) {
 		t.Errorf("%s: CACHE_URL is not the add-on's REDIS_URL", app2)
 	}
 	m.expectError("POST", "/addon-attachments", `{"addon":{"name":"`+rdAddon.Name+`"},"app":{"name":"`+app2+`"},"name":"cache"}`, 422, "invalid_params")
-	m.expectError("POST", "/addon-attachments", `{"addon":{"name":"`+rdAddon.Name+`"},"app":{"name":"`+app+`"}}`, 422, "invalid_params")
+	// Attached again to its own app without a name, it gets an alias, as
+	// on Heroku (pg:promote's first step); under a name it has, refused.
+	var alias struct{ Name string }
+	if st := m.api("POST", "/addon-attachments", `{"addon":{"name":"`+rdAddon.Name+`"},"app":{"name":"`+app+`"}}`, &alias); st != 201 || alias.Name != "HEROKU_REDIS_AMBER" {
+		t.Errorf("attach to its own app without a name: %d %+v", st, alias)
+	}
+	m.expectError("POST", "/addon-attachments", `{"addon":{"name":"`+rdAddon.Name+`"},"app":{"name":"`+app+`"},"name":"REDIS"}`, 422, "invalid_params")
+	if st := m.api("DELETE", "/addon-attachments/"+nameUUIDOfAttachment(rdAddon.ID, app, "HEROKU_REDIS_AMBER"), "", nil); st != 200 {
+		t.Errorf("detach the alias: %d", st)
+	}
 	m.expectError("DELETE", "/addon-attachments/"+nameUUIDOfAttachment(rdAddon.ID, app, "REDIS"), "", 422, "invalid_params")
 	if list := m.listAddons(app2); len(list) != 1 || list[0].Name != rdAddon.Name || list[0].App.Name != app {
 		t.Errorf("add-ons of %s: %+v", app2, list)
@@ -422,6 +431,20 @@ func TestAddons(t *testing.T) {
 		if res, err := dataCLI.Run(ctx, "pg:links", "-a", app); err != nil || res.ExitCode != 0 {
 			t.Errorf("heroku pg:links: %v %s", err, res)
 		}
+		// redis:promote: another Redis add-on becomes REDIS in one step.
+		var cache addonOut
+		if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-redis:mini","attachment":{"name":"CACHE"}}`, &cache); st != 201 {
+			t.Fatalf("create a second redis add-on: %d", st)
+		}
+		cacheURL := m.config(app)["CACHE_URL"]
+		expectIn(t, heroku("redis:promote", cache.Name, "-a", app), "Promoting "+cache.Name+" to REDIS_URL")
+		if cfg := m.config(app); cfg["REDIS_URL"] != cacheURL || cfg["REDIS_KEY_PREFIX"] != cfg["CACHE_KEY_PREFIX"] {
+			t.Errorf("after redis:promote: REDIS_URL is CACHE's: %v", cfg["REDIS_URL"] == cacheURL)
+		}
+		// And back; then the second add-on goes.
+		heroku("redis:promote", rdAddon.Name, "-a", app)
+		heroku("addons:destroy", cache.Name, "--confirm", app, "-a", app)
+		checkRedis(m.config(app))
 		// Server-wide Redis settings are refused, saying why.
 		res, err = dataCLI.Run(ctx, "redis:maxmemory", "-a", app, "-p", "allkeys-lru")
 		if err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "shares its Redis server") {

@@ -331,6 +331,38 @@ func TestPGBackups(t *testing.T) {
 	}
 	m.expectError("PUT", "/client/v11/databases/"+db.ID+"/reset", `{"extensions":["x;y"]}`, 422, "invalid_params")
 
+	// pg:promote: STAGING_DB becomes DATABASE in one release; the old
+	// primary keeps an alias (HEROKU_POSTGRESQL_<COLOR>); both hold after
+	// a restart.
+	stagingURL := m.config(app)["STAGING_DB_URL"]
+	oldPrimary := m.config(app)["DATABASE_URL"]
+	rels := len(m.releases(app))
+	expectIn(t, heroku("pg:promote", "STAGING_DB_URL", "-a", app), "Ensuring an alternate alias for existing DATABASE_URL", "HEROKU_POSTGRESQL_", "Promoting")
+	checkPromoted := func(when string) {
+		t.Helper()
+		cfg := m.config(app)
+		var alias string
+		for k, v := range cfg {
+			if strings.HasPrefix(k, "HEROKU_POSTGRESQL_") && v == oldPrimary {
+				alias = k
+			}
+		}
+		if cfg["DATABASE_URL"] != stagingURL || cfg["STAGING_DB_URL"] != stagingURL || alias == "" {
+			t.Errorf("%s: DATABASE_URL is STAGING_DB's: %v; the old primary's alias: %q", when, cfg["DATABASE_URL"] == stagingURL, alias)
+		}
+	}
+	checkPromoted("after pg:promote")
+	if got := len(m.releases(app)) - rels; got != 2 {
+		t.Errorf("pg:promote made %d releases, want 2 (the alias, then DATABASE in one step)", got)
+	}
+	m.stop()
+	m = startMinipaasOpts(t, dataDir, token, nil, flags...)
+	cli = herokucli.Require(t, m.apiURL, m.token)
+	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1", "NODE_EXTRA_CA_CERTS="+filepath.Join(dataDir, "rendezvous-ca.pem"))
+	heroku = herokuFunc(t, cli)
+	checkPromoted("after a restart")
+	expectIn(t, heroku("addons", "-a", app), "as DATABASE", "as STAGING_DB", "as HEROKU_POSTGRESQL_")
+
 	// Destroying the app removes its backups.
 	heroku("apps:destroy", "-a", app, "--confirm", app)
 	if _, err := os.Stat(filepath.Join(dataDir, "backups", appID.ID)); !os.IsNotExist(err) {
