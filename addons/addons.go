@@ -55,6 +55,13 @@ type CredentialRotator interface {
 	RotateCredentials(ctx context.Context, resourceID string) (res Resource, undo func(context.Context) error, err error)
 }
 
+// ConnectionResetter is implemented by providers that can close every
+// client connection to a resource (heroku pg:killall); it returns how
+// many it closed.
+type ConnectionResetter interface {
+	ResetConnections(ctx context.Context, resourceID string) (closed int, err error)
+}
+
 // Forker is implemented by providers that can create a new resource
 // holding a copy of an existing one's data.
 type Forker interface {
@@ -182,6 +189,7 @@ var (
 	ErrBackupUnsupported     = errors.New("addons: provider cannot back up or restore resources")
 	ErrResetUnsupported      = errors.New("addons: provider cannot reset resources")
 	ErrRotateUnsupported     = errors.New("addons: provider cannot rotate credentials")
+	ErrResetConnsUnsupported = errors.New("addons: provider cannot close connections")
 	ErrLastAttachment        = errors.New("addons: cannot detach the add-on's last attachment; destroy the add-on instead")
 	ErrInvalid               = errors.New("addons: invalid input")
 )

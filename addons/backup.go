@@ -58,6 +58,29 @@ func (m *Manager) Reset(ctx context.Context, addonName string, extensions []stri
 	return m.exclusive("reset", addonName, id, func() error { return r.Reset(ctx, id, extensions) })
 }
 
+// ResetConnections closes every client connection to the add-on
+// (heroku pg:killall) and returns how many it closed. It changes no data,
+// so like Describe it neither waits for an operation in flight nor gets
+// ErrBusy; the provider call is bounded by Timeout. The provider must
+// implement ConnectionResetter (else ErrResetConnsUnsupported).
+func (m *Manager) ResetConnections(ctx context.Context, addonName string) (int, error) {
+	svc, id := m.readyResource(addonName)
+	if id == "" {
+		return 0, fmt.Errorf("addons: reset connections of %q: %w", truncate(addonName, 80), ErrNotFound)
+	}
+	r, ok := svc.Provider.(ConnectionResetter)
+	if !ok {
+		return 0, fmt.Errorf("addons: reset connections of %s: service %s: %w", addonName, svc.Name, ErrResetConnsUnsupported)
+	}
+	rctx, cancel := context.WithTimeout(ctx, m.timeout())
+	defer cancel()
+	n, err := r.ResetConnections(rctx, id)
+	if err != nil {
+		return n, fmt.Errorf("addons: reset connections of %s: provider failed: %w", addonName, m.explainTimeout(rctx, ctx, err))
+	}
+	return n, nil
+}
+
 // exclusive runs the provider call fn with the add-on taken for itself
 // (ErrBusy while another operation runs), if it is still resource id.
 func (m *Manager) exclusive(op, addonName, id string, fn func() error) error {

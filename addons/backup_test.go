@@ -52,6 +52,8 @@ func (g *backupGate) Reset(ctx context.Context, id string, extensions []string) 
 	return nil
 }
 
+func (g *backupGate) ResetConnections(ctx context.Context, id string) (int, error) { return 3, nil }
+
 func newBackupGate() *backupGate {
 	return &backupGate{describeGate: &describeGate{MemProvider: addonstest.NewMemProvider("DATABASE", "hobby", "standard"),
 		entered: make(chan struct{}), release: make(chan struct{})}, data: map[string]string{}}
@@ -113,6 +115,9 @@ func TestManagerBackupRestore(t *testing.T) {
 	if err := m.Reset(ctx, a.Name, []string{"hstore"}); err != nil || g.data[a.ProviderID] != "hstore" {
 		t.Errorf("Reset: data %q, %v", g.data[a.ProviderID], err)
 	}
+	if n, err := m.ResetConnections(ctx, a.Name); err != nil || n != 3 {
+		t.Errorf("ResetConnections = %d, %v", n, err)
+	}
 	if err := m.Reset(ctx, "no-such-addon", nil); !errors.Is(err, addons.ErrNotFound) {
 		t.Errorf("Reset of an unknown add-on = %v, want ErrNotFound", err)
 	}
@@ -144,5 +149,8 @@ func TestManagerBackupUnsupported(t *testing.T) {
 	}
 	if err := m.Reset(context.Background(), a.Name, nil); !errors.Is(err, addons.ErrResetUnsupported) {
 		t.Errorf("Reset through a provider without Resetter = %v", err)
+	}
+	if _, err := m.ResetConnections(context.Background(), a.Name); !errors.Is(err, addons.ErrResetConnsUnsupported) {
+		t.Errorf("ResetConnections through a provider without ConnectionResetter = %v", err)
 	}
 }

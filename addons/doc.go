@@ -8,8 +8,8 @@
 //     (DATABASE_URL); it is idempotent on ProvisionRequest.ID, so a
 //     retried request never makes a second resource. Optional
 //     capabilities are extra interfaces found by type assertion:
-//     PlanChanger, Backuper, Resetter, CredentialRotator, Forker,
-//     PlanLister, and Describer, whose
+//     PlanChanger, Backuper, Resetter, CredentialRotator,
+//     ConnectionResetter, Forker, PlanLister, and Describer, whose
 //     Facts (rows of a name and values, such as "Connections" ["3/20"])
 //     answer heroku pg:info and redis:info.
 //   - A Catalog lists Services (a provider, a config prefix and Plans with

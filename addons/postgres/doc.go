@@ -38,6 +38,9 @@
 // role and password, then creates the extensions asked for (those a
 // database owner may create).
 //
+// ResetConnections (heroku pg:killall) terminates every backend connected
+// to the add-on's database, from the admin connection.
+//
 // Describe reports the rows of heroku pg:info: Status, Connections
 // ("1/5": backends on the database / the role's limit), PG Version, Data
 // Size ("7.2 MB", with " / 1 GB (0.70%)" when the plan sets

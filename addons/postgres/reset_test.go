@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -58,5 +59,30 @@ func TestReset(t *testing.T) {
 	}
 	if err := p.Reset(ctx(t), "pg000000000000000000000000", nil); !errors.Is(err, addons.ErrNotFound) {
 		t.Errorf("Reset of an unknown resource = %v, want ErrNotFound", err)
+	}
+}
+
+func TestResetConnections(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	res := provision(t, p, "hobby")
+	a, b := mustConnect(t, res.Config["DATABASE_URL"]), mustConnect(t, res.Config["DATABASE_URL"])
+	other := provision(t, p, "hobby")
+	kept := mustConnect(t, other.Config["DATABASE_URL"])
+	n, err := p.ResetConnections(ctx(t), res.ID)
+	if err != nil || n != 2 {
+		t.Fatalf("ResetConnections = %d, %v; want 2 closed", n, err)
+	}
+	for _, c := range []interface{ Ping(context.Context) error }{a, b} {
+		if c.Ping(ctx(t)) == nil {
+			t.Error("a connection survived ResetConnections")
+		}
+	}
+	if err := kept.Ping(ctx(t)); err != nil {
+		t.Errorf("another add-on's connection was closed: %v", err)
+	}
+	usable(t, res) // new connections work
+	if _, err := p.ResetConnections(ctx(t), "pg000000000000000000000000"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("ResetConnections of an unknown resource = %v, want ErrNotFound", err)
 	}
 }

@@ -259,6 +259,15 @@ func (p stableProvider) RotateCredentials(ctx context.Context, resourceID string
 	return r.RotateCredentials(ctx, resourceID)
 }
 
+// ResetConnections passes pg:killall through (datainfo.go).
+func (p stableProvider) ResetConnections(ctx context.Context, resourceID string) (int, error) {
+	r, ok := p.Provider.(addons.ConnectionResetter)
+	if !ok {
+		return 0, fmt.Errorf("this service cannot close connections: %w", addons.ErrResetConnsUnsupported)
+	}
+	return r.ResetConnections(ctx, resourceID)
+}
+
 // Reset passes pg:reset through (backups.go).
 func (p stableProvider) Reset(ctx context.Context, resourceID string, extensions []string) error {
 	r, ok := p.Provider.(addons.Resetter)

@@ -324,6 +324,17 @@ func TestPGBackups(t *testing.T) {
 	}
 	dbURL = newURL
 
+	// pg:killall closes the connections to the database.
+	held, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heroku("pg:killall", "-a", app)
+	if held.Ping(ctx) == nil {
+		t.Error("a connection survived pg:killall")
+	}
+	held.Close(ctx)
+
 	// pg:reset empties the database; its URL stays the same.
 	expectIn(t, heroku("pg:reset", "DATABASE_URL", "-a", app, "--confirm", app), "Resetting")
 	if got := notes(ctx, t, dbURL); !strings.Contains(got, "does not exist") {

@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -32,7 +33,26 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /postgres/v0/databases/{addon}/credentials_rotation", a.rotateCredentials)
 	h("GET /client/v11/databases/{addon}/wait_status", a.waitStatus)
 	h("GET /client/v11/databases/{addon}/links", a.databaseLinks)
+	h("POST /client/v11/databases/{addon}/connection_reset", a.connectionReset)
 	h("PATCH /redis/v0/databases/{addon}/config", a.redisConfig)
+}
+
+// connectionReset answers pg:killall: every connection to the database
+// closed (the apps reconnect).
+func (a *api) connectionReset(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.findAddon("", r.PathValue("addon"))
+	if err != nil {
+		return err
+	}
+	if v.rec.Service != servicePostgres {
+		return platformapi.NotFound("database", r.PathValue("addon"))
+	}
+	n, err := a.addons.m.ResetConnections(r.Context(), v.rec.Name)
+	if err != nil {
+		return a.addons.apiError(err, "close the connections of "+v.rec.Name)
+	}
+	platformapi.WriteJSON(w, http.StatusOK, map[string]any{"message": fmt.Sprintf("Closed %d connections to %s", n, v.rec.Name)})
+	return nil
 }
 
 // databaseLinks answers pg:links: minipaas databases have no links.
