@@ -224,6 +224,7 @@ func newPGBackups(ctx context.Context, p *platform.Platform, ad *addonService, d
 			b.remove(ctx, t)
 			continue
 		}
+		t.processed.Store(t.Processed) // before save, which reads it back
 		if t.running() {
 			// A stop or crash cut it short.
 			now := time.Now()
@@ -232,7 +233,6 @@ func newPGBackups(ctx context.Context, p *platform.Platform, ad *addonService, d
 			_ = os.Remove(b.dumpPath(t) + ".tmp")
 			b.save(ctx, t)
 		}
-		t.processed.Store(t.Processed)
 		b.transfers[t.UUID] = t
 	}
 	return b, nil
