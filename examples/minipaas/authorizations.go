@@ -64,9 +64,19 @@ func newAuthorizations(ctx context.Context, p *platform.Platform) (*authorizatio
 		if err := json.Unmarshal(raw, &a); err != nil {
 			return nil, fmt.Errorf("authorization %s: %w", id, err)
 		}
+		if a.expired(time.Now()) {
+			if err := p.DeleteRecord(ctx, authorizationRecords, id); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		s.byID[a.ID], s.byHash[a.TokenHash] = a, a.ID
 	}
 	return s, nil
+}
+
+func (a authorization) expired(now time.Time) bool {
+	return !a.ExpiresAt.IsZero() && !now.Before(a.ExpiresAt)
 }
 
 func tokenHash(token string) string {
@@ -86,8 +96,7 @@ func (s *authorizations) valid(token string) bool {
 	if !ok {
 		return false
 	}
-	a := s.byID[id]
-	return a.ExpiresAt.IsZero() || time.Now().Before(a.ExpiresAt)
+	return !s.byID[id].expired(time.Now())
 }
 
 // newAPIToken is a token as the CLI shows Heroku's: HRKU- and 64 hex
@@ -177,8 +186,11 @@ func (a *api) listAuthorizations(w http.ResponseWriter, r *http.Request) error {
 	s := a.auths
 	s.mu.Lock()
 	list := make([]authorization, 0, len(s.byID))
+	now := time.Now()
 	for _, au := range s.byID {
-		list = append(list, au)
+		if !au.expired(now) { // expired ones go at the next start
+			list = append(list, au)
+		}
 	}
 	s.mu.Unlock()
 	slices.SortFunc(list, func(x, y authorization) int { return x.CreatedAt.Compare(y.CreatedAt) })

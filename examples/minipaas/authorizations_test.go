@@ -108,6 +108,9 @@ func TestAuthorizations(t *testing.T) {
 	if works(short) {
 		t.Error("an expired token is accepted")
 	}
+	if strings.Contains(heroku("authorizations"), "brief") {
+		t.Error("an expired authorization is listed")
+	}
 	m.expectError("POST", "/oauth/authorizations", `{"description":"x","scope":["read"]}`, 422, "invalid_params")
 	m.expectError("POST", "/oauth/authorizations", `{"description":"x","expires_in":"soon"}`, 422, "invalid_params")
 	m.expectError("DELETE", "/oauth/authorizations/"+id, "", 404, "not_found")
