@@ -68,9 +68,14 @@ type CreateRequest struct {
 	// RequestID returns the first one's add-on (waiting for it if it is
 	// still being provisioned). Empty means "always a new add-on".
 	RequestID string
-	App       string
-	Plan      string // "service:plan", or "service" for its default plan
-	Name      string // add-on name; empty: "<service>-<6 hex digits>"
+	// ID is the add-on's ID, which is also the provision request id its
+	// provider is idempotent on; empty: a new random one. A platform that
+	// records its add-ons passes the recorded ID, so that creating an
+	// add-on again after a restart finds the resource made before.
+	ID   string
+	App  string
+	Plan string // "service:plan", or "service" for its default plan
+	Name string // add-on name; empty: "<service>-<6 hex digits>"
 	// As is the attachment name; empty: the service's config prefix, or
 	// <PREFIX>_<ADD-ON NAME> when the app already uses the prefix.
 	As          string
@@ -252,7 +257,11 @@ func (m *Manager) create0(ctx context.Context, req CreateRequest, provision prov
 		m.mu.Unlock()
 		return AddOn{}, fmt.Errorf("addons: create: attachment %s on app %s: %w", as, req.App, ErrDuplicateAttachment)
 	}
-	a := &addon{AddOn: AddOn{ID: newUUID(), Name: name, Service: svc.Name, Plan: plan.Name, App: req.App}, service: svc, busy: true}
+	id := req.ID
+	if id == "" {
+		id = newUUID()
+	}
+	a := &addon{AddOn: AddOn{ID: id, Name: name, Service: svc.Name, Plan: plan.Name, App: req.App}, service: svc, busy: true}
 	m.addons[name] = a // reserves the name; busy until provisioned
 	m.reserveLocked(req.App, as)
 	p := &pending{done: make(chan struct{})}

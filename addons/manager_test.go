@@ -788,3 +788,23 @@ func TestUpdateConfig(t *testing.T) {
 		t.Errorf("names of a failed update still claimed: %v", err)
 	}
 }
+
+// CreateRequest.ID is the provision request id: a platform rebuilding
+// its Manager after a restart finds the resources it made before.
+func TestManagerCreateWithRecordedID(t *testing.T) {
+	mem := addonstest.NewMemProvider("DATABASE", "hobby")
+	ctx := context.Background()
+	m, _ := newManager(mem)
+	first, err := m.Create(ctx, addons.CreateRequest{ID: "recorded-1", App: "shop", Plan: "postgres:hobby", Name: "db-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarted, _ := newManager(mem)
+	again, err := restarted.Create(ctx, addons.CreateRequest{ID: "recorded-1", App: "shop", Plan: "postgres:hobby", Name: "db-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.ID != "recorded-1" || again.ProviderID != first.ProviderID || mem.Len() != 1 {
+		t.Errorf("recreated with the recorded ID: %q → resource %s, first %s; %d resources", again.ID, again.ProviderID, first.ProviderID, mem.Len())
+	}
+}

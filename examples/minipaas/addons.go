@@ -10,9 +10,9 @@ package main
 // start, rebuilds the Manager by creating every recorded add-on again with
 // its recorded request id: the provider finds the existing resource and
 // returns the same config, and the config applier skips the release when
-// the app already holds exactly those vars. The Manager picks a random
-// provision id per Create, so the providers are wrapped to send the
-// recorded id instead (stableProvider).
+// the app already holds exactly those vars. The record's id is the
+// Manager's add-on ID (addons.CreateRequest.ID), which is the provision
+// request id.
 
 import (
 	"context"
@@ -94,7 +94,6 @@ func (sh sharedAttachment) is(app, as string) bool { return sh.App == app && sh.
 type addonService struct {
 	p       *platform.Platform
 	m       *addons.Manager
-	ids     *stableIDs
 	secrets []string // admin passwords, scrubbed from error messages
 	closers []func() error
 	drains  *logDrains
@@ -129,7 +128,7 @@ func (s *addonService) notify(ctx context.Context, ev addonEvent) {
 // newAddonService builds the catalog from the admin URLs (either may be
 // empty: that service is then not offered).
 func newAddonService(p *platform.Platform, postgresURL, redisURL string, log *slog.Logger) (*addonService, error) {
-	s := &addonService{p: p, ids: &stableIDs{m: map[string]string{}}, log: log, records: map[string]addonRecord{}, busy: map[string]bool{}}
+	s := &addonService{p: p, log: log, records: map[string]addonRecord{}, busy: map[string]bool{}}
 	var cat addons.Catalog
 	if postgresURL != "" {
 		u, err := url.Parse(postgresURL)
@@ -142,7 +141,7 @@ func newAddonService(p *platform.Platform, postgresURL, redisURL string, log *sl
 		prov := &postgres.Provider{AdminURL: postgresURL, Offered: postgresPlans, Logger: log}
 		cat.Services = append(cat.Services, addons.Service{
 			Name: servicePostgres, ConfigPrefix: postgres.ConfigPrefix, Plans: postgresPlans,
-			Provider: stableProvider{prov, s.ids},
+			Provider: prov,
 		})
 	}
 	if redisURL != "" {
@@ -160,7 +159,7 @@ func newAddonService(p *platform.Platform, postgresURL, redisURL string, log *sl
 		s.closers = append(s.closers, prov.Close)
 		cat.Services = append(cat.Services, addons.Service{
 			Name: serviceRedis, ConfigPrefix: redis.ConfigPrefix, Plans: redisPlans,
-			Provider: stableProvider{prov, s.ids},
+			Provider: prov,
 		})
 	}
 	if err := cat.Validate(); err != nil {
@@ -181,110 +180,7 @@ func (s *addonService) close() {
 	}
 }
 
-// stableIDs maps add-on names to the provision request ids minipaas chose
-// and recorded.
-type stableIDs struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (s *stableIDs) set(name, id string) { s.mu.Lock(); s.m[name] = id; s.mu.Unlock() }
-func (s *stableIDs) del(name string)     { s.mu.Lock(); delete(s.m, name); s.mu.Unlock() }
-func (s *stableIDs) get(name string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, ok := s.m[name]
-	return id, ok
-}
-
-// stableProvider sends the recorded request id of the add-on instead of
-// the Manager's per-Create one, so provisioning again after a restart finds
-// the resource made before.
-type stableProvider struct {
-	addons.Provider
-	ids *stableIDs
-}
-
-func (p stableProvider) Provision(ctx context.Context, req addons.ProvisionRequest) (addons.Resource, error) {
-	id, ok := p.ids.get(req.Name)
-	if !ok {
-		return addons.Resource{}, fmt.Errorf("add-on %s has no recorded request id", req.Name)
-	}
-	req.ID = id
-	return p.Provider.Provision(ctx, req)
-}
-
-// ChangePlan passes plan changes through (the embedded interface alone
-// would hide the provider's PlanChanger).
-func (p stableProvider) ChangePlan(ctx context.Context, resourceID, plan string) (addons.Resource, error) {
-	pc, ok := p.Provider.(addons.PlanChanger)
-	if !ok {
-		return addons.Resource{}, fmt.Errorf("this service cannot change plans: %w", addons.ErrInvalid)
-	}
-	return pc.ChangePlan(ctx, resourceID, plan)
-}
-
-// Describe passes reports through (pg:info, redis:info; datainfo.go).
-func (p stableProvider) Describe(ctx context.Context, resourceID string) ([]addons.Fact, error) {
-	d, ok := p.Provider.(addons.Describer)
-	if !ok {
-		return nil, fmt.Errorf("this service cannot describe its resources: %w", addons.ErrDescribeUnsupported)
-	}
-	return d.Describe(ctx, resourceID)
-}
-
-// Backup and Restore pass pg:backups through (backups.go).
-func (p stableProvider) Backup(ctx context.Context, resourceID string, w io.Writer) error {
-	b, ok := p.Provider.(addons.Backuper)
-	if !ok {
-		return fmt.Errorf("this service has no backups: %w", addons.ErrBackupUnsupported)
-	}
-	return b.Backup(ctx, resourceID, w)
-}
-
-func (p stableProvider) Restore(ctx context.Context, resourceID string, r io.Reader) error {
-	b, ok := p.Provider.(addons.Backuper)
-	if !ok {
-		return fmt.Errorf("this service has no backups: %w", addons.ErrBackupUnsupported)
-	}
-	return b.Restore(ctx, resourceID, r)
-}
-
-// RotateCredentials passes pg:credentials:rotate through (datainfo.go).
-func (p stableProvider) RotateCredentials(ctx context.Context, resourceID string) (addons.Resource, func(context.Context) error, error) {
-	r, ok := p.Provider.(addons.CredentialRotator)
-	if !ok {
-		return addons.Resource{}, nil, fmt.Errorf("this service cannot rotate credentials: %w", addons.ErrRotateUnsupported)
-	}
-	return r.RotateCredentials(ctx, resourceID)
-}
-
-// ResetConnections passes pg:killall through (datainfo.go).
-func (p stableProvider) ResetConnections(ctx context.Context, resourceID string) (int, error) {
-	r, ok := p.Provider.(addons.ConnectionResetter)
-	if !ok {
-		return 0, fmt.Errorf("this service cannot close connections: %w", addons.ErrResetConnsUnsupported)
-	}
-	return r.ResetConnections(ctx, resourceID)
-}
-
-// Reset passes pg:reset through (backups.go).
-func (p stableProvider) Reset(ctx context.Context, resourceID string, extensions []string) error {
-	r, ok := p.Provider.(addons.Resetter)
-	if !ok {
-		return fmt.Errorf("this service cannot be reset: %w", addons.ErrResetUnsupported)
-	}
-	return r.Reset(ctx, resourceID, extensions)
-}
-
-// Plans keeps the catalog's check of plans against the provider.
-func (p stableProvider) Plans() []addons.Plan {
-	if l, ok := p.Provider.(addons.PlanLister); ok {
-		return l.Plans()
-	}
-	return nil
-}
-
+// restoringKey marks the context of a restore (skipUnchanged).
 type restoringKey struct{}
 
 // skipUnchanged is the Manager's ConfigApplier: the platform, except that
@@ -333,7 +229,6 @@ func (s *addonService) deleteRecord(ctx context.Context, name string) error {
 	s.mu.Lock()
 	delete(s.records, name)
 	s.mu.Unlock()
-	s.ids.del(name)
 	return nil
 }
 
@@ -354,7 +249,6 @@ func (s *addonService) restore(ctx context.Context) error {
 		s.mu.Lock()
 		s.records[name] = rec
 		s.mu.Unlock()
-		s.ids.set(name, rec.ID)
 	}
 	for _, rec := range s.sortedRecords() {
 		if err := s.restoreOne(ctx, rec); err != nil {
@@ -394,7 +288,7 @@ func (s *addonService) restoreOne(ctx context.Context, rec addonRecord) error {
 		return appErr
 	}
 	a, err := s.m.Create(context.WithValue(ctx, restoringKey{}, true), addons.CreateRequest{
-		App: rec.App, Plan: rec.Service + ":" + rec.Plan, Name: rec.Name, As: rec.Attachment,
+		ID: rec.ID, App: rec.App, Plan: rec.Service + ":" + rec.Plan, Name: rec.Name, As: rec.Attachment,
 	})
 	if err != nil {
 		return err
@@ -525,16 +419,14 @@ func (s *addonService) create(ctx context.Context, app, plan, name, as string, o
 	if taken {
 		return addonRecord{}, platformapi.InvalidParams("Name %s is already taken by another add-on", name)
 	}
-	s.ids.set(name, rec.ID)
 	if err := s.putRecord(ctx, rec); err != nil {
 		s.mu.Lock()
 		delete(s.records, name)
 		s.mu.Unlock()
-		s.ids.del(name)
 		return addonRecord{}, err
 	}
 	a, err := s.m.Create(ctx, addons.CreateRequest{
-		App: app, Plan: svcName + ":" + planName, Name: name, As: as, Options: options,
+		ID: rec.ID, App: app, Plan: svcName + ":" + planName, Name: name, As: as, Options: options,
 	})
 	if err != nil {
 		// The Manager left no resource and no config behind.
@@ -903,7 +795,7 @@ func (s *addonService) apiError(err error, what string) error {
 		return platformapi.Conflict("%s", msg)
 	case errors.Is(err, addons.ErrUnknownService), errors.Is(err, addons.ErrUnknownPlan):
 		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "%s", msg)
-	case errors.Is(err, addons.ErrDuplicateAttachment), errors.Is(err, addons.ErrInvalid):
+	case errors.Is(err, addons.ErrDuplicateAttachment), errors.Is(err, addons.ErrInvalid), errors.Is(err, addons.ErrPlanChangeUnsupported):
 		return platformapi.InvalidParams("%s", msg)
 	case errors.Is(err, platform.ErrNotFound):
 		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "%s", msg)

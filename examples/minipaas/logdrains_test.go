@@ -383,7 +383,7 @@ func TestAddonDrainListed(t *testing.T) {
 	}
 	defer ad.close()
 	plans := []addons.Plan{{Name: "basic"}}
-	ad.m.Catalog = addons.Catalog{Services: []addons.Service{{Name: "logsink", ConfigPrefix: "LOGSINK", Plans: plans, Provider: stableProvider{drainAddonProvider{drainURL}, ad.ids}}}}
+	ad.m.Catalog = addons.Catalog{Services: []addons.Service{{Name: "logsink", ConfigPrefix: "LOGSINK", Plans: plans, Provider: drainAddonProvider{drainURL}}}}
 	srv := httptest.NewServer(newAPI(m.p, m.token, m.routerAddr, nil, nil, nil, "", log, ad, nil))
 	defer srv.Close()
 	api := &minipaas{t: t, apiURL: srv.URL, token: m.token}
