@@ -277,11 +277,9 @@ func (b *pgBackups) logf(t *transfer, format string, args ...any) {
 // background; do returns the bytes the source holds (0: unknown).
 func (b *pgBackups) start(ctx context.Context, t *transfer, do func(ctx context.Context, t *transfer) (int64, error)) (*transfer, error) {
 	b.mu.Lock()
-	for _, o := range b.transfers {
-		if o.AddonID == t.AddonID && o.running() {
-			b.mu.Unlock()
-			return nil, platformapi.Conflict("%s %s of %s is running: wait for it or stop it with heroku pg:backups:cancel", kindOf(o), o.name(), t.databaseName())
-		}
+	if o := b.runningOnLocked(t.AddonID); o != nil {
+		b.mu.Unlock()
+		return nil, platformapi.Conflict("%s %s of %s is running: wait for it or stop it with heroku pg:backups:cancel", kindOf(o), o.name(), t.databaseName())
 	}
 	b.nums[t.AppID]++
 	t.Num = b.nums[t.AppID]
@@ -336,6 +334,17 @@ func (b *pgBackups) start(ctx context.Context, t *transfer, do func(ctx context.
 		}
 	})
 	return t, nil
+}
+
+// runningOnLocked returns the transfer running on the add-on addonID, or
+// nil (b.mu held).
+func (b *pgBackups) runningOnLocked(addonID string) *transfer {
+	for _, t := range b.transfers {
+		if t.AddonID == addonID && t.running() {
+			return t
+		}
+	}
+	return nil
 }
 
 // forget drops a transfer that was never saved.
@@ -795,13 +804,11 @@ func (a *api) resetDatabase(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.backups.mu.Lock()
-	for _, t := range a.backups.transfers {
-		if t.AddonID == v.rec.ID && t.running() {
-			a.backups.mu.Unlock()
-			return platformapi.Conflict("%s %s of %s is running: wait for it or stop it with heroku pg:backups:cancel", kindOf(t), t.name(), v.rec.Name)
-		}
-	}
+	t := a.backups.runningOnLocked(v.rec.ID)
 	a.backups.mu.Unlock()
+	if t != nil {
+		return platformapi.Conflict("%s %s of %s is running: wait for it or stop it with heroku pg:backups:cancel", kindOf(t), t.name(), v.rec.Name)
+	}
 	if err := a.addons.m.Reset(r.Context(), v.rec.Name, body.Extensions); err != nil {
 		return a.addons.apiError(err, "reset "+v.rec.Name)
 	}

@@ -24,6 +24,19 @@ import (
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
 )
 
+// dataAddon finds the add-on of service the Data API path names (by id or
+// name); another service's is not a database here (404).
+func (a *api) dataAddon(r *http.Request, service string) (addonView, error) {
+	v, err := a.findAddon("", r.PathValue("addon"))
+	if err != nil {
+		return addonView{}, err
+	}
+	if v.rec.Service != service {
+		return addonView{}, platformapi.NotFound("database", r.PathValue("addon"))
+	}
+	return v, nil
+}
+
 func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /client/v11/databases/{addon}", a.databaseInfo(servicePostgres))
 	h("GET /redis/v0/databases/{addon}", a.databaseInfo(serviceRedis))
@@ -40,12 +53,9 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 // connectionReset answers pg:killall: every connection to the database
 // closed (the apps reconnect).
 func (a *api) connectionReset(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.findAddon("", r.PathValue("addon"))
+	v, err := a.dataAddon(r, servicePostgres)
 	if err != nil {
 		return err
-	}
-	if v.rec.Service != servicePostgres {
-		return platformapi.NotFound("database", r.PathValue("addon"))
 	}
 	n, err := a.addons.m.ResetConnections(r.Context(), v.rec.Name)
 	if err != nil {
@@ -57,12 +67,8 @@ func (a *api) connectionReset(w http.ResponseWriter, r *http.Request) error {
 
 // databaseLinks answers pg:links: minipaas databases have no links.
 func (a *api) databaseLinks(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.findAddon("", r.PathValue("addon"))
-	if err != nil {
+	if _, err := a.dataAddon(r, servicePostgres); err != nil {
 		return err
-	}
-	if v.rec.Service != servicePostgres {
-		return platformapi.NotFound("database", r.PathValue("addon"))
 	}
 	platformapi.WriteJSON(w, http.StatusOK, []struct{}{})
 	return nil
@@ -72,12 +78,9 @@ func (a *api) databaseLinks(w http.ResponseWriter, r *http.Request) error {
 // redis:keyspace-notifications, which set server-wide settings: refused,
 // as every minipaas Redis add-on is an ACL user on one shared server.
 func (a *api) redisConfig(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.findAddon("", r.PathValue("addon"))
+	v, err := a.dataAddon(r, serviceRedis)
 	if err != nil {
 		return err
-	}
-	if v.rec.Service != serviceRedis {
-		return platformapi.NotFound("database", r.PathValue("addon"))
 	}
 	return platformapi.InvalidParams("%s shares its Redis server with other add-ons (an ACL user and key prefix each): maxmemory policy, timeout and keyspace notifications are the server's, set by its operator", v.rec.Name)
 }
@@ -86,12 +89,9 @@ func (a *api) redisConfig(w http.ResponseWriter, r *http.Request) error {
 // restores its add-ons before serving, so a database is available, or it
 // could not be restored at the start: an error, not a wait.
 func (a *api) waitStatus(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.findAddon("", r.PathValue("addon"))
+	v, err := a.dataAddon(r, servicePostgres)
 	if err != nil {
 		return err
-	}
-	if v.rec.Service != servicePostgres {
-		return platformapi.NotFound("database", r.PathValue("addon"))
 	}
 	status := struct {
 		Waiting bool   `json:"waiting?"`
@@ -110,12 +110,9 @@ func (a *api) waitStatus(w http.ResponseWriter, r *http.Request) error {
 // the attached apps' config vars changed in a release each (their dynos
 // restart on it), nothing changed if any step fails.
 func (a *api) rotateCredentials(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.findAddon("", r.PathValue("addon"))
+	v, err := a.dataAddon(r, servicePostgres)
 	if err != nil {
 		return err
-	}
-	if v.rec.Service != servicePostgres {
-		return platformapi.NotFound("database", r.PathValue("addon"))
 	}
 	if name := r.PathValue("name"); name != "" && name != "default" {
 		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q: minipaas databases have only \"default\"", truncate(name, 60))
@@ -150,12 +147,9 @@ type credentialUser struct {
 // defaultCredential reads the default credential of a heroku-postgresql
 // add-on from its billing app's config.
 func (a *api) defaultCredential(r *http.Request) (credentialJSON, error) {
-	v, err := a.findAddon("", r.PathValue("addon"))
+	v, err := a.dataAddon(r, servicePostgres)
 	if err != nil {
 		return credentialJSON{}, err
-	}
-	if v.rec.Service != servicePostgres {
-		return credentialJSON{}, platformapi.NotFound("database", r.PathValue("addon"))
 	}
 	u, err := url.Parse(a.resourceURL(r.Context(), v))
 	if err != nil || u.Host == "" {
@@ -212,12 +206,9 @@ type databaseInfoJSON struct {
 func (a *api) databaseInfo(service string) platformapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
-		v, err := a.findAddon("", r.PathValue("addon"))
+		v, err := a.dataAddon(r, service)
 		if err != nil {
 			return err
-		}
-		if v.rec.Service != service {
-			return platformapi.NotFound("database", r.PathValue("addon"))
 		}
 		facts, err := a.addons.m.Describe(ctx, v.rec.Name)
 		switch {
