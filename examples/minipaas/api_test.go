@@ -198,7 +198,10 @@ func TestPlatformAPI(t *testing.T) {
 	}
 	m.expectError("DELETE", "/apps/"+app+"/dynos/worker.9", "", 404, "not_found")
 
-	// ps:stop: a formation dyno or type is replaced, a one-off stops.
+	// ps:stop: a formation dyno or type is replaced, a one-off stops. The
+	// restarts above replace web.1; wait until it is up again, or a busy
+	// machine finds no dyno of that name yet.
+	m.waitDynos(app, "web.1", "web.2")
 	for _, path := range []string{"/apps/" + app + "/dynos/web.1/actions/stop", "/apps/" + app + "/formations/web/actions/stop"} {
 		if code, _, body := m.rawAPI("POST", path, "", m.authHeaders()); code != http.StatusAccepted {
 			t.Errorf("POST %s: %d %s", path, code, body)
