@@ -346,14 +346,20 @@ for __dynokit_f in "$__dynokit_app"/.profile.d/*.sh; do
 done
 if [ -r "$__dynokit_app/.profile" ]; then . "$__dynokit_app/.profile"; fi
 unset __dynokit_f __dynokit_kv __dynokit_app __dynokit_src __dynokit_in __dynokit_tok
+# Job control puts the command in a process group of its own, and it makes
+# bash report the job's end ("[1]+ Done ...") on its stderr whenever it
+# notices it first. That report must not reach the dyno's log: from here on
+# bash's own stderr is /dev/null and only the command gets the real one.
+exec 4>&2 2>/dev/null
 set -m
 if [ -n "$__dynokit_tty" ]; then
-  __DYNOKIT_CMD=$__dynokit_cmd __DYNOKIT_TTY=$__dynokit_tty script -qefc 'stty cols "${__DYNOKIT_TTY%x*}" rows "${__DYNOKIT_TTY#*x}"; c=$__DYNOKIT_CMD; unset __DYNOKIT_CMD __DYNOKIT_TTY; exec bash -c "$c"' /dev/null <&0 &
+  __DYNOKIT_CMD=$__dynokit_cmd __DYNOKIT_TTY=$__dynokit_tty script -qefc 'stty cols "${__DYNOKIT_TTY%x*}" rows "${__DYNOKIT_TTY#*x}"; c=$__DYNOKIT_CMD; unset __DYNOKIT_CMD __DYNOKIT_TTY; exec bash -c "$c"' /dev/null <&0 2>&4 4>&- &
 else
-  bash -c "$__dynokit_cmd" <&0 &
+  bash -c "$__dynokit_cmd" <&0 2>&4 4>&- &
 fi
 __dynokit_pid=$!
 set +m
+exec 4>&-
 __dynokit_onterm=${__dynokit_tty:+1}
 unset __dynokit_tty
 # On a terminal the command runs in script's child's session: a signal

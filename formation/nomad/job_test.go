@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,5 +78,39 @@ func TestJobEnv(t *testing.T) {
 	}
 	if got := job.TaskGroups[0].Tasks[0].Config["args"].([]string); !strings.Contains(got[1], ".profile.d") {
 		t.Errorf("bootstrap does not source .profile.d: %q", got[1])
+	}
+}
+
+// The bootstrap runs the command as a job so that it gets a process group of
+// its own. When the command ends while bash still has job control on, bash
+// reports "[1]+ Done ..." on its stderr; that must not reach the dyno's log.
+// The test runs the bootstrap with bash directly and widens that window with
+// a command substitution (which makes bash reap and report finished jobs)
+// right after the command starts.
+func TestBootstrapKeepsJobReportsOutOfTheLog(t *testing.T) {
+	slugDir := t.TempDir()
+	job := (&nomad.Runtime{}).Job(formation.DynoSpec{ID: "a.web.1", Name: "web.1",
+		Command: "echo to-stdout; echo to-stderr >&2", SlugDir: slugDir})
+	args := job.TaskGroups[0].Tasks[0].Config["args"].([]string)
+	// Undo the escaping of Nomad's interpolation that Nomad would undo.
+	for i, a := range args {
+		args[i] = strings.NewReplacer("$${", "${", "%%{", "%{").Replace(a)
+	}
+	const started = "__dynokit_pid=$!\n"
+	if !strings.Contains(args[1], started) {
+		t.Fatalf("bootstrap no longer has %q; update this test", started)
+	}
+	args[1] = strings.Replace(args[1], started, started+": $(sleep 0.2)\n", 1)
+
+	taskDir := t.TempDir()
+	cmd := exec.Command("bash", args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "NOMAD_TASK_DIR=" + taskDir, "NOMAD_ALLOC_DIR=" + taskDir}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bootstrap: %v (stderr %q)", err, stderr.String())
+	}
+	if stdout.String() != "to-stdout\n" || stderr.String() != "to-stderr\n" {
+		t.Errorf("stdout = %q, stderr = %q; want only the command's own lines", stdout.String(), stderr.String())
 	}
 }
