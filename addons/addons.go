@@ -36,7 +36,9 @@ type PlanChanger interface {
 // out and back in (for PostgreSQL: pg_dump and pg_restore).
 type Backuper interface {
 	Backup(ctx context.Context, resourceID string, w io.Writer) error
-	// Restore replaces the resource's data with a backup taken by Backup.
+	// Restore replaces the resource's data with a backup taken by Backup:
+	// afterwards the resource holds what the backup holds and nothing
+	// else. A restore that fails should change nothing.
 	Restore(ctx context.Context, resourceID string, r io.Reader) error
 }
 

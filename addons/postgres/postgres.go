@@ -416,15 +416,46 @@ func (p *Provider) Backup(ctx context.Context, id string, w io.Writer) error {
 	return nil
 }
 
-// Restore implements addons.Backuper: pg_restore of a Backup into the
-// resource, replacing objects of the same names, in one transaction.
+// Restore implements addons.Backuper: the resource's database becomes
+// what the archive holds, as heroku pg:backups:restore and pg:copy
+// promise. One transaction, as the add-on's own role, drops every object
+// the role owns (what Reset drops, so tables made after the backup go
+// too) and replays the archive, which pg_restore turns into SQL. The
+// transaction commits only once pg_restore has read the whole archive and
+// every statement has succeeded: a corrupt or cut-off archive, a failing
+// statement or a cancelled ctx leaves the database as it was.
 func (p *Provider) Restore(ctx context.Context, id string, r io.Reader) error {
 	conninfo, password, err := p.credentials(ctx, id)
 	if err != nil {
 		return fmt.Errorf("postgres: restore: %w", err)
 	}
-	if err := p.run(ctx, "pg_restore", password, r, io.Discard, "--clean", "--if-exists", "--no-owner", "--no-privileges",
-		"--single-transaction", "--exit-on-error", "--dbname="+conninfo); err != nil {
+	script, sw := io.Pipe()
+	convErr := make(chan error, 1)
+	go func() {
+		err := func() error {
+			if _, err := io.WriteString(sw, "BEGIN;\nDROP OWNED BY CURRENT_USER CASCADE;\n"); err != nil {
+				return err
+			}
+			if err := p.run(ctx, "pg_restore", "", r, sw, "--no-owner", "--no-privileges", "--file=-"); err != nil {
+				return err
+			}
+			// Without this line psql reaches the end of its input inside
+			// the transaction, and the server rolls it back.
+			_, err := io.WriteString(sw, "COMMIT;\n")
+			return err
+		}()
+		sw.CloseWithError(err)
+		convErr <- err
+	}()
+	applyErr := p.run(ctx, "psql", password, script, io.Discard, "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--file=-", "--dbname="+conninfo)
+	_ = script.CloseWithError(errors.New("restore ended")) // unblocks pg_restore if psql stopped early
+	// When pg_restore fails, psql reports that same error (its input
+	// broke); when psql fails first, pg_restore's is only a closed pipe.
+	err = <-convErr
+	if err == nil || applyErr != nil && !errors.Is(applyErr, err) {
+		err = applyErr
+	}
+	if err != nil {
 		return fmt.Errorf("postgres: restore %s: %w", id, err)
 	}
 	return nil

@@ -180,18 +180,57 @@ func TestBackupRestore(t *testing.T) {
 	if _, err := conn.Exec(ctx(t), "DELETE FROM orders; CREATE TABLE extra (x int)"); err != nil {
 		t.Fatal(err)
 	}
+	tables := func() string {
+		t.Helper()
+		var names string
+		if err := conn.QueryRow(ctx(t), "SELECT coalesce(string_agg(tablename, ',' ORDER BY tablename), '') FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user").Scan(&names); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := conn.QueryRow(ctx(t), "SELECT count(*) FROM orders").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%s; %d orders", names, n)
+	}
+	// Archives that cannot be applied whole change nothing: garbage, one
+	// cut off halfway, and one whose statements fail (it creates a table
+	// whose name is taken by a table the role does not own, which
+	// DROP OWNED keeps).
+	other := provision(t, p, "hobby")
+	if _, err := mustConnect(t, other.Config["DATABASE_URL"]).Exec(ctx(t), "CREATE TABLE blocked (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	var failing bytes.Buffer
+	if err := p.Backup(ctx(t), other.ID, &failing); err != nil {
+		t.Fatal(err)
+	}
+	adminURL, _ := url.Parse(server.Start(t).AdminURL)
+	adminURL.Path = "/" + res.ID
+	if _, err := mustConnect(t, adminURL.String()).Exec(ctx(t), "CREATE TABLE public.blocked (y int)"); err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string][]byte{
+		"garbage":             []byte("not a dump"),
+		"cut off":             dump.Bytes()[:dump.Len()/2],
+		"failing a statement": failing.Bytes(),
+	} {
+		err := p.Restore(ctx(t), res.ID, bytes.NewReader(bad))
+		if err == nil {
+			t.Errorf("restoring %s succeeded", name)
+		}
+		if got := tables(); got != "extra,orders; 0 orders" {
+			t.Errorf("after restoring %s (err %v): %s, want the database unchanged", name, err, got)
+		}
+	}
 	if err := p.Restore(ctx(t), res.ID, bytes.NewReader(dump.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	if err := conn.QueryRow(ctx(t), "SELECT count(*) FROM orders").Scan(&n); err != nil || n != 2 {
-		t.Fatalf("after restore: %d orders, %v; want 2", n, err)
+	// The database is what the backup holds: the table made after it is gone.
+	if got := tables(); got != "orders; 2 orders" {
+		t.Fatalf("after restore: %s, want orders; 2 orders", got)
 	}
 	if err := p.Backup(ctx(t), "pg000000000000000000000000", &dump); !errors.Is(err, addons.ErrNotFound) {
 		t.Errorf("backup of unknown resource: %v", err)
-	}
-	if err := p.Restore(ctx(t), res.ID, strings.NewReader("not a dump")); err == nil {
-		t.Error("restoring garbage succeeded")
 	}
 }
 

@@ -89,6 +89,21 @@ func notes(ctx context.Context, t *testing.T, dbURL string) string {
 	return s
 }
 
+// tables lists the public tables of the database at dbURL.
+func tables(ctx context.Context, t *testing.T, dbURL string) string {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	var s string
+	if err := conn.QueryRow(ctx, "SELECT coalesce(string_agg(tablename, ',' ORDER BY tablename), '') FROM pg_tables WHERE schemaname = 'public'").Scan(&s); err != nil {
+		return "error: " + err.Error()
+	}
+	return s
+}
+
 func execSQL(ctx context.Context, t *testing.T, dbURL, sql string) {
 	t.Helper()
 	conn, err := pgx.Connect(ctx, dbURL)
@@ -129,11 +144,15 @@ func TestPGBackups(t *testing.T) {
 	expectIn(t, heroku("pg:backups", "-a", app), "=== Backups", "b001", "Completed", db.Name, "No restores found")
 	expectIn(t, heroku("pg:backups:info", "b001", "-a", app), "Database:", db.Name, "Status:", "Completed", "Backup Size:", "% compression", "backup started", "backup completed")
 
-	// A restore puts the data back as it was.
-	execSQL(ctx, t, dbURL, "DELETE FROM ledger; INSERT INTO ledger VALUES ('wrong')")
+	// A restore puts the database back as it was: the data, and no
+	// table made since.
+	execSQL(ctx, t, dbURL, "DELETE FROM ledger; INSERT INTO ledger VALUES ('wrong'); CREATE TABLE later (x int)")
 	expectIn(t, heroku("pg:backups:restore", "b001", "DATABASE_URL", "-a", app, "--confirm", app), "Restoring", "done")
 	if got := notes(ctx, t, dbURL); got != "first,second" {
 		t.Errorf("after restoring b001: %q, want first,second", got)
+	}
+	if got := tables(ctx, t, dbURL); got != "ledger" {
+		t.Errorf("tables after restoring b001: %q, want only ledger", got)
 	}
 	expectIn(t, heroku("pg:backups", "-a", app), "=== Restores", "r002", db.Name)
 
@@ -295,9 +314,14 @@ func TestPGBackups(t *testing.T) {
 	if st, body := m.apiRaw("POST", "/actions/addons/resolve", `{"addon":"heroku-postgresql","app":"`+app+`"}`); st != 422 || !strings.Contains(body, "Ambiguous identifier") {
 		t.Errorf("resolve heroku-postgresql with two databases: %d %s", st, body)
 	}
+	// The copy replaces what the target held.
+	execSQL(ctx, t, m.config(app)["STAGING_DB_URL"], "CREATE TABLE staging_only (x int)")
 	expectIn(t, heroku("pg:copy", "DATABASE_URL", "STAGING_DB_URL", "-a", app, "--confirm", "STAGING_DB"), "Copying", "done")
 	if got := notes(ctx, t, m.config(app)["STAGING_DB_URL"]); got != "first,second" {
 		t.Errorf("the copy's data: %q, want first,second", got)
+	}
+	if got := tables(ctx, t, m.config(app)["STAGING_DB_URL"]); got != "ledger" {
+		t.Errorf("the copy's tables: %q, want only ledger", got)
 	}
 	expectIn(t, heroku("pg:backups", "-a", app), "=== Copies", "c012", db.Name, staging.Name)
 	res, err := cli.Run(ctx, "pg:copy", "DATABASE_URL", "postgres://elsewhere.example:5432/db", "-a", app, "--confirm", "db")
