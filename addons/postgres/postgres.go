@@ -255,6 +255,7 @@ func (p *Provider) provision(ctx context.Context, req addons.ProvisionRequest) (
 	if _, err := conn.Exec(ctx, fmt.Sprintf("REVOKE ALL ON DATABASE %s FROM PUBLIC", ident)); err != nil {
 		return addons.Resource{}, false, fmt.Errorf("postgres: provision %s: revoke public access: %w", id, err)
 	}
+	p.setAllowedExtensions(ctx, conn, id)
 	res, err := p.resource(id, plan.Name, rec.password)
 	if err != nil {
 		return addons.Resource{}, false, err
@@ -263,6 +264,29 @@ func (p *Provider) provision(ctx context.Context, req addons.ProvisionRequest) (
 		p.log().Info("postgres: provisioned", "resource", id, "plan", plan.Name, "connections", limit)
 	}
 	return res, !found, nil
+}
+
+// setAllowedExtensions records in the database's settings which
+// extensions its role may create: the ones this server offers that a
+// non-superuser database owner may install (trusted ones, such as
+// pgcrypto, hstore or citext). heroku pg:extensions lists the database's
+// extensions from these settings, rds.allowed_extensions on Essential
+// plans and extwlist.extensions on others. They are custom settings,
+// which only a superuser may set on a database; an admin role that is not
+// one leaves them unset (and pg:extensions failing), which is logged.
+// Provision runs it each time, so the list follows the server's packages.
+func (p *Provider) setAllowedExtensions(ctx context.Context, conn *pgx.Conn, id string) {
+	var allowed string
+	err := conn.QueryRow(ctx, "SELECT coalesce(string_agg(DISTINCT name, ',' ORDER BY name), '') FROM pg_available_extension_versions WHERE trusted OR NOT superuser").Scan(&allowed)
+	for _, setting := range []string{"rds.allowed_extensions", "extwlist.extensions"} {
+		if err != nil {
+			break
+		}
+		_, err = conn.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s SET %s = %s", pgx.Identifier{id}.Sanitize(), setting, quoteLiteral(allowed)))
+	}
+	if err != nil {
+		p.log().Warn("postgres: cannot record the allowed extensions (heroku pg:extensions reads them)", "resource", id, "err", err)
+	}
 }
 
 func connLimit(p addons.Plan) int {

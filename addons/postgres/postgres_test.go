@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -231,6 +232,33 @@ func TestBackupRestore(t *testing.T) {
 	}
 	if err := p.Backup(ctx(t), "pg000000000000000000000000", &dump); !errors.Is(err, addons.ErrNotFound) {
 		t.Errorf("backup of unknown resource: %v", err)
+	}
+}
+
+// The database's settings name the extensions its role may create, where
+// heroku pg:extensions reads them: trusted ones, not superuser-only ones.
+func TestAllowedExtensionsSettings(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	res := provision(t, p, "hobby")
+	var untrusted string
+	if err := mustConnect(t, server.Start(t).AdminURL).QueryRow(ctx(t),
+		"SELECT name FROM pg_available_extension_versions WHERE superuser AND NOT trusted ORDER BY name LIMIT 1").Scan(&untrusted); err != nil {
+		t.Fatalf("find a superuser-only extension: %v", err)
+	}
+	conn := mustConnect(t, res.Config["DATABASE_URL"])
+	for _, setting := range []string{"rds.allowed_extensions", "extwlist.extensions"} {
+		var list string
+		if err := conn.QueryRow(ctx(t), "SELECT current_setting($1)", setting).Scan(&list); err != nil {
+			t.Fatalf("%s: %v", setting, err)
+		}
+		if names := strings.Split(list, ","); !slices.Contains(names, "pgcrypto") || slices.Contains(names, untrusted) {
+			t.Errorf("%s = %q, want pgcrypto listed and %s not", setting, list, untrusted)
+		}
+	}
+	// What is listed, the role can create.
+	if _, err := conn.Exec(ctx(t), "CREATE EXTENSION pgcrypto"); err != nil {
+		t.Errorf("create pgcrypto as the add-on's role: %v", err)
 	}
 }
 

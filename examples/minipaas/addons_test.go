@@ -386,6 +386,11 @@ func TestAddons(t *testing.T) {
 			if err != nil || res.ExitCode != 0 || !strings.Contains(res.Stdout, "42") || !strings.Contains(res.Stderr, "Connecting to "+cliAddon.Name) {
 				t.Errorf("heroku pg:psql: %v %s", err, res)
 			}
+			// pg:extensions lists what the database's role may create.
+			res, err = psqlCLI.Run(ctx, "pg:extensions", "-a", app)
+			if err != nil || res.ExitCode != 0 || !strings.Contains(res.Stdout, "pgcrypto") || strings.Contains(res.Stdout, "plpython3u") {
+				t.Errorf("heroku pg:extensions: %v %s", err, res)
+			}
 		}
 		// pg:info and redis:info ask the Data API (HEROKU_DATA_HOST), which
 		// minipaas serves on its API listener with the providers' reports.
@@ -425,6 +430,9 @@ func TestAddons(t *testing.T) {
 		}
 		t.Logf("$ heroku redis:info -a %s\n%s", app, res.Stdout)
 		expectIn(t, res.Stdout, rdAddon.Name, "Plan:", "Mini", "Keys:", "Version:")
+		if res, err := dataCLI.Run(ctx, "redis:wait", "-a", app); err != nil || res.ExitCode != 0 {
+			t.Errorf("heroku redis:wait: %v %s", err, res)
+		}
 		// A service names the app's one add-on of it, as on Heroku.
 		expectIn(t, heroku("addons:info", "heroku-redis", "-a", app), rdAddon.Name, "heroku-redis:mini")
 		expectIn(t, heroku("addons:docs", "heroku-postgresql", "--show-url"), "https://devcenter.heroku.com/articles/heroku-postgresql")
@@ -526,6 +534,9 @@ func TestAddons(t *testing.T) {
 		t.Errorf("with Redis down: %+v", list)
 	}
 	m.expectError("DELETE", "/apps/"+app+"/addons/"+rdAddon.Name, "", 503, "service_unavailable")
+	// redis:wait takes a 404 for "keep waiting": an add-on that could not
+	// be restored is an error instead.
+	m.expectError("GET", "/redis/v0/databases/"+rdAddon.Name+"/wait", "", 503, "service_unavailable")
 	m.stop()
 	m = startMinipaasWith(t, dataDir, token, flags...)
 	if list := m.listAddons(app); len(list) != 1 || list[0].State != "provisioned" {

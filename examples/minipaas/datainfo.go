@@ -44,7 +44,8 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /postgres/v0/databases/{addon}/credentials/{name}", a.credential)
 	h("POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation", a.rotateCredentials)
 	h("POST /postgres/v0/databases/{addon}/credentials_rotation", a.rotateCredentials)
-	h("GET /client/v11/databases/{addon}/wait_status", a.waitStatus)
+	h("GET /client/v11/databases/{addon}/wait_status", a.waitStatus(servicePostgres))
+	h("GET /redis/v0/databases/{addon}/wait", a.waitStatus(serviceRedis))
 	h("GET /client/v11/databases/{addon}/links", a.databaseLinks)
 	h("POST /client/v11/databases/{addon}/connection_reset", a.connectionReset)
 	h("PATCH /redis/v0/databases/{addon}/config", a.redisConfig)
@@ -85,24 +86,32 @@ func (a *api) redisConfig(w http.ResponseWriter, r *http.Request) error {
 	return platformapi.InvalidParams("%s shares its Redis server with other add-ons (an ACL user and key prefix each): maxmemory policy, timeout and keyspace notifications are the server's, set by its operator", v.rec.Name)
 }
 
-// waitStatus answers pg:wait. minipaas provisions synchronously and
-// restores its add-ons before serving, so a database is available, or it
-// could not be restored at the start: an error, not a wait.
-func (a *api) waitStatus(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.dataAddon(r, servicePostgres)
-	if err != nil {
-		return err
+// waitStatus answers pg:wait and redis:wait. minipaas provisions
+// synchronously and restores its add-ons before serving, so a database
+// is available, or it could not be restored at the start: an error, not
+// a wait. (redis:wait has no error field and takes a 404 for "wait", so
+// there the error is a 503.)
+func (a *api) waitStatus(service string) platformapi.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, err := a.dataAddon(r, service)
+		if err != nil {
+			return err
+		}
+		const notRestored = "could not be restored when minipaas started (see its log)"
+		status := struct {
+			Waiting bool   `json:"waiting?"`
+			Error   bool   `json:"error?"`
+			Message string `json:"message"`
+		}{Message: "available"}
+		if !v.live {
+			if service == serviceRedis {
+				return platformapi.Errorf(http.StatusServiceUnavailable, platformapi.IDServiceUnavailable, "%s %s", v.rec.Name, notRestored)
+			}
+			status.Error, status.Message = true, notRestored
+		}
+		platformapi.WriteJSON(w, http.StatusOK, status)
+		return nil
 	}
-	status := struct {
-		Waiting bool   `json:"waiting?"`
-		Error   bool   `json:"error?"`
-		Message string `json:"message"`
-	}{Message: "available"}
-	if !v.live {
-		status.Error, status.Message = true, "could not be restored when minipaas started (see its log)"
-	}
-	platformapi.WriteJSON(w, http.StatusOK, status)
-	return nil
 }
 
 // rotateCredentials answers pg:credentials:rotate (with --all too: the
