@@ -46,7 +46,11 @@ func (b *Box) Open(label, stored string) ([]byte, error) {
 
 // secretError formats an OpenError of a Box value.
 func secretError(e *OpenError) string {
-	s := fmt.Sprintf("sealed: secret %q: ", e.Var)
+	kind := "secret"
+	if e.Version == streamVersion {
+		kind = "stream"
+	}
+	s := fmt.Sprintf("sealed: %s %q: ", kind, e.Var)
 	if e.KeyID != "" {
 		s += "key " + e.KeyID + ": "
 	}

@@ -1,9 +1,11 @@
 package sealed_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/dynokit/dynokit/release"
@@ -84,5 +86,39 @@ func ExampleBox() {
 	// Output:
 	// true false
 	// whsec-3f9a <nil>
+	// true
+}
+
+// A stream seals data too large to hold in memory, such as a database
+// backup, as it is written.
+func ExampleBox_SealStream() {
+	keyText, _ := sealed.NewKeyText()
+	keys, _ := sealed.ParseKeys(keyText)
+	box, err := sealed.NewBox(keys)
+	if err != nil {
+		panic(err)
+	}
+	var file bytes.Buffer // an *os.File in practice
+	w := box.SealStream(&file, "backup/b001")
+	if _, err := io.Copy(w, strings.NewReader("PGDMP… the dump …")); err != nil {
+		panic(err)
+	}
+	if err := w.Close(); err != nil { // writes the last chunk
+		panic(err)
+	}
+	fmt.Println(strings.HasPrefix(file.String(), sealed.StreamPrefix), strings.Contains(file.String(), "dump"))
+
+	r, err := box.OpenStream(bytes.NewReader(file.Bytes()), "backup/b001")
+	if err != nil {
+		panic(err)
+	}
+	data, err := io.ReadAll(r)
+	fmt.Println(string(data), err)
+
+	_, err = box.OpenStream(bytes.NewReader(file.Bytes()), "backup/b002") // another place: refused
+	fmt.Println(errors.Is(err, sealed.ErrCannotOpen))
+	// Output:
+	// true false
+	// PGDMP… the dump … <nil>
 	// true
 }

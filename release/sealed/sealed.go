@@ -41,10 +41,14 @@ const (
 	// authenticate: it was altered, sealed by a different key under the
 	// same ID, or moved from another app, version or var.
 	ReasonNotAuthentic Reason = "does not authenticate (altered, wrong key, or moved from another app, version or var)"
+	// ReasonTruncated: a sealed stream ([Box.SealStream]) ends before its
+	// last chunk.
+	ReasonTruncated Reason = "ends before its last chunk (cut off)"
 )
 
 // OpenError reports a stored config var value (or a [Box] secret: then
-// Var is its label and Version is -1) that cannot be opened. It names
+// Var is its label and Version is -1; or a sealed stream: Var is its label
+// and Version is -2) that cannot be opened. It names
 // where the value is and why it failed, never the value (sealed or not).
 type OpenError struct {
 	App     string
@@ -55,7 +59,7 @@ type OpenError struct {
 }
 
 func (e *OpenError) Error() string {
-	if e.Version == boxVersion {
+	if e.Version == boxVersion || e.Version == streamVersion {
 		return secretError(e)
 	}
 	var b strings.Builder
