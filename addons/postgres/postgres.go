@@ -526,7 +526,10 @@ func (p *Provider) Fork(ctx context.Context, sourceID string, req addons.Provisi
 }
 
 // run runs a PostgreSQL client tool with the password in its
-// environment; its stderr (capped) explains failures.
+// environment; its stderr (capped) explains failures. When reading stdin
+// failed (a download cut off, a sealed backup that does not
+// authenticate), that error is the cause, not the tool's complaint
+// about input that ended early.
 func (p *Provider) run(ctx context.Context, tool, password string, stdin io.Reader, stdout io.Writer, args ...string) error {
 	path, err := p.tool(tool)
 	if err != nil {
@@ -534,14 +537,40 @@ func (p *Provider) run(ctx context.Context, tool, password string, stdin io.Read
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=10")
-	cmd.Stdin, cmd.Stdout = stdin, stdout
+	var in *inputReader
+	if stdin != nil {
+		in = &inputReader{r: stdin}
+		cmd.Stdin = in
+	}
+	cmd.Stdout = stdout
 	var stderr capped
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
+	err = cmd.Run()
+	if in != nil {
+		if rerr := in.err.Load(); rerr != nil {
+			return fmt.Errorf("%s: reading its input: %w", tool, *rerr)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("%s: %w: %s", tool, err, bytes.TrimSpace(stderr.buf))
 	}
 	return nil
+}
+
+// inputReader keeps the first error other than EOF its reader returned
+// (set by exec's copying goroutine, which may outlive Wait by WaitDelay).
+type inputReader struct {
+	r   io.Reader
+	err atomic.Pointer[error]
+}
+
+func (i *inputReader) Read(p []byte) (int, error) {
+	n, err := i.r.Read(p)
+	if err != nil && err != io.EOF {
+		i.err.CompareAndSwap(nil, &err)
+	}
+	return n, err
 }
 
 func (p *Provider) tool(name string) (string, error) {

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -222,6 +224,16 @@ func TestBackupRestore(t *testing.T) {
 		if got := tables(); got != "extra,orders; 0 orders" {
 			t.Errorf("after restoring %s (err %v): %s, want the database unchanged", name, err, got)
 		}
+	}
+	// A source that fails midway (a download cut off) is named as the
+	// cause, not pg_restore's complaint about a short archive.
+	cut := errors.New("connection reset while downloading")
+	err := p.Restore(ctx(t), res.ID, io.MultiReader(bytes.NewReader(dump.Bytes()[:dump.Len()/2]), iotest.ErrReader(cut)))
+	if !errors.Is(err, cut) {
+		t.Errorf("restore from a failing source: %v, want it to wrap the source's error", err)
+	}
+	if got := tables(); got != "extra,orders; 0 orders" {
+		t.Errorf("after restoring from a failing source: %s, want the database unchanged", got)
 	}
 	if err := p.Restore(ctx(t), res.ID, bytes.NewReader(dump.Bytes())); err != nil {
 		t.Fatal(err)

@@ -27,9 +27,13 @@ package main
 //     so a restart also expires them.
 //   - One transfer at a time per database: another is refused with 409
 //     rather than queued.
-//   - A restore or copy replaces the objects the dump holds (pg_restore
-//     --clean) and keeps the target's other tables; Heroku empties the
-//     target first.
+//   - A restore or copy empties the target and loads the dump in one
+//     transaction (the provider's Restore): a failed one changes nothing.
+//   - With -config-key-file, dumps are sealed at rest (sealed.Box
+//     streams, each bound to its transfer) and opened when downloaded or
+//     restored; dumps from before the key read as they are. Heroku
+//     encrypts its backups at rest too. A sealed dump is downloaded
+//     without ranges.
 //   - pg:copy copies between minipaas's own databases only.
 //   - Scheduled backups (pg:backups:schedule) run daily at the hour and
 //     time zone given; one missed while minipaas was stopped runs once at
@@ -62,6 +66,7 @@ import (
 	"github.com/dynokit/dynokit/examples/minipaas/internal/dashboard"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+	"github.com/dynokit/dynokit/release/sealed"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -171,6 +176,9 @@ type pgBackups struct {
 	dir    string // DataDir/backups
 	log    *slog.Logger
 	urlKey []byte // signs public URLs
+	// box seals the dumps at rest when minipaas has config keys (nil:
+	// plaintext); each dump is bound to its transfer.
+	box *sealed.Box
 	// publicBase is https://host:port of the rendezvous listener, which
 	// serves the dumps (download); set by main.
 	publicBase string
@@ -188,8 +196,8 @@ type pgBackups struct {
 	schedules map[string]backupSchedule // by add-on ID
 }
 
-func newPGBackups(ctx context.Context, p *platform.Platform, ad *addonService, dir string, log *slog.Logger) (*pgBackups, error) {
-	b := &pgBackups{p: p, addons: ad, dir: dir, log: log, urlKey: make([]byte, 32), now: time.Now, tick: time.Minute,
+func newPGBackups(ctx context.Context, p *platform.Platform, ad *addonService, dir string, box *sealed.Box, log *slog.Logger) (*pgBackups, error) {
+	b := &pgBackups{p: p, addons: ad, dir: dir, box: box, log: log, urlKey: make([]byte, 32), now: time.Now, tick: time.Minute,
 		transfers: map[string]*transfer{}, nums: map[string]int{}, schedules: map[string]backupSchedule{},
 		fetch: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: 30 * time.Second}}}
 	_, _ = rand.Read(b.urlKey) // never fails (crypto/rand documents it)
@@ -416,7 +424,14 @@ func (b *pgBackups) backup(v addonView, dbURL string) func(ctx context.Context, 
 		if err != nil {
 			return size, err
 		}
-		err = b.addons.m.Backup(ctx, v.rec.Name, &countingWriter{w: f, n: &t.processed})
+		var dump io.WriteCloser = nopWriteCloser{f}
+		if b.box != nil {
+			dump = b.box.SealStream(f, dumpLabel(t))
+		}
+		err = b.addons.m.Backup(ctx, v.rec.Name, &countingWriter{w: dump, n: &t.processed})
+		if cerr := dump.Close(); err == nil {
+			err = cerr
+		}
 		if err == nil {
 			err = f.Sync()
 		}
@@ -467,6 +482,37 @@ func (b *pgBackups) restore(v addonView, open func(ctx context.Context) (io.Read
 		}
 		return 0, err
 	}
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// dumpLabel binds a sealed dump to its transfer: a dump file moved to
+// another backup's place does not open.
+func dumpLabel(t *transfer) string { return "pg-backup/" + t.UUID }
+
+// openDump opens the dump of backup t for reading its data, opening it
+// with the config keys when it was sealed (a dump from before sealing was
+// turned on reads as it is). Without keys there are no sealed dumps:
+// minipaas does not start without the keys its releases were sealed with.
+func (b *pgBackups) openDump(t *transfer) (io.ReadCloser, error) {
+	f, err := os.Open(b.dumpPath(t))
+	if err != nil {
+		return nil, err
+	}
+	if b.box != nil {
+		r, err := b.box.OpenStream(f, dumpLabel(t))
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("backup %s: %w", t.name(), err)
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{r, f}, nil
+	}
+	return f, nil
 }
 
 type countingWriter struct {
@@ -568,15 +614,40 @@ func (b *pgBackups) download(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such backup", http.StatusNotFound)
 		return
 	}
-	f, err := os.Open(b.dumpPath(t))
-	if err != nil {
+	dump, err := b.openDump(t)
+	if errors.Is(err, os.ErrNotExist) {
 		http.Error(w, "no such backup", http.StatusNotFound)
 		return
 	}
-	defer f.Close()
+	if err != nil {
+		b.log.Error("backups: open a dump to download", "backup", t.name(), "err", err)
+		http.Error(w, "the backup cannot be read: see the platform's log", http.StatusInternalServerError)
+		return
+	}
+	defer dump.Close()
+	serveDump(w, r, t, dump, b.log)
+}
+
+// serveDump answers a download of backup t's dump: with ranges and
+// conditional requests when it is a plain file; a sealed one streams its
+// data, and a read that fails (it does not authenticate) aborts the
+// response, so the client sees a broken download, not a short dump.
+func serveDump(w http.ResponseWriter, r *http.Request, t *transfer, dump io.Reader, log *slog.Logger) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+t.name()+`.dump"`)
-	http.ServeContent(w, r, "", t.FinishedAt, f)
+	if f, ok := dump.(io.ReadSeeker); ok {
+		http.ServeContent(w, r, "", t.FinishedAt, f)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(t.Processed, 10))
+	w.Header().Set("Last-Modified", t.FinishedAt.UTC().Format(http.TimeFormat))
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.Copy(w, dump); err != nil {
+		log.Error("backups: download", "backup", t.name(), "err", err)
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // removeApp deletes app's transfers (its destroy); running ones are
@@ -716,13 +787,12 @@ func (a *api) restoreBackup(w http.ResponseWriter, r *http.Request) error {
 			return platformapi.InvalidParams("backup %s did not complete: it cannot be restored", src.name())
 		}
 		t.FromType, t.FromName, t.FromURL = typeGof3r, src.name(), a.backups.toURL(src)
-		path := a.backups.dumpPath(src)
 		open = func(context.Context) (io.ReadCloser, error) {
-			f, err := os.Open(path)
+			dump, err := a.backups.openDump(src)
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("backup %s was deleted", src.name())
 			}
-			return f, err
+			return dump, err
 		}
 	} else {
 		u, err := url.Parse(body.BackupURL)
@@ -1033,7 +1103,7 @@ func (c dashboardControl) CaptureBackup(ctx context.Context, name, database stri
 	return dashboard.Backup{Name: t.name(), Database: v.rec.Name, Status: "Pending", CreatedAt: t.CreatedAt}, nil
 }
 
-func (c dashboardControl) OpenBackup(ctx context.Context, name, backup string) (io.ReadSeekCloser, error) {
+func (c dashboardControl) OpenBackup(ctx context.Context, name, backup string) (io.ReadCloser, error) {
 	app, err := c.api.appByNameOrID(ctx, name)
 	if err != nil {
 		return nil, err
@@ -1053,12 +1123,9 @@ func (c dashboardControl) OpenBackup(ctx context.Context, name, backup string) (
 	if found == nil {
 		return nil, fmt.Errorf("backup %s of %s: %w", truncate(backup, 20), app.Name, platform.ErrNotFound)
 	}
-	f, err := os.Open(b.dumpPath(found))
+	dump, err := b.openDump(found)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("backup %s of %s: %w", backup, app.Name, platform.ErrNotFound)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+	return dump, err
 }

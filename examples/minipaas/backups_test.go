@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
 	"github.com/dynokit/dynokit/internal/pgtest"
+	"github.com/dynokit/dynokit/release/sealed"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -450,6 +452,120 @@ type fakeClock struct {
 
 func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// TestPGBackupsSealed: with -config-key-file the dumps on disk are sealed
+// and open for download (CLI, dashboard) and restore; a dump from before
+// the key still works; an altered dump fails both. (Without the key
+// minipaas does not start at all: its releases are sealed too.)
+func TestPGBackupsSealed(t *testing.T) {
+	m, dataDir, token, flags := startWithPostgres(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const app = "vault"
+	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	var db addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0"}`, &db); st != 201 {
+		t.Fatalf("create database: %d", st)
+	}
+	dbURL := m.config(app)["DATABASE_URL"]
+	execSQL(ctx, t, dbURL, "CREATE TABLE ledger (note text); INSERT INTO ledger VALUES ('first'), ('second')")
+	capture := func() transferOut {
+		t.Helper()
+		var tr transferOut
+		if st := m.api("POST", "/client/v11/databases/"+db.Name+"/backups", "", &tr); st != 201 {
+			t.Fatalf("capture: %d", st)
+		}
+		done := m.waitTransfer(app, tr.Num)
+		if !done.Succeeded {
+			t.Fatalf("backup %d: %+v", tr.Num, done)
+		}
+		return done
+	}
+	var appID struct {
+		ID string `json:"id"`
+	}
+	m.api("GET", "/apps/"+app, "", &appID)
+	file := func(tr transferOut) string { return filepath.Join(dataDir, "backups", appID.ID, tr.UUID+".dump") }
+	capture() // b001, before the key
+
+	keyFile := writeConfigKey(t)
+	m.stop()
+	m = startMinipaasWith(t, dataDir, token, append(flags, "-config-key-file", keyFile)...)
+	sealedTr := capture() // b002
+	onDisk, err := os.ReadFile(file(sealedTr))
+	if err != nil || !bytes.HasPrefix(onDisk, []byte(sealed.StreamPrefix)) || bytes.Contains(onDisk, []byte("PGDMP")) || bytes.Contains(onDisk, []byte("second")) {
+		t.Fatalf("b002 on disk: %d bytes starting %q, %v; want a sealed stream", len(onDisk), onDisk[:min(len(onDisk), 24)], err)
+	}
+
+	cli := herokucli.Require(t, m.apiURL, m.token)
+	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1", "NODE_EXTRA_CA_CERTS="+filepath.Join(dataDir, "rendezvous-ca.pem"))
+	heroku := herokuFunc(t, cli)
+	download := filepath.Join(t.TempDir(), "b002.dump")
+	heroku("pg:backups:download", "b002", "-a", app, "-o", download)
+	dump, err := os.ReadFile(download)
+	if err != nil || !bytes.HasPrefix(dump, []byte("PGDMP")) || int64(len(dump)) != sealedTr.ProcessedBytes {
+		t.Fatalf("downloaded b002: %d bytes starting %q (%v), want the %d-byte dump", len(dump), dump[:min(len(dump), 8)], err, sealedTr.ProcessedBytes)
+	}
+	dash := func(name string) (int, []byte, error) {
+		req, _ := http.NewRequest("GET", m.apiURL+"/dashboard/apps/"+app+"/backups/"+name, nil)
+		req.SetBasicAuth("", m.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, err
+	}
+	if st, b, err := dash("b002"); st != 200 || !bytes.Equal(b, dump) || err != nil {
+		t.Errorf("dashboard download of b002: %d, %d bytes, %v", st, len(b), err)
+	}
+	if st, b, err := dash("b001"); st != 200 || !bytes.HasPrefix(b, []byte("PGDMP")) || err != nil {
+		t.Errorf("dashboard download of b001 (from before the key): %d, %d bytes, %v", st, len(b), err)
+	}
+	// Restores open both.
+	for _, name := range []string{"b002", "b001"} {
+		execSQL(ctx, t, dbURL, "DELETE FROM ledger")
+		expectIn(t, heroku("pg:backups:restore", name, "DATABASE_URL", "-a", app, "--confirm", app), "done")
+		if got := notes(ctx, t, dbURL); got != "first,second" {
+			t.Errorf("after restoring %s: %q", name, got)
+		}
+	}
+
+	// An altered dump: the download breaks off, the restore fails and
+	// changes nothing.
+	altered := bytes.Clone(onDisk)
+	altered[len(altered)-40] ^= 1
+	if err := os.WriteFile(file(sealedTr), altered, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := dash("b002"); err == nil && bytes.Equal(b, dump) {
+		t.Error("an altered dump downloaded whole")
+	}
+	execSQL(ctx, t, dbURL, "INSERT INTO ledger VALUES ('third')")
+	var restore transferOut
+	if st := m.api("POST", "/client/v11/databases/"+db.ID+"/restores", `{"backup_url":"`+sealedTr.ToURL+`"}`, &restore); st != 201 {
+		t.Fatalf("restore of the altered dump: %d", st)
+	}
+	if tr := m.waitTransfer(app, restore.Num); tr.Succeeded {
+		t.Errorf("restore of an altered dump succeeded: %+v", tr)
+	} else if !slices.ContainsFunc(tr.Logs, func(l struct {
+		Message string `json:"message"`
+	}) bool {
+		return strings.Contains(l.Message, "does not authenticate")
+	}) {
+		t.Errorf("restore of an altered dump: logs %+v do not say why", tr.Logs)
+	}
+	if got := notes(ctx, t, dbURL); got != "first,second,third" {
+		t.Errorf("after the failed restore: %q, want the data unchanged", got)
+	}
+	if err := os.WriteFile(file(sealedTr), onDisk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+}
 
 // TestPGBackupSchedule: heroku pg:backups:schedule, schedules and
 // unschedule with the real CLI; the schedule's backup runs when the clock

@@ -124,7 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.HTTPSAddr, "https-addr", "", "listen address of the router's HTTPS listener, for uploaded certificates and ACME's (off when empty)")
 	fs.StringVar(&o.ACMEDirectory, "acme-directory", "", "ACME directory URL certificates come from, e.g. https://acme-v02.api.letsencrypt.org/directory (accepts its terms; off when empty)")
 	fs.StringVar(&o.ACMEEmail, "acme-email", "", "contact e-mail of the ACME account (optional)")
-	fs.StringVar(&o.ConfigKeyFile, "config-key-file", "", "file of keys that seal config var values, certificate keys, webhook secrets and the ACME cache at rest (one base64 key per line; the first seals, all open; make one with -gen-config-key). Keep it outside the data dir")
+	fs.StringVar(&o.ConfigKeyFile, "config-key-file", "", "file of keys that seal config var values, certificate keys, webhook secrets, the ACME cache and database backups at rest (one base64 key per line; the first seals, all open; make one with -gen-config-key). Keep it outside the data dir")
 	fs.BoolVar(&o.GenConfigKey, "gen-config-key", false, "print a new key for -config-key-file and exit")
 	fs.StringVar(&o.ACMECAFile, "acme-ca-file", "", "PEM file of CA certificates to trust for the ACME server's own HTTPS (a test CA such as Pebble); default: the system roots")
 	if err := fs.Parse(args); err != nil {
@@ -338,7 +338,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		runLn.Close()
 		return err
 	}
-	if apiState.backups, err = newPGBackups(ctx, p, ad, filepath.Join(dataDir, "backups"), logger); err != nil {
+	if apiState.backups, err = newPGBackups(ctx, p, ad, filepath.Join(dataDir, "backups"), box, logger); err != nil {
 		routerLn.Close()
 		apiLn.Close()
 		runLn.Close()

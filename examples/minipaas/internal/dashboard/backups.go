@@ -30,7 +30,9 @@ type Backups interface {
 	CaptureBackup(ctx context.Context, app, database string) (Backup, error)
 	// OpenBackup opens the app's completed backup named name (b001) for
 	// download; an error wrapping platform.ErrNotFound when there is none.
-	OpenBackup(ctx context.Context, app, name string) (io.ReadSeekCloser, error)
+	// An io.ReadSeeker is served with ranges; anything else is streamed,
+	// and a read error aborts the download (the browser shows it failed).
+	OpenBackup(ctx context.Context, app, name string) (io.ReadCloser, error)
 }
 
 // Backup is one backup as the app page shows it.
@@ -117,7 +119,14 @@ func (h *Handler) downloadBackup(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+app+"-"+name+`.dump"`)
-	http.ServeContent(w, r, "", time.Time{}, f)
+	if rs, ok := f.(io.ReadSeeker); ok {
+		http.ServeContent(w, r, "", time.Time{}, rs)
+		return
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		h.log.Error("dashboard: backup download failed", "app", app, "backup", name, "err", err)
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // addBackups adds the Backups section's data.

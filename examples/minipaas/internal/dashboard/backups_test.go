@@ -3,13 +3,16 @@ package dashboard
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
@@ -50,12 +53,15 @@ type nopCloser struct{ *bytes.Reader }
 
 func (nopCloser) Close() error { return nil }
 
-func (c *fakeBackupControl) OpenBackup(ctx context.Context, app, name string) (io.ReadSeekCloser, error) {
+func (c *fakeBackupControl) OpenBackup(ctx context.Context, app, name string) (io.ReadCloser, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d, ok := c.dumps[app+"/"+name]
 	if !ok {
 		return nil, fmt.Errorf("backup %s of %s: %w", name, app, platform.ErrNotFound)
+	}
+	if name == "b900" { // a sealed dump whose end does not authenticate
+		return io.NopCloser(io.MultiReader(bytes.NewReader(d), iotest.ErrReader(errors.New("does not authenticate")))), nil
 	}
 	return nopCloser{bytes.NewReader(d)}, nil
 }
@@ -100,6 +106,18 @@ func TestBackups(t *testing.T) {
 	resp, body := b.do("GET", "/dashboard/apps/demo/backups/b002", nil, nil)
 	if resp.StatusCode != 200 || body != "PGDMPpostgresql-a" || !strings.Contains(resp.Header.Get("Content-Disposition"), `filename="demo-b002.dump"`) {
 		t.Errorf("download: %d %q %q", resp.StatusCode, body, resp.Header.Get("Content-Disposition"))
+	}
+	// A dump that is not a file streams; one that fails to read breaks the
+	// download off rather than ending it as if whole.
+	c.dumps["demo/b900"] = []byte("PGDMP")
+	req, _ := http.NewRequest("GET", b.srv.URL+"/dashboard/apps/demo/backups/b900", nil)
+	req.SetBasicAuth("anyone", token)
+	if resp, err := b.c.Do(req); err == nil { // an error here is right too: the data was still buffered
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Errorf("download of a dump that fails midway: %d %q ended as if whole", resp.StatusCode, got)
+		}
 	}
 	for _, path := range []string{"/dashboard/apps/demo/backups/b009", "/dashboard/apps/other/backups/b002", "/dashboard/apps/nosuch/backups/b001"} {
 		if resp, _ := b.do("GET", path, nil, nil); resp.StatusCode != 404 {
