@@ -447,11 +447,34 @@ func (p *Provider) Backup(ctx context.Context, id string, w io.Writer) error {
 // too) and replays the archive, which pg_restore turns into SQL. The
 // transaction commits only once pg_restore has read the whole archive and
 // every statement has succeeded: a corrupt or cut-off archive, a failing
-// statement or a cancelled ctx leaves the database as it was.
+// statement or a cancelled ctx leaves the database as it was. Extensions
+// the role cannot create are left out of the archive (restorelist.go),
+// with a warning in the log.
 func (p *Provider) Restore(ctx context.Context, id string, r io.Reader) error {
 	conninfo, password, err := p.credentials(ctx, id)
 	if err != nil {
 		return fmt.Errorf("postgres: restore: %w", err)
+	}
+	list, skipped, r, err := p.restoreList(ctx, conninfo, password, r)
+	if err != nil {
+		return fmt.Errorf("postgres: restore %s: %w", id, err)
+	}
+	args := []string{"--no-owner", "--no-privileges", "--file=-"}
+	if list != nil {
+		f, err := os.CreateTemp("", "dynokit-restore-*.list")
+		if err != nil {
+			return fmt.Errorf("postgres: restore %s: %w", id, err)
+		}
+		defer os.Remove(f.Name())
+		_, err = f.Write(list)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: restore %s: %w", id, err)
+		}
+		args = append(args, "--use-list="+f.Name())
+		p.log().Warn("postgres: restore leaves out extensions the add-on's role cannot create", "resource", id, "extensions", skipped)
 	}
 	script, sw := io.Pipe()
 	convErr := make(chan error, 1)
@@ -460,7 +483,7 @@ func (p *Provider) Restore(ctx context.Context, id string, r io.Reader) error {
 			if _, err := io.WriteString(sw, "BEGIN;\nDROP OWNED BY CURRENT_USER CASCADE;\n"); err != nil {
 				return err
 			}
-			if err := p.run(ctx, "pg_restore", "", r, sw, "--no-owner", "--no-privileges", "--file=-"); err != nil {
+			if err := p.run(ctx, "pg_restore", "", r, sw, args...); err != nil {
 				return err
 			}
 			// Without this line psql reaches the end of its input inside

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -271,6 +274,68 @@ func TestAllowedExtensionsSettings(t *testing.T) {
 	// What is listed, the role can create.
 	if _, err := conn.Exec(ctx(t), "CREATE EXTENSION pgcrypto"); err != nil {
 		t.Errorf("create pgcrypto as the add-on's role: %v", err)
+	}
+}
+
+// An archive made elsewhere (as a Heroku backup is) creates extensions the
+// add-on's role cannot: superuser-only pg_stat_statements, and one the
+// target has already under another owner, whose COMMENT would fail. The
+// restore leaves those out, says so in the log, and restores the rest.
+func TestRestoreForeignArchive(t *testing.T) {
+	t.Parallel()
+	info := server.Start(t)
+	var logged bytes.Buffer
+	p := newProvider(t)
+	p.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+	res := provision(t, p, "hobby")
+
+	admin := mustConnect(t, info.AdminURL)
+	scratch := fmt.Sprintf("elsewhere_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx(t), "CREATE DATABASE "+scratch); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP DATABASE "+scratch) })
+	sourceURL, _ := url.Parse(info.AdminURL)
+	sourceURL.Path = "/" + scratch
+	if _, err := mustConnect(t, sourceURL.String()).Exec(ctx(t), `CREATE SCHEMA heroku_ext;
+		CREATE EXTENSION pg_stat_statements WITH SCHEMA heroku_ext;
+		CREATE EXTENSION pgcrypto WITH SCHEMA heroku_ext;
+		CREATE EXTENSION pg_trgm WITH SCHEMA heroku_ext;
+		CREATE TABLE notes (body text); INSERT INTO notes VALUES ('hello'); COMMENT ON TABLE notes IS 'kept';
+		CREATE VIEW hashed AS SELECT encode(heroku_ext.digest(body, 'sha256'), 'hex') AS h FROM notes`); err != nil {
+		t.Fatal(err)
+	}
+	var archive bytes.Buffer
+	dump := exec.Command(filepath.Join(info.BinDir, "pg_dump"), "--format=custom", "--dbname="+sourceURL.String())
+	var dumpErr bytes.Buffer
+	dump.Stdout, dump.Stderr = &archive, &dumpErr
+	if err := dump.Run(); err != nil {
+		t.Fatalf("pg_dump: %v %s", err, dumpErr.Bytes())
+	}
+	targetURL, _ := url.Parse(info.AdminURL)
+	targetURL.Path = "/" + res.ID
+	if _, err := mustConnect(t, targetURL.String()).Exec(ctx(t), "CREATE EXTENSION pg_trgm"); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := p.Restore(ctx(t), res.ID, bytes.NewReader(archive.Bytes())); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	conn := mustConnect(t, res.Config["DATABASE_URL"])
+	var body, hash, owner, extensions string
+	if err := conn.QueryRow(ctx(t), `SELECT n.body, h.h, (SELECT tableowner FROM pg_tables WHERE tablename = 'notes'),
+		(SELECT string_agg(extname || ':' || pg_get_userbyid(extowner), ',' ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql')
+		FROM notes n, hashed h`).Scan(&body, &hash, &owner, &extensions); err != nil {
+		t.Fatal(err)
+	}
+	if body != "hello" || len(hash) != 64 || owner != res.ID {
+		t.Errorf("restored %q, %q owned by %s", body, hash, owner)
+	}
+	if want := "pg_trgm:postgres,pgcrypto:" + res.ID; extensions != want {
+		t.Errorf("extensions %s, want %s (pgcrypto created by the role, pg_trgm as it was, no pg_stat_statements)", extensions, want)
+	}
+	if log := logged.String(); !strings.Contains(log, "leaves out extensions") || !strings.Contains(log, "pg_stat_statements") || !strings.Contains(log, "pg_trgm") || strings.Contains(log, "pgcrypto") {
+		t.Errorf("log does not name the extensions left out:\n%s", log)
 	}
 }
 
