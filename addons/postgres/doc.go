@@ -19,9 +19,20 @@
 // and forgets the password; unknown ids give addons.ErrNotFound.
 // ChangePlan changes the connection limits in place.
 //
+// Each database also records, in its settings rds.allowed_extensions and
+// extwlist.extensions, the extensions its role may create (heroku
+// pg:extensions reads them), and gets pg_stat_statements, created by the
+// admin, when the server loads that library (shared_preload_libraries),
+// as every Heroku database has it (heroku pg:outliers and pg:calls).
+//
 // Backup runs pg_dump (custom format) as the add-on's own role into any
-// io.Writer; Restore runs pg_restore --clean --single-transaction from
-// any io.Reader. Fork provisions a new resource and copies the source by
+// io.Writer. Restore makes the database hold exactly the archive read
+// from any io.Reader: in one transaction as the role, DROP OWNED and then
+// the archive, turned into SQL by pg_restore and applied by psql; it
+// commits only if the whole archive was read and applied, so a failed
+// restore changes nothing. Extensions the role cannot create (a Heroku
+// backup's pg_stat_statements) are left out of the archive with a logged
+// warning, where Heroku's pg_restore ignores the errors. Fork provisions a new resource and copies the source by
 // dump and restore, always: CREATE DATABASE … TEMPLATE needs the source
 // to have no connections (an app's database has some), and its copy
 // keeps the source role as owner of every object, which would let the

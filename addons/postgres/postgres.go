@@ -256,6 +256,7 @@ func (p *Provider) provision(ctx context.Context, req addons.ProvisionRequest) (
 		return addons.Resource{}, false, fmt.Errorf("postgres: provision %s: revoke public access: %w", id, err)
 	}
 	p.setAllowedExtensions(ctx, conn, id)
+	p.installStatementStats(ctx, conn, id)
 	res, err := p.resource(id, plan.Name, rec.password)
 	if err != nil {
 		return addons.Resource{}, false, err
@@ -286,6 +287,32 @@ func (p *Provider) setAllowedExtensions(ctx context.Context, conn *pgx.Conn, id 
 	}
 	if err != nil {
 		p.log().Warn("postgres: cannot record the allowed extensions (heroku pg:extensions reads them)", "resource", id, "err", err)
+	}
+}
+
+// installStatementStats creates pg_stat_statements in the database when
+// the server loads its library (shared_preload_libraries), as Heroku
+// does in every database: heroku pg:outliers and pg:calls read it, and
+// the add-on's role sees its own statements' statistics (other roles'
+// rows show no query text). It is superuser-only, so the admin creates
+// it; it belongs to the admin, so Reset and Restore, which drop what the
+// role owns, keep it, and a restore leaves out the archive's copy. A
+// server without the library gets nothing; a failure is logged.
+func (p *Provider) installStatementStats(ctx context.Context, admin *pgx.Conn, id string) {
+	var loaded bool
+	err := admin.QueryRow(ctx, `SELECT 'pg_stat_statements' = ANY(string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))
+		AND EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements')`).Scan(&loaded)
+	if err == nil && loaded {
+		cfg := admin.Config().Copy()
+		cfg.Database = id
+		var conn *pgx.Conn
+		if conn, err = pgx.ConnectConfig(ctx, cfg); err == nil {
+			_, err = conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+			conn.Close(context.WithoutCancel(ctx))
+		}
+	}
+	if err != nil {
+		p.log().Warn("postgres: cannot install pg_stat_statements (heroku pg:outliers reads it)", "resource", id, "err", err)
 	}
 }
 

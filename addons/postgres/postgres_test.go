@@ -331,12 +331,43 @@ func TestRestoreForeignArchive(t *testing.T) {
 	if body != "hello" || len(hash) != 64 || owner != res.ID {
 		t.Errorf("restored %q, %q owned by %s", body, hash, owner)
 	}
-	if want := "pg_trgm:postgres,pgcrypto:" + res.ID; extensions != want {
-		t.Errorf("extensions %s, want %s (pgcrypto created by the role, pg_trgm as it was, no pg_stat_statements)", extensions, want)
+	// pg_stat_statements is the provider's own (TestStatementStats), not
+	// the archive's.
+	if want := "pg_stat_statements:postgres,pg_trgm:postgres,pgcrypto:" + res.ID; extensions != want {
+		t.Errorf("extensions %s, want %s (pgcrypto created by the role, the others as they were)", extensions, want)
 	}
 	if log := logged.String(); !strings.Contains(log, "leaves out extensions") || !strings.Contains(log, "pg_stat_statements") || !strings.Contains(log, "pg_trgm") || strings.Contains(log, "pgcrypto") {
 		t.Errorf("log does not name the extensions left out:\n%s", log)
 	}
+}
+
+// With the library loaded (the test server loads it, as Heroku's do),
+// every database has pg_stat_statements, where the role sees its own
+// statements; a reset keeps it.
+func TestStatementStats(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	res := provision(t, p, "hobby")
+	conn := mustConnect(t, res.Config["DATABASE_URL"])
+	if _, err := conn.Exec(ctx(t), "SELECT 4711 AS marker_for_stats"); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := conn.QueryRow(ctx(t), `SELECT count(*) FROM public.pg_stat_statements
+			WHERE userid = (SELECT usesysid FROM pg_user WHERE usename = current_user) AND query LIKE '%marker_for_stats%'`).Scan(&n); err != nil {
+			t.Fatalf("read pg_stat_statements as the add-on's role: %v", err)
+		}
+		return n
+	}
+	if n := count(); n != 1 {
+		t.Errorf("the role's statement is counted %d times, want 1", n)
+	}
+	if err := p.Reset(ctx(t), res.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	count() // still there after a reset
 }
 
 func TestFork(t *testing.T) {

@@ -386,6 +386,12 @@ func TestAddons(t *testing.T) {
 			if err != nil || res.ExitCode != 0 || !strings.Contains(res.Stdout, "42") || !strings.Contains(res.Stderr, "Connecting to "+cliAddon.Name) {
 				t.Errorf("heroku pg:psql: %v %s", err, res)
 			}
+			// pg:outliers reads pg_stat_statements, which the provider
+			// installs when the server loads it (the test server does).
+			res, err = psqlCLI.Run(ctx, "pg:outliers", "-a", app)
+			if err != nil || res.ExitCode != 0 || !strings.Contains(res.Stdout, "total_exec_time") {
+				t.Errorf("heroku pg:outliers: %v %s", err, res)
+			}
 			// pg:extensions lists what the database's role may create.
 			res, err = psqlCLI.Run(ctx, "pg:extensions", "-a", app)
 			if err != nil || res.ExitCode != 0 || !strings.Contains(res.Stdout, "pgcrypto") || strings.Contains(res.Stdout, "plpython3u") {

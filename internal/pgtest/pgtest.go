@@ -333,7 +333,9 @@ func (s *Server) startPostgres(bin, data string, cred *syscall.Credential) error
 	}
 	defer logFile.Close()
 	args := []string{"-D", data, "-p", strconv.Itoa(port), "-k", s.dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"}
+		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
+		// As on Heroku's servers, where every database has the extension.
+		"-c", "shared_preload_libraries=pg_stat_statements"}
 	if !s.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
