@@ -106,6 +106,22 @@ func tables(ctx context.Context, t *testing.T, dbURL string) string {
 	return s
 }
 
+// appWithLedger creates app with a database whose table ledger holds the
+// notes "first" and "second"; it returns the database and its URL.
+func (m *minipaas) appWithLedger(ctx context.Context, app string) (addonOut, string) {
+	m.t.Helper()
+	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
+		m.t.Fatalf("create app: %d", st)
+	}
+	var db addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0"}`, &db); st != 201 {
+		m.t.Fatalf("create database: %d", st)
+	}
+	dbURL := m.config(app)["DATABASE_URL"]
+	execSQL(ctx, m.t, dbURL, "CREATE TABLE ledger (note text); INSERT INTO ledger VALUES ('first'), ('second')")
+	return db, dbURL
+}
+
 func execSQL(ctx context.Context, t *testing.T, dbURL, sql string) {
 	t.Helper()
 	conn, err := pgx.Connect(ctx, dbURL)
@@ -127,15 +143,7 @@ func TestPGBackups(t *testing.T) {
 	defer cancel()
 
 	const app = "ledger"
-	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
-		t.Fatalf("create app: %d", st)
-	}
-	var db addonOut
-	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0"}`, &db); st != 201 {
-		t.Fatalf("create database: %d", st)
-	}
-	dbURL := m.config(app)["DATABASE_URL"]
-	execSQL(ctx, t, dbURL, "CREATE TABLE ledger (note text); INSERT INTO ledger VALUES ('first'), ('second')")
+	db, dbURL := m.appWithLedger(ctx, app)
 
 	cli := herokucli.Require(t, m.apiURL, m.token)
 	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1", "NODE_EXTRA_CA_CERTS="+filepath.Join(dataDir, "rendezvous-ca.pem"))
@@ -462,15 +470,7 @@ func TestPGBackupsSealed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const app = "vault"
-	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
-		t.Fatalf("create app: %d", st)
-	}
-	var db addonOut
-	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0"}`, &db); st != 201 {
-		t.Fatalf("create database: %d", st)
-	}
-	dbURL := m.config(app)["DATABASE_URL"]
-	execSQL(ctx, t, dbURL, "CREATE TABLE ledger (note text); INSERT INTO ledger VALUES ('first'), ('second')")
+	db, dbURL := m.appWithLedger(ctx, app)
 	capture := func() transferOut {
 		t.Helper()
 		var tr transferOut
@@ -576,13 +576,7 @@ func TestPGBackupSchedule(t *testing.T) {
 	m, dataDir, token, flags := startWithPostgres(t, set)
 
 	const app = "nightly"
-	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
-		t.Fatalf("create app: %d", st)
-	}
-	var db addonOut
-	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0"}`, &db); st != 201 {
-		t.Fatalf("create database: %d", st)
-	}
+	db, _ := m.appWithLedger(context.Background(), app)
 	cli := herokucli.Require(t, m.apiURL, m.token)
 	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1")
 	heroku := herokuFunc(t, cli)
