@@ -79,20 +79,18 @@ func (m *minipaas) waitTransfer(app string, num int) transferOut {
 // notes returns the ledger table's notes, or the error reading them.
 func notes(ctx context.Context, t *testing.T, dbURL string) string {
 	t.Helper()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	var s string
-	if err := conn.QueryRow(ctx, "SELECT string_agg(note, ',' ORDER BY note) FROM ledger").Scan(&s); err != nil {
-		return "error: " + err.Error()
-	}
-	return s
+	return queryText(ctx, t, dbURL, "SELECT string_agg(note, ',' ORDER BY note) FROM ledger")
 }
 
 // tables lists the public tables of the database at dbURL.
 func tables(ctx context.Context, t *testing.T, dbURL string) string {
+	t.Helper()
+	return queryText(ctx, t, dbURL, "SELECT coalesce(string_agg(tablename, ',' ORDER BY tablename), '') FROM pg_tables WHERE schemaname = 'public'")
+}
+
+// queryText returns the one text value query reads from the database at
+// dbURL, or the error reading it.
+func queryText(ctx context.Context, t *testing.T, dbURL, query string) string {
 	t.Helper()
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
@@ -100,7 +98,7 @@ func tables(ctx context.Context, t *testing.T, dbURL string) string {
 	}
 	defer conn.Close(ctx)
 	var s string
-	if err := conn.QueryRow(ctx, "SELECT coalesce(string_agg(tablename, ',' ORDER BY tablename), '') FROM pg_tables WHERE schemaname = 'public'").Scan(&s); err != nil {
+	if err := conn.QueryRow(ctx, query).Scan(&s); err != nil {
 		return "error: " + err.Error()
 	}
 	return s
