@@ -37,6 +37,7 @@ import (
 	"github.com/dynokit/dynokit/addons/redis"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
+	"github.com/dynokit/dynokit/internal/store"
 )
 
 const (
@@ -208,7 +209,19 @@ func (c skipUnchanged) ApplyConfig(ctx context.Context, app string, set map[stri
 	return c.p.ApplyConfig(ctx, app, set, unset, description)
 }
 
+// putRecord stores rec. An add-on renamed since rec was read is stored
+// under its new name: s.mu is held across the write, as rename holds it
+// across its own, so no record outlives a rename under the old name.
 func (s *addonService) putRecord(ctx context.Context, rec addonRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.records[rec.Name]; !ok {
+		for name, r := range s.records {
+			if r.ID == rec.ID {
+				rec.Name = name
+			}
+		}
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -216,9 +229,7 @@ func (s *addonService) putRecord(ctx context.Context, rec addonRecord) error {
 	if err := s.p.PutRecord(ctx, platform.AddonRecords, rec.Name, b); err != nil {
 		return err
 	}
-	s.mu.Lock()
 	s.records[rec.Name] = rec
-	s.mu.Unlock()
 	return nil
 }
 
@@ -475,6 +486,58 @@ func (s *addonService) changePlan(ctx context.Context, name, plan string) (addon
 	}
 	rec.Plan = planName
 	if err := s.putRecord(context.WithoutCancel(ctx), rec); err != nil {
+		return addonRecord{}, err
+	}
+	s.notify(ctx, addonEvent{Action: platform.ActionUpdate, Addon: s.view(rec), App: rec.App})
+	return rec, nil
+}
+
+// rename gives an add-on a new name (addons:rename): the Manager's and
+// the record's, together (the Manager's is put back if the record cannot
+// be moved). Attachments and config vars stay as they are.
+func (s *addonService) rename(ctx context.Context, name, newName string) (addonRecord, error) {
+	s.mu.Lock()
+	rec, ok := s.records[name]
+	_, taken := s.records[newName]
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		return addonRecord{}, platformapi.NotFound("add-on", name)
+	case newName == name:
+		return rec, nil
+	case taken:
+		return addonRecord{}, platformapi.InvalidParams("Name %s is already taken by another add-on.", newName)
+	}
+	if err := addons.ValidateAddonName(newName); err != nil {
+		return addonRecord{}, platformapi.InvalidParams("%s", strings.TrimPrefix(err.Error(), "addons: "))
+	}
+	if _, err := s.m.AddOn(name); err != nil {
+		return addonRecord{}, platformapi.Errorf(http.StatusServiceUnavailable, platformapi.IDServiceUnavailable,
+			"add-on %s is not available: it could not be restored when minipaas started", name)
+	}
+	if _, err := s.m.RenameAddOn(name, newName); err != nil {
+		return addonRecord{}, s.apiError(err, "rename add-on "+name)
+	}
+	// The record as it is now (a plan change may have stored it since).
+	s.mu.Lock()
+	rec = s.records[name]
+	rec.Name = newName
+	b, err := json.Marshal(rec)
+	if err == nil {
+		err = s.p.RenameRecord(context.WithoutCancel(ctx), platform.AddonRecords, name, newName, b)
+	}
+	if err == nil {
+		delete(s.records, name)
+		s.records[newName] = rec
+	}
+	s.mu.Unlock()
+	if err != nil {
+		if _, rerr := s.m.RenameAddOn(newName, name); rerr != nil {
+			s.log.Error("addons: rename: cannot put the old name back", "addon", name, "err", rerr)
+		}
+		if errors.Is(err, store.ErrExists) {
+			return addonRecord{}, platformapi.InvalidParams("Name %s is already taken by another add-on.", newName)
+		}
 		return addonRecord{}, err
 	}
 	s.notify(ctx, addonEvent{Action: platform.ActionUpdate, Addon: s.view(rec), App: rec.App})
@@ -1159,17 +1222,25 @@ func (a *api) patchAddon(w http.ResponseWriter, r *http.Request) error {
 	}
 	var body struct {
 		Plan json.RawMessage `json:"plan"`
+		Name *string         `json:"name"`
 	}
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
 	plan := planName(body.Plan)
-	if plan == "" {
-		return platformapi.InvalidParams("plan is required, e.g. {\"plan\": {\"name\": %q}}", v.rec.Service+":"+v.rec.Plan)
+	if plan == "" && body.Name == nil {
+		return platformapi.InvalidParams("plan or name is required, e.g. {\"plan\": {\"name\": %q}}", v.rec.Service+":"+v.rec.Plan)
 	}
-	rec, err := a.addons.changePlan(r.Context(), v.rec.Name, plan)
-	if err != nil {
-		return err
+	rec := v.rec
+	if plan != "" {
+		if rec, err = a.addons.changePlan(r.Context(), rec.Name, plan); err != nil {
+			return err
+		}
+	}
+	if body.Name != nil {
+		if rec, err = a.addons.rename(r.Context(), rec.Name, *body.Name); err != nil {
+			return err
+		}
 	}
 	platformapi.WriteJSON(w, http.StatusOK, a.addonToJSON(r.Context(), a.addons.view(rec)))
 	return nil

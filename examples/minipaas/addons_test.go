@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -439,8 +440,18 @@ func TestAddons(t *testing.T) {
 		if res, err := dataCLI.Run(ctx, "redis:wait", "-a", app); err != nil || res.ExitCode != 0 {
 			t.Errorf("heroku redis:wait: %v %s", err, res)
 		}
+		// addons:rename: the add-on's name, not its attachments or vars.
+		vars := m.config(app)
+		expectIn(t, heroku("addons:rename", rdAddon.Name, "session-cache"), "session-cache")
+		m.expectError("GET", "/apps/"+app+"/addons/"+rdAddon.Name, "", 404, "not_found")
+		rdAddon.Name = "session-cache" // the restart below finds it by this name
+		if got := m.config(app); !maps.Equal(got, vars) {
+			t.Error("addons:rename changed the app's config")
+		}
+		m.expectError("PATCH", "/apps/"+app+"/addons/session-cache", `{"name":"`+cliAddon.Name+`"}`, 422, "invalid_params")
+		m.expectError("PATCH", "/apps/"+app+"/addons/session-cache", `{"name":"9lives"}`, 422, "invalid_params")
 		// A service names the app's one add-on of it, as on Heroku.
-		expectIn(t, heroku("addons:info", "heroku-redis", "-a", app), rdAddon.Name, "heroku-redis:mini")
+		expectIn(t, heroku("addons:info", "heroku-redis", "-a", app), rdAddon.Name, "heroku-redis:mini", "REDIS")
 		expectIn(t, heroku("addons:docs", "heroku-postgresql", "--show-url"), "https://devcenter.heroku.com/articles/heroku-postgresql")
 		if res, err := dataCLI.Run(ctx, "pg:links", "-a", app); err != nil || res.ExitCode != 0 {
 			t.Errorf("heroku pg:links: %v %s", err, res)

@@ -76,6 +76,25 @@ func (p *Platform) PutRecord(ctx context.Context, kind RecordKind, key string, r
 	return nil
 }
 
+// RenameRecord moves the record of kind at old to key, stored as rec, in
+// one transaction; a record already at key is an error wrapping
+// store.ErrExists.
+func (p *Platform) RenameRecord(ctx context.Context, kind RecordKind, old, key string, rec []byte) error {
+	if key == "" {
+		return fmt.Errorf("platform: %s: empty key", kind.what())
+	}
+	err := p.kv.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Delete(string(kind), []byte(old)); err != nil {
+			return err
+		}
+		return tx.Insert(string(kind), []byte(key), rec) // store.ErrExists if taken
+	})
+	if err != nil {
+		return fmt.Errorf("platform: rename %s %q to %q: %w", kind.what(), old, key, err)
+	}
+	return nil
+}
+
 // DeleteRecord removes a record of kind; an absent one is no error.
 func (p *Platform) DeleteRecord(ctx context.Context, kind RecordKind, key string) error {
 	if err := p.kv.Update(ctx, func(tx store.Tx) error { return tx.Delete(string(kind), []byte(key)) }); err != nil {
