@@ -287,11 +287,11 @@
 //     How far single runs move: two runs an hour apart later gave 1.044×
 //     haproxy's req/s with p99 −0.18 ms (every median at or past both
 //     proxies') and, on a busier box, 0.904× with p99 +0.78 ms. Pooling
-//     the 53 paired rounds of the day's seven full runs with this front
-//     end: against nginx, req/s 0.997× [0.964, 1.031] and p99 +0.07 ms
-//     [−0.22, +0.37], parity; against haproxy, 0.968× [0.939, 0.999] and
-//     +0.22 ms [−0.04, +0.49] (+5% relative), with the router's own CPU
-//     per request 0.94× haproxy's but the dyno's 1.05× behind it: haproxy
+//     the 62 paired rounds of eight full runs with this front end:
+//     against nginx, req/s 1.000× [0.970, 1.030] and p99 +0.09 ms
+//     [−0.18, +0.35], parity; against haproxy, 0.977× [0.949, 1.005] and
+//     +0.20 ms [−0.04, +0.43] (+3.6% relative), with the router's own CPU
+//     per request 0.93× haproxy's but the dyno's 1.04× behind it: haproxy
 //     delivers requests in tighter bursts, so the dyno and wrk wake less
 //     often per request (bench/router/README.md, "Everything pooled").
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
