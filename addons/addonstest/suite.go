@@ -18,7 +18,9 @@ import (
 // kensa's checks (heroku.md §8.3): provisioning is idempotent on the
 // request id, config var names carry the service's prefix, deprovision of
 // an unknown id gives the documented result (ErrNotFound), and a plan
-// change keeps the resource.
+// change keeps the resource. Providers with optional capabilities are
+// checked on them too: Describer, Backuper and Resetter (with Put and
+// Get), CredentialRotator.
 type Suite struct {
 	Provider addons.Provider
 	Prefix   string   // config prefix the provider must use, e.g. "DATABASE"
@@ -29,6 +31,14 @@ type Suite struct {
 	// Gone, when set, checks that a deprovisioned resource is really gone
 	// (its credentials no longer work).
 	Gone func(t *testing.T, res addons.Resource)
+	// Refused, when set, checks that res's credentials are refused while
+	// the resource lives on (after a credential rotation).
+	Refused func(t *testing.T, res addons.Resource)
+	// Put and Get, when set, store one value in a resource (a row, a key)
+	// and read it back ("" when none is stored), for the checks of
+	// Backuper and Resetter.
+	Put func(t *testing.T, res addons.Resource, value string)
+	Get func(t *testing.T, res addons.Resource) string
 	// Timeout bounds each provider call; 0 means 30 s.
 	Timeout time.Duration
 }
@@ -80,6 +90,9 @@ func (s Suite) Run(t *testing.T) {
 	t.Run("DeprovisionUnknown", s.testDeprovisionUnknown)
 	t.Run("ChangePlan", s.testChangePlan)
 	t.Run("Describe", s.testDescribe)
+	t.Run("BackupRestore", s.testBackupRestore)
+	t.Run("Reset", s.testReset)
+	t.Run("RotateCredentials", s.testRotateCredentials)
 }
 
 func (s Suite) testShape(t *testing.T) {

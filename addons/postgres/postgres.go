@@ -482,7 +482,7 @@ func (p *Provider) Restore(ctx context.Context, id string, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("postgres: restore: %w", err)
 	}
-	list, skipped, r, err := p.restoreList(ctx, conninfo, password, r)
+	list, skipped, r, err := p.restoreList(ctx, id, r)
 	if err != nil {
 		return fmt.Errorf("postgres: restore %s: %w", id, err)
 	}

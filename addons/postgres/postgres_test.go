@@ -104,9 +104,59 @@ func gone(t *testing.T, res addons.Resource) {
 	}
 }
 
+// withConn runs f on a connection with res's credentials, closed at once
+// (the tiny plan allows two).
+func withConn(t *testing.T, res addons.Resource, f func(*pgx.Conn) error) {
+	t.Helper()
+	conn, err := pgx.Connect(ctx(t), res.Config["DATABASE_URL"])
+	if err != nil {
+		t.Fatalf("connect with the add-on's credentials: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if err := f(conn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// put stores value as the one row of table note (made if missing).
+func put(t *testing.T, res addons.Resource, value string) {
+	t.Helper()
+	withConn(t, res, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx(t), "CREATE TABLE IF NOT EXISTS note (v text); DELETE FROM note")
+		if err == nil {
+			_, err = c.Exec(ctx(t), "INSERT INTO note VALUES ($1)", value)
+		}
+		return err
+	})
+}
+
+// get reads table note's row ("" when there is no table or row).
+func get(t *testing.T, res addons.Resource) string {
+	t.Helper()
+	var v string
+	withConn(t, res, func(c *pgx.Conn) error {
+		var exists bool
+		if err := c.QueryRow(ctx(t), "SELECT to_regclass('note') IS NOT NULL").Scan(&exists); err != nil || !exists {
+			return err
+		}
+		return c.QueryRow(ctx(t), "SELECT coalesce((SELECT v FROM note LIMIT 1), '')").Scan(&v)
+	})
+	return v
+}
+
+// refused: the credentials no longer log in.
+func refused(t *testing.T, res addons.Resource) {
+	t.Helper()
+	if conn, err := pgx.Connect(ctx(t), res.Config["DATABASE_URL"]); err == nil {
+		conn.Close(context.Background())
+		t.Error("the credentials still connect")
+	}
+}
+
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	addonstest.Suite{Provider: newProvider(t), Prefix: "DATABASE", Plans: []string{"tiny", "hobby"}, Usable: usable, Gone: gone}.Run(t)
+	addonstest.Suite{Provider: newProvider(t), Prefix: "DATABASE", Plans: []string{"tiny", "hobby"},
+		Usable: usable, Gone: gone, Refused: refused, Put: put, Get: get}.Run(t)
 }
 
 func TestIsolation(t *testing.T) {

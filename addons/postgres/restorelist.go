@@ -35,12 +35,12 @@ var extensionEntry = regexp.MustCompile(`^\d+; \d+ \d+ (?:EXTENSION - |COMMENT -
 // into comments, and the names of those extensions; list is nil when none
 // is left out. replay yields the whole archive again: what the listing
 // read, then the rest of r.
-func (p *Provider) restoreList(ctx context.Context, conninfo, password string, r io.Reader) (list []byte, skipped []string, replay io.Reader, err error) {
+func (p *Provider) restoreList(ctx context.Context, id string, r io.Reader) (list []byte, skipped []string, replay io.Reader, err error) {
 	toc, replay, err := p.tableOfContents(ctx, r)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	creatable, err := p.creatableExtensions(ctx, conninfo, password)
+	creatable, err := p.creatableExtensions(ctx, id)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -64,20 +64,23 @@ func (p *Provider) restoreList(ctx context.Context, conninfo, password string, r
 // in its database: extensions the server offers that a database owner
 // may install, less those installed already under another owner (the
 // restore's CREATE EXTENSION IF NOT EXISTS would do nothing, and its
-// COMMENT would fail).
-func (p *Provider) creatableExtensions(ctx context.Context, conninfo, password string) (map[string]bool, error) {
-	cfg, err := pgx.ParseConfig(conninfo)
+// COMMENT would fail). It asks as the admin, so it takes none of the
+// role's connections (psql needs one).
+func (p *Provider) creatableExtensions(ctx context.Context, id string) (map[string]bool, error) {
+	admin, err := p.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Password = password
+	cfg := admin.Config().Copy()
+	admin.Close(context.WithoutCancel(ctx))
+	cfg.Database = id
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect as the add-on's role: %w", err)
+		return nil, fmt.Errorf("connect to the add-on's database as the admin: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	rows, err := conn.Query(ctx, `SELECT DISTINCT name FROM pg_available_extension_versions WHERE trusted OR NOT superuser
-		EXCEPT SELECT extname FROM pg_extension WHERE extowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)`)
+		EXCEPT SELECT extname FROM pg_extension WHERE extowner <> (SELECT oid FROM pg_roles WHERE rolname = $1)`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list the extensions the role may create: %w", err)
 	}

@@ -1,0 +1,112 @@
+package addonstest
+
+import (
+	"bytes"
+	"errors"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/dynokit/dynokit/addons"
+)
+
+// The checks of the optional capabilities a provider implements; each
+// skips when the provider lacks it (or the Suite lacks the hooks it needs).
+
+// testBackupRestore: a restore brings back what the backup held, and a
+// restore of something that is not a backup fails and changes nothing.
+func (s Suite) testBackupRestore(t *testing.T) {
+	b, ok := s.Provider.(addons.Backuper)
+	if !ok || s.Put == nil || s.Get == nil {
+		t.Skip("provider does not back up, or the suite has no Put and Get")
+	}
+	res := s.provision(t, requestID(10), s.Plans[0])
+	s.Put(t, res, "before the backup")
+	var backup bytes.Buffer
+	if err := b.Backup(s.ctx(t), res.ID, &backup); err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	if backup.Len() == 0 {
+		t.Fatal("Backup wrote nothing")
+	}
+	s.Put(t, res, "after the backup")
+	if err := b.Restore(s.ctx(t), res.ID, bytes.NewReader(backup.Bytes())); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if got := s.Get(t, res); got != "before the backup" {
+		t.Errorf("after Restore, Get = %q, want what the backup held", got)
+	}
+	s.Put(t, res, "kept")
+	if err := b.Restore(s.ctx(t), res.ID, strings.NewReader("not a backup")); err == nil {
+		t.Error("Restore of garbage succeeded")
+	}
+	if got := s.Get(t, res); got != "kept" {
+		t.Errorf("a failed Restore changed the data: Get = %q, want %q", got, "kept")
+	}
+	if err := b.Backup(s.ctx(t), "never-provisioned", &backup); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("Backup(unknown id) = %v, want ErrNotFound", err)
+	}
+}
+
+// testReset: a reset empties the resource and keeps its credentials.
+func (s Suite) testReset(t *testing.T) {
+	r, ok := s.Provider.(addons.Resetter)
+	if !ok || s.Put == nil || s.Get == nil {
+		t.Skip("provider does not reset, or the suite has no Put and Get")
+	}
+	res := s.provision(t, requestID(11), s.Plans[0])
+	s.Put(t, res, "to be reset")
+	if err := r.Reset(s.ctx(t), res.ID, nil); err != nil {
+		t.Fatalf("Reset: %v", err)
+	}
+	if got := s.Get(t, res); got != "" {
+		t.Errorf("after Reset, Get = %q, want nothing", got)
+	}
+	if s.Usable != nil {
+		s.Usable(t, res) // the same credentials still work
+	}
+	if err := r.Reset(s.ctx(t), "never-provisioned", nil); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("Reset(unknown id) = %v, want ErrNotFound", err)
+	}
+}
+
+// testRotateCredentials: new credentials that work, the old ones refused,
+// and undo puts the old ones back.
+func (s Suite) testRotateCredentials(t *testing.T) {
+	r, ok := s.Provider.(addons.CredentialRotator)
+	if !ok {
+		t.Skip("provider does not rotate credentials")
+	}
+	res := s.provision(t, requestID(12), s.Plans[0])
+	rotated, undo, err := r.RotateCredentials(s.ctx(t), res.ID)
+	if err != nil {
+		t.Fatalf("RotateCredentials: %v", err)
+	}
+	if undo == nil {
+		t.Fatal("RotateCredentials returned no undo")
+	}
+	if rotated.ID != "" && rotated.ID != res.ID {
+		t.Errorf("RotateCredentials made a new resource %s (was %s)", rotated.ID, res.ID)
+	}
+	if maps.Equal(rotated.Config, res.Config) {
+		t.Fatal("RotateCredentials returned the same config")
+	}
+	if s.Usable != nil {
+		s.Usable(t, rotated)
+	}
+	if s.Refused != nil {
+		s.Refused(t, res) // the old credentials
+	}
+	if err := undo(s.ctx(t)); err != nil {
+		t.Fatalf("undo: %v", err)
+	}
+	if s.Usable != nil {
+		s.Usable(t, res)
+	}
+	if s.Refused != nil {
+		s.Refused(t, rotated)
+	}
+	if _, _, err := r.RotateCredentials(s.ctx(t), "never-provisioned"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("RotateCredentials(unknown id) = %v, want ErrNotFound", err)
+	}
+}
