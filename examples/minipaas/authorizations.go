@@ -144,6 +144,19 @@ func (a *api) authorizationRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("PATCH /oauth/authorizations/{id}", a.updateAuthorization)
 	h("DELETE /oauth/authorizations/{id}", a.revokeAuthorization)
 	h("POST /oauth/authorizations/{id}/actions/regenerate-tokens", a.regenerateAuthorization)
+
+	// What minipaas does not have, answered as empty lists rather than
+	// unknown endpoints: heroku sessions and keys then say there are
+	// none, and keys:add says why it cannot.
+	empty := func(w http.ResponseWriter, r *http.Request) error {
+		platformapi.WriteJSON(w, http.StatusOK, []struct{}{})
+		return nil
+	}
+	h("GET /oauth/sessions", empty) // API tokens are authorizations; there are no browser sessions
+	h("GET /account/keys", empty)
+	h("POST /account/keys", func(w http.ResponseWriter, r *http.Request) error {
+		return platformapi.InvalidParams("minipaas takes git pushes over HTTP(S) with an API token as the password; it has no SSH keys")
+	})
 }
 
 type authorizationJSON struct {

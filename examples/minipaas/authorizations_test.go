@@ -28,6 +28,12 @@ func TestAuthorizations(t *testing.T) {
 	cli := herokucli.Require(t, m.apiURL, m.token)
 	heroku := herokuFunc(t, cli)
 	heroku("apps:create", "tokens")
+	// What minipaas does not have is reported as none, not as an unknown
+	// endpoint.
+	expectIn(t, heroku("sessions"), "No OAuth sessions")
+	expectIn(t, heroku("keys"), "You have no SSH keys")
+	expectIn(t, heroku("usage:addons", "-a", "tokens"), "No usage found for app tokens")
+	m.expectError("POST", "/account/keys", `{"public_key":"ssh-ed25519 AAAA"}`, 422, "invalid_params")
 
 	tokenPattern := regexp.MustCompile(`HRKU-[0-9a-f]{64}`)
 	out := heroku("authorizations:create", "-d", "CI deploys", "--short")

@@ -63,6 +63,15 @@ func (a *api) featureRoutes(h func(string, platformapi.HandlerFunc)) {
 		platformapi.WriteJSON(w, http.StatusOK, []appFeatureJSON{})
 		return nil
 	})
+	// heroku usage:addons: minipaas's add-ons are not metered.
+	h("GET /apps/{app}/usage", func(w http.ResponseWriter, r *http.Request) error {
+		app, err := a.app(r)
+		if err != nil {
+			return err
+		}
+		platformapi.WriteJSON(w, http.StatusOK, map[string]any{"id": app.ID, "addons": []struct{}{}})
+		return nil
+	})
 }
 
 // featureJSON describes f for app, enabled or not.
