@@ -112,6 +112,12 @@ func ResourceID(requestID string) string {
 }
 
 func (p *Provider) connect(ctx context.Context) (*pgx.Conn, error) {
+	return p.connectAdmin(ctx, "")
+}
+
+// connectAdmin connects as the admin to database (empty: AdminURL's own),
+// such as an add-on's, for what only a superuser may do there.
+func (p *Provider) connectAdmin(ctx context.Context, database string) (*pgx.Conn, error) {
 	if p.AdminURL == "" {
 		return nil, fmt.Errorf("postgres: Provider.AdminURL is empty: %w", addons.ErrInvalid)
 	}
@@ -120,12 +126,19 @@ func (p *Provider) connect(ctx context.Context) (*pgx.Conn, error) {
 		// The URL holds a password: never echo it.
 		return nil, fmt.Errorf("postgres: Provider.AdminURL does not parse as a connection string: %w", addons.ErrInvalid)
 	}
+	if database != "" {
+		cfg.Database = database
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: connect to the admin database at %s:%d: %w", cfg.Host, cfg.Port, err)
+		return nil, fmt.Errorf("postgres: connect as the admin to database %s at %s:%d: %w", cfg.Database, cfg.Host, cfg.Port, err)
 	}
 	return conn, nil
 }
+
+// creatableExtensionsSQL lists the extensions the server offers that a
+// database owner who is not a superuser may create.
+const creatableExtensionsSQL = `SELECT DISTINCT name FROM pg_available_extension_versions WHERE trusted OR NOT superuser`
 
 // lock opens an admin connection holding the advisory lock for id, so
 // that concurrent calls for one resource run one at a time, and makes
@@ -278,7 +291,7 @@ func (p *Provider) provision(ctx context.Context, req addons.ProvisionRequest) (
 // Provision runs it each time, so the list follows the server's packages.
 func (p *Provider) setAllowedExtensions(ctx context.Context, conn *pgx.Conn, id string) {
 	var allowed string
-	err := conn.QueryRow(ctx, "SELECT coalesce(string_agg(DISTINCT name, ',' ORDER BY name), '') FROM pg_available_extension_versions WHERE trusted OR NOT superuser").Scan(&allowed)
+	err := conn.QueryRow(ctx, "SELECT coalesce(string_agg(name, ',' ORDER BY name), '') FROM ("+creatableExtensionsSQL+") e").Scan(&allowed)
 	for _, setting := range []string{"rds.allowed_extensions", "extwlist.extensions"} {
 		if err != nil {
 			break
@@ -303,10 +316,8 @@ func (p *Provider) installStatementStats(ctx context.Context, admin *pgx.Conn, i
 	err := admin.QueryRow(ctx, `SELECT 'pg_stat_statements' = ANY(string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))
 		AND EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements')`).Scan(&loaded)
 	if err == nil && loaded {
-		cfg := admin.Config().Copy()
-		cfg.Database = id
 		var conn *pgx.Conn
-		if conn, err = pgx.ConnectConfig(ctx, cfg); err == nil {
+		if conn, err = p.connectAdmin(ctx, id); err == nil {
 			_, err = conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 			conn.Close(context.WithoutCancel(ctx))
 		}

@@ -67,19 +67,12 @@ func (p *Provider) restoreList(ctx context.Context, id string, r io.Reader) (lis
 // COMMENT would fail). It asks as the admin, so it takes none of the
 // role's connections (psql needs one).
 func (p *Provider) creatableExtensions(ctx context.Context, id string) (map[string]bool, error) {
-	admin, err := p.connect(ctx)
+	conn, err := p.connectAdmin(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	cfg := admin.Config().Copy()
-	admin.Close(context.WithoutCancel(ctx))
-	cfg.Database = id
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect to the add-on's database as the admin: %w", err)
-	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	rows, err := conn.Query(ctx, `SELECT DISTINCT name FROM pg_available_extension_versions WHERE trusted OR NOT superuser
+	rows, err := conn.Query(ctx, creatableExtensionsSQL+`
 		EXCEPT SELECT extname FROM pg_extension WHERE extowner <> (SELECT oid FROM pg_roles WHERE rolname = $1)`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list the extensions the role may create: %w", err)
