@@ -153,6 +153,10 @@ func (a *api) authorizationRoutes(h func(string, platformapi.HandlerFunc)) {
 		return nil
 	}
 	h("GET /oauth/sessions", empty) // API tokens are authorizations; there are no browser sessions
+	h("GET /oauth/clients", empty)  // nor an OAuth web flow for third-party clients
+	h("POST /oauth/clients", func(w http.ResponseWriter, r *http.Request) error {
+		return platformapi.InvalidParams("minipaas has no OAuth web flow: give a client an API token (heroku authorizations:create) instead")
+	})
 	h("GET /account/keys", empty)
 	h("POST /account/keys", func(w http.ResponseWriter, r *http.Request) error {
 		return platformapi.InvalidParams("minipaas takes git pushes over HTTP(S) with an API token as the password; it has no SSH keys")

@@ -31,6 +31,8 @@ func TestAuthorizations(t *testing.T) {
 	// What minipaas does not have is reported as none, not as an unknown
 	// endpoint.
 	expectIn(t, heroku("sessions"), "No OAuth sessions")
+	expectIn(t, heroku("clients"), "No OAuth clients")
+	m.expectError("POST", "/oauth/clients", `{"name":"x","redirect_uri":"https://x.example/cb"}`, 422, "invalid_params")
 	expectIn(t, heroku("keys"), "You have no SSH keys")
 	expectIn(t, heroku("usage:addons", "-a", "tokens"), "No usage found for app tokens")
 	m.expectError("POST", "/account/keys", `{"public_key":"ssh-ed25519 AAAA"}`, 422, "invalid_params")
