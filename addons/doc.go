@@ -50,10 +50,12 @@
 // a Backuper: replace the data with a backup's), Reset (through a
 // Resetter: empty it) and RotateCredentials (through a
 // CredentialRotator: new credentials pushed to every attached app, or
-// the old ones put back) are such operations. RenameApp follows an app's rename (heroku
-// apps:rename): its add-ons and attachments move to the new name in one
-// step, after any operation in flight on the app ends, without calling a
-// provider or changing config vars (they belong to the app).
+// the old ones put back) are such operations. RenameApp follows an app's
+// rename (heroku apps:rename): its add-ons and attachments move to the new
+// name in one step, after any operation in flight on the app ends,
+// without calling a provider or changing config vars (they belong to the
+// app). RenameAddOn renames an add-on (heroku addons:rename); its
+// resource, attachments and config vars stay as they are.
 //
 // Reference providers live in sub-packages: postgres (a role and a
 // database per add-on on a real PostgreSQL server) and redis (an ACL user
