@@ -57,6 +57,23 @@ type CredentialRotator interface {
 	RotateCredentials(ctx context.Context, resourceID string) (res Resource, undo func(context.Context) error, err error)
 }
 
+// CredentialManager is implemented by providers whose resources can have
+// named credentials besides the one their config vars carry (heroku
+// pg:credentials:create): logins of their own, for a reporting tool or a
+// second service, with no privileges until granted them. The default
+// credential is not among them and cannot be destroyed.
+type CredentialManager interface {
+	CreateCredential(ctx context.Context, resourceID, name string) (Credential, error)
+	Credentials(ctx context.Context, resourceID string) ([]Credential, error)
+	DestroyCredential(ctx context.Context, resourceID, name string) error
+}
+
+// Credential is a named credential of a resource. URL holds its secret.
+type Credential struct {
+	Name string
+	URL  string
+}
+
 // ConnectionResetter is implemented by providers that can close every
 // client connection to a resource (heroku pg:killall); it returns how
 // many it closed.

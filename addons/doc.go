@@ -55,7 +55,10 @@
 // name in one step, after any operation in flight on the app ends,
 // without calling a provider or changing config vars (they belong to the
 // app). RenameAddOn renames an add-on (heroku addons:rename); its
-// resource, attachments and config vars stay as they are.
+// resource, attachments and config vars stay as they are. A provider
+// that is a CredentialManager gives its resources named credentials
+// (heroku pg:credentials:create): logins of their own, which a platform
+// reaches through the add-on's Service and resource id (ResourceID).
 //
 // Reference providers live in sub-packages: postgres (a role and a
 // database per add-on on a real PostgreSQL server) and redis (an ACL user

@@ -165,6 +165,11 @@ func (p *Provider) lock(ctx context.Context, id string) (*pgx.Conn, func(), erro
 			plan text NOT NULL,
 			password text NOT NULL,
 			created_at timestamptz NOT NULL DEFAULT now())`,
+		`CREATE TABLE IF NOT EXISTS dynokit_addons.credentials (
+			resource_id text NOT NULL,
+			name text NOT NULL,
+			password text NOT NULL,
+			PRIMARY KEY (resource_id, name))`,
 		"SELECT pg_advisory_unlock(hashtext('dynokit_addons schema'))",
 	}
 	if !p.schemaReady.Load() {
@@ -383,14 +388,22 @@ func (p *Provider) Deprovision(ctx context.Context, id string) error {
 	if !found && !role {
 		return fmt.Errorf("postgres: deprovision %s: %w", id, addons.ErrNotFound)
 	}
+	named, err := credentialNames(ctx, conn, id)
+	if err != nil {
+		return fmt.Errorf("postgres: deprovision %s: %w", id, err)
+	}
 	ident := pgx.Identifier{id}.Sanitize()
-	for _, q := range []string{
-		"DROP DATABASE IF EXISTS " + ident + " WITH (FORCE)",
-		"DROP ROLE IF EXISTS " + ident,
-	} {
+	drops := []string{"DROP DATABASE IF EXISTS " + ident + " WITH (FORCE)", "DROP ROLE IF EXISTS " + ident}
+	for _, name := range named { // their only privilege, CONNECT, went with the database
+		drops = append(drops, "DROP ROLE IF EXISTS "+pgx.Identifier{credentialRole(id, name)}.Sanitize())
+	}
+	for _, q := range drops {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("postgres: deprovision %s: %w", id, err)
 		}
+	}
+	if _, err := conn.Exec(ctx, "DELETE FROM dynokit_addons.credentials WHERE resource_id = $1", id); err != nil {
+		return fmt.Errorf("postgres: deprovision %s: forget: %w", id, err)
 	}
 	if _, err := conn.Exec(ctx, "DELETE FROM dynokit_addons.resources WHERE id = $1", id); err != nil {
 		return fmt.Errorf("postgres: deprovision %s: forget: %w", id, err)

@@ -569,3 +569,76 @@ func BenchmarkProvisionDeprovision(b *testing.B) {
 		}
 	}
 }
+
+// Named credentials log in to the database with no privileges until the
+// default credential grants them; destroy and deprovision remove them.
+func TestNamedCredentials(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	res := provision(t, p, "hobby")
+	put(t, res, "owned by the default credential")
+	reader, err := p.CreateCredential(ctx(t), res.ID, "reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := p.CreateCredential(ctx(t), res.ID, "reader"); err != nil || again.URL != reader.URL {
+		t.Errorf("creating reader again: %v, same URL %v", err, again.URL == reader.URL)
+	}
+	cred := addons.Resource{Config: addons.Config{"DATABASE_URL": reader.URL}}
+	withConn(t, cred, func(c *pgx.Conn) error {
+		var user string
+		if err := c.QueryRow(ctx(t), "SELECT current_user").Scan(&user); err != nil || user != res.ID+"_reader" {
+			return fmt.Errorf("logged in as %q (%v)", user, err)
+		}
+		if _, err := c.Exec(ctx(t), "SELECT * FROM note"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+			return fmt.Errorf("read before any grant: %v, want permission denied", err)
+		}
+		return nil
+	})
+	withConn(t, res, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx(t), "GRANT SELECT ON note TO "+res.ID+"_reader")
+		return err
+	})
+	if got := get(t, cred); got != "owned by the default credential" {
+		t.Errorf("the reader reads %q after the grant", got)
+	}
+	list, err := p.Credentials(ctx(t), res.ID)
+	if err != nil || len(list) != 1 || list[0].Name != "reader" || list[0].URL != reader.URL {
+		t.Errorf("Credentials = %+v, %v", list, err)
+	}
+	for _, bad := range []string{"default", "Reader", "1x", "x;drop", strings.Repeat("a", 31)} {
+		if _, err := p.CreateCredential(ctx(t), res.ID, bad); !errors.Is(err, addons.ErrInvalid) {
+			t.Errorf("CreateCredential(%q) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	if _, err := p.CreateCredential(ctx(t), "pg000000000000000000000000", "reader"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("credential of an unknown resource: %v", err)
+	}
+	// Destroy: the open session ends and the login is refused.
+	held, err := pgx.Connect(ctx(t), reader.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close(context.Background())
+	if err := p.DestroyCredential(ctx(t), res.ID, "reader"); err != nil {
+		t.Fatal(err)
+	}
+	if err := held.Ping(ctx(t)); err == nil {
+		t.Error("a session of the destroyed credential is still open")
+	}
+	refused(t, cred)
+	if err := p.DestroyCredential(ctx(t), res.ID, "reader"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("destroying it again: %v", err)
+	}
+	// Deprovision removes the roles of credentials left.
+	if _, err := p.CreateCredential(ctx(t), res.ID, "etl"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Deprovision(ctx(t), res.ID); err != nil {
+		t.Fatal(err)
+	}
+	var roles int
+	if err := mustConnect(t, server.Start(t).AdminURL).QueryRow(ctx(t), "SELECT count(*) FROM pg_roles WHERE rolname LIKE $1", res.ID+"%").Scan(&roles); err != nil || roles != 0 {
+		t.Errorf("roles left after deprovision: %d, %v", roles, err)
+	}
+}

@@ -615,3 +615,53 @@ func TestPGBackupSchedule(t *testing.T) {
 		t.Errorf("transfers after unschedule: %d, want 2", len(list))
 	}
 }
+
+// TestPGCredentials: heroku pg:credentials:create, pg:credentials,
+// pg:credentials:url and pg:credentials:destroy on a Standard plan (the
+// CLI refuses named credentials on Essential ones).
+func TestPGCredentials(t *testing.T) {
+	m, _, _, _ := startWithPostgres(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const app = "reports"
+	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	var db addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:standard-0"}`, &db); st != 201 {
+		t.Fatalf("create database: %d", st)
+	}
+	dbURL := m.config(app)["DATABASE_URL"]
+	execSQL(ctx, t, dbURL, "CREATE TABLE ledger (note text); INSERT INTO ledger VALUES ('first')")
+	cli := herokucli.Require(t, m.apiURL, m.token)
+	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1")
+	heroku := herokuFunc(t, cli)
+
+	expectIn(t, heroku("pg:credentials:create", "DATABASE_URL", "--name", "analyst", "-a", app), "define the new grants")
+	expectIn(t, heroku("pg:credentials", "-a", app), "default", "analyst", "active")
+	out := heroku("pg:credentials:url", "--name", "analyst", "-a", app)
+	m1 := regexp.MustCompile(`postgres://[^\s"]+`).FindString(out)
+	if m1 == "" || !strings.Contains(out, "user="+db.ProviderID+"_analyst") {
+		t.Fatalf("pg:credentials:url --name analyst:\n%s", out)
+	}
+	// No privileges until the default credential grants them.
+	if got := notes(ctx, t, m1); !strings.Contains(got, "permission denied") {
+		t.Errorf("the analyst reads %q before a grant", got)
+	}
+	execSQL(ctx, t, dbURL, "GRANT SELECT ON ledger TO "+db.ProviderID+"_analyst")
+	if got := notes(ctx, t, m1); got != "first" {
+		t.Errorf("the analyst reads %q after the grant", got)
+	}
+	m.expectError("POST", "/postgres/v0/databases/"+db.Name+"/credentials", `{"name":"Bad Name"}`, 422, "invalid_params")
+	m.expectError("DELETE", "/postgres/v0/databases/"+db.Name+"/credentials/default", "", 422, "invalid_params")
+
+	heroku("pg:credentials:destroy", "--name", "analyst", "-a", app, "--confirm", app)
+	if out := heroku("pg:credentials", "-a", app); strings.Contains(out, "analyst") {
+		t.Errorf("pg:credentials after destroy:\n%s", out)
+	}
+	if conn, err := pgx.Connect(ctx, m1); err == nil {
+		conn.Close(ctx)
+		t.Error("the destroyed credential still logs in")
+	}
+	m.expectError("GET", "/postgres/v0/databases/"+db.Name+"/credentials/analyst", "", 404, "not_found")
+}

@@ -42,6 +42,8 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /redis/v0/databases/{addon}", a.databaseInfo(serviceRedis))
 	h("GET /postgres/v0/databases/{addon}/credentials", a.credentials)
 	h("GET /postgres/v0/databases/{addon}/credentials/{name}", a.credential)
+	h("POST /postgres/v0/databases/{addon}/credentials", a.createCredential)
+	h("DELETE /postgres/v0/databases/{addon}/credentials/{name}", a.destroyCredential)
 	h("POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation", a.rotateCredentials)
 	h("POST /postgres/v0/databases/{addon}/credentials_rotation", a.rotateCredentials)
 	h("GET /client/v11/databases/{addon}/wait_status", a.waitStatus(servicePostgres))
@@ -124,7 +126,7 @@ func (a *api) rotateCredentials(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if name := r.PathValue("name"); name != "" && name != "default" {
-		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q: minipaas databases have only \"default\"", truncate(name, 60))
+		return platformapi.InvalidParams("only the default credential rotates here: destroy credential %q and create it again", truncate(name, 60))
 	}
 	if _, err := a.addons.m.RotateCredentials(r.Context(), v.rec.Name); err != nil {
 		return a.addons.apiError(err, "rotate the credentials of "+v.rec.Name)
@@ -135,8 +137,8 @@ func (a *api) rotateCredentials(w http.ResponseWriter, r *http.Request) error {
 }
 
 // credentialJSON is a database's credential as pg:credentials and
-// pg:credentials:url read it. A minipaas database has one, "default": the
-// role DATABASE_URL names.
+// pg:credentials:url read it: "default" (the role DATABASE_URL names) and
+// the named ones (pg:credentials:create), when the provider has them.
 type credentialJSON struct {
 	Name        string           `json:"name"`
 	State       string           `json:"state"`
@@ -153,45 +155,131 @@ type credentialUser struct {
 	State    string `json:"state"`
 }
 
-// defaultCredential reads the default credential of a heroku-postgresql
-// add-on from its billing app's config.
-func (a *api) defaultCredential(r *http.Request) (credentialJSON, error) {
-	v, err := a.dataAddon(r, servicePostgres)
-	if err != nil {
-		return credentialJSON{}, err
-	}
-	u, err := url.Parse(a.resourceURL(r.Context(), v))
+// credentialFromURL describes the credential name of add-on v whose URL
+// is dbURL.
+func credentialFromURL(v addonView, name, dbURL string) (credentialJSON, bool) {
+	u, err := url.Parse(dbURL)
 	if err != nil || u.Host == "" {
-		return credentialJSON{}, platformapi.NotFound("database", v.rec.Name)
+		return credentialJSON{}, false
 	}
 	port, _ := strconv.Atoi(cmp.Or(u.Port(), "5432"))
-	c := credentialJSON{Name: "default", State: "active", Database: strings.TrimPrefix(u.Path, "/"), Host: u.Hostname(), Port: port,
-		UUID: nameUUID("credential", v.rec.ID, "default")}
+	c := credentialJSON{Name: name, State: "active", Database: strings.TrimPrefix(u.Path, "/"), Host: u.Hostname(), Port: port,
+		UUID: nameUUID("credential", v.rec.ID, name)}
 	pw, _ := u.User.Password()
 	c.Credentials = []credentialUser{{User: u.User.Username(), Password: pw, State: "active"}}
-	return c, nil
+	return c, true
+}
+
+// credentialManager is the add-on's provider's, with the resource id, or
+// nil when the provider has no named credentials.
+func (a *api) credentialManager(v addonView) (addons.CredentialManager, string) {
+	svc, id, err := a.addons.m.ResourceID(v.rec.Name)
+	if err != nil {
+		return nil, ""
+	}
+	cm, _ := svc.Provider.(addons.CredentialManager)
+	return cm, id
+}
+
+// allCredentials lists the database's credentials, "default" first.
+func (a *api) allCredentials(r *http.Request) (addonView, []credentialJSON, error) {
+	v, err := a.dataAddon(r, servicePostgres)
+	if err != nil {
+		return v, nil, err
+	}
+	def, ok := credentialFromURL(v, "default", a.resourceURL(r.Context(), v))
+	if !ok {
+		return v, nil, platformapi.NotFound("database", v.rec.Name)
+	}
+	list := []credentialJSON{def}
+	if cm, id := a.credentialManager(v); cm != nil {
+		named, err := cm.Credentials(r.Context(), id)
+		if err != nil {
+			return v, nil, a.addons.apiError(err, "list the credentials of "+v.rec.Name)
+		}
+		for _, c := range named {
+			if j, ok := credentialFromURL(v, c.Name, c.URL); ok {
+				list = append(list, j)
+			}
+		}
+	}
+	return v, list, nil
 }
 
 // credentials answers pg:credentials: the database's credentials.
 func (a *api) credentials(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.defaultCredential(r)
+	_, list, err := a.allCredentials(r)
 	if err != nil {
 		return err
 	}
-	platformapi.WriteJSON(w, http.StatusOK, []credentialJSON{c})
+	platformapi.WriteJSON(w, http.StatusOK, list)
 	return nil
 }
 
 // credential answers pg:credentials:url: one credential with its password.
 func (a *api) credential(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.defaultCredential(r)
+	_, list, err := a.allCredentials(r)
 	if err != nil {
 		return err
 	}
-	if name := r.PathValue("name"); name != c.Name {
-		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q: minipaas databases have only \"default\"", truncate(name, 60))
+	for _, c := range list {
+		if c.Name == r.PathValue("name") {
+			platformapi.WriteJSON(w, http.StatusOK, c)
+			return nil
+		}
 	}
-	platformapi.WriteJSON(w, http.StatusOK, c)
+	return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q.", truncate(r.PathValue("name"), 60))
+}
+
+// createCredential answers pg:credentials:create (the CLI refuses it on
+// Essential plans, as Heroku does): a named credential with no privileges
+// until the default one grants them.
+func (a *api) createCredential(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.dataAddon(r, servicePostgres)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	cm, id := a.credentialManager(v)
+	if cm == nil {
+		return platformapi.InvalidParams("%s cannot have named credentials", v.rec.Name)
+	}
+	c, err := cm.CreateCredential(r.Context(), id, body.Name)
+	if err != nil {
+		return a.addons.apiError(err, "create credential "+truncate(body.Name, 60)+" of "+v.rec.Name)
+	}
+	j, _ := credentialFromURL(v, c.Name, c.URL)
+	platformapi.WriteJSON(w, http.StatusCreated, j)
+	return nil
+}
+
+// destroyCredential answers pg:credentials:destroy. (No attachment can use
+// a named credential here: addons:attach --credential is refused.)
+func (a *api) destroyCredential(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.dataAddon(r, servicePostgres)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if name == "default" {
+		return platformapi.InvalidParams("the default credential cannot be destroyed")
+	}
+	cm, id := a.credentialManager(v)
+	if cm == nil {
+		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q.", truncate(name, 60))
+	}
+	if err := cm.DestroyCredential(r.Context(), id, name); err != nil {
+		if errors.Is(err, addons.ErrNotFound) {
+			return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q.", truncate(name, 60))
+		}
+		return a.addons.apiError(err, "destroy credential "+truncate(name, 60)+" of "+v.rec.Name)
+	}
+	platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Destroyed credential " + name + " of " + v.rec.Name})
 	return nil
 }
 
