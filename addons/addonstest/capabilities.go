@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,5 +109,46 @@ func (s Suite) testRotateCredentials(t *testing.T) {
 	}
 	if _, _, err := r.RotateCredentials(s.ctx(t), "never-provisioned"); !errors.Is(err, addons.ErrNotFound) {
 		t.Errorf("RotateCredentials(unknown id) = %v, want ErrNotFound", err)
+	}
+}
+
+// testCredentials: a named credential is listed until destroyed, works
+// (when the suite can tell) and is refused after; "default" is not a
+// name one can take.
+func (s Suite) testCredentials(t *testing.T) {
+	cm, ok := s.Provider.(addons.CredentialManager)
+	if !ok {
+		t.Skip("provider has no named credentials")
+	}
+	res := s.provision(t, requestID(13), s.Plans[0])
+	c, err := cm.CreateCredential(s.ctx(t), res.ID, "reader")
+	if err != nil {
+		t.Fatalf("CreateCredential: %v", err)
+	}
+	if c.Name != "reader" || c.URL == "" || slices.Contains(slices.Collect(maps.Values(res.Config)), c.URL) {
+		t.Errorf("CreateCredential = %+v: want a name and a URL of its own", c)
+	}
+	list, err := cm.Credentials(s.ctx(t), res.ID)
+	if err != nil || len(list) != 1 || list[0] != c {
+		t.Errorf("Credentials = %+v, %v; want just reader", list, err)
+	}
+	login := addons.Resource{ID: res.ID, Config: addons.Config{s.Prefix + "_URL": c.URL}}
+	if err := cm.DestroyCredential(s.ctx(t), res.ID, "reader"); err != nil {
+		t.Fatalf("DestroyCredential: %v", err)
+	}
+	if s.Refused != nil {
+		s.Refused(t, login)
+	}
+	if list, err := cm.Credentials(s.ctx(t), res.ID); err != nil || len(list) != 0 {
+		t.Errorf("Credentials after destroy = %+v, %v", list, err)
+	}
+	if err := cm.DestroyCredential(s.ctx(t), res.ID, "reader"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("DestroyCredential again = %v, want ErrNotFound", err)
+	}
+	if _, err := cm.CreateCredential(s.ctx(t), res.ID, "default"); !errors.Is(err, addons.ErrInvalid) {
+		t.Errorf(`CreateCredential("default") = %v, want ErrInvalid`, err)
+	}
+	if _, err := cm.CreateCredential(s.ctx(t), "never-provisioned", "reader"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("CreateCredential(unknown id) = %v, want ErrNotFound", err)
 	}
 }

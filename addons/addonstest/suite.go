@@ -20,7 +20,7 @@ import (
 // an unknown id gives the documented result (ErrNotFound), and a plan
 // change keeps the resource. Providers with optional capabilities are
 // checked on them too: Describer, Backuper and Resetter (with Put and
-// Get), CredentialRotator.
+// Get), CredentialRotator, CredentialManager.
 type Suite struct {
 	Provider addons.Provider
 	Prefix   string   // config prefix the provider must use, e.g. "DATABASE"
@@ -93,6 +93,7 @@ func (s Suite) Run(t *testing.T) {
 	t.Run("BackupRestore", s.testBackupRestore)
 	t.Run("Reset", s.testReset)
 	t.Run("RotateCredentials", s.testRotateCredentials)
+	t.Run("Credentials", s.testCredentials)
 }
 
 func (s Suite) testShape(t *testing.T) {
