@@ -65,6 +65,9 @@ type CredentialRotator interface {
 type CredentialManager interface {
 	CreateCredential(ctx context.Context, resourceID, name string) (Credential, error)
 	Credentials(ctx context.Context, resourceID string) ([]Credential, error)
+	// RotateCredential gives a named credential a new secret; the old one
+	// stops working.
+	RotateCredential(ctx context.Context, resourceID, name string) (Credential, error)
 	DestroyCredential(ctx context.Context, resourceID, name string) error
 }
 

@@ -112,9 +112,9 @@ func (s Suite) testRotateCredentials(t *testing.T) {
 	}
 }
 
-// testCredentials: a named credential is listed until destroyed, works
-// (when the suite can tell) and is refused after; "default" is not a
-// name one can take.
+// testCredentials: a named credential is listed until destroyed, rotates
+// to a new secret (the old one refused, when the suite can tell), is
+// refused after destroy; "default" is not a name one can take.
 func (s Suite) testCredentials(t *testing.T) {
 	cm, ok := s.Provider.(addons.CredentialManager)
 	if !ok {
@@ -132,7 +132,17 @@ func (s Suite) testCredentials(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0] != c {
 		t.Errorf("Credentials = %+v, %v; want just reader", list, err)
 	}
-	login := addons.Resource{ID: res.ID, Config: addons.Config{s.Prefix + "_URL": c.URL}}
+	rotated, err := cm.RotateCredential(s.ctx(t), res.ID, "reader")
+	if err != nil || rotated.URL == c.URL || rotated.Name != "reader" {
+		t.Errorf("RotateCredential = %+v, %v; want a new URL", rotated, err)
+	}
+	if s.Refused != nil {
+		s.Refused(t, addons.Resource{ID: res.ID, Config: addons.Config{s.Prefix + "_URL": c.URL}})
+	}
+	if _, err := cm.RotateCredential(s.ctx(t), res.ID, "nobody"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("RotateCredential(unknown name) = %v, want ErrNotFound", err)
+	}
+	login := addons.Resource{ID: res.ID, Config: addons.Config{s.Prefix + "_URL": rotated.URL}}
 	if err := cm.DestroyCredential(s.ctx(t), res.ID, "reader"); err != nil {
 		t.Fatalf("DestroyCredential: %v", err)
 	}

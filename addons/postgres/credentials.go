@@ -141,6 +141,41 @@ func (p *Provider) Credentials(ctx context.Context, id string) ([]addons.Credent
 	return out, nil
 }
 
+// RotateCredential implements addons.CredentialManager (heroku
+// pg:credentials:rotate --name): a new random password for the role, as
+// a SCRAM verifier, recorded in the same transaction. Open sessions stay
+// open, as for the default credential.
+func (p *Provider) RotateCredential(ctx context.Context, id, name string) (addons.Credential, error) {
+	if !resourceIDPattern.MatchString(id) {
+		return addons.Credential{}, fmt.Errorf("postgres: rotate credential of %q: %w", truncate(id), addons.ErrNotFound)
+	}
+	conn, release, err := p.lock(ctx, id)
+	if err != nil {
+		return addons.Credential{}, err
+	}
+	defer release()
+	password := newPassword()
+	verifier, err := scramVerifier(password)
+	if err != nil {
+		return addons.Credential{}, fmt.Errorf("postgres: rotate credential %s of %s: hash password: %w", name, id, err)
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "UPDATE dynokit_addons.credentials SET password = $3 WHERE resource_id = $1 AND name = $2", id, name, password)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return addons.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD %s", pgx.Identifier{credentialRole(id, name)}.Sanitize(), quoteLiteral(verifier)))
+		return err
+	})
+	if err != nil {
+		return addons.Credential{}, fmt.Errorf("postgres: rotate credential %q of %s: %w", truncate(name), id, err)
+	}
+	return p.credential(id, name, password)
+}
+
 // DestroyCredential implements addons.CredentialManager: the role's
 // sessions end, its privileges and any objects it owns in the database
 // go (DROP OWNED), then the role.

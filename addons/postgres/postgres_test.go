@@ -614,6 +614,19 @@ func TestNamedCredentials(t *testing.T) {
 	if _, err := p.CreateCredential(ctx(t), "pg000000000000000000000000", "reader"); !errors.Is(err, addons.ErrNotFound) {
 		t.Errorf("credential of an unknown resource: %v", err)
 	}
+	// Rotation: the new password logs in, the old one is refused.
+	rotated, err := p.RotateCredential(ctx(t), res.ID, "reader")
+	if err != nil || rotated.URL == reader.URL {
+		t.Fatalf("RotateCredential: %v (same URL: %v)", err, rotated.URL == reader.URL)
+	}
+	refused(t, cred)
+	reader, cred = rotated, addons.Resource{Config: addons.Config{"DATABASE_URL": rotated.URL}}
+	if got := get(t, cred); got != "owned by the default credential" {
+		t.Errorf("the rotated reader reads %q", got)
+	}
+	if _, err := p.RotateCredential(ctx(t), res.ID, "nobody"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("rotating an unknown credential: %v", err)
+	}
 	// Destroy: the open session ends and the login is refused.
 	held, err := pgx.Connect(ctx(t), reader.URL)
 	if err != nil {

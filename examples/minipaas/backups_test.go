@@ -652,6 +652,16 @@ func TestPGCredentials(t *testing.T) {
 	if got := notes(ctx, t, m1); got != "first" {
 		t.Errorf("the analyst reads %q after the grant", got)
 	}
+	// Rotation by name: the old password stops working.
+	heroku("pg:credentials:rotate", "DATABASE_URL", "--name", "analyst", "-a", app, "--confirm", app)
+	if conn, err := pgx.Connect(ctx, m1); err == nil {
+		conn.Close(ctx)
+		t.Error("the analyst's old password still logs in after rotation")
+	}
+	m1 = regexp.MustCompile(`postgres://[^\s"]+`).FindString(heroku("pg:credentials:url", "--name", "analyst", "-a", app))
+	if got := notes(ctx, t, m1); got != "first" {
+		t.Errorf("the analyst reads %q with the rotated password", got)
+	}
 	m.expectError("POST", "/postgres/v0/databases/"+db.Name+"/credentials", `{"name":"Bad Name"}`, 422, "invalid_params")
 	m.expectError("DELETE", "/postgres/v0/databases/"+db.Name+"/credentials/default", "", 422, "invalid_params")
 

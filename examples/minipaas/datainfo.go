@@ -126,7 +126,19 @@ func (a *api) rotateCredentials(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if name := r.PathValue("name"); name != "" && name != "default" {
-		return platformapi.InvalidParams("only the default credential rotates here: destroy credential %q and create it again", truncate(name, 60))
+		// A named credential: no attachment uses it, so no app changes.
+		cm, id := a.credentialManager(v)
+		if cm == nil {
+			return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q.", truncate(name, 60))
+		}
+		if _, err := cm.RotateCredential(r.Context(), id, name); err != nil {
+			if errors.Is(err, addons.ErrNotFound) {
+				return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q.", truncate(name, 60))
+			}
+			return a.addons.apiError(err, "rotate credential "+truncate(name, 60)+" of "+v.rec.Name)
+		}
+		platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Rotated credential " + name + " of " + v.rec.Name})
+		return nil
 	}
 	if _, err := a.addons.m.RotateCredentials(r.Context(), v.rec.Name); err != nil {
 		return a.addons.apiError(err, "rotate the credentials of "+v.rec.Name)
