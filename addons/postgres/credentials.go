@@ -201,7 +201,7 @@ func (p *Provider) DestroyCredential(ctx context.Context, id, name string) error
 	if err != nil {
 		return err
 	}
-	defer db.Close(context.WithoutCancel(ctx))
+	defer p.closeAdmin(ctx, db)
 	if _, err := db.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role); err != nil {
 		return fmt.Errorf("postgres: destroy credential %s of %s: %w", name, id, err)
 	}

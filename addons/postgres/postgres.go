@@ -136,6 +136,26 @@ func (p *Provider) connectAdmin(ctx context.Context, database string) (*pgx.Conn
 	return conn, nil
 }
 
+// closeAdmin closes an admin connection into an add-on's database and
+// waits, up to two seconds, for its backend to exit: until then the
+// server counts it against the database's connection limit, and an app
+// connecting at once (at the limit) would be refused.
+func (p *Provider) closeAdmin(ctx context.Context, conn *pgx.Conn) {
+	pid := conn.PgConn().PID()
+	conn.Close(context.WithoutCancel(ctx))
+	admin, err := p.connect(ctx)
+	if err != nil {
+		return
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var alive bool
+		if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", pid).Scan(&alive); err != nil || !alive {
+			return
+		}
+	}
+}
+
 // creatableExtensionsSQL lists the extensions the server offers that a
 // database owner who is not a superuser may create.
 const creatableExtensionsSQL = `SELECT DISTINCT name FROM pg_available_extension_versions WHERE trusted OR NOT superuser`
@@ -324,7 +344,7 @@ func (p *Provider) installStatementStats(ctx context.Context, admin *pgx.Conn, i
 		var conn *pgx.Conn
 		if conn, err = p.connectAdmin(ctx, id); err == nil {
 			_, err = conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-			conn.Close(context.WithoutCancel(ctx))
+			p.closeAdmin(ctx, conn)
 		}
 	}
 	if err != nil {

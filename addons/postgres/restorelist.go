@@ -71,7 +71,7 @@ func (p *Provider) creatableExtensions(ctx context.Context, id string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer p.closeAdmin(ctx, conn)
 	rows, err := conn.Query(ctx, creatableExtensionsSQL+`
 		EXCEPT SELECT extname FROM pg_extension WHERE extowner <> (SELECT oid FROM pg_roles WHERE rolname = $1)`, id)
 	if err != nil {
