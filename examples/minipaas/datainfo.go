@@ -127,15 +127,12 @@ func (a *api) rotateCredentials(w http.ResponseWriter, r *http.Request) error {
 	}
 	if name := r.PathValue("name"); name != "" && name != "default" {
 		// A named credential: no attachment uses it, so no app changes.
-		cm, id := a.credentialManager(v)
-		if cm == nil {
-			return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q.", truncate(name, 60))
-		}
-		if _, err := cm.RotateCredential(r.Context(), id, name); err != nil {
-			if errors.Is(err, addons.ErrNotFound) {
-				return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q.", truncate(name, 60))
-			}
-			return a.addons.apiError(err, "rotate credential "+truncate(name, 60)+" of "+v.rec.Name)
+		err := a.onNamedCredential(v, name, "rotate", func(cm addons.CredentialManager, id string) error {
+			_, err := cm.RotateCredential(r.Context(), id, name)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Rotated credential " + name + " of " + v.rec.Name})
 		return nil
@@ -180,6 +177,28 @@ func credentialFromURL(v addonView, name, dbURL string) (credentialJSON, bool) {
 	pw, _ := u.User.Password()
 	c.Credentials = []credentialUser{{User: u.User.Username(), Password: pw, State: "active"}}
 	return c, true
+}
+
+// onNamedCredential runs op on add-on v's provider for its named
+// credential name: a 404 when the provider has none or not that one, the
+// provider's other errors as API errors for "<what> credential …".
+func (a *api) onNamedCredential(v addonView, name, what string, op func(cm addons.CredentialManager, resourceID string) error) error {
+	cm, id := a.credentialManager(v)
+	if cm == nil {
+		return credentialNotFound(name)
+	}
+	if err := op(cm, id); err != nil {
+		if errors.Is(err, addons.ErrNotFound) {
+			return credentialNotFound(name)
+		}
+		return a.addons.apiError(err, what+" credential "+truncate(name, 60)+" of "+v.rec.Name)
+	}
+	return nil
+}
+
+// credentialNotFound is the 404 for a credential name, worded as Heroku's.
+func credentialNotFound(name string) error {
+	return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q.", truncate(name, 60))
 }
 
 // credentialManager is the add-on's provider's, with the resource id, or
@@ -240,7 +259,7 @@ func (a *api) credential(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q.", truncate(r.PathValue("name"), 60))
+	return credentialNotFound(r.PathValue("name"))
 }
 
 // createCredential answers pg:credentials:create (the CLI refuses it on
@@ -281,15 +300,11 @@ func (a *api) destroyCredential(w http.ResponseWriter, r *http.Request) error {
 	if name == "default" {
 		return platformapi.InvalidParams("the default credential cannot be destroyed")
 	}
-	cm, id := a.credentialManager(v)
-	if cm == nil {
-		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q.", truncate(name, 60))
-	}
-	if err := cm.DestroyCredential(r.Context(), id, name); err != nil {
-		if errors.Is(err, addons.ErrNotFound) {
-			return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find credential %q.", truncate(name, 60))
-		}
-		return a.addons.apiError(err, "destroy credential "+truncate(name, 60)+" of "+v.rec.Name)
+	err = a.onNamedCredential(v, name, "destroy", func(cm addons.CredentialManager, id string) error {
+		return cm.DestroyCredential(r.Context(), id, name)
+	})
+	if err != nil {
+		return err
 	}
 	platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Destroyed credential " + name + " of " + v.rec.Name})
 	return nil
