@@ -100,7 +100,10 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "router: %d log lines, %d bytes\n", sink.lines.Load(), sink.bytes.Load())
 	case "evloop":
-		evloop(*addr, *backend)
+		// Its loops never return: end with the signal (run.sh's cleanup),
+		// which NotifyContext above keeps from killing the process.
+		go evloop(*addr, *backend)
+		<-ctx.Done()
 	case "wsecho":
 		ln := listen(*addr)
 		go func() { <-ctx.Done(); ln.Close() }()
