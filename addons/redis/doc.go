@@ -26,6 +26,16 @@
 // user), and Maxmemory (the eviction policy) and Persistence from CONFIG
 // GET; rows the admin user may not read are left out.
 //
+// Gateway serves clients that log in with a password alone (AUTH
+// <password>: heroku redis:cli, and clients written for Heroku's
+// user-less REDIS_URLs), which an ACL user cannot take directly. Such a
+// client is given GatewayURL's rediss://:<user>.<password>@<gateway>; the
+// gateway answers NOAUTH to anything before AUTH (within Redis's own
+// limits for unauthenticated clients), logs in to the server as the user
+// the token names — add-on users only, so the default and admin users are
+// not reachable through it — and then joins the two connections. It adds
+// no right a client did not have: the server checks the password.
+//
 // The ACL lives in the server's memory: a server without an aclfile
 // loses the users when it restarts. Persisting them (aclfile + ACL SAVE)
 // is the server operator's choice and is not done here.

@@ -99,6 +99,9 @@ type addonService struct {
 	closers []func() error
 	drains  *logDrains
 	log     *slog.Logger
+	// redisGateway lets password-only clients (heroku redis:cli) reach
+	// add-on users; nil without -redis-url.
+	redisGateway *redis.Gateway
 
 	// changed, when set, hears of every add-on created, moved to another
 	// plan or destroyed, and every attachment made or removed (webhooks).
@@ -158,6 +161,9 @@ func newAddonService(p *platform.Platform, postgresURL, redisURL string, log *sl
 			}
 		}
 		s.closers = append(s.closers, prov.Close)
+		// heroku redis:cli authenticates with a password alone; the
+		// rendezvous hands such connections to this gateway.
+		s.redisGateway = &redis.Gateway{Addr: u.Host, Logger: log}
 		cat.Services = append(cat.Services, addons.Service{
 			Name: serviceRedis, ConfigPrefix: redis.ConfigPrefix, Plans: redisPlans,
 			Provider: prov,

@@ -440,6 +440,7 @@ func TestAddons(t *testing.T) {
 		if res, err := dataCLI.Run(ctx, "redis:wait", "-a", app); err != nil || res.ExitCode != 0 {
 			t.Errorf("heroku redis:wait: %v %s", err, res)
 		}
+		redisCLISession(ctx, t, m, &dataCLI, app)
 		// addons:rename: the add-on's name, not its attachments or vars.
 		vars := m.config(app)
 		expectIn(t, heroku("addons:rename", rdAddon.Name, "session-cache"), "session-cache")
@@ -616,4 +617,62 @@ func TestAddonsUnconfigured(t *testing.T) {
 	if st := m.api("GET", "/apps/plain/addons", "", &list); st != 200 || len(list) != 0 {
 		t.Errorf("list: %d %+v", st, list)
 	}
+}
+
+// redisCLISession drives heroku redis:cli as a user at a terminal: the CLI
+// sends AUTH <password> alone, which the Redis gateway on the rendezvous
+// turns into the add-on user's login.
+func redisCLISession(ctx context.Context, t *testing.T, m *minipaas, cli *herokucli.CLI, app string) {
+	t.Helper()
+	cfg := m.config(app)
+	prefix := cfg["REDIS_KEY_PREFIX"]
+	user := strings.TrimSuffix(prefix, ":")
+	res, err := cli.Run(ctx, "redis:credentials", "-a", app)
+	if err != nil || res.ExitCode != 0 {
+		t.Errorf("heroku redis:credentials: %v %s", err, res)
+	}
+	expectIn(t, res.Stdout, "rediss://:"+user+".", "@"+m.runAddr)
+
+	// A value the app wrote, for the session to read.
+	opt, err := goredis.ParseURL(cfg["REDIS_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	app1 := goredis.NewClient(opt)
+	defer app1.Close()
+	written := "from-the-app-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := app1.Set(ctx, prefix+"note", written, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	rc, err := cli.StartOnTerminal(ctx, 160, 40, "redis:cli", "-a", app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Stop()
+	waitFor := func(what string) {
+		t.Helper()
+		if out, ok := rc.WaitOutput(30*time.Second, func(s string) bool { return strings.Contains(s, what) }); !ok {
+			t.Fatalf("heroku redis:cli never showed %q:\n%s", what, out)
+		}
+	}
+	waitFor(m.runAddr + "> ")
+	rc.Type("ACL WHOAMI\r")
+	waitFor("\n" + user) // typed text holds no user name: this is the reply
+	rc.Type("GET " + prefix + "note\r")
+	waitFor(written)
+	rc.Type("SET " + prefix + "typed yes\r")
+	deadline := time.Now().Add(20 * time.Second)
+	for app1.Get(ctx, prefix+"typed").Val() != "yes" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the SET typed in redis:cli never reached the add-on:\n%s", rc.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rc.Type("\x04") // ^D: the CLI sends QUIT
+	waitFor("Disconnected from instance.")
+	if out, ok := rc.WaitOutput(20*time.Second, func(string) bool { return rc.Exited() }); !ok || rc.ExitCode() != 0 {
+		t.Errorf("heroku redis:cli: exit %d after ^D:\n%s", rc.ExitCode(), out)
+	}
+	t.Logf("$ heroku redis:cli -a %s\n%s", app, rc.Output())
 }

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/dynokit/dynokit/addons"
+	"github.com/dynokit/dynokit/addons/redis"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
 )
@@ -317,12 +318,15 @@ type infoRow struct {
 }
 
 type databaseInfoJSON struct {
-	AddonID     string    `json:"addon_id"`
-	Name        string    `json:"name"`
-	Plan        string    `json:"plan"`
-	CreatedAt   string    `json:"created_at"`
-	ResourceURL string    `json:"resource_url"`
-	Info        []infoRow `json:"info"`
+	AddonID     string `json:"addon_id"`
+	Name        string `json:"name"`
+	Plan        string `json:"plan"`
+	CreatedAt   string `json:"created_at"`
+	ResourceURL string `json:"resource_url"`
+	// PreferNativeTLS makes redis:cli open TLS to resource_url's own port
+	// (not the next one, where Heroku's older plans had stunnel).
+	PreferNativeTLS bool      `json:"prefer_native_tls,omitempty"`
+	Info            []infoRow `json:"info"`
 }
 
 // databaseInfo answers the Data API's info of one add-on of service (by
@@ -348,6 +352,9 @@ func (a *api) databaseInfo(service string) platformapi.HandlerFunc {
 			AddonID: v.rec.ID, Name: v.rec.Name, Plan: v.rec.Service + ":" + v.rec.Plan,
 			CreatedAt: rfc3339(v.rec.CreatedAt), ResourceURL: a.resourceURL(ctx, v),
 		}
+		if service == serviceRedis {
+			a.redisGatewayURL(&j)
+		}
 		j.Info = append(j.Info, infoRow{Name: "Plan", Values: []string{planTitle(v.rec.Plan)}})
 		for _, f := range facts {
 			j.Info = append(j.Info, infoRow{Name: f.Name, Values: append([]string{}, f.Values...)})
@@ -366,6 +373,18 @@ func (a *api) resourceURL(ctx context.Context, v addonView) string {
 		return ""
 	}
 	return cfg[v.rec.Attachment+"_URL"]
+}
+
+// redisGatewayURL points redis:cli and redis:credentials at the Redis
+// gateway on the rendezvous: the CLI authenticates with a password alone
+// (AUTH <password>), which an add-on's ACL user cannot take directly.
+func (a *api) redisGatewayURL(j *databaseInfoJSON) {
+	if a.addons.redisGateway == nil || j.ResourceURL == "" {
+		return
+	}
+	if u, err := redis.GatewayURL(j.ResourceURL, a.runAddr); err == nil {
+		j.ResourceURL, j.PreferNativeTLS = u, true
+	}
 }
 
 // planTitle is a plan as Heroku titles it: "essential-0" → "Essential 0".

@@ -325,6 +325,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		Logger:    logger,
 	}
 	rv := newRendezvous(p, logger)
+	rv.redis = ad.redisGateway
 	apiState := newAPIState(p, routerLn.Addr().String(), slugs, git, rv, runLn.Addr().String(), logger, ad, acm)
 	if apiState.sources, err = newSourceBlobs(filepath.Join(dataDir, "sources")); err != nil {
 		routerLn.Close()

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dynokit/dynokit/addons/redis"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/formation"
 )
@@ -38,6 +39,9 @@ import (
 type rendezvous struct {
 	p   *platform.Platform
 	log *slog.Logger
+	// redis, if set, serves Redis clients that connect here (heroku
+	// redis:cli, through the Data API's resource_url).
+	redis *redis.Gateway
 	// ttl bounds the wait between POST /dynos and the CLI's connection.
 	ttl time.Duration
 
@@ -200,6 +204,12 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 		case <-rv.httpLn.done:
 		case <-ctx.Done():
 		}
+		return
+	}
+	if rv.redis != nil && (line[0] == '*' || len(line) > 5 && strings.EqualFold(string(line[:5]), "AUTH ")) {
+		// A Redis client (heroku redis:cli): the gateway reads its
+		// commands again from the start.
+		rv.redis.ServeConn(ctx, &replayConn{Conn: conn, r: io.MultiReader(bytes.NewReader(bytes.Clone(line)), br)})
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
