@@ -59,6 +59,10 @@
 // that is a CredentialManager gives its resources named credentials
 // (heroku pg:credentials:create): logins of their own, which a platform
 // reaches through the add-on's Service and resource id (ResourceID).
+// AttachCredential attaches one to an app (heroku addons:attach
+// --credential): <as>_URL holds that credential's URL, which the Manager's
+// RotateCredential keeps current and the add-on's own config changes leave
+// alone; its DestroyCredential refuses a credential still attached.
 //
 // Reference providers live in sub-packages: postgres (a role and a
 // database per add-on on a real PostgreSQL server) and redis (an ACL user

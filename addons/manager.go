@@ -60,6 +60,9 @@ type Attachment struct {
 	App         string
 	AddOn       string // add-on name
 	ConfigNames []string
+	// Credential is the named credential the attachment carries
+	// (AttachCredential); empty for the add-on's own config.
+	Credential string
 }
 
 // CreateRequest asks the Manager for a new add-on attached to App.
@@ -117,6 +120,19 @@ type attach struct {
 	name  string
 	app   string
 	addon *addon
+	// credential names the named credential whose URL the attachment
+	// carries in config (its only var, <name>_URL); empty: the add-on's
+	// own config, renamed to the attachment.
+	credential string
+	config     map[string]string
+}
+
+// vars are the config vars the attachment sets on its app.
+func (at *attach) vars() map[string]string {
+	if at.credential != "" {
+		return maps.Clone(at.config)
+	}
+	return renamed(at.addon.config, at.addon.service.ConfigPrefix, at.name)
 }
 
 type pending struct {
@@ -435,11 +451,13 @@ func (m *Manager) releaseVarsLocked(app string, set map[string]string) {
 	}
 }
 
-func (m *Manager) linkLocked(a *addon, app, as string) {
+func (m *Manager) linkLocked(a *addon, app, as string) *attach {
 	if m.attached[app] == nil {
 		m.attached[app] = map[string]*attach{}
 	}
-	m.attached[app][as] = &attach{name: as, app: app, addon: a}
+	at := &attach{name: as, app: app, addon: a}
+	m.attached[app][as] = at
+	return at
 }
 
 func (a *addon) snapshotLocked(m *Manager) AddOn {
@@ -457,8 +475,8 @@ func (a *addon) snapshotLocked(m *Manager) AddOn {
 }
 
 func (at *attach) snapshot() Attachment {
-	return Attachment{Name: at.name, App: at.app, AddOn: at.addon.Name,
-		ConfigNames: slices.Sorted(maps.Keys(renamed(at.addon.config, at.addon.service.ConfigPrefix, at.name)))}
+	return Attachment{Name: at.name, App: at.app, AddOn: at.addon.Name, Credential: at.credential,
+		ConfigNames: slices.Sorted(maps.Keys(at.vars()))}
 }
 
 // lockAddon marks the named add-on busy for one operation.
@@ -495,6 +513,11 @@ func (m *Manager) wakeLocked() {
 // Attach exposes an existing add-on to app under the attachment name as
 // (empty: the service's config prefix).
 func (m *Manager) Attach(ctx context.Context, addonName, app, as string) (Attachment, error) {
+	return m.attach(ctx, addonName, app, as, "")
+}
+
+// attach is Attach, or AttachCredential for a credential other than "".
+func (m *Manager) attach(ctx context.Context, addonName, app, as, credential string) (Attachment, error) {
 	if app == "" {
 		return Attachment{}, fmt.Errorf("addons: attach: app name must not be empty: %w", ErrInvalid)
 	}
@@ -510,6 +533,13 @@ func (m *Manager) Attach(ctx context.Context, addonName, app, as string) (Attach
 		return Attachment{}, err
 	}
 	set := renamed(a.config, a.service.ConfigPrefix, as)
+	if credential != "" {
+		url, err := m.credentialURL(ctx, a, credential)
+		if err != nil {
+			return Attachment{}, fmt.Errorf("addons: attach credential %s of %s to app %s: %w", truncate(credential, 80), addonName, app, err)
+		}
+		set = map[string]string{as + "_URL": url}
+	}
 	m.mu.Lock()
 	if m.attachmentTakenLocked(app, as) {
 		m.mu.Unlock()
@@ -533,8 +563,11 @@ func (m *Manager) Attach(ctx context.Context, addonName, app, as string) (Attach
 		m.releaseVarsLocked(app, set)
 		return Attachment{}, fmt.Errorf("addons: attach %s to app %s as %s: applying config vars: %w", addonName, app, as, err)
 	}
-	m.linkLocked(a, app, as)
-	return m.attached[app][as].snapshot(), nil
+	at := m.linkLocked(a, app, as)
+	if credential != "" {
+		at.credential, at.config = credential, set
+	}
+	return at.snapshot(), nil
 }
 
 // Detach removes an attachment and unsets its config vars. The last
@@ -571,7 +604,7 @@ func (m *Manager) Detach(ctx context.Context, app, as string) error {
 	if n <= 1 {
 		return fmt.Errorf("addons: detach %s from app %s: %w", as, app, ErrLastAttachment)
 	}
-	set := renamed(a.config, a.service.ConfigPrefix, as)
+	set := at.vars()
 	if err := m.Config.ApplyConfig(ctx, app, nil, slices.Sorted(maps.Keys(set)), "Detach "+as); err != nil {
 		return fmt.Errorf("addons: detach %s from app %s: unsetting config vars: %w", as, app, err)
 	}
@@ -604,7 +637,7 @@ func (m *Manager) Destroy(ctx context.Context, addonName string) error {
 	var done []*attach
 	restore := func(cause error) error {
 		for _, at := range done {
-			set := renamed(a.config, a.service.ConfigPrefix, at.name)
+			set := at.vars()
 			if err := m.Config.ApplyConfig(context.WithoutCancel(ctx), at.app, set, nil, "Attach "+at.name); err != nil {
 				cause = multierror.Append(cause, fmt.Errorf("%s: restoring config of app %s: %w", what, at.app, err))
 			}
@@ -612,7 +645,7 @@ func (m *Manager) Destroy(ctx context.Context, addonName string) error {
 		return cause
 	}
 	for _, at := range ats {
-		set := renamed(a.config, a.service.ConfigPrefix, at.name)
+		set := at.vars()
 		if err := m.Config.ApplyConfig(ctx, at.app, nil, slices.Sorted(maps.Keys(set)), "Detach "+at.name); err != nil {
 			return restore(fmt.Errorf("%s: unsetting config vars of app %s: %w", what, at.app, err))
 		}
@@ -642,7 +675,7 @@ func (m *Manager) Destroy(ctx context.Context, addonName string) error {
 	m.mu.Lock()
 	for _, at := range ats {
 		delete(m.attached[at.app], at.name)
-		m.releaseVarsLocked(at.app, renamed(a.config, a.service.ConfigPrefix, at.name))
+		m.releaseVarsLocked(at.app, at.vars())
 	}
 	delete(m.addons, addonName)
 	m.mu.Unlock()
@@ -795,7 +828,9 @@ func (m *Manager) pushConfig(ctx context.Context, a *addon, next Config, describ
 			changed[k] = v
 		}
 	}
-	ats := m.attachmentsOf(a)
+	// Credential attachments carry their credential's URL, not the
+	// add-on's config.
+	ats := slices.DeleteFunc(m.attachmentsOf(a), func(at *attach) bool { return at.credential != "" })
 	m.mu.Lock()
 	for i, at := range ats {
 		if err := m.claimVarsLocked(at.app, at.name, renamed(added, prefix, at.name)); err != nil {
@@ -988,7 +1023,7 @@ func (m *Manager) renameLocked(old, new string) int {
 		// taking its add-on (Detach) sees the old one is gone.
 		m.attached[new] = make(map[string]*attach, len(ats))
 		for as, at := range ats {
-			m.attached[new][as] = &attach{name: as, app: new, addon: at.addon}
+			m.attached[new][as] = &attach{name: as, app: new, addon: at.addon, credential: at.credential, config: at.config}
 			n++
 		}
 	}

@@ -25,6 +25,9 @@ func (m *Manager) Reattach(ctx context.Context, addonName, app, as string) (Atta
 	if !ok {
 		return Attachment{}, fmt.Errorf("%s: no such attachment: %w", what, ErrNotFound)
 	}
+	if cur.credential != "" {
+		return Attachment{}, fmt.Errorf("%s: it carries credential %s, not the add-on's config: %w", what, cur.credential, ErrInvalid)
+	}
 	if cur.addon.Name == addonName {
 		m.mu.Lock()
 		defer m.mu.Unlock()

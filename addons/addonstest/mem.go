@@ -26,8 +26,9 @@ type MemProvider struct {
 }
 
 type memResource struct {
-	request string
-	res     addons.Resource
+	request     string
+	res         addons.Resource
+	credentials map[string]string // named credential → URL
 }
 
 var (
@@ -35,6 +36,7 @@ var (
 	_ addons.PlanChanger       = (*MemProvider)(nil)
 	_ addons.PlanLister        = (*MemProvider)(nil)
 	_ addons.CredentialRotator = (*MemProvider)(nil)
+	_ addons.CredentialManager = (*MemProvider)(nil)
 )
 
 // NewMemProvider returns a MemProvider offering plans (names only).
@@ -102,6 +104,86 @@ func (p *MemProvider) RotateCredentials(ctx context.Context, id string) (addons.
 		return nil
 	}
 	return clone(r.res), undo, nil
+}
+
+func (p *MemProvider) credentialURL(id, name string) string {
+	return fmt.Sprintf("mem://%s%s:%s@memory/%s", name, randomHex(4), randomHex(16), id)
+}
+
+// resourceLocked returns resource id, or an error wrapping ErrNotFound
+// that names op.
+func (p *MemProvider) resourceLocked(op, id string) (*memResource, error) {
+	r, ok := p.resources[id]
+	if !ok {
+		return nil, fmt.Errorf("addonstest: %s of %s: %w", op, id, addons.ErrNotFound)
+	}
+	return r, nil
+}
+
+// CreateCredential implements addons.CredentialManager: a URL of its own.
+func (p *MemProvider) CreateCredential(ctx context.Context, id, name string) (addons.Credential, error) {
+	if name == "" || name == "default" {
+		return addons.Credential{}, fmt.Errorf("addonstest: credential name %q is not one to create: %w", name, addons.ErrInvalid)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, err := p.resourceLocked("create credential", id)
+	if err != nil {
+		return addons.Credential{}, err
+	}
+	if _, ok := r.credentials[name]; ok {
+		return addons.Credential{}, fmt.Errorf("addonstest: credential %s of %s exists: %w", name, id, addons.ErrInvalid)
+	}
+	if r.credentials == nil {
+		r.credentials = map[string]string{}
+	}
+	r.credentials[name] = p.credentialURL(id, name)
+	return addons.Credential{Name: name, URL: r.credentials[name]}, nil
+}
+
+// Credentials implements addons.CredentialManager, in name order.
+func (p *MemProvider) Credentials(ctx context.Context, id string) ([]addons.Credential, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, err := p.resourceLocked("list credentials", id)
+	if err != nil {
+		return nil, err
+	}
+	var out []addons.Credential
+	for _, n := range slices.Sorted(maps.Keys(r.credentials)) {
+		out = append(out, addons.Credential{Name: n, URL: r.credentials[n]})
+	}
+	return out, nil
+}
+
+// RotateCredential implements addons.CredentialManager: a new URL.
+func (p *MemProvider) RotateCredential(ctx context.Context, id, name string) (addons.Credential, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, err := p.resourceLocked("rotate credential", id)
+	if err != nil {
+		return addons.Credential{}, err
+	}
+	if _, ok := r.credentials[name]; !ok {
+		return addons.Credential{}, fmt.Errorf("addonstest: credential %q of %s: %w", name, id, addons.ErrNotFound)
+	}
+	r.credentials[name] = p.credentialURL(id, name)
+	return addons.Credential{Name: name, URL: r.credentials[name]}, nil
+}
+
+// DestroyCredential implements addons.CredentialManager.
+func (p *MemProvider) DestroyCredential(ctx context.Context, id, name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, err := p.resourceLocked("destroy credential", id)
+	if err != nil {
+		return err
+	}
+	if _, ok := r.credentials[name]; !ok {
+		return fmt.Errorf("addonstest: credential %q of %s: %w", name, id, addons.ErrNotFound)
+	}
+	delete(r.credentials, name)
+	return nil
 }
 
 // Deprovision implements addons.Provider.

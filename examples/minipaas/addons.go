@@ -85,6 +85,9 @@ type sharedAttachment struct {
 	App   string `json:"app"`
 	Name  string `json:"name"`
 	AppID string `json:"app_id,omitempty"` // as addonRecord.AppID
+	// Credential is the named credential the attachment carries
+	// (addons:attach --credential); empty for the add-on's own config.
+	Credential string `json:"credential,omitempty"`
 }
 
 // is reports whether sh is app's attachment named as.
@@ -320,7 +323,13 @@ func (s *addonService) restoreOne(ctx context.Context, rec addonRecord) error {
 		if sh.App == "" {
 			continue // that app went away (resolveApps)
 		}
-		if _, err := s.m.Attach(context.WithValue(ctx, restoringKey{}, true), rec.Name, sh.App, sh.Name); err != nil {
+		if _, err := s.m.AttachCredential(context.WithValue(ctx, restoringKey{}, true), rec.Name, sh.App, sh.Name, sh.Credential); err != nil {
+			if sh.Credential != "" && errors.Is(err, addons.ErrNotFound) {
+				// The credential is gone from the server: so is what the
+				// attachment gave the app.
+				s.log.Warn("minipaas: credential attachment dropped: the credential no longer exists", "addon", rec.Name, "app", sh.App, "attachment", sh.Name, "credential", sh.Credential)
+				continue
+			}
 			return fmt.Errorf("attachment %s to %s: %w", sh.Name, sh.App, err)
 		}
 		kept = append(kept, sh)
@@ -553,7 +562,7 @@ func (s *addonService) rename(ctx context.Context, name, newName string) (addonR
 // attach exposes an add-on to another app (addons:attach): a release of
 // that app with the add-on's vars under the attachment name (empty: the
 // service's default).
-func (s *addonService) attach(ctx context.Context, name, app, as string) (addons.Attachment, error) {
+func (s *addonService) attach(ctx context.Context, name, app, as, credential string) (addons.Attachment, error) {
 	if as != "" {
 		if err := addons.ValidateAttachmentName(as); err != nil {
 			return addons.Attachment{}, platformapi.InvalidParams("attachment name %q: %s", truncate(as, 100), strings.TrimPrefix(err.Error(), "addons: "))
@@ -571,13 +580,16 @@ func (s *addonService) attach(ctx context.Context, name, app, as string) (addons
 	if owner := s.attachedAs(app, as); owner == name {
 		return addons.Attachment{}, platformapi.InvalidParams("%s is already attached to %s as %s", name, app, as)
 	}
-	at, err := s.m.Attach(ctx, name, app, as)
+	at, err := s.m.AttachCredential(ctx, name, app, as, credential)
 	if err != nil {
+		if credential != "" && errors.Is(err, addons.ErrNotFound) {
+			return addons.Attachment{}, platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Could not find credential %s for database %s.", truncate(credential, 60), name)
+		}
 		return addons.Attachment{}, s.apiError(err, "attach add-on "+name+" to "+app)
 	}
 	s.mu.Lock()
 	rec = s.records[name]
-	sh := sharedAttachment{App: app, Name: at.Name}
+	sh := sharedAttachment{App: app, Name: at.Name, Credential: at.Credential}
 	if a, err := s.p.App(ctx, app); err == nil {
 		sh.AppID = a.ID
 	}
@@ -915,6 +927,7 @@ func (a *api) addonRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /addons", a.listAddons)
 	h("GET /addons/{addon}", a.getAddon)
 	h("GET /addons/{addon}/addon-attachments", a.addonAttachments)
+	h("GET /addons/{addon}/config/{namespace}", a.addonNamespaceConfig)
 	h("GET /apps/{app}/addon-attachments", a.appAttachments)
 	h("GET /addon-attachments", a.appAttachments)
 	h("POST /addon-attachments", a.createAttachment)
@@ -1053,6 +1066,10 @@ func (a *api) attachmentToJSON(ctx context.Context, v addonView, at addons.Attac
 	j.Addon.ID, j.Addon.Name, j.Addon.App = v.rec.ID, v.rec.Name, a.appRef(ctx, v.rec.App)
 	j.Addon.Plan = ref{ID: nameUUID("plan", v.rec.Service, v.rec.Plan), Name: v.rec.Service + ":" + v.rec.Plan}
 	j.ConfigVars = append([]string{}, at.ConfigNames...)
+	if at.Credential != "" {
+		ns := "credential:" + at.Credential
+		j.Namespace = &ns
+	}
 	return j
 }
 
@@ -1264,8 +1281,12 @@ func (a *api) createAttachment(w http.ResponseWriter, r *http.Request) error {
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
+	credential := ""
 	if body.Namespace != nil && *body.Namespace != "" {
-		return platformapi.InvalidParams("credential namespaces are not supported: attach without --credential")
+		var ok bool
+		if credential, ok = strings.CutPrefix(*body.Namespace, "credential:"); !ok || credential == "" {
+			return platformapi.InvalidParams("namespace %q: minipaas knows only credential:<name> (addons:attach --credential)", truncate(*body.Namespace, 60))
+		}
 	}
 	app, err := a.appByNameOrID(r.Context(), body.App.key())
 	if err != nil {
@@ -1277,7 +1298,7 @@ func (a *api) createAttachment(w http.ResponseWriter, r *http.Request) error {
 	}
 	var at addons.Attachment
 	as := strings.ToUpper(strings.TrimSpace(body.Name))
-	if owner := a.addons.attachedAs(app.Name, as); owner != "" && owner != v.rec.Name {
+	if owner := a.addons.attachedAs(app.Name, as); owner != "" && owner != v.rec.Name && credential == "" {
 		// The name is another add-on's on the app: with the app's name as
 		// confirmation it moves to this one (heroku pg:promote).
 		if body.Confirm != app.Name {
@@ -1285,7 +1306,7 @@ func (a *api) createAttachment(w http.ResponseWriter, r *http.Request) error {
 		}
 		at, err = a.addons.reattach(r.Context(), v.rec.Name, owner, app.Name, as)
 	} else {
-		at, err = a.addons.attach(r.Context(), v.rec.Name, app.Name, as)
+		at, err = a.addons.attach(r.Context(), v.rec.Name, app.Name, as, credential)
 	}
 	if err != nil {
 		return err
@@ -1565,4 +1586,36 @@ func planName(raw json.RawMessage) string {
 		}
 	}
 	return strings.TrimSpace(plan)
+}
+
+// addonNamespaceConfig answers GET /addons/{addon}/config/credential:<name>,
+// which addons:attach --credential reads to check that the credential
+// exists: its URL as the one config entry, or an empty list.
+func (a *api) addonNamespaceConfig(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.findAddon("", r.PathValue("addon"))
+	if err != nil {
+		return err
+	}
+	type configEntry struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	}
+	out := []configEntry{}
+	if name, ok := strings.CutPrefix(r.PathValue("namespace"), "credential:"); ok {
+		if svc, id, err := a.addons.m.ResourceID(v.rec.Name); err == nil {
+			if cm, ok := svc.Provider.(addons.CredentialManager); ok {
+				list, err := cm.Credentials(r.Context(), id)
+				if err != nil {
+					return a.addons.apiError(err, "list the credentials of "+v.rec.Name)
+				}
+				for _, c := range list {
+					if c.Name == name {
+						out = append(out, configEntry{Name: "URL", Value: c.URL})
+					}
+				}
+			}
+		}
+	}
+	platformapi.WriteJSON(w, http.StatusOK, out)
+	return nil
 }

@@ -620,7 +620,7 @@ func TestPGBackupSchedule(t *testing.T) {
 // pg:credentials:url and pg:credentials:destroy on a Standard plan (the
 // CLI refuses named credentials on Essential ones).
 func TestPGCredentials(t *testing.T) {
-	m, _, _, _ := startWithPostgres(t, nil)
+	m, dataDir, token, flags := startWithPostgres(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const app = "reports"
@@ -664,6 +664,66 @@ func TestPGCredentials(t *testing.T) {
 	}
 	m.expectError("POST", "/postgres/v0/databases/"+db.Name+"/credentials", `{"name":"Bad Name"}`, 422, "invalid_params")
 	m.expectError("DELETE", "/postgres/v0/databases/"+db.Name+"/credentials/default", "", 422, "invalid_params")
+
+	// addons:attach --credential: another app gets the analyst's login.
+	const bi = "bi-tool"
+	if st := m.api("POST", "/apps", `{"name":"`+bi+`"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	if res, err := cli.Run(ctx, "addons:attach", db.Name, "--credential", "nobody", "-a", bi); err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "Could not find credential nobody") {
+		t.Errorf("addons:attach --credential nobody: %v %s", err, res)
+	}
+	heroku("addons:attach", db.Name, "--credential", "analyst", "--as", "ANALYST", "-a", bi)
+	credentialAttached := func(m *minipaas) string {
+		t.Helper()
+		var ats []struct {
+			Name       string   `json:"name"`
+			Namespace  *string  `json:"namespace"`
+			ConfigVars []string `json:"config_vars"`
+		}
+		m.api("GET", "/apps/"+bi+"/addon-attachments", "", &ats)
+		if len(ats) != 1 || ats[0].Name != "ANALYST" || ats[0].Namespace == nil || *ats[0].Namespace != "credential:analyst" ||
+			!slices.Equal(ats[0].ConfigVars, []string{"ANALYST_URL"}) {
+			t.Errorf("bi's attachments: %+v", ats)
+		}
+		return m.config(bi)["ANALYST_URL"]
+	}
+	if got := credentialAttached(m); got != m1 {
+		t.Errorf("ANALYST_URL is not the analyst's URL")
+	}
+	if got := notes(ctx, t, m1); got != "first" {
+		t.Errorf("bi reads %q with ANALYST_URL", got)
+	}
+	// The credential's rotation reaches the app; the add-on's own leaves it.
+	heroku("pg:credentials:rotate", "DATABASE_URL", "--name", "analyst", "-a", app, "--confirm", app)
+	rotated := m.config(bi)["ANALYST_URL"]
+	if rotated == m1 || notes(ctx, t, rotated) != "first" {
+		t.Errorf("after rotating the analyst, bi's ANALYST_URL changed %v and reads %q", rotated != m1, notes(ctx, t, rotated))
+	}
+	m1 = rotated
+	heroku("pg:credentials:rotate", "DATABASE_URL", "-a", app, "--confirm", app)
+	if got := m.config(bi)["ANALYST_URL"]; got != m1 {
+		t.Error("rotating the default credential changed bi's ANALYST_URL")
+	}
+	// A restart keeps the attachment.
+	m.stop()
+	m = startMinipaasWith(t, dataDir, token, flags...)
+	cli = herokucli.Require(t, m.apiURL, m.token)
+	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1")
+	heroku = herokuFunc(t, cli)
+	if got := credentialAttached(m); got != m1 {
+		t.Error("after a restart, ANALYST_URL is not the analyst's URL")
+	}
+	// An attached credential is not destroyed: the CLI says so, and so
+	// does the API.
+	if res, err := cli.Run(ctx, "pg:credentials:destroy", "--name", "analyst", "-a", app, "--confirm", app); err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "must be detached") {
+		t.Errorf("pg:credentials:destroy while attached: %v %s", err, res)
+	}
+	m.expectError("DELETE", "/postgres/v0/databases/"+db.Name+"/credentials/analyst", "", 422, "invalid_params")
+	heroku("addons:detach", "ANALYST", "-a", bi)
+	if _, ok := m.config(bi)["ANALYST_URL"]; ok {
+		t.Error("addons:detach left ANALYST_URL")
+	}
 
 	heroku("pg:credentials:destroy", "--name", "analyst", "-a", app, "--confirm", app)
 	if out := heroku("pg:credentials", "-a", app); strings.Contains(out, "analyst") {

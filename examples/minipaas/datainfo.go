@@ -127,13 +127,10 @@ func (a *api) rotateCredentials(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if name := r.PathValue("name"); name != "" && name != "default" {
-		// A named credential: no attachment uses it, so no app changes.
-		err := a.onNamedCredential(v, name, "rotate", func(cm addons.CredentialManager, id string) error {
-			_, err := cm.RotateCredential(r.Context(), id, name)
-			return err
-		})
-		if err != nil {
-			return err
+		// A named credential: the apps it is attached to (addons:attach
+		// --credential) get its new URL.
+		if _, err := a.addons.m.RotateCredential(r.Context(), v.rec.Name, name); err != nil {
+			return a.namedCredentialError(err, name, "rotate", v)
 		}
 		platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Rotated credential " + name + " of " + v.rec.Name})
 		return nil
@@ -180,21 +177,14 @@ func credentialFromURL(v addonView, name, dbURL string) (credentialJSON, bool) {
 	return c, true
 }
 
-// onNamedCredential runs op on add-on v's provider for its named
-// credential name: a 404 when the provider has none or not that one, the
-// provider's other errors as API errors for "<what> credential …".
-func (a *api) onNamedCredential(v addonView, name, what string, op func(cm addons.CredentialManager, resourceID string) error) error {
-	cm, id := a.credentialManager(v)
-	if cm == nil {
+// namedCredentialError is the API error for a failed operation (what) on
+// add-on v's named credential name: a 404 when the provider has none or
+// not that one, others as API errors for "<what> credential …".
+func (a *api) namedCredentialError(err error, name, what string, v addonView) error {
+	if errors.Is(err, addons.ErrNotFound) {
 		return credentialNotFound(name)
 	}
-	if err := op(cm, id); err != nil {
-		if errors.Is(err, addons.ErrNotFound) {
-			return credentialNotFound(name)
-		}
-		return a.addons.apiError(err, what+" credential "+truncate(name, 60)+" of "+v.rec.Name)
-	}
-	return nil
+	return a.addons.apiError(err, what+" credential "+truncate(name, 60)+" of "+v.rec.Name)
 }
 
 // credentialNotFound is the 404 for a credential name, worded as Heroku's.
@@ -290,8 +280,9 @@ func (a *api) createCredential(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// destroyCredential answers pg:credentials:destroy. (No attachment can use
-// a named credential here: addons:attach --credential is refused.)
+// destroyCredential answers pg:credentials:destroy; a credential still
+// attached to an app (addons:attach --credential) is refused, as the CLI
+// refuses it too.
 func (a *api) destroyCredential(w http.ResponseWriter, r *http.Request) error {
 	v, err := a.dataAddon(r, servicePostgres)
 	if err != nil {
@@ -301,11 +292,8 @@ func (a *api) destroyCredential(w http.ResponseWriter, r *http.Request) error {
 	if name == "default" {
 		return platformapi.InvalidParams("the default credential cannot be destroyed")
 	}
-	err = a.onNamedCredential(v, name, "destroy", func(cm addons.CredentialManager, id string) error {
-		return cm.DestroyCredential(r.Context(), id, name)
-	})
-	if err != nil {
-		return err
+	if err := a.addons.m.DestroyCredential(r.Context(), v.rec.Name, name); err != nil {
+		return a.namedCredentialError(err, name, "destroy", v)
 	}
 	platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Destroyed credential " + name + " of " + v.rec.Name})
 	return nil

@@ -1,0 +1,128 @@
+package addons
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/go-multierror"
+)
+
+// AttachCredential is Attach for one of the add-on's named credentials
+// (heroku addons:attach --credential): the attachment sets <as>_URL to
+// that credential's URL rather than the add-on's config, so an app — a
+// reporting tool, say — logs in with the credential's own, narrower
+// rights. RotateCredential keeps the URL current; the add-on's own config
+// changes (plan changes, RotateCredentials, UpdateConfig) leave such an
+// attachment alone; DestroyCredential refuses a credential still
+// attached. The credential must exist (else ErrNotFound); "" and
+// "default" mean the add-on's own config, as Attach.
+func (m *Manager) AttachCredential(ctx context.Context, addonName, app, as, credential string) (Attachment, error) {
+	if credential == "default" {
+		credential = ""
+	}
+	return m.attach(ctx, addonName, app, as, credential)
+}
+
+// credentialURL returns the URL of a's named credential. The caller
+// holds a busy.
+func (m *Manager) credentialURL(ctx context.Context, a *addon, name string) (string, error) {
+	cm, err := credentialManager(a)
+	if err != nil {
+		return "", err
+	}
+	pctx, cancel := context.WithTimeout(ctx, m.timeout())
+	list, err := cm.Credentials(pctx, a.ProviderID)
+	cancel()
+	if err != nil {
+		return "", fmt.Errorf("listing credentials: %w", m.explainTimeout(pctx, ctx, err))
+	}
+	for _, c := range list {
+		if c.Name == name {
+			return c.URL, nil
+		}
+	}
+	return "", fmt.Errorf("no credential %q: %w", truncate(name, 80), ErrNotFound)
+}
+
+func credentialManager(a *addon) (CredentialManager, error) {
+	cm, ok := a.service.Provider.(CredentialManager)
+	if !ok {
+		return nil, fmt.Errorf("service %s has no named credentials: %w", a.service.Name, ErrNotFound)
+	}
+	return cm, nil
+}
+
+// RotateCredential gives a named credential of the add-on a new secret
+// (heroku pg:credentials:rotate --name) and its new URL to every app the
+// credential is attached to, one release each, described "Update <as>
+// (credential <name> rotated)". The old secret stops working at once, so
+// a rotation cannot be undone: when an app refuses the new URL, the
+// others still get it, and the error (with the Credential) names the apps
+// left with the old one; rotating again repairs them. Unknown add-ons and
+// credentials give ErrNotFound.
+func (m *Manager) RotateCredential(ctx context.Context, addonName, name string) (Credential, error) {
+	a, err := m.lockAddon(addonName)
+	if err != nil {
+		return Credential{}, err
+	}
+	defer m.unlockAddon(a)
+	what := fmt.Sprintf("addons: rotate credential %s of %s", truncate(name, 80), addonName)
+	cm, err := credentialManager(a)
+	if err != nil {
+		return Credential{}, fmt.Errorf("%s: %w", what, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, m.timeout())
+	c, err := cm.RotateCredential(pctx, a.ProviderID, name)
+	cancel()
+	if err != nil {
+		return Credential{}, fmt.Errorf("%s: %w", what, m.explainTimeout(pctx, ctx, err))
+	}
+	var errs error
+	for _, at := range m.attachmentsOf(a) {
+		if at.credential != name {
+			continue
+		}
+		set := map[string]string{at.name + "_URL": c.URL}
+		if err := m.Config.ApplyConfig(ctx, at.app, set, nil, "Update "+at.name+" (credential "+name+" rotated)"); err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("%s: app %s keeps the old URL in %s_URL: %w", what, at.app, at.name, err))
+			continue
+		}
+		m.mu.Lock()
+		at.config = set
+		m.mu.Unlock()
+	}
+	return c, errs
+}
+
+// DestroyCredential removes a named credential of the add-on (heroku
+// pg:credentials:destroy). A credential attached to an app is refused
+// (ErrInvalid, naming the attachments): detach it first, as on Heroku.
+// Unknown add-ons and credentials give ErrNotFound.
+func (m *Manager) DestroyCredential(ctx context.Context, addonName, name string) error {
+	a, err := m.lockAddon(addonName)
+	if err != nil {
+		return err
+	}
+	defer m.unlockAddon(a)
+	what := fmt.Sprintf("addons: destroy credential %s of %s", truncate(name, 80), addonName)
+	cm, err := credentialManager(a)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	var uses []string
+	for _, at := range m.attachmentsOf(a) {
+		if at.credential == name {
+			uses = append(uses, at.name+" on app "+at.app)
+		}
+	}
+	if len(uses) > 0 {
+		return fmt.Errorf("%s: it is attached as %v: detach it first: %w", what, uses, ErrInvalid)
+	}
+	pctx, cancel := context.WithTimeout(ctx, m.timeout())
+	err = cm.DestroyCredential(pctx, a.ProviderID, name)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, m.explainTimeout(pctx, ctx, err))
+	}
+	return nil
+}
