@@ -294,6 +294,13 @@
 //     per request 0.93× haproxy's but the dyno's 1.04× behind it: haproxy
 //     delivers requests in tighter bursts, so the dyno and wrk wake less
 //     often per request (bench/router/README.md, "Everything pooled").
+//     On a faster machine of the same kind (2026-11-23: each proxy about
+//     13 µs CPU per request), two 9-round runs pooled: p99 at parity
+//     with both (+0.12 ms [−0.01, +0.25] against nginx, +0.07 ms [−0.07,
+//     +0.20] against haproxy) but req/s 0.973× nginx's [0.955, 0.992] and
+//     0.976× haproxy's [0.960, 0.992], the router's CPU per request equal
+//     to nginx's; a quarter of its CPU samples are wake-ups of wrk, the
+//     dyno and itself (bench/router/README.md, "A faster machine").
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
 //     coarse deadlines like the front end (router CPU per 64-byte echo
 //     round trip 20.2–21.5 → 16.1–18.6 µs in interleaved runs). Over 16
