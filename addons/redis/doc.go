@@ -20,6 +20,10 @@
 // addons.ErrNotFound. ChangePlan records the new plan: Redis has no
 // per-user memory or connection limits, so plan Limits are not enforced.
 //
+// RotateCredentials (addons.CredentialRotator; heroku redis:credentials
+// --reset) gives the user a new password, recorded with it: new logins
+// need it and the old one is refused; its undo puts the old one back.
+//
 // Describe reports rows in the style of heroku redis:info: Status,
 // Version (the server's), Keys (SCAN MATCH over the prefix in steps of
 // 1000, never KEYS), Connections (CLIENT LIST lines of the add-on's

@@ -82,6 +82,14 @@ func usable(t *testing.T, res addons.Resource) {
 	}
 }
 
+// refused: res's credentials no longer log in.
+func refused(t *testing.T, res addons.Resource) {
+	t.Helper()
+	if err := client(t, res).Ping(ctx(t)).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Errorf("PING with old credentials: %v, want WRONGPASS", err)
+	}
+}
+
 func gone(t *testing.T, res addons.Resource) {
 	t.Helper()
 	err := client(t, res).Ping(ctx(t)).Err()
@@ -99,7 +107,7 @@ func gone(t *testing.T, res addons.Resource) {
 }
 
 func TestConformance(t *testing.T) {
-	addonstest.Suite{Provider: newProvider(t), Prefix: "REDIS", Plans: []string{"mini", "premium"}, Usable: usable, Gone: gone}.Run(t)
+	addonstest.Suite{Provider: newProvider(t), Prefix: "REDIS", Plans: []string{"mini", "premium"}, Usable: usable, Gone: gone, Refused: refused}.Run(t)
 }
 
 func TestIsolation(t *testing.T) {

@@ -441,6 +441,7 @@ func TestAddons(t *testing.T) {
 			t.Errorf("heroku redis:wait: %v %s", err, res)
 		}
 		redisCLISession(ctx, t, m, &dataCLI, app)
+		redisCredentialsReset(ctx, t, m, &dataCLI, app)
 		// addons:rename: the add-on's name, not its attachments or vars.
 		vars := m.config(app)
 		expectIn(t, heroku("addons:rename", rdAddon.Name, "session-cache"), "session-cache")
@@ -675,4 +676,38 @@ func redisCLISession(ctx context.Context, t *testing.T, m *minipaas, cli *heroku
 		t.Errorf("heroku redis:cli: exit %d after ^D:\n%s", rc.ExitCode(), out)
 	}
 	t.Logf("$ heroku redis:cli -a %s\n%s", app, rc.Output())
+}
+
+// redisCredentialsReset drives heroku redis:credentials --reset: the
+// add-on's user gets a new password, the app a new REDIS_URL in a
+// release, and the old URL stops logging in.
+func redisCredentialsReset(ctx context.Context, t *testing.T, m *minipaas, cli *herokucli.CLI, app string) {
+	t.Helper()
+	before := m.config(app)["REDIS_URL"]
+	res, err := cli.Run(ctx, "redis:credentials", "--reset", "-a", app)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("heroku redis:credentials --reset: %v %s", err, res)
+	}
+	after := m.config(app)["REDIS_URL"]
+	if after == before {
+		t.Fatal("redis:credentials --reset left REDIS_URL as it was")
+	}
+	if rels := m.releases(app); !strings.Contains(rels[len(rels)-1].Description, "Update REDIS") {
+		t.Errorf("the last release is %q", rels[len(rels)-1].Description)
+	}
+	ping := func(u string) error {
+		opt, err := goredis.ParseURL(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := goredis.NewClient(opt)
+		defer c.Close()
+		return c.Ping(ctx).Err()
+	}
+	if err := ping(after); err != nil {
+		t.Errorf("PING with the new REDIS_URL: %v", err)
+	}
+	if err := ping(before); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Errorf("PING with the old REDIS_URL: %v, want WRONGPASS", err)
+	}
 }

@@ -45,8 +45,9 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /postgres/v0/databases/{addon}/credentials/{name}", a.credential)
 	h("POST /postgres/v0/databases/{addon}/credentials", a.createCredential)
 	h("DELETE /postgres/v0/databases/{addon}/credentials/{name}", a.destroyCredential)
-	h("POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation", a.rotateCredentials)
-	h("POST /postgres/v0/databases/{addon}/credentials_rotation", a.rotateCredentials)
+	h("POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation", a.rotateCredentials(servicePostgres))
+	h("POST /postgres/v0/databases/{addon}/credentials_rotation", a.rotateCredentials(servicePostgres))
+	h("POST /redis/v0/databases/{addon}/credentials_rotation", a.rotateCredentials(serviceRedis))
 	h("GET /client/v11/databases/{addon}/wait_status", a.waitStatus(servicePostgres))
 	h("GET /redis/v0/databases/{addon}/wait", a.waitStatus(serviceRedis))
 	h("GET /client/v11/databases/{addon}/links", a.databaseLinks)
@@ -117,30 +118,32 @@ func (a *api) waitStatus(service string) platformapi.HandlerFunc {
 	}
 }
 
-// rotateCredentials answers pg:credentials:rotate (with --all too: the
-// default credential is a minipaas database's only one): a new password,
-// the attached apps' config vars changed in a release each (their dynos
-// restart on it), nothing changed if any step fails.
-func (a *api) rotateCredentials(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.dataAddon(r, servicePostgres)
-	if err != nil {
-		return err
-	}
-	if name := r.PathValue("name"); name != "" && name != "default" {
-		// A named credential: the apps it is attached to (addons:attach
-		// --credential) get its new URL.
-		if _, err := a.addons.m.RotateCredential(r.Context(), v.rec.Name, name); err != nil {
-			return a.namedCredentialError(err, name, "rotate", v)
+// rotateCredentials answers pg:credentials:rotate (by name: a named
+// credential; else the default one) and redis:credentials --reset: a new
+// password, the attached apps' config vars changed in a release each
+// (their dynos restart on it), nothing changed if any step fails.
+func (a *api) rotateCredentials(service string) platformapi.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, err := a.dataAddon(r, service)
+		if err != nil {
+			return err
 		}
-		platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Rotated credential " + name + " of " + v.rec.Name})
+		if name := r.PathValue("name"); name != "" && name != "default" {
+			// A named credential: the apps it is attached to (addons:attach
+			// --credential) get its new URL.
+			if _, err := a.addons.m.RotateCredential(r.Context(), v.rec.Name, name); err != nil {
+				return a.namedCredentialError(err, name, "rotate", v)
+			}
+			platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Rotated credential " + name + " of " + v.rec.Name})
+			return nil
+		}
+		if _, err := a.addons.m.RotateCredentials(r.Context(), v.rec.Name); err != nil {
+			return a.addons.apiError(err, "rotate the credentials of "+v.rec.Name)
+		}
+		a.addons.notify(r.Context(), addonEvent{Action: platform.ActionUpdate, Addon: a.addons.view(v.rec), App: v.rec.App})
+		platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Rotated the default credential of " + v.rec.Name})
 		return nil
 	}
-	if _, err := a.addons.m.RotateCredentials(r.Context(), v.rec.Name); err != nil {
-		return a.addons.apiError(err, "rotate the credentials of "+v.rec.Name)
-	}
-	a.addons.notify(r.Context(), addonEvent{Action: platform.ActionUpdate, Addon: a.addons.view(v.rec), App: v.rec.App})
-	platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Rotated the default credential of " + v.rec.Name})
-	return nil
 }
 
 // credentialJSON is a database's credential as pg:credentials and
