@@ -71,6 +71,14 @@ type CredentialManager interface {
 	DestroyCredential(ctx context.Context, resourceID, name string) error
 }
 
+// DefaultCredentialRepairer is implemented by providers whose named
+// credentials can own objects: RepairDefaultCredential gives the default
+// credential back every object the named ones own (heroku
+// pg:credentials:repair-default).
+type DefaultCredentialRepairer interface {
+	RepairDefaultCredential(ctx context.Context, resourceID string) error
+}
+
 // Credential is a named credential of a resource. URL holds its secret.
 type Credential struct {
 	Name string

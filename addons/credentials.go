@@ -126,3 +126,22 @@ func (m *Manager) DestroyCredential(ctx context.Context, addonName, name string)
 	}
 	return nil
 }
+
+// RepairDefaultCredential gives the add-on's default credential back
+// every object its named credentials own (heroku
+// pg:credentials:repair-default). It takes the add-on for itself like
+// Reset (ErrBusy while another operation runs) and, as Reset, is not
+// bounded by Timeout (it visits every object); the provider must
+// implement DefaultCredentialRepairer (else ErrNotFound: it has no named
+// credentials that could own anything).
+func (m *Manager) RepairDefaultCredential(ctx context.Context, addonName string) error {
+	svc, id := m.readyResource(addonName)
+	if id == "" {
+		return fmt.Errorf("addons: repair the default credential of %q: %w", truncate(addonName, 80), ErrNotFound)
+	}
+	r, ok := svc.Provider.(DefaultCredentialRepairer)
+	if !ok {
+		return fmt.Errorf("addons: repair the default credential of %s: service %s has no named credentials: %w", addonName, svc.Name, ErrNotFound)
+	}
+	return m.exclusive("repair the default credential of", addonName, id, func() error { return r.RepairDefaultCredential(ctx, id) })
+}

@@ -136,3 +136,38 @@ func TestManagerCredentialAttachments(t *testing.T) {
 		t.Errorf("AttachCredential without named credentials = %v, want ErrNotFound", err)
 	}
 }
+
+// repairCounter counts RepairDefaultCredential calls.
+type repairCounter struct {
+	*addonstest.MemProvider
+	repaired []string
+}
+
+func (r *repairCounter) RepairDefaultCredential(ctx context.Context, id string) error {
+	r.repaired = append(r.repaired, id)
+	return nil
+}
+
+func TestManagerRepairDefaultCredential(t *testing.T) {
+	ctx := context.Background()
+	rc := &repairCounter{MemProvider: addonstest.NewMemProvider("DATABASE", "standard")}
+	m, _ := newManager(rc)
+	a, err := m.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres:standard"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RepairDefaultCredential(ctx, a.Name); err != nil || !slices.Equal(rc.repaired, []string{a.ProviderID}) {
+		t.Errorf("RepairDefaultCredential = %v; provider called for %v", err, rc.repaired)
+	}
+	if err := m.RepairDefaultCredential(ctx, "no-such-addon"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("unknown add-on: %v", err)
+	}
+	m2, _ := newManager(onlyProvider{addonstest.NewMemProvider("DATABASE", "hobby")})
+	b, err := m2.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres:hobby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.RepairDefaultCredential(ctx, b.Name); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("a provider without named credentials: %v, want ErrNotFound", err)
+	}
+}

@@ -63,6 +63,9 @@
 // --credential): <as>_URL holds that credential's URL, which the Manager's
 // RotateCredential keeps current and the add-on's own config changes leave
 // alone; its DestroyCredential refuses a credential still attached.
+// RepairDefaultCredential (a DefaultCredentialRepairer) gives the default
+// credential back what the named ones own (heroku
+// pg:credentials:repair-default).
 //
 // Reference providers live in sub-packages: postgres (a role and a
 // database per add-on on a real PostgreSQL server) and redis (an ACL user

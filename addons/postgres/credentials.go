@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -177,8 +178,9 @@ func (p *Provider) RotateCredential(ctx context.Context, id, name string) (addon
 }
 
 // DestroyCredential implements addons.CredentialManager: the role's
-// sessions end, its privileges and any objects it owns in the database
-// go (DROP OWNED), then the role.
+// sessions end, the objects it owns in the database pass to the default
+// credential (REASSIGN OWNED, as Heroku does: no data goes), its
+// privileges go (DROP OWNED), then the role.
 func (p *Provider) DestroyCredential(ctx context.Context, id, name string) error {
 	if !resourceIDPattern.MatchString(id) {
 		return fmt.Errorf("postgres: destroy credential of %q: %w", truncate(id), addons.ErrNotFound)
@@ -205,7 +207,7 @@ func (p *Provider) DestroyCredential(ctx context.Context, id, name string) error
 	if _, err := db.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role); err != nil {
 		return fmt.Errorf("postgres: destroy credential %s of %s: %w", name, id, err)
 	}
-	if _, err := db.Exec(ctx, "DROP OWNED BY "+ident); err != nil && !isUndefinedRole(err) {
+	if _, err := db.Exec(ctx, "REASSIGN OWNED BY "+ident+" TO "+pgx.Identifier{id}.Sanitize()+"; DROP OWNED BY "+ident); err != nil && !isUndefinedRole(err) {
 		return fmt.Errorf("postgres: destroy credential %s of %s: %w", name, id, err)
 	}
 	if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+ident); err != nil {
@@ -221,4 +223,46 @@ func (p *Provider) DestroyCredential(ctx context.Context, id, name string) error
 func isUndefinedRole(err error) bool {
 	var pgErr interface{ SQLState() string }
 	return errors.As(err, &pgErr) && pgErr.SQLState() == "42704"
+}
+
+var _ addons.DefaultCredentialRepairer = (*Provider)(nil)
+
+// RepairDefaultCredential implements addons.DefaultCredentialRepairer
+// (heroku pg:credentials:repair-default): every object a named credential
+// owns in the database passes to the default credential (REASSIGN OWNED),
+// which owns the database and its schema, so it holds every privilege on
+// them again. The named credentials keep their logins and the grants made
+// to them on objects they did not own.
+func (p *Provider) RepairDefaultCredential(ctx context.Context, id string) error {
+	if !resourceIDPattern.MatchString(id) {
+		return fmt.Errorf("postgres: repair the default credential of %q: %w", truncate(id), addons.ErrNotFound)
+	}
+	conn, release, err := p.lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if _, found, err := lookup(ctx, conn, id); err != nil {
+		return err
+	} else if !found {
+		return fmt.Errorf("postgres: repair the default credential of %s: %w", id, addons.ErrNotFound)
+	}
+	names, err := credentialNames(ctx, conn, id)
+	if err != nil || len(names) == 0 {
+		return err
+	}
+	db, err := p.connectAdmin(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer p.closeAdmin(ctx, db)
+	roles := make([]string, len(names))
+	for i, n := range names {
+		roles[i] = pgx.Identifier{credentialRole(id, n)}.Sanitize()
+	}
+	if _, err := db.Exec(ctx, "REASSIGN OWNED BY "+strings.Join(roles, ", ")+" TO "+pgx.Identifier{id}.Sanitize()); err != nil {
+		return fmt.Errorf("postgres: repair the default credential of %s: %w", id, err)
+	}
+	p.log().Info("postgres: default credential repaired", "resource", id, "credentials", len(names))
+	return nil
 }

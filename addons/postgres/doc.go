@@ -44,6 +44,13 @@
 // password (a SCRAM verifier again), records it, and returns an undo that
 // puts the previous one back; open sessions stay open.
 //
+// Named credentials (addons.CredentialManager; heroku
+// pg:credentials:create) are roles <id>_<name> that may connect and
+// nothing more until granted. DestroyCredential ends their sessions and
+// gives what they own to the add-on's role (REASSIGN OWNED) before
+// dropping them, so no data goes; RepairDefaultCredential (heroku
+// pg:credentials:repair-default) gives it everything they own.
+//
 // Reset (heroku pg:reset) drops everything the add-on's role owns in its
 // database, as that role and in one transaction, keeping the database,
 // role and password, then creates the extensions asked for (those a

@@ -655,3 +655,69 @@ func TestNamedCredentials(t *testing.T) {
 		t.Errorf("roles left after deprovision: %d, %v", roles, err)
 	}
 }
+
+// Objects a named credential made pass to the default credential on
+// repair-default and on destroy, with their data, as on Heroku.
+func TestCredentialObjectsOwnership(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	res := provision(t, p, "hobby")
+	etl, err := p.CreateCredential(ctx(t), res.ID, "etl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := res.ID + "_etl"
+	withConn(t, res, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx(t), "GRANT CREATE ON SCHEMA public TO "+role)
+		return err
+	})
+	cred := addons.Resource{Config: addons.Config{"DATABASE_URL": etl.URL}}
+	made := func(table string) {
+		t.Helper()
+		withConn(t, cred, func(c *pgx.Conn) error {
+			_, err := c.Exec(ctx(t), "CREATE TABLE "+table+" (v text); INSERT INTO "+table+" VALUES ('made by etl'); REVOKE ALL ON "+table+" FROM PUBLIC")
+			return err
+		})
+	}
+	readByDefault := func(table string) error {
+		var v string
+		var c *pgx.Conn
+		c, err := pgx.Connect(ctx(t), res.Config["DATABASE_URL"])
+		if err != nil {
+			return err
+		}
+		defer c.Close(context.Background())
+		if err := c.QueryRow(ctx(t), "SELECT v FROM "+table).Scan(&v); err != nil {
+			return err
+		}
+		if v != "made by etl" {
+			return fmt.Errorf("read %q", v)
+		}
+		_, err = c.Exec(ctx(t), "ALTER TABLE "+table+" ADD COLUMN w int") // an owner's right
+		return err
+	}
+	made("staging")
+	if err := readByDefault("staging"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("the default credential reads etl's table before the repair: %v", err)
+	}
+	if err := p.RepairDefaultCredential(ctx(t), res.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := readByDefault("staging"); err != nil {
+		t.Errorf("after the repair: %v", err)
+	}
+	// Destroy keeps what the credential made.
+	made("loads")
+	if err := p.DestroyCredential(ctx(t), res.ID, "etl"); err != nil {
+		t.Fatal(err)
+	}
+	if err := readByDefault("loads"); err != nil {
+		t.Errorf("after destroying etl, its table: %v", err)
+	}
+	if err := p.RepairDefaultCredential(ctx(t), "pg000000000000000000000000"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("repair of an unknown resource: %v", err)
+	}
+	if err := p.RepairDefaultCredential(ctx(t), res.ID); err != nil {
+		t.Errorf("repair with no named credentials: %v", err)
+	}
+}

@@ -726,6 +726,16 @@ func TestPGCredentials(t *testing.T) {
 	if _, ok := m.config(bi)["ANALYST_URL"]; ok {
 		t.Error("addons:detach left ANALYST_URL")
 	}
+	// What the analyst makes passes to the default credential, with its
+	// data: on pg:credentials:repair-default and on destroy.
+	dbURL = m.config(app)["DATABASE_URL"] // rotated above
+	execSQL(ctx, t, dbURL, "GRANT CREATE ON SCHEMA public TO "+db.ProviderID+"_analyst")
+	execSQL(ctx, t, m1, "CREATE TABLE summary (note text); INSERT INTO summary VALUES ('made by the analyst'); REVOKE ALL ON summary FROM PUBLIC")
+	heroku("pg:credentials:repair-default", "-a", app, "--confirm", app)
+	if got := queryText(ctx, t, dbURL, "SELECT note FROM summary"); got != "made by the analyst" {
+		t.Errorf("after repair-default the default credential reads %q", got)
+	}
+	execSQL(ctx, t, m1, "CREATE TABLE extract (note text); INSERT INTO extract VALUES ('kept')")
 
 	heroku("pg:credentials:destroy", "--name", "analyst", "-a", app, "--confirm", app)
 	if out := heroku("pg:credentials", "-a", app); strings.Contains(out, "analyst") {
@@ -736,4 +746,7 @@ func TestPGCredentials(t *testing.T) {
 		t.Error("the destroyed credential still logs in")
 	}
 	m.expectError("GET", "/postgres/v0/databases/"+db.Name+"/credentials/analyst", "", 404, "not_found")
+	if got := queryText(ctx, t, dbURL, "SELECT note FROM extract"); got != "kept" {
+		t.Errorf("after destroying the analyst, its table reads %q", got)
+	}
 }

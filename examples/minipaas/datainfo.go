@@ -48,6 +48,7 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation", a.rotateCredentials(servicePostgres))
 	h("POST /postgres/v0/databases/{addon}/credentials_rotation", a.rotateCredentials(servicePostgres))
 	h("POST /redis/v0/databases/{addon}/credentials_rotation", a.rotateCredentials(serviceRedis))
+	h("POST /postgres/v0/databases/{addon}/repair-default", a.repairDefaultCredential)
 	h("GET /client/v11/databases/{addon}/wait_status", a.waitStatus(servicePostgres))
 	h("GET /redis/v0/databases/{addon}/wait", a.waitStatus(serviceRedis))
 	h("GET /client/v11/databases/{addon}/links", a.databaseLinks)
@@ -144,6 +145,20 @@ func (a *api) rotateCredentials(service string) platformapi.HandlerFunc {
 		platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Rotated the default credential of " + v.rec.Name})
 		return nil
 	}
+}
+
+// repairDefaultCredential answers pg:credentials:repair-default: what
+// the named credentials own passes to the default one.
+func (a *api) repairDefaultCredential(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.dataAddon(r, servicePostgres)
+	if err != nil {
+		return err
+	}
+	if err := a.addons.m.RepairDefaultCredential(r.Context(), v.rec.Name); err != nil {
+		return a.addons.apiError(err, "repair the default credential of "+v.rec.Name)
+	}
+	platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Repaired the default credential of " + v.rec.Name})
+	return nil
 }
 
 // credentialJSON is a database's credential as pg:credentials and
