@@ -693,6 +693,8 @@ func TestPGCredentials(t *testing.T) {
 	if got := credentialAttached(m); got != m1 {
 		t.Errorf("ANALYST_URL is not the analyst's URL")
 	}
+	// pg:credentials shows where each credential is attached.
+	expectIn(t, heroku("pg:credentials", "-a", app), "analyst", "as ANALYST on "+bi)
 	if got := notes(ctx, t, m1); got != "first" {
 		t.Errorf("bi reads %q with ANALYST_URL", got)
 	}
