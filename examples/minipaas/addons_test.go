@@ -442,6 +442,11 @@ func TestAddons(t *testing.T) {
 		}
 		redisCLISession(ctx, t, m, &dataCLI, app)
 		redisCredentialsReset(ctx, t, m, &dataCLI, app)
+		// data:maintenances: minipaas schedules none, which the CLI reports
+		// as it does on Heroku for an app without any.
+		if res, err := dataCLI.Run(ctx, "data:maintenances", "-a", app); err != nil || !strings.Contains(res.Stderr, "No maintenances found for app "+app) {
+			t.Errorf("heroku data:maintenances: %v %s", err, res)
+		}
 		// addons:rename: the add-on's name, not its attachments or vars.
 		vars := m.config(app)
 		expectIn(t, heroku("addons:rename", rdAddon.Name, "session-cache"), "session-cache")

@@ -49,6 +49,7 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /postgres/v0/databases/{addon}/credentials_rotation", a.rotateCredentials(servicePostgres))
 	h("POST /redis/v0/databases/{addon}/credentials_rotation", a.rotateCredentials(serviceRedis))
 	h("POST /postgres/v0/databases/{addon}/repair-default", a.repairDefaultCredential)
+	h("GET /data/maintenances/v1/apps/{app}", a.dataMaintenances)
 	h("GET /client/v11/databases/{addon}/wait_status", a.waitStatus(servicePostgres))
 	h("GET /redis/v0/databases/{addon}/wait", a.waitStatus(serviceRedis))
 	h("GET /client/v11/databases/{addon}/links", a.databaseLinks)
@@ -145,6 +146,17 @@ func (a *api) rotateCredentials(service string) platformapi.HandlerFunc {
 		platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Rotated the default credential of " + v.rec.Name})
 		return nil
 	}
+}
+
+// dataMaintenances answers heroku data:maintenances: none. minipaas
+// schedules no maintenance of its add-ons; their servers' upkeep is their
+// operator's.
+func (a *api) dataMaintenances(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.appByNameOrID(r.Context(), r.PathValue("app")); err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, map[string][]any{"maintenances": {}})
+	return nil
 }
 
 // repairDefaultCredential answers pg:credentials:repair-default: what
