@@ -79,6 +79,13 @@ type DefaultCredentialRepairer interface {
 	RepairDefaultCredential(ctx context.Context, resourceID string) error
 }
 
+// Pooler is implemented by providers with a connection pooler in front of
+// their resources (heroku pg:connection-pooling:attach): PooledURL turns
+// a resource's URL into the same login through the pooler.
+type Pooler interface {
+	PooledURL(resourceURL string) (string, error)
+}
+
 // Credential is a named credential of a resource. URL holds its secret.
 type Credential struct {
 	Name string

@@ -51,6 +51,13 @@
 // dropping them, so no data goes; RepairDefaultCredential (heroku
 // pg:credentials:repair-default) gives it everything they own.
 //
+// Connection pooling (heroku pg:connection-pooling): PgBouncer runs a real
+// PgBouncer in front of the server in transaction mode, where each client
+// logs in with its own credentials (SCRAM secrets looked up by the admin),
+// and with Provider.PoolerAddr set, PooledURL (addons.Pooler) gives a
+// resource's URL through it: more dynos than the plan's connection limit
+// then share its server connections.
+//
 // Reset (heroku pg:reset) drops everything the add-on's role owns in its
 // database, as that role and in one transaction, keeping the database,
 // role and password, then creates the extensions asked for (those a

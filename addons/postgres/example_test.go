@@ -37,3 +37,16 @@ func ExampleProvider_Describe() {
 		fmt.Printf("%-12s %s\n", f.Name+":", strings.Join(f.Values, ", ")) // Connections: 1/5, Data Size: 7.2 MB, …
 	}
 }
+
+// PgBouncer in front of the server, and an add-on's URL through it.
+// (Needs a server and pgbouncer, so it is compiled but not run.)
+func ExamplePgBouncer() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	admin := "postgres://postgres:pw@127.0.0.1:5432/postgres"
+	pooler := &postgres.PgBouncer{AdminURL: admin, Addr: "127.0.0.1:6432", Dir: "/var/lib/dynokit/pgbouncer"}
+	go pooler.Run(ctx)
+	p := &postgres.Provider{AdminURL: admin, PoolerAddr: pooler.Addr}
+	u, err := p.PooledURL("postgres://pg0123:secret@127.0.0.1:5432/pg0123")
+	fmt.Println(u, err) // postgres://pg0123:secret@127.0.0.1:6432/pg0123 <nil>
+}

@@ -63,7 +63,10 @@ type Provider struct {
 	// BinDir holds pg_dump and pg_restore; empty: the newest
 	// /usr/lib/postgresql/*/bin, else $PATH.
 	BinDir string
-	Logger *slog.Logger // nil discards
+	// PoolerAddr is the host:port of a connection pooler in front of the
+	// server (PgBouncer.Addr), for PooledURL; empty: none.
+	PoolerAddr string
+	Logger     *slog.Logger // nil discards
 
 	schemaReady atomic.Bool // bookkeeping schema known to exist
 }
