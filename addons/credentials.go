@@ -20,7 +20,7 @@ func (m *Manager) AttachCredential(ctx context.Context, addonName, app, as, cred
 	if credential == "default" {
 		credential = ""
 	}
-	return m.attach(ctx, addonName, app, as, credential)
+	return m.attach(ctx, addonName, app, as, credential, false)
 }
 
 // credentialURL returns the URL of a's named credential. The caller
@@ -144,4 +144,27 @@ func (m *Manager) RepairDefaultCredential(ctx context.Context, addonName string)
 		return fmt.Errorf("addons: repair the default credential of %s: service %s has no named credentials: %w", addonName, svc.Name, ErrNotFound)
 	}
 	return m.exclusive("repair the default credential of", addonName, id, func() error { return r.RepairDefaultCredential(ctx, id) })
+}
+
+// AttachPooled attaches the add-on to app through its provider's
+// connection pooler (heroku pg:connection-pooling:attach): <as>_URL is the
+// add-on's URL (<prefix>_URL) as the provider's Pooler gives it, and
+// changes of the add-on's config (credential rotation, plan changes) keep
+// it current. The provider must implement Pooler and have a pooler (else
+// an error wrapping ErrNotFound).
+func (m *Manager) AttachPooled(ctx context.Context, addonName, app, as string) (Attachment, error) {
+	return m.attach(ctx, addonName, app, as, "", true)
+}
+
+// pooledURL is cfg's <prefix>_URL through a's provider's pooler.
+func pooledURL(a *addon, cfg Config) (string, error) {
+	pl, ok := a.service.Provider.(Pooler)
+	if !ok {
+		return "", fmt.Errorf("service %s has no connection pooler: %w", a.service.Name, ErrNotFound)
+	}
+	u, ok := cfg[a.service.ConfigPrefix+"_URL"]
+	if !ok {
+		return "", fmt.Errorf("service %s sets no %s_URL to pool: %w", a.service.Name, a.service.ConfigPrefix, ErrInvalid)
+	}
+	return pl.PooledURL(u)
 }

@@ -171,3 +171,67 @@ func TestManagerRepairDefaultCredential(t *testing.T) {
 		t.Errorf("a provider without named credentials: %v, want ErrNotFound", err)
 	}
 }
+
+// poolingMem pools through "pooler" instead of "memory".
+type poolingMem struct{ *addonstest.MemProvider }
+
+func (poolingMem) PooledURL(u string) (string, error) {
+	return strings.Replace(u, "@memory/", "@pooler/", 1), nil
+}
+
+func TestManagerPooledAttachments(t *testing.T) {
+	ctx := context.Background()
+	m, cfg := newManager(poolingMem{addonstest.NewMemProvider("DATABASE", "standard")})
+	a, err := m.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres:standard"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := m.AttachPooled(ctx, a.Name, "shop", "DATABASE_CONNECTION_POOL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := cfg.Vars("shop")["DATABASE_URL"]
+	want := strings.Replace(own, "@memory/", "@pooler/", 1)
+	if !at.Pooled || cfg.Vars("shop")["DATABASE_CONNECTION_POOL_URL"] != want {
+		t.Errorf("pooled attachment %+v, URL %q, want %q", at, cfg.Vars("shop")["DATABASE_CONNECTION_POOL_URL"], want)
+	}
+	// A rotation reaches the pooled URL too; if the app refuses it,
+	// nothing changes.
+	cfg.SetFail(func(app, desc string) error {
+		if strings.HasPrefix(desc, "Update DATABASE_CONNECTION_POOL") {
+			return errors.New("release store is down")
+		}
+		return nil
+	})
+	if _, err := m.RotateCredentials(ctx, a.Name); err == nil {
+		t.Fatal("RotateCredentials with the pooled attachment refused succeeded")
+	}
+	cfg.SetFail(nil)
+	if cfg.Vars("shop")["DATABASE_URL"] != own || cfg.Vars("shop")["DATABASE_CONNECTION_POOL_URL"] != want {
+		t.Error("a failed rotation changed the app's vars")
+	}
+	if _, err := m.RotateCredentials(ctx, a.Name); err != nil {
+		t.Fatal(err)
+	}
+	rotated := cfg.Vars("shop")["DATABASE_URL"]
+	if rotated == own || cfg.Vars("shop")["DATABASE_CONNECTION_POOL_URL"] != strings.Replace(rotated, "@memory/", "@pooler/", 1) {
+		t.Errorf("after rotation: DATABASE_URL %q, pooled %q", rotated, cfg.Vars("shop")["DATABASE_CONNECTION_POOL_URL"])
+	}
+	if _, err := m.Reattach(ctx, a.Name, "shop", "DATABASE_CONNECTION_POOL"); !errors.Is(err, addons.ErrInvalid) {
+		t.Errorf("Reattach of a pooled attachment = %v, want ErrInvalid", err)
+	}
+	if err := m.Detach(ctx, "shop", "DATABASE_CONNECTION_POOL"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Vars("shop")["DATABASE_CONNECTION_POOL_URL"]; ok {
+		t.Error("Detach left the pooled URL")
+	}
+	m2, _ := newManager(onlyProvider{addonstest.NewMemProvider("DATABASE", "hobby")})
+	b, err := m2.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres:hobby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m2.AttachPooled(ctx, b.Name, "shop", "POOL"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("AttachPooled without a pooler = %v, want ErrNotFound", err)
+	}
+}

@@ -65,7 +65,10 @@
 // alone; its DestroyCredential refuses a credential still attached.
 // RepairDefaultCredential (a DefaultCredentialRepairer) gives the default
 // credential back what the named ones own (heroku
-// pg:credentials:repair-default).
+// pg:credentials:repair-default). AttachPooled attaches an add-on through
+// its provider's connection pooler (a Pooler; heroku
+// pg:connection-pooling:attach): <as>_URL is the add-on's URL through the
+// pooler, and the add-on's config changes keep it current.
 //
 // Reference providers live in sub-packages: postgres (a role and a
 // database per add-on on a real PostgreSQL server) and redis (an ACL user

@@ -63,6 +63,9 @@ type Attachment struct {
 	// Credential is the named credential the attachment carries
 	// (AttachCredential); empty for the add-on's own config.
 	Credential string
+	// Pooled says the attachment's URL goes through the provider's
+	// connection pooler (AttachPooled).
+	Pooled bool
 }
 
 // CreateRequest asks the Manager for a new add-on attached to App.
@@ -124,12 +127,15 @@ type attach struct {
 	// carries in config (its only var, <name>_URL); empty: the add-on's
 	// own config, renamed to the attachment.
 	credential string
-	config     map[string]string
+	// pooled: config holds <name>_URL, the add-on's URL through the
+	// provider's pooler, which pushConfig keeps current.
+	pooled bool
+	config map[string]string
 }
 
 // vars are the config vars the attachment sets on its app.
 func (at *attach) vars() map[string]string {
-	if at.credential != "" {
+	if at.credential != "" || at.pooled {
 		return maps.Clone(at.config)
 	}
 	return renamed(at.addon.config, at.addon.service.ConfigPrefix, at.name)
@@ -475,7 +481,7 @@ func (a *addon) snapshotLocked(m *Manager) AddOn {
 }
 
 func (at *attach) snapshot() Attachment {
-	return Attachment{Name: at.name, App: at.app, AddOn: at.addon.Name, Credential: at.credential,
+	return Attachment{Name: at.name, App: at.app, AddOn: at.addon.Name, Credential: at.credential, Pooled: at.pooled,
 		ConfigNames: slices.Sorted(maps.Keys(at.vars()))}
 }
 
@@ -513,11 +519,12 @@ func (m *Manager) wakeLocked() {
 // Attach exposes an existing add-on to app under the attachment name as
 // (empty: the service's config prefix).
 func (m *Manager) Attach(ctx context.Context, addonName, app, as string) (Attachment, error) {
-	return m.attach(ctx, addonName, app, as, "")
+	return m.attach(ctx, addonName, app, as, "", false)
 }
 
-// attach is Attach, or AttachCredential for a credential other than "".
-func (m *Manager) attach(ctx context.Context, addonName, app, as, credential string) (Attachment, error) {
+// attach is Attach, AttachCredential for a credential other than "", or
+// AttachPooled.
+func (m *Manager) attach(ctx context.Context, addonName, app, as, credential string, pooled bool) (Attachment, error) {
 	if app == "" {
 		return Attachment{}, fmt.Errorf("addons: attach: app name must not be empty: %w", ErrInvalid)
 	}
@@ -537,6 +544,13 @@ func (m *Manager) attach(ctx context.Context, addonName, app, as, credential str
 		url, err := m.credentialURL(ctx, a, credential)
 		if err != nil {
 			return Attachment{}, fmt.Errorf("addons: attach credential %s of %s to app %s: %w", truncate(credential, 80), addonName, app, err)
+		}
+		set = map[string]string{as + "_URL": url}
+	}
+	if pooled {
+		url, err := pooledURL(a, a.config)
+		if err != nil {
+			return Attachment{}, fmt.Errorf("addons: attach %s to app %s through its pooler: %w", addonName, app, err)
 		}
 		set = map[string]string{as + "_URL": url}
 	}
@@ -564,8 +578,8 @@ func (m *Manager) attach(ctx context.Context, addonName, app, as, credential str
 		return Attachment{}, fmt.Errorf("addons: attach %s to app %s as %s: applying config vars: %w", addonName, app, as, err)
 	}
 	at := m.linkLocked(a, app, as)
-	if credential != "" {
-		at.credential, at.config = credential, set
+	if credential != "" || pooled {
+		at.credential, at.pooled, at.config = credential, pooled, set
 	}
 	return at.snapshot(), nil
 }
@@ -829,8 +843,24 @@ func (m *Manager) pushConfig(ctx context.Context, a *addon, next Config, describ
 		}
 	}
 	// Credential attachments carry their credential's URL, not the
-	// add-on's config.
-	ats := slices.DeleteFunc(m.attachmentsOf(a), func(at *attach) bool { return at.credential != "" })
+	// add-on's config; pooled ones its URL through the pooler.
+	var ats, pooled []*attach
+	for _, at := range m.attachmentsOf(a) {
+		switch {
+		case at.pooled:
+			pooled = append(pooled, at)
+		case at.credential == "":
+			ats = append(ats, at)
+		}
+	}
+	urlVar := prefix + "_URL"
+	var nextPooled string
+	if len(pooled) > 0 && next[urlVar] != a.config[urlVar] {
+		var err error
+		if nextPooled, err = pooledURL(a, next); err != nil {
+			return err
+		}
+	}
 	m.mu.Lock()
 	for i, at := range ats {
 		if err := m.claimVarsLocked(at.app, at.name, renamed(added, prefix, at.name)); err != nil {
@@ -842,7 +872,30 @@ func (m *Manager) pushConfig(ctx context.Context, a *addon, next Config, describ
 		}
 	}
 	m.mu.Unlock()
-	var done []*attach
+	var done, donePooled []*attach
+	revert := func(cause error) error {
+		for _, d := range done {
+			old := make(map[string]string, len(changed))
+			for k := range changed {
+				old[d.name+strings.TrimPrefix(k, prefix)] = a.config[k]
+			}
+			unset := slices.Sorted(maps.Keys(renamed(added, prefix, d.name)))
+			if err := m.Config.ApplyConfig(context.WithoutCancel(ctx), d.app, old, unset, "Update "+d.name); err != nil {
+				cause = multierror.Append(cause, fmt.Errorf("restoring config of app %s: %w", d.app, err))
+			}
+		}
+		for _, d := range donePooled {
+			if err := m.Config.ApplyConfig(context.WithoutCancel(ctx), d.app, maps.Clone(d.config), nil, "Update "+d.name); err != nil {
+				cause = multierror.Append(cause, fmt.Errorf("restoring config of app %s: %w", d.app, err))
+			}
+		}
+		m.mu.Lock()
+		for _, at := range ats {
+			m.releaseVarsLocked(at.app, renamed(added, prefix, at.name))
+		}
+		m.mu.Unlock()
+		return cause
+	}
 	for _, at := range ats {
 		set := renamed(changed, prefix, at.name)
 		maps.Copy(set, renamed(added, prefix, at.name))
@@ -850,25 +903,22 @@ func (m *Manager) pushConfig(ctx context.Context, a *addon, next Config, describ
 			continue
 		}
 		if err := m.Config.ApplyConfig(ctx, at.app, set, nil, describe(at.name)); err != nil {
-			cause := fmt.Errorf("applying config vars to app %s: %w", at.app, err)
-			for _, d := range done {
-				old := make(map[string]string, len(changed))
-				for k := range changed {
-					old[d.name+strings.TrimPrefix(k, prefix)] = a.config[k]
-				}
-				unset := slices.Sorted(maps.Keys(renamed(added, prefix, d.name)))
-				if err := m.Config.ApplyConfig(context.WithoutCancel(ctx), d.app, old, unset, "Update "+d.name); err != nil {
-					cause = multierror.Append(cause, fmt.Errorf("restoring config of app %s: %w", d.app, err))
-				}
-			}
-			m.mu.Lock()
-			for _, at := range ats {
-				m.releaseVarsLocked(at.app, renamed(added, prefix, at.name))
-			}
-			m.mu.Unlock()
-			return cause
+			return revert(fmt.Errorf("applying config vars to app %s: %w", at.app, err))
 		}
 		done = append(done, at)
+	}
+	if nextPooled != "" {
+		for _, at := range pooled {
+			if err := m.Config.ApplyConfig(ctx, at.app, map[string]string{at.name + "_URL": nextPooled}, nil, describe(at.name)); err != nil {
+				return revert(fmt.Errorf("applying config vars to app %s: %w", at.app, err))
+			}
+			donePooled = append(donePooled, at)
+		}
+		m.mu.Lock()
+		for _, at := range pooled {
+			at.config = map[string]string{at.name + "_URL": nextPooled}
+		}
+		m.mu.Unlock()
 	}
 	m.mu.Lock()
 	a.config = next.Clone()
@@ -1023,7 +1073,7 @@ func (m *Manager) renameLocked(old, new string) int {
 		// taking its add-on (Detach) sees the old one is gone.
 		m.attached[new] = make(map[string]*attach, len(ats))
 		for as, at := range ats {
-			m.attached[new][as] = &attach{name: as, app: new, addon: at.addon, credential: at.credential, config: at.config}
+			m.attached[new][as] = &attach{name: as, app: new, addon: at.addon, credential: at.credential, pooled: at.pooled, config: at.config}
 			n++
 		}
 	}

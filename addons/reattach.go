@@ -25,8 +25,8 @@ func (m *Manager) Reattach(ctx context.Context, addonName, app, as string) (Atta
 	if !ok {
 		return Attachment{}, fmt.Errorf("%s: no such attachment: %w", what, ErrNotFound)
 	}
-	if cur.credential != "" {
-		return Attachment{}, fmt.Errorf("%s: it carries credential %s, not the add-on's config: %w", what, cur.credential, ErrInvalid)
+	if cur.credential != "" || cur.pooled {
+		return Attachment{}, fmt.Errorf("%s: it carries a credential's or pooler's URL, not the add-on's config: %w", what, ErrInvalid)
 	}
 	if cur.addon.Name == addonName {
 		m.mu.Lock()

@@ -36,7 +36,10 @@ import (
 type PgBouncer struct {
 	AdminURL string // the server's superuser, as Provider.AdminURL
 	Addr     string // host:port to listen on (a port, not 0)
-	Dir      string // holds its configuration, secrets and log; created 0700
+	// Dir holds its configuration, the admin's secret and its log
+	// (created 0700, owned by RunAs); empty: a new temporary directory,
+	// removed when Run returns. PgBouncer's user must be able to reach it.
+	Dir string
 	// Bin is the pgbouncer executable; empty: "pgbouncer" on PATH, else
 	// /usr/sbin/pgbouncer.
 	Bin string
@@ -48,7 +51,9 @@ type PgBouncer struct {
 	PoolSize int
 	// RunAs is the OS user PgBouncer runs as when this process is root
 	// (PgBouncer refuses to run as root); empty means "postgres".
-	RunAs  string
+	RunAs string
+	// Ready, if set, is called once PgBouncer accepts connections.
+	Ready  func()
 	Logger *slog.Logger // nil discards
 }
 
@@ -56,18 +61,49 @@ type PgBouncer struct {
 // stops it. It returns an error if PgBouncer cannot start or exits on
 // its own.
 func (b *PgBouncer) Run(ctx context.Context) error {
-	cmd, err := b.command()
+	dir := b.Dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "dynokit-pgbouncer-")
+		if err != nil {
+			return fmt.Errorf("postgres: pgbouncer: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	cmd, err := b.command(dir)
 	if err != nil {
 		return err
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("postgres: pgbouncer: %w", err)
 	}
+	if b.Logger != nil {
+		b.Logger.Info("postgres: pgbouncer started", "addr", b.Addr, "pid", cmd.Process.Pid)
+	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	if b.Ready != nil {
+		stopPoll := make(chan struct{})
+		defer close(stopPoll)
+		go func() {
+			for {
+				if c, err := net.DialTimeout("tcp", b.Addr, time.Second); err == nil {
+					c.Close()
+					b.Ready()
+					return
+				}
+				select {
+				case <-stopPoll:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}()
+	}
 	select {
 	case err := <-done:
-		return fmt.Errorf("postgres: pgbouncer exited: %v (its log: %s)", err, filepath.Join(b.Dir, "pgbouncer.log"))
+		log, _ := os.ReadFile(filepath.Join(dir, "pgbouncer.log"))
+		return fmt.Errorf("postgres: pgbouncer exited: %v; its log ends: %s", err, lastLines(string(log), 3))
 	case <-ctx.Done():
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -81,7 +117,7 @@ func (b *PgBouncer) Run(ctx context.Context) error {
 }
 
 // command writes the configuration and prepares the process.
-func (b *PgBouncer) command() (*exec.Cmd, error) {
+func (b *PgBouncer) command(dir string) (*exec.Cmd, error) {
 	admin, err := url.Parse(b.AdminURL)
 	if err != nil || admin.Host == "" || admin.User.Username() == "" {
 		return nil, fmt.Errorf("postgres: pgbouncer: AdminURL must be postgres://user:password@host:port/…: %w", addons.ErrInvalid)
@@ -96,10 +132,7 @@ func (b *PgBouncer) command() (*exec.Cmd, error) {
 			bin = "/usr/sbin/pgbouncer"
 		}
 	}
-	if b.Dir == "" {
-		return nil, fmt.Errorf("postgres: pgbouncer: Dir is empty: %w", addons.ErrInvalid)
-	}
-	if err := os.MkdirAll(b.Dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("postgres: pgbouncer: %w", err)
 	}
 	var cred *syscall.Credential
@@ -115,7 +148,7 @@ func (b *PgBouncer) command() (*exec.Cmd, error) {
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(b.Dir, uid, gid); err != nil {
+		if err := os.Chown(dir, uid, gid); err != nil {
 			return nil, fmt.Errorf("postgres: pgbouncer: %w", err)
 		}
 	}
@@ -140,19 +173,19 @@ func (b *PgBouncer) command() (*exec.Cmd, error) {
 			"listen_port = " + port,
 			"unix_socket_dir =",
 			"auth_type = scram-sha-256",
-			"auth_file = " + filepath.Join(b.Dir, "userlist.txt"),
+			"auth_file = " + filepath.Join(dir, "userlist.txt"),
 			"auth_query = SELECT usename, passwd FROM pg_catalog.pg_shadow WHERE usename = $1",
 			"pool_mode = transaction",
 			"default_pool_size = " + strconv.Itoa(pool),
 			"max_client_conn = 10000",
 			"server_tls_sslmode = prefer",
 			"ignore_startup_parameters = extra_float_digits,options",
-			"logfile = " + filepath.Join(b.Dir, "pgbouncer.log"),
+			"logfile = " + filepath.Join(dir, "pgbouncer.log"),
 			"",
 		}, "\n"),
 	}
 	for name, content := range files {
-		p := filepath.Join(b.Dir, name)
+		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 			return nil, fmt.Errorf("postgres: pgbouncer: %w", err)
 		}
@@ -162,9 +195,15 @@ func (b *PgBouncer) command() (*exec.Cmd, error) {
 			}
 		}
 	}
-	cmd := exec.Command(bin, filepath.Join(b.Dir, "pgbouncer.ini"))
+	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	return cmd, nil
+}
+
+// lastLines is the last n lines of s, on one line.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], " | ")
 }
 
 // pgbQuote quotes s for PgBouncer's auth file ("…", with " doubled).

@@ -88,6 +88,8 @@ type sharedAttachment struct {
 	// Credential is the named credential the attachment carries
 	// (addons:attach --credential); empty for the add-on's own config.
 	Credential string `json:"credential,omitempty"`
+	// Pooled: through the connection pooler (pg:connection-pooling).
+	Pooled bool `json:"pooled,omitempty"`
 }
 
 // is reports whether sh is app's attachment named as.
@@ -134,7 +136,7 @@ func (s *addonService) notify(ctx context.Context, ev addonEvent) {
 
 // newAddonService builds the catalog from the admin URLs (either may be
 // empty: that service is then not offered).
-func newAddonService(p *platform.Platform, postgresURL, redisURL string, log *slog.Logger) (*addonService, error) {
+func newAddonService(p *platform.Platform, postgresURL, redisURL, poolerAddr string, log *slog.Logger) (*addonService, error) {
 	s := &addonService{p: p, log: log, records: map[string]addonRecord{}, busy: map[string]bool{}}
 	var cat addons.Catalog
 	if postgresURL != "" {
@@ -145,7 +147,7 @@ func newAddonService(p *platform.Platform, postgresURL, redisURL string, log *sl
 		if pw, ok := u.User.Password(); ok && pw != "" {
 			s.secrets = append(s.secrets, pw)
 		}
-		prov := &postgres.Provider{AdminURL: postgresURL, Offered: postgresPlans, Logger: log}
+		prov := &postgres.Provider{AdminURL: postgresURL, Offered: postgresPlans, PoolerAddr: poolerAddr, Logger: log}
 		cat.Services = append(cat.Services, addons.Service{
 			Name: servicePostgres, ConfigPrefix: postgres.ConfigPrefix, Plans: postgresPlans,
 			Provider: prov,
@@ -323,7 +325,21 @@ func (s *addonService) restoreOne(ctx context.Context, rec addonRecord) error {
 		if sh.App == "" {
 			continue // that app went away (resolveApps)
 		}
-		if _, err := s.m.AttachCredential(context.WithValue(ctx, restoringKey{}, true), rec.Name, sh.App, sh.Name, sh.Credential); err != nil {
+		rctx := context.WithValue(ctx, restoringKey{}, true)
+		var err error
+		if sh.Pooled {
+			_, err = s.m.AttachPooled(rctx, rec.Name, sh.App, sh.Name)
+		} else {
+			_, err = s.m.AttachCredential(rctx, rec.Name, sh.App, sh.Name, sh.Credential)
+		}
+		if sh.Pooled && errors.Is(err, addons.ErrNotFound) {
+			// No pooler this time (pgbouncer gone, -pooler-addr empty):
+			// kept for a start with one.
+			s.log.Warn("minipaas: pooled attachment not restored: no connection pooler", "addon", rec.Name, "app", sh.App, "attachment", sh.Name)
+			kept = append(kept, sh)
+			continue
+		}
+		if err != nil {
 			if sh.Credential != "" && errors.Is(err, addons.ErrNotFound) {
 				// The credential is gone from the server: so is what the
 				// attachment gave the app.
@@ -562,7 +578,7 @@ func (s *addonService) rename(ctx context.Context, name, newName string) (addonR
 // attach exposes an add-on to another app (addons:attach): a release of
 // that app with the add-on's vars under the attachment name (empty: the
 // service's default).
-func (s *addonService) attach(ctx context.Context, name, app, as, credential string) (addons.Attachment, error) {
+func (s *addonService) attach(ctx context.Context, name, app, as, credential string, pooled bool) (addons.Attachment, error) {
 	if as != "" {
 		if err := addons.ValidateAttachmentName(as); err != nil {
 			return addons.Attachment{}, platformapi.InvalidParams("attachment name %q: %s", truncate(as, 100), strings.TrimPrefix(err.Error(), "addons: "))
@@ -580,7 +596,16 @@ func (s *addonService) attach(ctx context.Context, name, app, as, credential str
 	if owner := s.attachedAs(app, as); owner == name {
 		return addons.Attachment{}, platformapi.InvalidParams("%s is already attached to %s as %s", name, app, as)
 	}
-	at, err := s.m.AttachCredential(ctx, name, app, as, credential)
+	var at addons.Attachment
+	var err error
+	if pooled {
+		at, err = s.m.AttachPooled(ctx, name, app, as)
+	} else {
+		at, err = s.m.AttachCredential(ctx, name, app, as, credential)
+	}
+	if pooled && errors.Is(err, addons.ErrNotFound) {
+		return addons.Attachment{}, platformapi.InvalidParams("%s has no connection pooler: start minipaas with pgbouncer installed and -pooler-addr set", name)
+	}
 	if err != nil {
 		if credential != "" && errors.Is(err, addons.ErrNotFound) {
 			return addons.Attachment{}, platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Could not find credential %s for database %s.", truncate(credential, 60), name)
@@ -589,7 +614,7 @@ func (s *addonService) attach(ctx context.Context, name, app, as, credential str
 	}
 	s.mu.Lock()
 	rec = s.records[name]
-	sh := sharedAttachment{App: app, Name: at.Name, Credential: at.Credential}
+	sh := sharedAttachment{App: app, Name: at.Name, Credential: at.Credential, Pooled: at.Pooled}
 	if a, err := s.p.App(ctx, app); err == nil {
 		sh.AppID = a.ID
 	}
@@ -1070,6 +1095,10 @@ func (a *api) attachmentToJSON(ctx context.Context, v addonView, at addons.Attac
 		ns := "credential:" + at.Credential
 		j.Namespace = &ns
 	}
+	if at.Pooled {
+		ns := "connection-pooling:default"
+		j.Namespace = &ns
+	}
 	return j
 }
 
@@ -1306,12 +1335,17 @@ func (a *api) createAttachment(w http.ResponseWriter, r *http.Request) error {
 		}
 		at, err = a.addons.reattach(r.Context(), v.rec.Name, owner, app.Name, as)
 	} else {
-		at, err = a.addons.attach(r.Context(), v.rec.Name, app.Name, as, credential)
+		at, err = a.addons.attach(r.Context(), v.rec.Name, app.Name, as, credential, false)
 	}
 	if err != nil {
 		return err
 	}
-	for _, j := range a.attachmentsOf(r.Context(), a.addons.view(a.addons.record(v.rec.Name))) {
+	return a.writeNewAttachment(w, r, v.rec.Name, at)
+}
+
+// writeNewAttachment answers 201 with attachment at of add-on name.
+func (a *api) writeNewAttachment(w http.ResponseWriter, r *http.Request, name string, at addons.Attachment) error {
+	for _, j := range a.attachmentsOf(r.Context(), a.addons.view(a.addons.record(name))) {
 		if j.App.Name == at.App && j.Name == at.Name {
 			platformapi.WriteJSON(w, http.StatusCreated, j)
 			return nil
@@ -1541,8 +1575,8 @@ func (a *api) listPlans(w http.ResponseWriter, r *http.Request) error {
 
 // openAddons builds the add-on service and brings back the recorded
 // add-ons.
-func openAddons(ctx context.Context, p *platform.Platform, postgresURL, redisURL string, log *slog.Logger) (*addonService, error) {
-	s, err := newAddonService(p, postgresURL, redisURL, log)
+func openAddons(ctx context.Context, p *platform.Platform, postgresURL, redisURL, poolerAddr string, log *slog.Logger) (*addonService, error) {
+	s, err := newAddonService(p, postgresURL, redisURL, poolerAddr, log)
 	if err != nil {
 		return nil, err
 	}

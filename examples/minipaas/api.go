@@ -1221,7 +1221,7 @@ func (c dashboardControl) AttachAddon(ctx context.Context, name, addon, as strin
 	if err != nil {
 		return dashboard.Addon{}, err
 	}
-	if _, err := c.api.addons.attach(ctx, addon, app.Name, as, ""); err != nil {
+	if _, err := c.api.addons.attach(ctx, addon, app.Name, as, "", false); err != nil {
 		return dashboard.Addon{}, err
 	}
 	return c.dashboardAddon(ctx, app.Name, c.api.addons.view(c.api.addons.record(addon))), nil

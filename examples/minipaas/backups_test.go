@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -750,5 +751,86 @@ func TestPGCredentials(t *testing.T) {
 	m.expectError("GET", "/postgres/v0/databases/"+db.Name+"/credentials/analyst", "", 404, "not_found")
 	if got := queryText(ctx, t, dbURL, "SELECT note FROM extract"); got != "kept" {
 		t.Errorf("after destroying the analyst, its table reads %q", got)
+	}
+}
+
+// pg:connection-pooling:attach: the app reaches its database through the
+// PgBouncer minipaas runs; rotations and restarts keep the URL working.
+func TestPGConnectionPooling(t *testing.T) {
+	if _, err := os.Stat("/usr/sbin/pgbouncer"); err != nil {
+		if _, err := exec.LookPath("pgbouncer"); err != nil {
+			if os.Getenv("DYNOKIT_TEST_REQUIRE") == "1" {
+				t.Fatal("pgbouncer not found (DYNOKIT_TEST_REQUIRE=1; install pgbouncer)")
+			}
+			t.Skip("pgbouncer not found")
+		}
+	}
+	ln := listenLoopback(t)
+	poolerAddr := ln.Addr().String()
+	ln.Close()
+	withPooler := func(o *options) { o.PoolerAddr = poolerAddr }
+	m, dataDir, token, flags := startWithPostgres(t, withPooler)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const app = "pooled-app"
+	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	var db addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:standard-0"}`, &db); st != 201 {
+		t.Fatalf("create database: %d", st)
+	}
+	execSQL(ctx, t, m.config(app)["DATABASE_URL"], "CREATE TABLE ledger (note text); INSERT INTO ledger VALUES ('through the pool')")
+	cliFor := func(m *minipaas) func(args ...string) string {
+		cli := herokucli.Require(t, m.apiURL, m.token)
+		cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1")
+		return herokuFunc(t, cli)
+	}
+	heroku := cliFor(m)
+	expectIn(t, heroku("pg:connection-pooling:attach", "DATABASE_URL", "--as", "DB_POOL", "-a", app), "Setting DB_POOL config vars")
+	// Transaction pooling: no named prepared statements.
+	pooled := func(m *minipaas) string {
+		t.Helper()
+		u := m.config(app)["DB_POOL_URL"]
+		if !strings.Contains(u, "@"+poolerAddr+"/") {
+			t.Fatalf("DB_POOL_URL %q does not go through the pooler at %s", u, poolerAddr)
+		}
+		return u + "?default_query_exec_mode=simple_protocol"
+	}
+	if got := queryText(ctx, t, pooled(m), "SELECT note FROM ledger"); got != "through the pool" {
+		t.Errorf("through the pooler: %q", got)
+	}
+	var ats []struct {
+		Name      string  `json:"name"`
+		Namespace *string `json:"namespace"`
+	}
+	m.api("GET", "/apps/"+app+"/addon-attachments", "", &ats)
+	if !slices.ContainsFunc(ats, func(a struct {
+		Name      string  `json:"name"`
+		Namespace *string `json:"namespace"`
+	}) bool {
+		return a.Name == "DB_POOL" && a.Namespace != nil && *a.Namespace == "connection-pooling:default"
+	}) {
+		t.Errorf("attachments: %+v", ats)
+	}
+	// A rotation of the default credential reaches the pooled URL.
+	before := m.config(app)["DB_POOL_URL"]
+	heroku("pg:credentials:rotate", "DATABASE_URL", "-a", app, "--confirm", app)
+	if m.config(app)["DB_POOL_URL"] == before {
+		t.Error("DB_POOL_URL kept the old password after the rotation")
+	}
+	if got := queryText(ctx, t, pooled(m), "SELECT note FROM ledger"); got != "through the pool" {
+		t.Errorf("through the pooler after the rotation: %q", got)
+	}
+	// A restart brings the pooler and the attachment back.
+	m.stop()
+	m = startMinipaasOpts(t, dataDir, token, withPooler, flags...)
+	heroku = cliFor(m)
+	if got := queryText(ctx, t, pooled(m), "SELECT note FROM ledger"); got != "through the pool" {
+		t.Errorf("through the pooler after a restart: %q", got)
+	}
+	heroku("addons:detach", "DB_POOL", "-a", app)
+	if _, ok := m.config(app)["DB_POOL_URL"]; ok {
+		t.Error("addons:detach left DB_POOL_URL")
 	}
 }

@@ -50,6 +50,7 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /redis/v0/databases/{addon}/credentials_rotation", a.rotateCredentials(serviceRedis))
 	h("POST /postgres/v0/databases/{addon}/repair-default", a.repairDefaultCredential)
 	h("GET /data/maintenances/v1/apps/{app}", a.dataMaintenances)
+	h("POST /client/v11/databases/{addon}/connection-pooling", a.connectionPooling)
 	h("GET /client/v11/databases/{addon}/wait_status", a.waitStatus(servicePostgres))
 	h("GET /redis/v0/databases/{addon}/wait", a.waitStatus(serviceRedis))
 	h("GET /client/v11/databases/{addon}/links", a.databaseLinks)
@@ -146,6 +147,37 @@ func (a *api) rotateCredentials(service string) platformapi.HandlerFunc {
 		platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Rotated the default credential of " + v.rec.Name})
 		return nil
 	}
+}
+
+// connectionPooling answers pg:connection-pooling:attach: the database
+// attached to the app through the PgBouncer minipaas runs, as
+// DATABASE_CONNECTION_POOL unless the CLI's --as names it.
+func (a *api) connectionPooling(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.dataAddon(r, servicePostgres)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		App        string `json:"app"`
+		Credential string `json:"credential"`
+		Name       string `json:"name"`
+	}
+	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+		return err
+	}
+	if body.Credential != "" && body.Credential != "default" {
+		return platformapi.InvalidParams("connection pooling is for the default credential only, not %q", truncate(body.Credential, 60))
+	}
+	app, err := a.appByNameOrID(r.Context(), body.App)
+	if err != nil {
+		return err
+	}
+	as := cmp.Or(strings.ToUpper(strings.TrimSpace(body.Name)), "DATABASE_CONNECTION_POOL")
+	at, err := a.addons.attach(r.Context(), v.rec.Name, app.Name, as, "", true)
+	if err != nil {
+		return err
+	}
+	return a.writeNewAttachment(w, r, v.rec.Name, at)
 }
 
 // dataMaintenances answers heroku data:maintenances: none. minipaas

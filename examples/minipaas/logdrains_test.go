@@ -377,7 +377,7 @@ func TestAddonDrainListed(t *testing.T) {
 	// A second API on the same platform, with a catalog holding the
 	// logging service (the running minipaas offers only its flags').
 	log := slog.New(slog.DiscardHandler)
-	ad, err := newAddonService(m.p, "", "", log)
+	ad, err := newAddonService(m.p, "", "", "", log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,6 +73,10 @@ type options struct {
 	// Admin URLs of the servers add-ons are made on (addons.go); empty:
 	// that service is not offered.
 	PostgresURL, RedisURL string
+	// PoolerAddr is where PgBouncer listens for heroku
+	// pg:connection-pooling (when -postgres-url is set and pgbouncer is
+	// installed); empty: no pooling.
+	PoolerAddr string
 	// HTTPS with Automated Certificate Management (tls.go): the router's
 	// TLS listener, the ACME directory, the account contact, and a PEM
 	// file of CAs to trust for the ACME server's own TLS.
@@ -121,6 +125,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.EcoIdle, "eco-idle", 30*time.Minute, "an app whose web dynos are of size eco sleeps after this long without a request; the next request wakes it (0: never)")
 	fs.StringVar(&o.PostgresURL, "postgres-url", "", "admin URL of a PostgreSQL server for heroku-postgresql add-ons (postgres://user:password@host:port/db)")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "admin URL of a Redis 7 server for heroku-redis add-ons (redis://:password@host:port)")
+	fs.StringVar(&o.PoolerAddr, "pooler-addr", "127.0.0.1:5003", "listen address of the PgBouncer minipaas runs for heroku pg:connection-pooling, when -postgres-url is set and pgbouncer is installed (off when empty)")
 	fs.StringVar(&o.HTTPSAddr, "https-addr", "", "listen address of the router's HTTPS listener, for uploaded certificates and ACME's (off when empty)")
 	fs.StringVar(&o.ACMEDirectory, "acme-directory", "", "ACME directory URL certificates come from, e.g. https://acme-v02.api.letsencrypt.org/directory (accepts its terms; off when empty)")
 	fs.StringVar(&o.ACMEEmail, "acme-email", "", "contact e-mail of the ACME account (optional)")
@@ -293,7 +298,12 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 
 	// The slug store's layout is part of platform.Config's documentation.
 	slugs := &slug.FSStore{Dir: filepath.Join(dataDir, "slugs")}
-	ad, err := openAddons(ctx, p, o.PostgresURL, o.RedisURL, logger)
+	pooler := newPooler(o, logger)
+	poolerAddr := ""
+	if pooler != nil {
+		poolerAddr = pooler.Addr
+	}
+	ad, err := openAddons(ctx, p, o.PostgresURL, o.RedisURL, poolerAddr, logger)
 	if err != nil {
 		routerLn.Close()
 		apiLn.Close()
@@ -400,8 +410,22 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	wg.Add(4)
+	if pooler != nil {
+		// Pooled URLs work once minipaas says it is up.
+		ready := make(chan struct{})
+		pooler.Ready = func() { close(ready) }
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- wrapErr("pgbouncer", pooler.Run(runCtx)) }()
+		select {
+		case <-ready:
+		case err := <-errs:
+			errs <- err // stops everything below
+		case <-time.After(10 * time.Second):
+			logger.Warn("minipaas: pgbouncer is not accepting connections yet", "addr", pooler.Addr)
+		}
+	}
 	go func() { defer wg.Done(); errs <- wrapErr("platform", p.Run(runCtx)) }()
 	go func() { defer wg.Done(); errs <- wrapErr("rendezvous", rv.serve(runCtx, runLn)) }()
 	go func() { defer wg.Done(); errs <- wrapErr("router", routerSrv.Run(runCtx)) }()

@@ -85,6 +85,9 @@ func startMinipaasOpts(t *testing.T, dataDir, token string, set func(*options), 
 	o.buildEnv = []string{"GOFLAGS=-mod=mod", "GOPROXY=off"}
 	o.stopGrace = 3 * time.Second
 	o.webhookRetry = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}
+	// Tests run minipaas side by side: no pooler on the default port
+	// unless a test asks for one (set).
+	o.PoolerAddr = ""
 	opened := make(chan *platform.Platform, 1)
 	o.opened = func(p *platform.Platform) { opened <- p }
 	if set != nil {
