@@ -128,8 +128,8 @@ func (b *PgBouncer) command(dir string) (*exec.Cmd, error) {
 	}
 	bin := b.Bin
 	if bin == "" {
-		if bin, err = exec.LookPath("pgbouncer"); err != nil {
-			bin = "/usr/sbin/pgbouncer"
+		if bin, err = FindPgBouncer(); err != nil {
+			return nil, err
 		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -198,6 +198,19 @@ func (b *PgBouncer) command(dir string) (*exec.Cmd, error) {
 	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	return cmd, nil
+}
+
+// FindPgBouncer returns the pgbouncer executable: "pgbouncer" on PATH,
+// else Debian's /usr/sbin/pgbouncer (sbin is not on every user's PATH).
+func FindPgBouncer() (string, error) {
+	if bin, err := exec.LookPath("pgbouncer"); err == nil {
+		return bin, nil
+	}
+	const debian = "/usr/sbin/pgbouncer"
+	if _, err := os.Stat(debian); err != nil {
+		return "", fmt.Errorf("postgres: pgbouncer is not installed (not on PATH nor at %s)", debian)
+	}
+	return debian, nil
 }
 
 // lastLines is the last n lines of s, on one line.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -21,14 +20,7 @@ import (
 // returns its address.
 func startPgBouncer(t *testing.T, poolSize int) string {
 	t.Helper()
-	if _, err := exec.LookPath("pgbouncer"); err != nil {
-		if _, err := os.Stat("/usr/sbin/pgbouncer"); err != nil {
-			if os.Getenv("DYNOKIT_TEST_REQUIRE") == "1" {
-				t.Fatal("pgbouncer not found (DYNOKIT_TEST_REQUIRE=1; install pgbouncer)")
-			}
-			t.Skip("pgbouncer not found")
-		}
-	}
+	requirePgBouncer(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -160,5 +152,17 @@ func waitForBackends(t *testing.T, db string, n int) {
 			t.Fatalf("%s still has %d backends", db, got)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// requirePgBouncer skips the test without pgbouncer, or fails it under
+// DYNOKIT_TEST_REQUIRE=1.
+func requirePgBouncer(t *testing.T) {
+	t.Helper()
+	if _, err := postgres.FindPgBouncer(); err != nil {
+		if os.Getenv("DYNOKIT_TEST_REQUIRE") == "1" {
+			t.Fatalf("%v (DYNOKIT_TEST_REQUIRE=1; install pgbouncer)", err)
+		}
+		t.Skip(err)
 	}
 }

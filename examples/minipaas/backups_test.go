@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynokit/dynokit/addons/postgres"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/herokucli"
 	"github.com/dynokit/dynokit/internal/pgtest"
 	"github.com/dynokit/dynokit/release/sealed"
@@ -757,13 +757,11 @@ func TestPGCredentials(t *testing.T) {
 // pg:connection-pooling:attach: the app reaches its database through the
 // PgBouncer minipaas runs; rotations and restarts keep the URL working.
 func TestPGConnectionPooling(t *testing.T) {
-	if _, err := os.Stat("/usr/sbin/pgbouncer"); err != nil {
-		if _, err := exec.LookPath("pgbouncer"); err != nil {
-			if os.Getenv("DYNOKIT_TEST_REQUIRE") == "1" {
-				t.Fatal("pgbouncer not found (DYNOKIT_TEST_REQUIRE=1; install pgbouncer)")
-			}
-			t.Skip("pgbouncer not found")
+	if _, err := postgres.FindPgBouncer(); err != nil {
+		if os.Getenv("DYNOKIT_TEST_REQUIRE") == "1" {
+			t.Fatalf("%v (DYNOKIT_TEST_REQUIRE=1; install pgbouncer)", err)
 		}
+		t.Skip(err)
 	}
 	ln := listenLoopback(t)
 	poolerAddr := ln.Addr().String()

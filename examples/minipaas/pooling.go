@@ -2,8 +2,6 @@ package main
 
 import (
 	"log/slog"
-	"os"
-	"os/exec"
 
 	"github.com/dynokit/dynokit/addons/postgres"
 )
@@ -17,13 +15,10 @@ func newPooler(o options, log *slog.Logger) *postgres.PgBouncer {
 	if o.PostgresURL == "" || o.PoolerAddr == "" {
 		return nil
 	}
-	bin, err := exec.LookPath("pgbouncer")
+	bin, err := postgres.FindPgBouncer()
 	if err != nil {
-		bin = "/usr/sbin/pgbouncer"
-		if _, err := os.Stat(bin); err != nil {
-			log.Info("minipaas: no connection pooling (heroku pg:connection-pooling): pgbouncer is not installed")
-			return nil
-		}
+		log.Info("minipaas: no connection pooling (heroku pg:connection-pooling)", "err", err)
+		return nil
 	}
 	return &postgres.PgBouncer{AdminURL: o.PostgresURL, Addr: o.PoolerAddr, Bin: bin, PoolSize: 10, Logger: log}
 }
