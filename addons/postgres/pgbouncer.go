@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/dynokit/dynokit/addons"
 )
 
@@ -198,6 +200,24 @@ func (b *PgBouncer) command(dir string) (*exec.Cmd, error) {
 	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	return cmd, nil
+}
+
+// Check reports whether PgBouncer can work with AdminURL: the admin must
+// reach the server and read pg_shadow (a superuser), which is where
+// PgBouncer looks up each client's secret. Run does not check, so that a
+// platform can decide what a failed check means (minipaas runs without
+// pooling).
+func (b *PgBouncer) Check(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, b.AdminURL)
+	if err != nil {
+		return fmt.Errorf("postgres: pgbouncer: connecting as the admin: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_catalog.pg_shadow WHERE false").Scan(&n); err != nil {
+		return fmt.Errorf("postgres: pgbouncer looks up secrets in pg_shadow, which the admin cannot read (it must be a superuser): %w", err)
+	}
+	return nil
 }
 
 // FindPgBouncer returns the pgbouncer executable: "pgbouncer" on PATH,

@@ -166,3 +166,26 @@ func requirePgBouncer(t *testing.T) {
 		t.Skip(err)
 	}
 }
+
+// Check: the superuser admin passes; an admin that is not a superuser
+// cannot read pg_shadow, and Check says so.
+func TestPgBouncerCheck(t *testing.T) {
+	admin := server.Start(t).AdminURL
+	if err := (&postgres.PgBouncer{AdminURL: admin}).Check(ctx(t)); err != nil {
+		t.Fatalf("Check with the superuser: %v", err)
+	}
+	conn := mustConnect(t, admin)
+	if _, err := conn.Exec(ctx(t), "DROP ROLE IF EXISTS pgb_check; CREATE ROLE pgb_check LOGIN CREATEDB CREATEROLE PASSWORD 'pgb-check-pw'"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP ROLE IF EXISTS pgb_check") })
+	cfg, err := pgx.ParseConfig(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak := strings.Replace(admin, cfg.User+":"+cfg.Password+"@", "pgb_check:pgb-check-pw@", 1)
+	err = (&postgres.PgBouncer{AdminURL: weak}).Check(ctx(t))
+	if err == nil || !strings.Contains(err.Error(), "must be a superuser") {
+		t.Errorf("Check with a CREATEROLE CREATEDB admin = %v, want 'must be a superuser'", err)
+	}
+}

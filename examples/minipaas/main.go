@@ -298,7 +298,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 
 	// The slug store's layout is part of platform.Config's documentation.
 	slugs := &slug.FSStore{Dir: filepath.Join(dataDir, "slugs")}
-	pooler := newPooler(o, logger)
+	pooler := newPooler(ctx, o, logger)
 	poolerAddr := ""
 	if pooler != nil {
 		poolerAddr = pooler.Addr

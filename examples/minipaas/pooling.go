@@ -1,17 +1,20 @@
 package main
 
 import (
+	"context"
 	"log/slog"
+	"time"
 
 	"github.com/dynokit/dynokit/addons/postgres"
 )
 
 // newPooler is the PgBouncer minipaas runs for heroku
 // pg:connection-pooling (addons/postgres.PgBouncer), or nil: no
-// -postgres-url, -pooler-addr empty, or pgbouncer not installed. Its
-// server connections per database and role are half the smallest plan's
-// limit (postgresPlans: 20), leaving the rest to PgBouncer's own lookups.
-func newPooler(o options, log *slog.Logger) *postgres.PgBouncer {
+// -postgres-url, -pooler-addr empty, pgbouncer not installed, or an admin
+// that is not a superuser (logged). Its server connections per database
+// and role are half the smallest plan's limit (postgresPlans: 20),
+// leaving the rest to PgBouncer's own lookups.
+func newPooler(ctx context.Context, o options, log *slog.Logger) *postgres.PgBouncer {
 	if o.PostgresURL == "" || o.PoolerAddr == "" {
 		return nil
 	}
@@ -20,5 +23,12 @@ func newPooler(o options, log *slog.Logger) *postgres.PgBouncer {
 		log.Info("minipaas: no connection pooling (heroku pg:connection-pooling)", "err", err)
 		return nil
 	}
-	return &postgres.PgBouncer{AdminURL: o.PostgresURL, Addr: o.PoolerAddr, Bin: bin, PoolSize: 10, Logger: log}
+	b := &postgres.PgBouncer{AdminURL: o.PostgresURL, Addr: o.PoolerAddr, Bin: bin, PoolSize: 10, Logger: log}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := b.Check(cctx); err != nil {
+		log.Warn("minipaas: no connection pooling (heroku pg:connection-pooling)", "err", err)
+		return nil
+	}
+	return b
 }
