@@ -107,6 +107,9 @@ type addonService struct {
 	// redisGateway lets password-only clients (heroku redis:cli) reach
 	// add-on users; nil without -redis-url.
 	redisGateway *redis.Gateway
+	// poolerAddr is PgBouncer's address (pg:connection-pooling); empty:
+	// no pooling.
+	poolerAddr string
 
 	// changed, when set, hears of every add-on created, moved to another
 	// plan or destroyed, and every attachment made or removed (webhooks).
@@ -137,7 +140,7 @@ func (s *addonService) notify(ctx context.Context, ev addonEvent) {
 // newAddonService builds the catalog from the admin URLs (either may be
 // empty: that service is then not offered).
 func newAddonService(p *platform.Platform, postgresURL, redisURL, poolerAddr string, log *slog.Logger) (*addonService, error) {
-	s := &addonService{p: p, log: log, records: map[string]addonRecord{}, busy: map[string]bool{}}
+	s := &addonService{p: p, log: log, records: map[string]addonRecord{}, busy: map[string]bool{}, poolerAddr: poolerAddr}
 	var cat addons.Catalog
 	if postgresURL != "" {
 		u, err := url.Parse(postgresURL)

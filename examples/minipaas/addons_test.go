@@ -417,6 +417,9 @@ func TestAddons(t *testing.T) {
 		}
 		t.Logf("$ heroku pg:info -a %s\n%s", app, res.Stdout)
 		expectIn(t, res.Stdout, "=== DATABASE_URL", "Plan:", "Essential 0", "Status:", "Available", "PG Version:", "Tables:", "2", "Data Size:", "Add-on:", cliAddon.Name)
+		if strings.Contains(res.Stdout, "Connection Pooling") {
+			t.Error("pg:info offers connection pooling without a pooler")
+		}
 		res, err = dataCLI.Run(ctx, "pg:credentials:url", "-a", app)
 		if err != nil || res.ExitCode != 0 {
 			t.Errorf("heroku pg:credentials:url: %v %s", err, res)

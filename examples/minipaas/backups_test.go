@@ -785,6 +785,7 @@ func TestPGConnectionPooling(t *testing.T) {
 		return herokuFunc(t, cli)
 	}
 	heroku := cliFor(m)
+	expectIn(t, heroku("pg:info", "-a", app), "Connection Pooling:", "Available")
 	expectIn(t, heroku("pg:connection-pooling:attach", "DATABASE_URL", "--as", "DB_POOL", "-a", app), "Setting DB_POOL config vars")
 	// Transaction pooling: no named prepared statements.
 	pooled := func(m *minipaas) string {

@@ -409,6 +409,10 @@ func (a *api) databaseInfo(service string) platformapi.HandlerFunc {
 		for _, f := range facts {
 			j.Info = append(j.Info, infoRow{Name: f.Name, Values: append([]string{}, f.Values...)})
 		}
+		if service == servicePostgres && a.addons.poolerAddr != "" {
+			// As Heroku's pg:info: pg:connection-pooling:attach works.
+			j.Info = append(j.Info, infoRow{Name: "Connection Pooling", Values: []string{"Available"}})
+		}
 		j.Info = append(j.Info, infoRow{Name: "Created", Values: []string{v.rec.CreatedAt.UTC().Format("2006-01-02 15:04 UTC")}})
 		platformapi.WriteJSON(w, http.StatusOK, j)
 		return nil
