@@ -23,25 +23,43 @@ func (m *Manager) AttachCredential(ctx context.Context, addonName, app, as, cred
 	return m.attach(ctx, addonName, app, as, credential, false)
 }
 
-// credentialURL returns the URL of a's named credential. The caller
-// holds a busy.
-func (m *Manager) credentialURL(ctx context.Context, a *addon, name string) (string, error) {
+// Credential returns the add-on's named credential name; an error
+// wrapping ErrNotFound when there is no such add-on, its provider has no
+// named credentials, or none by that name. It only reads, like Describe.
+func (m *Manager) Credential(ctx context.Context, addonName, name string) (Credential, error) {
+	m.mu.Lock()
+	m.initLocked()
+	a, ok := m.addons[addonName]
+	ready := ok && a.ready
+	m.mu.Unlock()
+	if !ready {
+		return Credential{}, fmt.Errorf("addons: add-on %q: %w", truncate(addonName, 80), ErrNotFound)
+	}
+	c, err := m.credential(ctx, a, name)
+	if err != nil {
+		return Credential{}, fmt.Errorf("addons: credential of %s: %w", addonName, err)
+	}
+	return c, nil
+}
+
+// credential finds a's named credential through its provider.
+func (m *Manager) credential(ctx context.Context, a *addon, name string) (Credential, error) {
 	cm, err := credentialManager(a)
 	if err != nil {
-		return "", err
+		return Credential{}, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, m.timeout())
 	list, err := cm.Credentials(pctx, a.ProviderID)
 	cancel()
 	if err != nil {
-		return "", fmt.Errorf("listing credentials: %w", m.explainTimeout(pctx, ctx, err))
+		return Credential{}, fmt.Errorf("listing credentials: %w", m.explainTimeout(pctx, ctx, err))
 	}
 	for _, c := range list {
 		if c.Name == name {
-			return c.URL, nil
+			return c, nil
 		}
 	}
-	return "", fmt.Errorf("no credential %q: %w", truncate(name, 80), ErrNotFound)
+	return Credential{}, fmt.Errorf("no credential %q: %w", truncate(name, 80), ErrNotFound)
 }
 
 func credentialManager(a *addon) (CredentialManager, error) {

@@ -29,6 +29,12 @@ func TestManagerCredentialAttachments(t *testing.T) {
 	}
 	own := cfg.Vars("shop")["DATABASE_URL"]
 
+	if c, err := m.Credential(ctx, a.Name, "analyst"); err != nil || c != analyst {
+		t.Errorf("Credential(analyst) = %+v, %v", c, err)
+	}
+	if _, err := m.Credential(ctx, a.Name, "nobody"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("Credential(nobody) = %v, want ErrNotFound", err)
+	}
 	if _, err := m.AttachCredential(ctx, a.Name, "reports", "ANALYST_DB", "nobody"); !errors.Is(err, addons.ErrNotFound) {
 		t.Errorf("AttachCredential of an unknown credential = %v, want ErrNotFound", err)
 	}

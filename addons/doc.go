@@ -58,7 +58,8 @@
 // resource, attachments and config vars stay as they are. A provider
 // that is a CredentialManager gives its resources named credentials
 // (heroku pg:credentials:create): logins of their own, which a platform
-// reaches through the add-on's Service and resource id (ResourceID).
+// reaches through the add-on's Service and resource id (ResourceID);
+// Credential reads one.
 // AttachCredential attaches one to an app (heroku addons:attach
 // --credential): <as>_URL holds that credential's URL, which the Manager's
 // RotateCredential keeps current and the add-on's own config changes leave

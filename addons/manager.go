@@ -541,11 +541,11 @@ func (m *Manager) attach(ctx context.Context, addonName, app, as, credential str
 	}
 	set := renamed(a.config, a.service.ConfigPrefix, as)
 	if credential != "" {
-		url, err := m.credentialURL(ctx, a, credential)
+		c, err := m.credential(ctx, a, credential)
 		if err != nil {
 			return Attachment{}, fmt.Errorf("addons: attach credential %s of %s to app %s: %w", truncate(credential, 80), addonName, app, err)
 		}
-		set = map[string]string{as + "_URL": url}
+		set = map[string]string{as + "_URL": c.URL}
 	}
 	if pooled {
 		url, err := pooledURL(a, a.config)

@@ -39,7 +39,9 @@ func startPgBouncer(t *testing.T, poolSize int) string {
 		}
 		os.RemoveAll(dir)
 	})
-	b := &postgres.PgBouncer{AdminURL: server.Start(t).AdminURL, Addr: addr, Dir: dir, PoolSize: poolSize}
+	ready := make(chan struct{})
+	b := &postgres.PgBouncer{AdminURL: server.Start(t).AdminURL, Addr: addr, Dir: dir, PoolSize: poolSize,
+		Ready: func() { close(ready) }}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(runCtx) }()
@@ -49,23 +51,15 @@ func startPgBouncer(t *testing.T, poolSize int) string {
 			t.Errorf("PgBouncer.Run: %v", err)
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("pgbouncer did not start: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pgbouncer is not listening on %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-ready:
+		return addr
+	case err := <-done:
+		t.Fatalf("pgbouncer did not start: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("pgbouncer is not listening on %s", addr)
 	}
+	return ""
 }
 
 // Through PgBouncer, more clients than the plan's connection limit share

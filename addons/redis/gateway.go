@@ -113,12 +113,9 @@ func (g *Gateway) ServeConn(ctx context.Context, c net.Conn) {
 		g.log().Debug("redis: gateway: client not authenticated", "remote", c.RemoteAddr().String(), "err", err)
 		return
 	}
-	defer server.Close()
-	stopServer := context.AfterFunc(ctx, func() { server.Close() })
-	defer stopServer()
 	_ = c.SetDeadline(time.Time{})
 	// Either side ending ends the session: closing both stops the other
-	// copy.
+	// copy (ctx's end closes c, so it ends the session too).
 	done := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(server, br) // what the client sent after AUTH first

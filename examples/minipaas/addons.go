@@ -1638,20 +1638,17 @@ func (a *api) addonNamespaceConfig(w http.ResponseWriter, r *http.Request) error
 		Value string `json:"value"`
 	}
 	out := []configEntry{}
-	if name, ok := strings.CutPrefix(r.PathValue("namespace"), "credential:"); ok {
-		if svc, id, err := a.addons.m.ResourceID(v.rec.Name); err == nil {
-			if cm, ok := svc.Provider.(addons.CredentialManager); ok {
-				list, err := cm.Credentials(r.Context(), id)
-				if err != nil {
-					return a.addons.apiError(err, "list the credentials of "+v.rec.Name)
-				}
-				for _, c := range list {
-					if c.Name == name {
-						out = append(out, configEntry{Name: "URL", Value: c.URL})
-					}
-				}
-			}
-		}
+	name, ok := strings.CutPrefix(r.PathValue("namespace"), "credential:")
+	if !ok {
+		platformapi.WriteJSON(w, http.StatusOK, out)
+		return nil
+	}
+	c, err := a.addons.m.Credential(r.Context(), v.rec.Name, name)
+	switch {
+	case err == nil:
+		out = append(out, configEntry{Name: "URL", Value: c.URL})
+	case !errors.Is(err, addons.ErrNotFound):
+		return a.addons.apiError(err, "list the credentials of "+v.rec.Name)
 	}
 	platformapi.WriteJSON(w, http.StatusOK, out)
 	return nil

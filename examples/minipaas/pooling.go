@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
+	"github.com/dynokit/dynokit/addons"
 	"github.com/dynokit/dynokit/addons/postgres"
 )
 
@@ -12,8 +15,8 @@ import (
 // pg:connection-pooling (addons/postgres.PgBouncer), or nil: no
 // -postgres-url, -pooler-addr empty, pgbouncer not installed, or an admin
 // that is not a superuser (logged). Its server connections per database
-// and role are half the smallest plan's limit (postgresPlans: 20),
-// leaving the rest to PgBouncer's own lookups.
+// and role are half the smallest plan's limit, leaving the rest to
+// PgBouncer's own lookups.
 func newPooler(ctx context.Context, o options, log *slog.Logger) *postgres.PgBouncer {
 	if o.PostgresURL == "" || o.PoolerAddr == "" {
 		return nil
@@ -23,7 +26,8 @@ func newPooler(ctx context.Context, o options, log *slog.Logger) *postgres.PgBou
 		log.Info("minipaas: no connection pooling (heroku pg:connection-pooling)", "err", err)
 		return nil
 	}
-	b := &postgres.PgBouncer{AdminURL: o.PostgresURL, Addr: o.PoolerAddr, Bin: bin, PoolSize: 10, Logger: log}
+	smallest := slices.MinFunc(postgresPlans, func(a, b addons.Plan) int { return cmp.Compare(a.Limits.Connections, b.Limits.Connections) })
+	b := &postgres.PgBouncer{AdminURL: o.PostgresURL, Addr: o.PoolerAddr, Bin: bin, PoolSize: smallest.Limits.Connections / 2, Logger: log}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := b.Check(cctx); err != nil {
