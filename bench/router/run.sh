@@ -176,6 +176,8 @@ cputicks() {
 	echo "$total"
 }
 HZ=$(getconf CLK_TCK)
+# boxticks: the whole machine's busy and idle (with iowait) CPU ticks.
+boxticks() { awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
 
 declare -A URL=(
 	[direct]="http://$BACKEND/"
@@ -210,29 +212,33 @@ done
 # wrk's latency distribution prints units (us, ms, s); convert to ms.
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f", v}'; }
 
-declare -A RPS P50 P99 CPU DYNO R_RPS R_P99
+declare -A RPS P50 P99 CPU DYNO IDLE R_RPS R_P99
 for round in $(seq "$ROUNDS"); do
 	# Rotate the order each round so no target always runs on a warmer box.
 	k=$(( (round-1) % ${#targets[@]} ))
 	order=("${targets[@]:$k}" "${targets[@]:0:$k}")
 	for t in "${order[@]}"; do
 		c0=$(cputicks "${PID[$t]}") b0=$(cputicks "$PID_backend")
+		read -r x0 i0 < <(boxticks)
 		out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Host: $HOST" "${URL[$t]}")
+		read -r x1 i1 < <(boxticks)
 		c1=$(cputicks "${PID[$t]}") b1=$(cputicks "$PID_backend")
 		rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
 		nreq=$(awk '/requests in/ {print $1}' <<<"$out")
 		cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$nreq" 'BEGIN {printf "%.1f", (b-a)/hz*1e6/n}')
 		dyno=$(awk -v a="$b0" -v b="$b1" -v hz="$HZ" -v n="$nreq" 'BEGIN {printf "%.1f", (b-a)/hz*1e6/n}')
+		idle=$(awk -v x="$((x1-x0))" -v i="$((i1-i0))" 'BEGIN {printf "%.1f", 100*i/(x+i)}')
 		p50=$(awk '$1=="50%" {print $2}' <<<"$out" | to_ms)
 		p99=$(awk '$1=="99%" {print $2}' <<<"$out" | to_ms)
 		errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
 		[ -z "$errs" ] || echo "round $round $t: $errs" >&2
-		printf 'round %d %-10s %8s req/s  p50 %6s ms  p99 %7s ms  %6s µs CPU/req  dyno %5s µs/req\n' "$round" "$t" "$rps" "$p50" "$p99" "$cpu" "$dyno" >&2
+		printf 'round %d %-10s %8s req/s  p50 %6s ms  p99 %7s ms  %6s µs CPU/req  dyno %5s µs/req  box idle %4s%%\n' "$round" "$t" "$rps" "$p50" "$p99" "$cpu" "$dyno" "$idle" >&2
 		RPS[$t]+="$rps "
 		R_RPS[$t,$round]=$rps
 		R_P99[$t,$round]=$p99
 		CPU[$t]+="$cpu "
 		DYNO[$t]+="$dyno "
+		IDLE[$t]+="$idle "
 		P50[$t]+="$p50 "
 		P99[$t]+="$p99 "
 	done
@@ -243,11 +249,11 @@ lowest() { tr ' ' '\n' | grep -v '^$' | sort -g | head -1; }
 highest() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 
 echo
-printf '%-10s %10s %10s %10s %14s %15s   (median of %d x wrk -t2 -c%d -d%s)\n' target req/s p50_ms p99_ms cpu_us/req dyno_cpu_us/req "$ROUNDS" "$CONNS" "$DURATION"
+printf '%-10s %10s %10s %10s %14s %15s %12s   (median of %d x wrk -t2 -c%d -d%s)\n' target req/s p50_ms p99_ms cpu_us/req dyno_cpu_us/req box_idle_% "$ROUNDS" "$CONNS" "$DURATION"
 declare -A M
 for t in "${targets[@]}"; do
 	M[$t]=$(median <<<"${RPS[$t]}")
-	printf '%-10s %10s %10s %10s %14s %15s\n' "$t" "${M[$t]}" "$(median <<<"${P50[$t]}")" "$(median <<<"${P99[$t]}")" "$(median <<<"${CPU[$t]}")" "$(median <<<"${DYNO[$t]}")"
+	printf '%-10s %10s %10s %10s %14s %15s %12s\n' "$t" "${M[$t]}" "$(median <<<"${P50[$t]}")" "$(median <<<"${P99[$t]}")" "$(median <<<"${CPU[$t]}")" "$(median <<<"${DYNO[$t]}")" "$(median <<<"${IDLE[$t]}")"
 done
 echo
 for t in nginx haproxy direct; do
