@@ -227,6 +227,7 @@ var (
 	ErrResetUnsupported      = errors.New("addons: provider cannot reset resources")
 	ErrRotateUnsupported     = errors.New("addons: provider cannot rotate credentials")
 	ErrResetConnsUnsupported = errors.New("addons: provider cannot close connections")
+	ErrSettingsUnsupported   = errors.New("addons: provider has no settings")
 	ErrLastAttachment        = errors.New("addons: cannot detach the add-on's last attachment; destroy the add-on instead")
 	ErrInvalid               = errors.New("addons: invalid input")
 )

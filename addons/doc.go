@@ -9,9 +9,10 @@
 //     retried request never makes a second resource. Optional
 //     capabilities are extra interfaces found by type assertion:
 //     PlanChanger, Backuper, Resetter, CredentialRotator,
-//     ConnectionResetter, Forker, PlanLister, and Describer, whose
-//     Facts (rows of a name and values, such as "Connections" ["3/20"])
-//     answer heroku pg:info and redis:info.
+//     ConnectionResetter, Forker, PlanLister, Configurer (settings users
+//     may change, heroku pg:settings), and Describer, whose Facts (rows
+//     of a name and values, such as "Connections" ["3/20"]) answer
+//     heroku pg:info and redis:info.
 //   - A Catalog lists Services (a provider, a config prefix and Plans with
 //     per-plan Limits). It is a value the platform builds; there is no
 //     global registry.

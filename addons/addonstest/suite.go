@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -90,10 +91,53 @@ func (s Suite) Run(t *testing.T) {
 	t.Run("DeprovisionUnknown", s.testDeprovisionUnknown)
 	t.Run("ChangePlan", s.testChangePlan)
 	t.Run("Describe", s.testDescribe)
+	t.Run("Settings", s.testSettings)
 	t.Run("BackupRestore", s.testBackupRestore)
 	t.Run("Reset", s.testReset)
 	t.Run("RotateCredentials", s.testRotateCredentials)
 	t.Run("Credentials", s.testCredentials)
+}
+
+// testSettings checks a Configurer's contract on what every one has: named
+// settings, unknown names refused as ErrInvalid and changing nothing,
+// unknown resources as ErrNotFound.
+func (s Suite) testSettings(t *testing.T) {
+	c, ok := s.Provider.(addons.Configurer)
+	if !ok {
+		t.Skip("provider has no settings")
+	}
+	res := s.provision(t, requestID(14), s.Plans[0])
+	before, err := c.Settings(s.ctx(t), res.ID)
+	if err != nil {
+		t.Fatalf("Settings: %v", err)
+	}
+	seen := map[string]bool{}
+	for i, st := range before {
+		if strings.TrimSpace(st.Name) == "" || seen[st.Name] {
+			t.Errorf("setting %d has an empty or repeated name %q", i, st.Name)
+		}
+		seen[st.Name] = true
+		switch st.Value.(type) {
+		case bool, int, string:
+		default:
+			t.Errorf("setting %s has a value of type %T, want bool, int or string", st.Name, st.Value)
+		}
+	}
+	if _, err := c.UpdateSettings(s.ctx(t), res.ID, map[string]string{"no such setting, surely": "1"}); !errors.Is(err, addons.ErrInvalid) {
+		t.Errorf("UpdateSettings of an unknown setting = %v, want an error wrapping ErrInvalid", err)
+	}
+	if after, err := c.Settings(s.ctx(t), res.ID); err != nil || !reflect.DeepEqual(after, before) {
+		t.Errorf("a refused update changed the settings: %v, %v; before %v", after, err, before)
+	}
+	if _, err := c.Settings(s.ctx(t), "never-provisioned"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("Settings(never-provisioned) = %v, want an error wrapping ErrNotFound", err)
+	}
+	if err := s.Provider.Deprovision(s.ctx(t), res.ID); err != nil {
+		t.Fatalf("Deprovision: %v", err)
+	}
+	if _, err := c.Settings(s.ctx(t), res.ID); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("Settings of a deprovisioned resource = %v, want an error wrapping ErrNotFound", err)
+	}
 }
 
 func (s Suite) testShape(t *testing.T) {

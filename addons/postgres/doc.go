@@ -66,6 +66,16 @@
 // ResetConnections (heroku pg:killall) terminates every backend connected
 // to the add-on's database, from the admin connection.
 //
+// Settings and UpdateSettings (heroku pg:settings) read and change the
+// log settings Heroku lets users change, for the add-on's database alone:
+// log_connections, log_lock_waits, log_min_duration_statement,
+// log_min_error_statement, log_statement and track_functions. Values are
+// checked against each setting before ALTER DATABASE … SET runs (all in
+// one transaction); sessions take them when they connect. A setting never
+// changed reads as the server's value. Setting them takes a superuser
+// admin (or one granted SET on those parameters). Heroku's auto_explain
+// settings are not offered: they need the library loaded in each session.
+//
 // Describe reports the rows of heroku pg:info: Status, Connections
 // ("1/5": backends on the database / the role's limit), PG Version, Data
 // Size ("7.2 MB", with " / 1 GB (0.70%)" when the plan sets

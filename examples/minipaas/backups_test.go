@@ -833,3 +833,46 @@ func TestPGConnectionPooling(t *testing.T) {
 		t.Error("addons:detach left DB_POOL_URL")
 	}
 }
+
+// TestPGSettings drives heroku pg:settings and its setters: each value
+// reaches the add-on's database, so the app's own sessions run with it.
+func TestPGSettings(t *testing.T) {
+	m, _, _, _ := startWithPostgres(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const app = "tuned-app"
+	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	var db addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:standard-0"}`, &db); st != 201 {
+		t.Fatalf("create database: %d", st)
+	}
+	cli := herokucli.Require(t, m.apiURL, m.token)
+	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1")
+	heroku := herokuFunc(t, cli)
+	expectIn(t, heroku("pg:settings", "-a", app), "=== "+db.Name, "log-statement:", "none", "log-min-duration-statement:", "-1", "log-lock-waits:", "false")
+	expectIn(t, heroku("pg:settings:log-statement", "DATABASE_URL", "all", "-a", app), "log-statement has been set to all for "+db.Name, "All statements are logged.")
+	expectIn(t, heroku("pg:settings:log-min-duration-statement", "DATABASE_URL", "250", "-a", app), "log-min-duration-statement has been set to 250 for "+db.Name, "at least 250 milliseconds")
+	expectIn(t, heroku("pg:settings:log-lock-waits", "DATABASE_URL", "on", "-a", app), "log-lock-waits has been set to true")
+	expectIn(t, heroku("pg:settings:track-functions", "-a", app), "track-functions is set to none")
+	url := m.config(app)["DATABASE_URL"]
+	if got := queryText(ctx, t, url, "SELECT current_setting('log_statement') || ' ' || current_setting('log_min_duration_statement') || ' ' || current_setting('log_lock_waits')"); got != "all 250ms on" {
+		t.Errorf("the app's session runs with %q, want the settings made: all 250ms on", got)
+	}
+	expectIn(t, heroku("pg:settings", "-a", app), "log-statement:", "all", "log-min-duration-statement:", "250")
+	// A value a setting does not take, or a setting users may not change,
+	// is refused, by the CLI for the values it knows and by the API, which
+	// names the rule; nothing changes.
+	res, err := cli.Run(ctx, "pg:settings:log-statement", "DATABASE_URL", "everything", "-a", app)
+	if err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "Expected everything to be one of") {
+		t.Errorf("heroku pg:settings:log-statement everything: %v %s", err, res)
+	}
+	path := "/postgres/v0/databases/" + db.Name + "/config"
+	for _, body := range []string{`{"log_statement":"everything"}`, `{"log_statement":"none","shared_buffers":"1GB"}`, `{"log_lock_waits":"maybe"}`, `{"log_min_duration_statement":[1]}`, `{}`} {
+		m.expectError("PATCH", path, body, 422, "invalid_params")
+	}
+	if got := queryText(ctx, t, url, "SHOW log_statement"); got != "all" {
+		t.Errorf("a refused value changed log_statement to %q", got)
+	}
+}

@@ -49,6 +49,8 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("POST /postgres/v0/databases/{addon}/credentials_rotation", a.rotateCredentials(servicePostgres))
 	h("POST /redis/v0/databases/{addon}/credentials_rotation", a.rotateCredentials(serviceRedis))
 	h("POST /postgres/v0/databases/{addon}/repair-default", a.repairDefaultCredential)
+	h("GET /postgres/v0/databases/{addon}/config", a.databaseSettings)
+	h("PATCH /postgres/v0/databases/{addon}/config", a.databaseSettings)
 	h("GET /data/maintenances/v1/apps/{app}", a.dataMaintenances)
 	h("POST /client/v11/databases/{addon}/connection-pooling", a.connectionPooling)
 	h("GET /client/v11/databases/{addon}/wait_status", a.waitStatus(servicePostgres))
@@ -202,6 +204,55 @@ func (a *api) repairDefaultCredential(w http.ResponseWriter, r *http.Request) er
 		return a.addons.apiError(err, "repair the default credential of "+v.rec.Name)
 	}
 	platformapi.WriteJSON(w, http.StatusOK, map[string]string{"message": "Repaired the default credential of " + v.rec.Name})
+	return nil
+}
+
+// databaseSettings answers pg:settings (GET) and its setters (PATCH, a
+// JSON object of setting names and values): every setting of the
+// database, by name, as {"value": …, "desc": …, "values": {…}}.
+func (a *api) databaseSettings(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.dataAddon(r, servicePostgres)
+	if err != nil {
+		return err
+	}
+	var list []addons.Setting
+	what := "read the settings of "
+	if r.Method == http.MethodPatch {
+		what = "change the settings of "
+		var body map[string]any
+		if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
+			return err
+		}
+		changes := make(map[string]string, len(body))
+		for name, value := range body {
+			switch value := value.(type) {
+			case string:
+				changes[name] = value
+			case bool:
+				changes[name] = strconv.FormatBool(value)
+			case float64:
+				changes[name] = strconv.FormatFloat(value, 'f', -1, 64)
+			default:
+				return platformapi.InvalidParams("setting %q: want a string, a number or a boolean", truncate(name, 80))
+			}
+		}
+		list, err = a.addons.m.UpdateSettings(r.Context(), v.rec.Name, changes)
+	} else {
+		list, err = a.addons.m.Settings(r.Context(), v.rec.Name)
+	}
+	if err != nil {
+		return a.addons.apiError(err, what+v.rec.Name)
+	}
+	type settingJSON struct {
+		Value  any               `json:"value"`
+		Desc   string            `json:"desc"`
+		Values map[string]string `json:"values,omitempty"`
+	}
+	out := make(map[string]settingJSON, len(list))
+	for _, s := range list {
+		out[s.Name] = settingJSON{Value: s.Value, Desc: s.Description, Values: s.Values}
+	}
+	platformapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -1,0 +1,234 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/dynokit/dynokit/addons"
+)
+
+var _ addons.Configurer = (*Provider)(nil)
+
+// setting is one PostgreSQL parameter a user may set on their database
+// (heroku pg:settings): Heroku's list, less auto_explain (a library
+// loaded per session; not offered) and data-connector logs (no data
+// connectors here).
+type setting struct {
+	name, kind, desc string            // kind: "bool", "int" or "enum"
+	values           map[string]string // enum values and what each does
+}
+
+var settings = []setting{
+	{name: "log_connections", kind: "bool", desc: "Log each successful connection."},
+	{name: "log_lock_waits", kind: "bool", desc: "Log when a session waits longer than deadlock_timeout to acquire a lock."},
+	{name: "log_min_duration_statement", kind: "int", desc: "Log the duration of each statement that runs at least this many milliseconds (0: all, -1: none)."},
+	{name: "log_min_error_statement", kind: "enum", desc: "Log the statement that causes an error at or above this level.", values: map[string]string{
+		"debug5":  "Statements that cause DEBUG5 and higher messages are logged.",
+		"debug4":  "Statements that cause DEBUG4 and higher messages are logged.",
+		"debug3":  "Statements that cause DEBUG3 and higher messages are logged.",
+		"debug2":  "Statements that cause DEBUG2 and higher messages are logged.",
+		"debug1":  "Statements that cause DEBUG1 and higher messages are logged.",
+		"info":    "Statements that cause INFO and higher messages are logged.",
+		"notice":  "Statements that cause NOTICE and higher messages are logged.",
+		"warning": "Statements that cause WARNING and higher messages are logged.",
+		"error":   "Statements that cause ERROR and higher messages are logged.",
+		"log":     "Statements that cause LOG and higher messages are logged.",
+		"fatal":   "Statements that cause FATAL and higher messages are logged.",
+		"panic":   "Statements that cause PANIC messages are logged.",
+	}},
+	{name: "log_statement", kind: "enum", desc: "Which SQL statements are logged.", values: map[string]string{
+		"none": "No statements are logged.",
+		"ddl":  "Data definition statements (CREATE, ALTER, DROP…) are logged.",
+		"mod":  "Data definition statements and data-modifying ones (INSERT, UPDATE, DELETE, TRUNCATE, COPY FROM…) are logged.",
+		"all":  "All statements are logged.",
+	}},
+	{name: "track_functions", kind: "enum", desc: "Which function calls are counted and timed (pg_stat_user_functions).", values: map[string]string{
+		"none": "No function calls are tracked.",
+		"pl":   "Calls of procedural-language functions are tracked.",
+		"all":  "Calls of SQL, C and procedural-language functions are tracked.",
+	}},
+}
+
+func findSetting(name string) (setting, bool) {
+	for _, s := range settings {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return setting{}, false
+}
+
+// Settings implements addons.Configurer: each setting's value for the
+// add-on's database, which is its own (ALTER DATABASE … SET) if it has
+// one and else the server's.
+func (p *Provider) Settings(ctx context.Context, id string) ([]addons.Setting, error) {
+	conn, err := p.settingsConn(ctx, "read the settings of", id)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return readSettings(ctx, conn, id)
+}
+
+// UpdateSettings implements addons.Configurer with ALTER DATABASE … SET,
+// all in one transaction; PostgreSQL checks each value. Sessions take the
+// new values when they connect. The admin role needs the right to set
+// these parameters (a superuser, or GRANT SET ON PARAMETER).
+func (p *Provider) UpdateSettings(ctx context.Context, id string, changes map[string]string) ([]addons.Setting, error) {
+	names := make([]string, 0, len(changes))
+	for name, value := range changes {
+		s, ok := findSetting(name)
+		if !ok {
+			return nil, fmt.Errorf("postgres: update the settings of %s: setting %q: want one of %s: %w", id, truncate(name), settingNames(), addons.ErrInvalid)
+		}
+		if _, err := settingSQLValue(s, value); err != nil {
+			return nil, fmt.Errorf("postgres: update the settings of %s: %s: %w", id, name, err)
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names) // a stable order of statements
+	conn, err := p.settingsConn(ctx, "update the settings of", id)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		for _, name := range names {
+			s, _ := findSetting(name)
+			v, _ := settingSQLValue(s, changes[name])
+			stmt := fmt.Sprintf("ALTER DATABASE %s SET %s = %s", pgx.Identifier{id}.Sanitize(), name, v)
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("%s: %w", name, settingError(err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: update the settings of %s: %w", id, err)
+	}
+	return readSettings(ctx, conn, id)
+}
+
+// settingsConn is the admin connection, once id is known to be a resource.
+func (p *Provider) settingsConn(ctx context.Context, op, id string) (*pgx.Conn, error) {
+	if !resourceIDPattern.MatchString(id) {
+		return nil, fmt.Errorf("postgres: %s %q: %w", op, truncate(id), addons.ErrNotFound)
+	}
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, found, err := lookup(ctx, conn, id); err != nil || !found {
+		conn.Close(context.WithoutCancel(ctx))
+		if err == nil {
+			err = fmt.Errorf("postgres: %s %s: %w", op, id, addons.ErrNotFound)
+		}
+		return nil, err
+	}
+	return conn, nil
+}
+
+func readSettings(ctx context.Context, conn *pgx.Conn, id string) ([]addons.Setting, error) {
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = s.name
+	}
+	// The database's own values are "name=value" entries of setconfig;
+	// the rest come from the server (boot_val overridden by its config
+	// file: reset_val less the admin session's own settings).
+	rows, err := conn.Query(ctx, `
+		SELECT s.name, coalesce(d.value, s.reset_val)
+		FROM pg_settings s
+		LEFT JOIN (
+			SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS value
+			FROM pg_db_role_setting r, unnest(r.setconfig) c
+			WHERE r.setrole = 0 AND r.setdatabase = (SELECT oid FROM pg_database WHERE datname = $1)
+		) d USING (name)
+		WHERE s.name = ANY($2)`, id, names)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read the settings of %s: %w", id, err)
+	}
+	values := map[string]string{}
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return nil, fmt.Errorf("postgres: read the settings of %s: %w", id, err)
+		}
+		values[name] = value
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: read the settings of %s: %w", id, err)
+	}
+	out := make([]addons.Setting, 0, len(settings))
+	for _, s := range settings {
+		v, ok := values[s.name]
+		if !ok {
+			continue // not a parameter of this server's version
+		}
+		out = append(out, addons.Setting{Name: s.name, Value: typedValue(s, v), Description: s.desc, Values: s.values})
+	}
+	return out, nil
+}
+
+// typedValue is a parameter's text as the Data API reports it.
+func typedValue(s setting, v string) any {
+	switch s.kind {
+	case "bool":
+		return v == "on" || v == "true"
+	case "int":
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return v
+}
+
+// settingSQLValue checks value against s and quotes it for ALTER DATABASE.
+func settingSQLValue(s setting, value string) (string, error) {
+	switch s.kind {
+	case "bool":
+		switch strings.ToLower(value) {
+		case "true", "on":
+			return "on", nil
+		case "false", "off":
+			return "off", nil
+		}
+		return "", fmt.Errorf("value %q: want true or false: %w", truncate(value), addons.ErrInvalid)
+	case "int":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < -1 {
+			return "", fmt.Errorf("value %q: want a whole number of milliseconds, or -1 to turn it off: %w", truncate(value), addons.ErrInvalid)
+		}
+		return strconv.Itoa(n), nil
+	}
+	if _, ok := s.values[value]; !ok {
+		opts := slices.Sorted(maps.Keys(s.values))
+		return "", fmt.Errorf("value %q: want one of %s: %w", truncate(value), strings.Join(opts, ", "), addons.ErrInvalid)
+	}
+	return "'" + value + "'", nil // one of the fixed values: no quoting needed within
+}
+
+// settingError names what PostgreSQL refused.
+func settingError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
+		return fmt.Errorf("the server's admin role may not set it (it needs to be a superuser, or be granted SET on the parameter): %w", err)
+	}
+	return err
+}
+
+func settingNames() string {
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = s.name
+	}
+	return strings.Join(names, ", ")
+}

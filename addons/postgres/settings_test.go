@@ -1,0 +1,98 @@
+package postgres_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dynokit/dynokit/addons"
+)
+
+func TestSettings(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	res := provision(t, p, "hobby")
+	other := provision(t, p, "hobby")
+	values := func(id string) map[string]any {
+		t.Helper()
+		list, err := p.Settings(ctx(t), id)
+		if err != nil {
+			t.Fatalf("Settings: %v", err)
+		}
+		m := map[string]any{}
+		for _, s := range list {
+			if s.Description == "" {
+				t.Errorf("setting %s has no description", s.Name)
+			}
+			m[s.Name] = s.Value
+		}
+		return m
+	}
+	// Before any change: the server's own values.
+	before := values(res.ID)
+	if before["log_statement"] != "none" || before["log_min_duration_statement"] != -1 || before["log_lock_waits"] != false {
+		t.Fatalf("settings before a change = %v; want the server's defaults", before)
+	}
+	if len(before) != 6 {
+		t.Errorf("Settings listed %d settings, want 6: %v", len(before), before)
+	}
+
+	after, err := p.UpdateSettings(ctx(t), res.ID, map[string]string{
+		"log_statement": "all", "log_min_duration_statement": "250", "log_lock_waits": "true", "track_functions": "pl",
+	})
+	if err != nil {
+		t.Fatalf("UpdateSettings: %v", err)
+	}
+	got := map[string]any{}
+	for _, s := range after {
+		got[s.Name] = s.Value
+	}
+	want := map[string]any{"log_statement": "all", "log_min_duration_statement": 250, "log_lock_waits": true, "track_functions": "pl", "log_connections": before["log_connections"], "log_min_error_statement": before["log_min_error_statement"]}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("after UpdateSettings %s = %v, want %v", k, got[k], v)
+		}
+	}
+	// The add-on's own sessions run with them; another add-on's do not.
+	show := func(res addons.Resource) (stmt, dur string) {
+		withConn(t, res, func(c *pgx.Conn) error {
+			if err := c.QueryRow(ctx(t), "SHOW log_statement").Scan(&stmt); err != nil {
+				return err
+			}
+			return c.QueryRow(ctx(t), "SHOW log_min_duration_statement").Scan(&dur)
+		})
+		return stmt, dur
+	}
+	if stmt, dur := show(res); stmt != "all" || dur != "250ms" {
+		t.Errorf("the add-on's session has log_statement %q, log_min_duration_statement %q; want all, 250ms", stmt, dur)
+	}
+	if stmt, _ := show(other); stmt != "none" {
+		t.Errorf("another add-on's session has log_statement %q, want the server's none", stmt)
+	}
+	if v := values(other.ID); v["log_statement"] != "none" {
+		t.Errorf("another add-on's settings changed: %v", v)
+	}
+
+	// Bad input changes nothing, and says which rule it broke.
+	for _, bad := range []map[string]string{
+		{"log_statement": "none", "shared_buffers": "1GB"},
+		{"log_statement": "everything"},
+		{"log_lock_waits": "maybe"},
+		{"log_min_duration_statement": "-5"},
+		{"log_min_duration_statement": "1; DROP TABLE x"},
+	} {
+		if _, err := p.UpdateSettings(ctx(t), res.ID, bad); !errors.Is(err, addons.ErrInvalid) {
+			t.Errorf("UpdateSettings(%v) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	if v := values(res.ID); v["log_statement"] != "all" {
+		t.Errorf("a refused update changed log_statement to %v", v["log_statement"])
+	}
+	if _, err := p.Settings(ctx(t), "pg000000000000000000000000"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("Settings of an unknown resource = %v, want ErrNotFound", err)
+	}
+	if _, err := p.UpdateSettings(ctx(t), "pg000000000000000000000000", map[string]string{"log_statement": "all"}); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("UpdateSettings of an unknown resource = %v, want ErrNotFound", err)
+	}
+}
