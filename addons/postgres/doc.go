@@ -76,6 +76,14 @@
 // admin (or one granted SET on those parameters). Heroku's auto_explain
 // settings are not offered: they need the library loaded in each session.
 //
+// ServerLog follows the server's JSON log (logging_collector on, jsonlog
+// in log_destination: PostgreSQL 15 or later) over the admin connection
+// with pg_current_logfile and pg_read_binary_file, so a platform can
+// route each add-on database's entries (LogEntry.Database is the
+// resource ID) to its app's logs, as Heroku's app[postgres] lines. It
+// starts at the end of the current file, follows rotations and
+// reconnects; a server without a JSON log gives ErrNoJSONLog.
+//
 // Describe reports the rows of heroku pg:info: Status, Connections
 // ("1/5": backends on the database / the role's limit), PG Version, Data
 // Size ("7.2 MB", with " / 1 GB (0.70%)" when the plan sets

@@ -110,6 +110,9 @@ type addonService struct {
 	// poolerAddr is PgBouncer's address (pg:connection-pooling); empty:
 	// no pooling.
 	poolerAddr string
+	// postgresLog follows the PostgreSQL server's log for the apps' log
+	// streams (forwardPostgresLogs); nil without -postgres-url.
+	postgresLog *postgres.ServerLog
 
 	// changed, when set, hears of every add-on created, moved to another
 	// plan or destroyed, and every attachment made or removed (webhooks).
@@ -151,6 +154,7 @@ func newAddonService(p *platform.Platform, postgresURL, redisURL, poolerAddr str
 			s.secrets = append(s.secrets, pw)
 		}
 		prov := &postgres.Provider{AdminURL: postgresURL, Offered: postgresPlans, PoolerAddr: poolerAddr, Logger: log}
+		s.postgresLog = &postgres.ServerLog{AdminURL: postgresURL, Logger: log}
 		cat.Services = append(cat.Services, addons.Service{
 			Name: servicePostgres, ConfigPrefix: postgres.ConfigPrefix, Plans: postgresPlans,
 			Provider: prov,

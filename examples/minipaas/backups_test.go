@@ -46,7 +46,7 @@ type transferOut struct {
 // returns what a restart needs.
 func startWithPostgres(t *testing.T, set func(*options)) (m *minipaas, dataDir, token string, flags []string) {
 	t.Helper()
-	pg := &pgtest.Server{RequirePassword: true}
+	pg := &pgtest.Server{RequirePassword: true, JSONLog: true}
 	t.Cleanup(pg.Stop)
 	token, err := newToken()
 	if err != nil {
@@ -861,6 +861,24 @@ func TestPGSettings(t *testing.T) {
 		t.Errorf("the app's session runs with %q, want the settings made: all 250ms on", got)
 	}
 	expectIn(t, heroku("pg:settings", "-a", app), "log-statement:", "all", "log-min-duration-statement:", "250")
+	// The database's log lines reach the app's logs, as Heroku's
+	// app[postgres.<pid>] lines: heroku logs -p postgres shows them.
+	execSQL(ctx, t, url, "SELECT 'settings-marker'")
+	if got := queryText(ctx, t, url, "SELECT * FROM missing_marker_table"); !strings.HasPrefix(got, "error:") {
+		t.Fatalf("a query of a missing table gave %q", got)
+	}
+	var logs string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		logs = heroku("logs", "-p", "postgres", "-n", "100", "-a", app)
+		if strings.Contains(logs, "missing_marker_table") {
+			break
+		}
+	}
+	expectIn(t, logs, "app[postgres.", "[DATABASE] [", "sql_error_code = 00000 LOG:  statement: SELECT 'settings-marker'",
+		`sql_error_code = 42P01 ERROR:  relation "missing_marker_table" does not exist`, "sql_error_code = 42P01 STATEMENT:  SELECT * FROM missing_marker_table")
+	if strings.Contains(logs, "app[web") || strings.Contains(logs, "heroku[") {
+		t.Errorf("heroku logs -p postgres shows other lines:\n%s", logs)
+	}
 	// A value a setting does not take, or a setting users may not change,
 	// is refused, by the CLI for the values it knows and by the API, which
 	// names the rule; nothing changes.

@@ -427,6 +427,12 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		}
 	}
 	go func() { defer wg.Done(); errs <- wrapErr("platform", p.Run(runCtx)) }()
+	if ad.postgresLog != nil {
+		// Not in errs: the apps' logs go without PostgreSQL's lines
+		// rather than the platform stopping.
+		wg.Add(1)
+		go func() { defer wg.Done(); ad.forwardPostgresLogs(runCtx) }()
+	}
 	go func() { defer wg.Done(); errs <- wrapErr("rendezvous", rv.serve(runCtx, runLn)) }()
 	go func() { defer wg.Done(); errs <- wrapErr("router", routerSrv.Run(runCtx)) }()
 	go func() {

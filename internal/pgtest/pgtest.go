@@ -35,6 +35,10 @@ type Server struct {
 	// checked (tests of per-tenant roles need that; trust accepts any
 	// password). Set before first use.
 	RequirePassword bool
+	// JSONLog has the server write its log as JSON lines through its
+	// logging collector (log/ in the data directory), which
+	// pg_current_logfile('jsonlog') names. Set before first use.
+	JSONLog bool
 
 	once     sync.Once
 	password string // superuser password, with RequirePassword
@@ -338,6 +342,9 @@ func (s *Server) startPostgres(bin, data string, cred *syscall.Credential) error
 		"-c", "shared_preload_libraries=pg_stat_statements"}
 	if !s.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	if s.JSONLog {
+		args = append(args, "-c", "logging_collector=on", "-c", "log_destination=stderr,jsonlog")
 	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Dir = s.dir

@@ -64,7 +64,7 @@ type PostgresInfo struct {
 // or fails tb.
 func (s *Postgres) Start(tb testing.TB) PostgresInfo {
 	tb.Helper()
-	s.init.Do(func() { s.srv.RequirePassword = true })
+	s.init.Do(func() { s.srv.RequirePassword, s.srv.JSONLog = true, true })
 	adminURL := s.srv.AdminURL(tb)
 	bin, err := pgtest.BinDir()
 	if err != nil {

@@ -28,6 +28,20 @@ func (p *Platform) Logs(ctx context.Context, app string, opt logplex.TailOptions
 	}, nil
 }
 
+// Log writes m to the app's log stream: the lines of services the app
+// uses, such as its database's app[postgres.123] lines. m.App is set.
+func (p *Platform) Log(ctx context.Context, app string, m logplex.Message) error {
+	id, ok := p.appID(app)
+	if !ok {
+		return fmt.Errorf("platform: log to %q: %w", app, ErrNotFound)
+	}
+	m.App = id
+	if err := p.logs.Send(ctx, m); err != nil {
+		return fmt.Errorf("platform: log to %s: %w", app, err)
+	}
+	return nil
+}
+
 // CreateLogSession registers a log session for the app (POST
 // /apps/{app}/log-sessions); serve LogSessions at the base URL given to
 // Session.URL.
