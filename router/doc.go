@@ -301,6 +301,17 @@
 //     0.976× haproxy's [0.960, 0.992], the router's CPU per request equal
 //     to nginx's; a quarter of its CPU samples are wake-ups of wrk, the
 //     dyno and itself (bench/router/README.md, "A faster machine").
+//     A later 9-round run: 0.982× nginx's req/s [0.968, 0.996] and 0.965×
+//     haproxy's [0.952, 0.978], p99 at parity, the router's CPU per
+//     request the lowest of the three. The shortfall is idle CPU (the
+//     box idled 8.7% of the rounds behind the router, 7.8% behind nginx,
+//     7.4% behind haproxy): a router thread is mostly preempted rather
+//     than asleep, and the goroutines it holds wait in the Go scheduler's
+//     queues, out of the kernel's sight, while a CPU idles. An event loop
+//     avoids that (idle at haproxy's level, 1.05–1.22× the router's
+//     req/s) but passes more of the Go dyno's own long tail through: its
+//     p99 was 0.2–1.6 ms worse than haproxy's in every round
+//     (bench/router/README.md, "Where the last few percent go").
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
 //     coarse deadlines like the front end (router CPU per 64-byte echo
 //     round trip 20.2–21.5 → 16.1–18.6 µs in interleaved runs). Over 16
