@@ -108,20 +108,11 @@ func (p *Provider) credential(id, name, password string) (addons.Credential, err
 // Credentials implements addons.CredentialManager: the resource's named
 // credentials, by name.
 func (p *Provider) Credentials(ctx context.Context, id string) ([]addons.Credential, error) {
-	if !resourceIDPattern.MatchString(id) {
-		return nil, fmt.Errorf("postgres: credentials of %q: %w", truncate(id), addons.ErrNotFound)
-	}
-	conn, err := p.connect(ctx)
+	conn, err := p.resourceConn(ctx, "credentials of", id)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, found, err := lookup(ctx, conn, id); err != nil || !found {
-		if err == nil {
-			err = addons.ErrNotFound
-		}
-		return nil, fmt.Errorf("postgres: credentials of %s: %w", id, err)
-	}
 	rows, err := conn.Query(ctx, "SELECT name, password FROM dynokit_addons.credentials WHERE resource_id = $1 ORDER BY name", id)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: credentials of %s: %w", id, err)

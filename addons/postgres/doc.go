@@ -73,8 +73,11 @@
 // checked against each setting before ALTER DATABASE … SET runs (all in
 // one transaction); sessions take them when they connect. A setting never
 // changed reads as the server's value. Setting them takes a superuser
-// admin (or one granted SET on those parameters). Heroku's auto_explain
-// settings are not offered: they need the library loaded in each session.
+// admin (or one granted SET on those parameters). "auto_explain" loads
+// that library into the database's sessions (session_preload_libraries);
+// its own parameters (auto_explain.log_min_duration…) read as their
+// defaults until set, since a server that has not loaded the library
+// does not know them.
 //
 // ServerLog follows the server's JSON log (logging_collector on, jsonlog
 // in log_destination: PostgreSQL 15 or later) over the admin connection

@@ -215,6 +215,27 @@ type record struct {
 	plan, password string
 }
 
+// resourceConn is an admin connection, once id is known to be a
+// provisioned resource (else an error wrapping addons.ErrNotFound, the
+// connection closed); op names the operation in errors.
+func (p *Provider) resourceConn(ctx context.Context, op, id string) (*pgx.Conn, error) {
+	if !resourceIDPattern.MatchString(id) {
+		return nil, fmt.Errorf("postgres: %s %q: %w", op, truncate(id), addons.ErrNotFound)
+	}
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, found, err := lookup(ctx, conn, id); err != nil || !found {
+		conn.Close(context.WithoutCancel(ctx))
+		if err == nil {
+			err = fmt.Errorf("postgres: %s %s: %w", op, id, addons.ErrNotFound)
+		}
+		return nil, err
+	}
+	return conn, nil
+}
+
 func lookup(ctx context.Context, conn *pgx.Conn, id string) (record, bool, error) {
 	var r record
 	err := conn.QueryRow(ctx, "SELECT plan, password FROM dynokit_addons.resources WHERE id = $1", id).Scan(&r.plan, &r.password)

@@ -68,20 +68,11 @@ var _ addons.ConnectionResetter = (*Provider)(nil)
 // terminated, from the admin connection (nothing runs inside the add-on's
 // database).
 func (p *Provider) ResetConnections(ctx context.Context, id string) (int, error) {
-	if !resourceIDPattern.MatchString(id) {
-		return 0, fmt.Errorf("postgres: reset connections of %q: %w", truncate(id), addons.ErrNotFound)
-	}
-	conn, err := p.connect(ctx)
+	conn, err := p.resourceConn(ctx, "reset connections of", id)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, found, err := lookup(ctx, conn, id); err != nil || !found {
-		if err == nil {
-			err = fmt.Errorf("postgres: reset connections of %s: %w", id, addons.ErrNotFound)
-		}
-		return 0, err
-	}
 	var n int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
 		FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, id).Scan(&n); err != nil {

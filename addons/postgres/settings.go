@@ -18,13 +18,20 @@ import (
 var _ addons.Configurer = (*Provider)(nil)
 
 // setting is one PostgreSQL parameter a user may set on their database
-// (heroku pg:settings): Heroku's list, less auto_explain (a library
-// loaded per session; not offered) and data-connector logs (no data
-// connectors here).
+// (heroku pg:settings): Heroku's list, less data-connector logs (no data
+// connectors here). "auto_explain" is not a parameter: it loads the
+// auto_explain library into the database's sessions
+// (session_preload_libraries), whose own parameters follow it.
 type setting struct {
 	name, kind, desc string            // kind: "bool", "int" or "enum"
 	values           map[string]string // enum values and what each does
+	// def is the value of a library's parameter the server does not
+	// know until the library is loaded (auto_explain.*).
+	def string
 }
+
+// autoExplain is the pseudo-setting that loads auto_explain.
+const autoExplain = "auto_explain"
 
 var settings = []setting{
 	{name: "log_connections", kind: "bool", desc: "Log each successful connection."},
@@ -50,6 +57,16 @@ var settings = []setting{
 		"mod":  "Data definition statements and data-modifying ones (INSERT, UPDATE, DELETE, TRUNCATE, COPY FROM…) are logged.",
 		"all":  "All statements are logged.",
 	}},
+	{name: autoExplain, kind: "bool", desc: "Log the execution plans of slow statements (the auto_explain library; sessions load it when they connect)."},
+	{name: "auto_explain.log_analyze", kind: "bool", def: "off", desc: "Log EXPLAIN ANALYZE output rather than EXPLAIN (it times every statement: costly)."},
+	{name: "auto_explain.log_buffers", kind: "bool", def: "off", desc: "Log buffer usage with the plans (needs log_analyze)."},
+	{name: "auto_explain.log_format", kind: "enum", def: "text", desc: "The format of the logged plans.", values: map[string]string{
+		"text": "Plans are logged as text.", "xml": "Plans are logged as XML.", "json": "Plans are logged as JSON.", "yaml": "Plans are logged as YAML.",
+	}},
+	{name: "auto_explain.log_min_duration", kind: "int", def: "-1", desc: "Log the plan of each statement that runs at least this many milliseconds (0: all, -1: none)."},
+	{name: "auto_explain.log_nested_statements", kind: "bool", def: "off", desc: "Log the plans of statements run inside functions too."},
+	{name: "auto_explain.log_triggers", kind: "bool", def: "off", desc: "Log trigger statistics with the plans (needs log_analyze)."},
+	{name: "auto_explain.log_verbose", kind: "bool", def: "off", desc: "Log EXPLAIN VERBOSE output."},
 	{name: "track_functions", kind: "enum", desc: "Which function calls are counted and timed (pg_stat_user_functions).", values: map[string]string{
 		"none": "No function calls are tracked.",
 		"pl":   "Calls of procedural-language functions are tracked.",
@@ -70,7 +87,7 @@ func findSetting(name string) (setting, bool) {
 // add-on's database, which is its own (ALTER DATABASE … SET) if it has
 // one and else the server's.
 func (p *Provider) Settings(ctx context.Context, id string) ([]addons.Setting, error) {
-	conn, err := p.settingsConn(ctx, "read the settings of", id)
+	conn, err := p.resourceConn(ctx, "read the settings of", id)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +112,7 @@ func (p *Provider) UpdateSettings(ctx context.Context, id string, changes map[st
 		names = append(names, name)
 	}
 	slices.Sort(names) // a stable order of statements
-	conn, err := p.settingsConn(ctx, "update the settings of", id)
+	conn, err := p.resourceConn(ctx, "update the settings of", id)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +122,12 @@ func (p *Provider) UpdateSettings(ctx context.Context, id string, changes map[st
 			s, _ := findSetting(name)
 			v, _ := settingSQLValue(s, changes[name])
 			stmt := fmt.Sprintf("ALTER DATABASE %s SET %s = %s", pgx.Identifier{id}.Sanitize(), name, v)
+			switch {
+			case name == autoExplain && v == "on":
+				stmt = fmt.Sprintf("ALTER DATABASE %s SET session_preload_libraries = 'auto_explain'", pgx.Identifier{id}.Sanitize())
+			case name == autoExplain:
+				stmt = fmt.Sprintf("ALTER DATABASE %s RESET session_preload_libraries", pgx.Identifier{id}.Sanitize())
+			}
 			if _, err := tx.Exec(ctx, stmt); err != nil {
 				return fmt.Errorf("%s: %w", name, settingError(err))
 			}
@@ -117,59 +140,53 @@ func (p *Provider) UpdateSettings(ctx context.Context, id string, changes map[st
 	return readSettings(ctx, conn, id)
 }
 
-// settingsConn is the admin connection, once id is known to be a resource.
-func (p *Provider) settingsConn(ctx context.Context, op, id string) (*pgx.Conn, error) {
-	if !resourceIDPattern.MatchString(id) {
-		return nil, fmt.Errorf("postgres: %s %q: %w", op, truncate(id), addons.ErrNotFound)
-	}
-	conn, err := p.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, found, err := lookup(ctx, conn, id); err != nil || !found {
-		conn.Close(context.WithoutCancel(ctx))
-		if err == nil {
-			err = fmt.Errorf("postgres: %s %s: %w", op, id, addons.ErrNotFound)
-		}
-		return nil, err
-	}
-	return conn, nil
-}
-
 func readSettings(ctx context.Context, conn *pgx.Conn, id string) ([]addons.Setting, error) {
-	names := make([]string, len(settings))
-	for i, s := range settings {
-		names[i] = s.name
+	names := []string{"session_preload_libraries"}
+	for _, s := range settings {
+		names = append(names, s.name)
 	}
 	// The database's own values are "name=value" entries of setconfig;
-	// the rest come from the server (boot_val overridden by its config
-	// file: reset_val less the admin session's own settings).
+	// the rest come from the server (reset_val: its configuration, as the
+	// admin's session sees it). auto_explain's parameters are unknown to a
+	// server that has not loaded the library: their own values, or their
+	// defaults.
 	rows, err := conn.Query(ctx, `
-		SELECT s.name, coalesce(d.value, s.reset_val)
-		FROM pg_settings s
-		LEFT JOIN (
+		WITH own AS (
 			SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS value
 			FROM pg_db_role_setting r, unnest(r.setconfig) c
 			WHERE r.setrole = 0 AND r.setdatabase = (SELECT oid FROM pg_database WHERE datname = $1)
-		) d USING (name)
-		WHERE s.name = ANY($2)`, id, names)
+		)
+		SELECT n, coalesce((SELECT value FROM own WHERE name = n), (SELECT reset_val FROM pg_settings WHERE name = n))
+		FROM unnest($2::text[]) n`, id, names)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read the settings of %s: %w", id, err)
 	}
 	values := map[string]string{}
 	for rows.Next() {
-		var name, value string
+		var name string
+		var value *string
 		if err := rows.Scan(&name, &value); err != nil {
 			return nil, fmt.Errorf("postgres: read the settings of %s: %w", id, err)
 		}
-		values[name] = value
+		if value != nil {
+			values[name] = *value
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: read the settings of %s: %w", id, err)
 	}
+	values[autoExplain] = "off"
+	for _, lib := range strings.Split(values["session_preload_libraries"], ",") {
+		if strings.Trim(strings.TrimSpace(lib), `"`) == "auto_explain" {
+			values[autoExplain] = "on"
+		}
+	}
 	out := make([]addons.Setting, 0, len(settings))
 	for _, s := range settings {
 		v, ok := values[s.name]
+		if !ok && s.def != "" {
+			v, ok = s.def, true
+		}
 		if !ok {
 			continue // not a parameter of this server's version
 		}

@@ -34,12 +34,13 @@ func TestSettings(t *testing.T) {
 	if before["log_statement"] != "none" || before["log_min_duration_statement"] != -1 || before["log_lock_waits"] != false {
 		t.Fatalf("settings before a change = %v; want the server's defaults", before)
 	}
-	if len(before) != 6 {
-		t.Errorf("Settings listed %d settings, want 6: %v", len(before), before)
+	if len(before) != 14 || before["auto_explain"] != false || before["auto_explain.log_min_duration"] != -1 || before["auto_explain.log_format"] != "text" {
+		t.Errorf("Settings listed %d settings, want 14, auto_explain off with its defaults: %v", len(before), before)
 	}
 
 	after, err := p.UpdateSettings(ctx(t), res.ID, map[string]string{
 		"log_statement": "all", "log_min_duration_statement": "250", "log_lock_waits": "true", "track_functions": "pl",
+		"auto_explain": "on", "auto_explain.log_min_duration": "0", "auto_explain.log_format": "json",
 	})
 	if err != nil {
 		t.Fatalf("UpdateSettings: %v", err)
@@ -48,7 +49,7 @@ func TestSettings(t *testing.T) {
 	for _, s := range after {
 		got[s.Name] = s.Value
 	}
-	want := map[string]any{"log_statement": "all", "log_min_duration_statement": 250, "log_lock_waits": true, "track_functions": "pl", "log_connections": before["log_connections"], "log_min_error_statement": before["log_min_error_statement"]}
+	want := map[string]any{"auto_explain": true, "auto_explain.log_min_duration": 0, "auto_explain.log_format": "json", "auto_explain.log_analyze": false, "log_statement": "all", "log_min_duration_statement": 250, "log_lock_waits": true, "track_functions": "pl", "log_connections": before["log_connections"], "log_min_error_statement": before["log_min_error_statement"]}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("after UpdateSettings %s = %v, want %v", k, got[k], v)
@@ -66,6 +67,25 @@ func TestSettings(t *testing.T) {
 	}
 	if stmt, dur := show(res); stmt != "all" || dur != "250ms" {
 		t.Errorf("the add-on's session has log_statement %q, log_min_duration_statement %q; want all, 250ms", stmt, dur)
+	}
+	// auto_explain is loaded into the add-on's sessions, with its settings.
+	withConn(t, res, func(c *pgx.Conn) error {
+		// A parameter not set on the database is listed only once the
+		// library defines it.
+		var loaded bool
+		var dur, format string
+		if err := c.QueryRow(ctx(t), "SELECT EXISTS (SELECT FROM pg_settings WHERE name = 'auto_explain.log_analyze'), current_setting('auto_explain.log_min_duration'), current_setting('auto_explain.log_format')").Scan(&loaded, &dur, &format); err != nil {
+			return err
+		}
+		if !loaded || dur != "0" || format != "json" {
+			t.Errorf("the add-on's session: auto_explain loaded %v, log_min_duration %q, log_format %q", loaded, dur, format)
+		}
+		return nil
+	})
+	if after, err := p.UpdateSettings(ctx(t), res.ID, map[string]string{"auto_explain": "off"}); err != nil || after[0].Name != "log_connections" {
+		t.Fatalf("UpdateSettings(auto_explain off) = %v, %v", after, err)
+	} else if v := values(res.ID); v["auto_explain"] != false || v["auto_explain.log_min_duration"] != 0 {
+		t.Errorf("after auto_explain off: %v; want it off, its own settings kept", v)
 	}
 	if stmt, _ := show(other); stmt != "none" {
 		t.Errorf("another add-on's session has log_statement %q, want the server's none", stmt)

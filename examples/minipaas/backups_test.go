@@ -863,6 +863,8 @@ func TestPGSettings(t *testing.T) {
 	expectIn(t, heroku("pg:settings", "-a", app), "log-statement:", "all", "log-min-duration-statement:", "250")
 	// The database's log lines reach the app's logs, as Heroku's
 	// app[postgres.<pid>] lines: heroku logs -p postgres shows them.
+	expectIn(t, heroku("pg:settings:auto-explain", "DATABASE_URL", "on", "-a", app), "auto-explain has been set to true", "Execution plans of queries will be logged for future connections.")
+	expectIn(t, heroku("pg:settings:auto-explain:log-min-duration", "DATABASE_URL", "0", "-a", app), "All queries will have their execution plans logged.")
 	execSQL(ctx, t, url, "SELECT 'settings-marker'")
 	if got := queryText(ctx, t, url, "SELECT * FROM missing_marker_table"); !strings.HasPrefix(got, "error:") {
 		t.Fatalf("a query of a missing table gave %q", got)
@@ -875,7 +877,8 @@ func TestPGSettings(t *testing.T) {
 		}
 	}
 	expectIn(t, logs, "app[postgres.", "[DATABASE] [", "sql_error_code = 00000 LOG:  statement: SELECT 'settings-marker'",
-		`sql_error_code = 42P01 ERROR:  relation "missing_marker_table" does not exist`, "sql_error_code = 42P01 STATEMENT:  SELECT * FROM missing_marker_table")
+		`sql_error_code = 42P01 ERROR:  relation "missing_marker_table" does not exist`, "sql_error_code = 42P01 STATEMENT:  SELECT * FROM missing_marker_table",
+		"LOG:  duration: ", "plan: Query Text: SELECT 'settings-marker'") // auto_explain's plan, on one line
 	if strings.Contains(logs, "app[web") || strings.Contains(logs, "heroku[") {
 		t.Errorf("heroku logs -p postgres shows other lines:\n%s", logs)
 	}
