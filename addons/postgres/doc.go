@@ -78,6 +78,9 @@
 // its own parameters (auto_explain.log_min_duration…) read as their
 // defaults until set, since a server that has not loaded the library
 // does not know them.
+// Provider.InitialSettings are applied to each new database;
+// HerokuSettings gives Heroku's (log_min_duration_statement 2000,
+// log_statement ddl, log_lock_waits on).
 //
 // ServerLog follows the server's JSON log (logging_collector on, jsonlog
 // in log_destination: PostgreSQL 15 or later) over the admin connection

@@ -66,7 +66,11 @@ type Provider struct {
 	// PoolerAddr is the host:port of a connection pooler in front of the
 	// server (PgBouncer.Addr), for PooledURL; empty: none.
 	PoolerAddr string
-	Logger     *slog.Logger // nil discards
+	// InitialSettings are set on each database Provision creates, as
+	// UpdateSettings takes them (HerokuSettings gives Heroku's); empty:
+	// the server's. One the admin may not set is logged and left out.
+	InitialSettings map[string]string
+	Logger          *slog.Logger // nil discards
 
 	schemaReady atomic.Bool // bookkeeping schema known to exist
 }
@@ -312,6 +316,7 @@ func (p *Provider) provision(ctx context.Context, req addons.ProvisionRequest) (
 		if _, err := conn.Exec(ctx, q); err != nil {
 			return addons.Resource{}, false, fmt.Errorf("postgres: provision %s: create database: %w", id, err)
 		}
+		p.setInitialSettings(ctx, conn, id)
 	}
 	// Every database grants CONNECT and TEMP to PUBLIC by default.
 	if _, err := conn.Exec(ctx, fmt.Sprintf("REVOKE ALL ON DATABASE %s FROM PUBLIC", ident)); err != nil {
@@ -327,6 +332,20 @@ func (p *Provider) provision(ctx context.Context, req addons.ProvisionRequest) (
 		p.log().Info("postgres: provisioned", "resource", id, "plan", plan.Name, "connections", limit)
 	}
 	return res, !found, nil
+}
+
+// setInitialSettings applies InitialSettings to a new database.
+func (p *Provider) setInitialSettings(ctx context.Context, conn *pgx.Conn, id string) {
+	if len(p.InitialSettings) == 0 {
+		return
+	}
+	stmts, err := settingStatements(id, p.InitialSettings)
+	if err == nil {
+		err = applySettings(ctx, conn, stmts)
+	}
+	if err != nil {
+		p.log().Warn("postgres: the new database keeps the server's settings", "resource", id, "err", err)
+	}
 }
 
 // setAllowedExtensions records in the database's settings which

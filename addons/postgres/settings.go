@@ -100,44 +100,68 @@ func (p *Provider) Settings(ctx context.Context, id string) ([]addons.Setting, e
 // new values when they connect. The admin role needs the right to set
 // these parameters (a superuser, or GRANT SET ON PARAMETER).
 func (p *Provider) UpdateSettings(ctx context.Context, id string, changes map[string]string) ([]addons.Setting, error) {
-	names := make([]string, 0, len(changes))
-	for name, value := range changes {
-		s, ok := findSetting(name)
-		if !ok {
-			return nil, fmt.Errorf("postgres: update the settings of %s: setting %q: want one of %s: %w", id, truncate(name), settingNames(), addons.ErrInvalid)
-		}
-		if _, err := settingSQLValue(s, value); err != nil {
-			return nil, fmt.Errorf("postgres: update the settings of %s: %s: %w", id, name, err)
-		}
-		names = append(names, name)
+	stmts, err := settingStatements(id, changes)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: update the settings of %s: %w", id, err)
 	}
-	slices.Sort(names) // a stable order of statements
 	conn, err := p.resourceConn(ctx, "update the settings of", id)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		for _, name := range names {
-			s, _ := findSetting(name)
-			v, _ := settingSQLValue(s, changes[name])
-			stmt := fmt.Sprintf("ALTER DATABASE %s SET %s = %s", pgx.Identifier{id}.Sanitize(), name, v)
-			switch {
-			case name == autoExplain && v == "on":
-				stmt = fmt.Sprintf("ALTER DATABASE %s SET session_preload_libraries = 'auto_explain'", pgx.Identifier{id}.Sanitize())
-			case name == autoExplain:
-				stmt = fmt.Sprintf("ALTER DATABASE %s RESET session_preload_libraries", pgx.Identifier{id}.Sanitize())
-			}
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("%s: %w", name, settingError(err))
+	if err := applySettings(ctx, conn, stmts); err != nil {
+		return nil, fmt.Errorf("postgres: update the settings of %s: %w", id, err)
+	}
+	return readSettings(ctx, conn, id)
+}
+
+// HerokuSettings are the settings Heroku gives a new database: statements
+// that run 2 s or more, DDL and lock waits are logged. Set them as
+// Provider.InitialSettings to start each new database with them.
+func HerokuSettings() map[string]string {
+	return map[string]string{"log_min_duration_statement": "2000", "log_statement": "ddl", "log_lock_waits": "on"}
+}
+
+// settingStatement is one ALTER DATABASE of a change, with the setting's
+// name for errors.
+type settingStatement struct{ name, sql string }
+
+// settingStatements checks changes and turns them into ALTER DATABASE
+// statements, in a stable order.
+func settingStatements(id string, changes map[string]string) ([]settingStatement, error) {
+	db := pgx.Identifier{id}.Sanitize()
+	var out []settingStatement
+	for _, name := range slices.Sorted(maps.Keys(changes)) {
+		s, ok := findSetting(name)
+		if !ok {
+			return nil, fmt.Errorf("setting %q: want one of %s: %w", truncate(name), settingNames(), addons.ErrInvalid)
+		}
+		v, err := settingSQLValue(s, changes[name])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		stmt := fmt.Sprintf("ALTER DATABASE %s SET %s = %s", db, name, v)
+		switch {
+		case name == autoExplain && v == "on":
+			stmt = fmt.Sprintf("ALTER DATABASE %s SET session_preload_libraries = 'auto_explain'", db)
+		case name == autoExplain:
+			stmt = fmt.Sprintf("ALTER DATABASE %s RESET session_preload_libraries", db)
+		}
+		out = append(out, settingStatement{name, stmt})
+	}
+	return out, nil
+}
+
+// applySettings runs stmts in one transaction.
+func applySettings(ctx context.Context, conn *pgx.Conn, stmts []settingStatement) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		for _, st := range stmts {
+			if _, err := tx.Exec(ctx, st.sql); err != nil {
+				return fmt.Errorf("%s: %w", st.name, settingError(err))
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: update the settings of %s: %w", id, err)
-	}
-	return readSettings(ctx, conn, id)
 }
 
 func readSettings(ctx context.Context, conn *pgx.Conn, id string) ([]addons.Setting, error) {

@@ -1,12 +1,16 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dynokit/dynokit/addons"
+	"github.com/dynokit/dynokit/addons/postgres"
 )
 
 func TestSettings(t *testing.T) {
@@ -115,4 +119,57 @@ func TestSettings(t *testing.T) {
 	if _, err := p.UpdateSettings(ctx(t), "pg000000000000000000000000", map[string]string{"log_statement": "all"}); !errors.Is(err, addons.ErrNotFound) {
 		t.Errorf("UpdateSettings of an unknown resource = %v, want ErrNotFound", err)
 	}
+}
+
+func TestInitialSettings(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	p.InitialSettings = postgres.HerokuSettings()
+	req := addons.ProvisionRequest{ID: fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano()), Plan: "hobby"}
+	res, err := p.Provision(ctx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Deprovision(context.Background(), res.ID) })
+	list, err := p.Settings(ctx(t), res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{}
+	for _, s := range list {
+		got[s.Name] = s.Value
+	}
+	if got["log_min_duration_statement"] != 2000 || got["log_statement"] != "ddl" || got["log_lock_waits"] != true {
+		t.Errorf("a new database's settings = %v; want Heroku's (2000, ddl, true)", got)
+	}
+	// Provisioning again (the same request) keeps what the user changed.
+	if _, err := p.UpdateSettings(ctx(t), res.ID, map[string]string{"log_statement": "none"}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := p.Provision(ctx(t), req)
+	if err != nil || again.ID != res.ID {
+		t.Fatalf("Provision again = %v, %v", again.ID, err)
+	}
+	for _, s := range mustSettings(t, p, res.ID) {
+		if s.Name == "log_statement" && s.Value != "none" {
+			t.Errorf("provisioning again reset log_statement to %v", s.Value)
+		}
+	}
+	// Bad initial settings leave the database with the server's.
+	p.InitialSettings = map[string]string{"log_statement": "everything"}
+	plain := provision(t, p, "hobby")
+	for _, s := range mustSettings(t, p, plain.ID) {
+		if s.Name == "log_statement" && s.Value != "none" {
+			t.Errorf("a bad initial setting gave log_statement %v", s.Value)
+		}
+	}
+}
+
+func mustSettings(t *testing.T, p *postgres.Provider, id string) []addons.Setting {
+	t.Helper()
+	list, err := p.Settings(ctx(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
 }

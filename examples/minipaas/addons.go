@@ -153,7 +153,8 @@ func newAddonService(p *platform.Platform, postgresURL, redisURL, poolerAddr str
 		if pw, ok := u.User.Password(); ok && pw != "" {
 			s.secrets = append(s.secrets, pw)
 		}
-		prov := &postgres.Provider{AdminURL: postgresURL, Offered: postgresPlans, PoolerAddr: poolerAddr, Logger: log}
+		// New databases log as Heroku's do (heroku logs -p postgres).
+		prov := &postgres.Provider{AdminURL: postgresURL, Offered: postgresPlans, PoolerAddr: poolerAddr, InitialSettings: postgres.HerokuSettings(), Logger: log}
 		s.postgresLog = &postgres.ServerLog{AdminURL: postgresURL, Logger: log}
 		cat.Services = append(cat.Services, addons.Service{
 			Name: servicePostgres, ConfigPrefix: postgres.ConfigPrefix, Plans: postgresPlans,

@@ -851,7 +851,8 @@ func TestPGSettings(t *testing.T) {
 	cli := herokucli.Require(t, m.apiURL, m.token)
 	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1")
 	heroku := herokuFunc(t, cli)
-	expectIn(t, heroku("pg:settings", "-a", app), "=== "+db.Name, "log-statement:", "none", "log-min-duration-statement:", "-1", "log-lock-waits:", "false")
+	// A new database logs as Heroku's do.
+	expectIn(t, heroku("pg:settings", "-a", app), "=== "+db.Name, "log-statement:", "ddl", "log-min-duration-statement:", "2000", "log-lock-waits:", "true", "auto-explain:", "false")
 	expectIn(t, heroku("pg:settings:log-statement", "DATABASE_URL", "all", "-a", app), "log-statement has been set to all for "+db.Name, "All statements are logged.")
 	expectIn(t, heroku("pg:settings:log-min-duration-statement", "DATABASE_URL", "250", "-a", app), "log-min-duration-statement has been set to 250 for "+db.Name, "at least 250 milliseconds")
 	expectIn(t, heroku("pg:settings:log-lock-waits", "DATABASE_URL", "on", "-a", app), "log-lock-waits has been set to true")
