@@ -57,3 +57,15 @@ func FuzzParseLogLines(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseLogLines parses a read of 1,000 statement entries.
+func BenchmarkParseLogLines(b *testing.B) {
+	line := []byte(`{"timestamp":"2026-11-23 02:53:26.900 UTC","user":"pg0123","dbname":"pg0123","pid":7,"remote_host":"127.0.0.1","session_id":"6741a1.7","line_num":3,"ps":"SELECT","session_start":"2026-11-23 02:53:26 UTC","vxid":"3/7","txid":0,"error_severity":"LOG","message":"duration: 2012.301 ms  statement: SELECT * FROM ledger WHERE id = 42","application_name":"","backend_type":"client backend","query_id":0}` + "\n")
+	data := bytes.Repeat(line, 1000)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if entries, _ := parseLogLines(data); len(entries) != 1000 {
+			b.Fatal(len(entries))
+		}
+	}
+}
