@@ -53,12 +53,23 @@ func TestServerLog(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(200 * time.Millisecond) // Run starts at the end of the file
-	withConn(t, res, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx(t), "SELECT 'first-marker'")
-		return err
-	})
-	e := await("first-marker")
+	// Run starts at the end of the file, when it has connected: the
+	// statement is repeated until the first of them shows.
+	var e postgres.LogEntry
+	giveUp := time.After(20 * time.Second)
+	for seen := false; !seen; {
+		withConn(t, res, func(c *pgx.Conn) error {
+			_, err := c.Exec(ctx(t), "SELECT 'first-marker'")
+			return err
+		})
+		select {
+		case e = <-entries:
+			seen = strings.Contains(e.Message, "first-marker")
+		case <-time.After(500 * time.Millisecond):
+		case <-giveUp:
+			t.Fatal("no log entry for the first statement")
+		}
+	}
 	if e.Severity != "LOG" || e.SQLState != "00000" || !strings.HasPrefix(e.Message, "duration: ") || e.User == "" || e.PID == 0 || e.Line == 0 || e.Time.IsZero() {
 		t.Errorf("statement entry = %+v", e)
 	}
