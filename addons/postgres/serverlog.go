@@ -74,7 +74,7 @@ func (l *ServerLog) Run(ctx context.Context, emit func(LogEntry)) error {
 	if f.file, err = currentLogFile(ctx, conn); err != nil {
 		return fmt.Errorf("postgres: follow the server log: %w", err)
 	}
-	if err := conn.QueryRow(ctx, "SELECT size FROM pg_stat_file($1, true)", f.file).Scan(&f.offset); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT coalesce((pg_stat_file($1, true)).size, 0)", f.file).Scan(&f.offset); err != nil {
 		return fmt.Errorf("postgres: follow the server log: size of %s: %w", f.file, err)
 	}
 	failing := false

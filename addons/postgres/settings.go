@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,9 +96,9 @@ func (p *Provider) Settings(ctx context.Context, id string) ([]addons.Setting, e
 	return readSettings(ctx, conn, id)
 }
 
-// UpdateSettings implements addons.Configurer with ALTER DATABASE … SET,
-// all in one transaction; PostgreSQL checks each value. Sessions take the
-// new values when they connect. The admin role needs the right to set
+// UpdateSettings implements addons.Configurer: each value is checked
+// against its setting, then ALTER DATABASE … SET runs for all of them in
+// one transaction. Sessions take the new values when they connect. The admin role needs the right to set
 // these parameters (a superuser, or GRANT SET ON PARAMETER).
 func (p *Provider) UpdateSettings(ctx context.Context, id string, changes map[string]string) ([]addons.Setting, error) {
 	stmts, err := settingStatements(id, changes)
@@ -223,7 +224,11 @@ func readSettings(ctx context.Context, conn *pgx.Conn, id string) ([]addons.Sett
 func typedValue(s setting, v string) any {
 	switch s.kind {
 	case "bool":
-		return v == "on" || v == "true"
+		switch strings.ToLower(v) {
+		case "on", "true", "yes", "1":
+			return true
+		}
+		return false
 	case "int":
 		if n, err := strconv.Atoi(v); err == nil {
 			return n
@@ -245,7 +250,7 @@ func settingSQLValue(s setting, value string) (string, error) {
 		return "", fmt.Errorf("value %q: want true or false: %w", truncate(value), addons.ErrInvalid)
 	case "int":
 		n, err := strconv.Atoi(value)
-		if err != nil || n < -1 {
+		if err != nil || n < -1 || n > math.MaxInt32 {
 			return "", fmt.Errorf("value %q: want a whole number of milliseconds, or -1 to turn it off: %w", truncate(value), addons.ErrInvalid)
 		}
 		return strconv.Itoa(n), nil

@@ -105,6 +105,7 @@ func TestSettings(t *testing.T) {
 		{"log_lock_waits": "maybe"},
 		{"log_min_duration_statement": "-5"},
 		{"log_min_duration_statement": "1; DROP TABLE x"},
+		{"log_min_duration_statement": "4294967296"},
 	} {
 		if _, err := p.UpdateSettings(ctx(t), res.ID, bad); !errors.Is(err, addons.ErrInvalid) {
 			t.Errorf("UpdateSettings(%v) = %v, want ErrInvalid", bad, err)
