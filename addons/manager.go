@@ -1073,7 +1073,9 @@ func (m *Manager) renameLocked(old, new string) int {
 		// taking its add-on (Detach) sees the old one is gone.
 		m.attached[new] = make(map[string]*attach, len(ats))
 		for as, at := range ats {
-			m.attached[new][as] = &attach{name: as, app: new, addon: at.addon, credential: at.credential, pooled: at.pooled, config: at.config}
+			moved := *at // every field but the app, so none is forgotten
+			moved.app = new
+			m.attached[new][as] = &moved
 			n++
 		}
 	}

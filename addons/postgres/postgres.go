@@ -67,8 +67,9 @@ type Provider struct {
 	// server (PgBouncer.Addr), for PooledURL; empty: none.
 	PoolerAddr string
 	// InitialSettings are set on each database Provision creates, as
-	// UpdateSettings takes them (HerokuSettings gives Heroku's); empty:
-	// the server's. One the admin may not set is logged and left out.
+	// UpdateSettings takes them (HerokuSettings gives Heroku's), all or
+	// none; empty: the server's. If the admin may not set them, that is
+	// logged and the database keeps the server's values.
 	InitialSettings map[string]string
 	Logger          *slog.Logger // nil discards
 
