@@ -312,6 +312,13 @@
 //     req/s) but passes more of the Go dyno's own long tail through: its
 //     p99 was 0.2–1.6 ms worse than haproxy's in every round
 //     (bench/router/README.md, "Where the last few percent go").
+//     Queueing at the router instead (a first-in-first-out limit of 8–32
+//     requests in flight per dyno) cost 3–10% of req/s and left the p99
+//     as it was. Over 36 paired rounds the router serves 0.976× nginx's
+//     req/s and 0.971× haproxy's, p99 at parity with both; half the gap
+//     is idle CPU, half the dyno's and wrk's extra CPU per request, both
+//     from their more frequent sleeps and wake-ups behind the router
+//     (bench/router/README.md, "Shaping the dyno's load").
 //   - Upgraded connections: the tunnel's pumps use raw system calls and
 //     coarse deadlines like the front end (router CPU per 64-byte echo
 //     round trip 20.2–21.5 → 16.1–18.6 µs in interleaved runs). Over 16
