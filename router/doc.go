@@ -78,6 +78,19 @@
 // Upgrade requests (WebSocket…) become a byte tunnel under the rolling idle
 // window.
 //
+// Backlog: with Config.MaxDynoRequests set (Heroku's router used 50), a
+// dyno never has more requests in flight from this router than the cap. A
+// request whose picked dyno is at the cap goes to another dyno under it,
+// or waits in the app's backlog, first in, first out, until a request ends
+// or dynos are added; a backlog already holding the cap times the number
+// of dynos answers H11 (Backlog too deep) at once, and a wait longer than
+// FirstByteTimeout ends in H12 with no dyno in the line. AppStats.Backlog
+// and the dynokit_router_backlog gauge show its depth. Without the cap
+// (the default) a slow dyno's requests queue in the dyno itself, as
+// behind nginx or haproxy: a cap suits dynos that serve one request at a
+// time, and costs dynos that serve many (a Go dyno behind a cap of 8–32
+// served 3–11% fewer requests in bench/router).
+//
 // Heroku semantics: X-Forwarded-For gets the peer's address appended (a
 // client-sent value is kept only from TrustedProxies, as are
 // X-Forwarded-Proto/-Port, X-Forwarded-Host and Forwarded), X-Request-Start
@@ -210,6 +223,26 @@
 //     HTTP/1.1 and no log line is written. A request body the handler left
 //     unread is discarded when already buffered, else the connection is
 //     closed. Client-gone detection lags by up to 100 ms (see above).
+//     A request the own front end refuses before routing (a malformed
+//     request line, header, Host or framing) gets a plain-text answer and
+//     an H26 line with the broken rule as its cause ("bad header", "bad
+//     content length", ...) in the log of the app its host names, and
+//     counts in that app's metrics; a request naming no app, or two
+//     hosts, gets no line. net/http's front end answers such requests
+//     itself, without a line.
+//   - Headers: X-Forwarded-Host, like X-Forwarded-Proto and -Port, is
+//     kept only from TrustedProxies (Heroku forwards a client's value,
+//     which lets any client choose the host an app builds its links
+//     from), and X-Forwarded-Proto is always the router's own scheme, not
+//     left as the client sent it on ports other than 80 and 443. vegur's
+//     Connect-Time and Total-Route-Time request headers and its Server
+//     response header are not added: the log line carries the first two,
+//     and a response keeps the dyno's own Server header or none. Bare LF
+//     line ends in a request head are read as net/http reads them; the
+//     dyno always gets CRLF.
+//   - bytes= in a log line counts what the dyno sent: the router's own
+//     error and maintenance pages leave it empty when no dyno was reached
+//     (H14, H80) and 0 when one was (H12, H13), as in Heroku's lines.
 //   - The platform passes plain [Dyno] values; Backends (which hold atomics
 //     and must not be copied) are created and owned by the router.
 //   - Performance (bench/router/run.sh: wrk -t2 -c64 -d10s through each
@@ -313,7 +346,7 @@
 //     p99 was 0.2–1.6 ms worse than haproxy's in every round
 //     (bench/router/README.md, "Where the last few percent go").
 //     Queueing at the router instead (a first-in-first-out limit of 8–32
-//     requests in flight per dyno) cost 3–10% of req/s and left the p99
+//     requests in flight per dyno) cost 3–11% of req/s and left the p99
 //     as it was. Over 36 paired rounds the router serves 0.976× nginx's
 //     req/s and 0.971× haproxy's, p99 at parity with both; half the gap
 //     is idle CPU, half the dyno's and wrk's extra CPU per request, both

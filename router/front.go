@@ -343,7 +343,10 @@ func (c *fconn) serve() {
 			}
 			return
 		}
-		if status := c.parse(head); status != 0 {
+		if status, cause := c.parse(head); status != 0 {
+			if method, target, host, ok := refusedRequest(head); ok {
+				f.rt.logRefused(method, target, host, c.remote, status, cause)
+			}
 			c.writeError(status)
 			return
 		}
@@ -548,16 +551,16 @@ func nextLine(s string) (line, rest string) {
 }
 
 // parse fills c.req from head. It returns 0, or the status to answer a
-// malformed request with. Framing is decided here, strictly: conflicting
+// malformed request with and the cause for its H26 log line. Framing is decided here, strictly: conflicting
 // Content-Length values, a Transfer-Encoding other than "chunked", invalid
 // names and control bytes in values are refused before any routing.
-func (c *fconn) parse(head string) int {
+func (c *fconn) parse(head string) (int, string) {
 	r := c.req
 	line, rest := nextLine(head)
 	method, line, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(line, " ")
 	if !ok1 || !ok2 || method == "" || target == "" || !validHeaderName(method) {
-		return http.StatusBadRequest
+		return http.StatusBadRequest, causeRequestLine
 	}
 	switch proto {
 	case "HTTP/1.1":
@@ -568,14 +571,14 @@ func (c *fconn) parse(head string) int {
 		c.http10 = true
 	default:
 		if strings.HasPrefix(proto, "HTTP/") {
-			return http.StatusHTTPVersionNotSupported
+			return http.StatusHTTPVersionNotSupported, "unsupported HTTP version"
 		}
-		return http.StatusBadRequest
+		return http.StatusBadRequest, causeRequestLine
 	}
 	r.Method = method
 	r.RequestURI = target
 	if !c.parseTarget(method, target) {
-		return http.StatusBadRequest
+		return http.StatusBadRequest, causeRequestLine
 	}
 
 	h := c.hdr
@@ -590,11 +593,11 @@ func (c *fconn) parse(head string) int {
 		if line[0] == ' ' || line[0] == '\t' {
 			// obs-fold: RFC 9112 §5.2 lets a proxy replace it with SP.
 			if lastKey == "" {
-				return http.StatusBadRequest
+				return http.StatusBadRequest, causeHeader
 			}
 			v := trimOWS(line)
 			if !validHeaderValue(v) {
-				return http.StatusBadRequest
+				return http.StatusBadRequest, causeHeader
 			}
 			vs := h[lastKey]
 			// Joined as net/http joins it (so both front ends forward the
@@ -608,11 +611,11 @@ func (c *fconn) parse(head string) int {
 		}
 		k, v, ok := strings.Cut(line, ":")
 		if !ok || !validHeaderName(k) {
-			return http.StatusBadRequest
+			return http.StatusBadRequest, causeHeader
 		}
 		v = trimOWS(v)
 		if !validHeaderValue(v) {
-			return http.StatusBadRequest
+			return http.StatusBadRequest, causeHeader
 		}
 		k = textproto.CanonicalMIMEHeaderKey(k)
 		lastKey = k
@@ -634,11 +637,11 @@ func (c *fconn) parse(head string) int {
 	hosts := h["Host"]
 	switch {
 	case len(hosts) > 1:
-		return http.StatusBadRequest
+		return http.StatusBadRequest, causeHost
 	case len(hosts) == 0 && !c.http10:
-		return http.StatusBadRequest
+		return http.StatusBadRequest, causeHost
 	case len(hosts) == 1 && !validHost(hosts[0]):
-		return http.StatusBadRequest
+		return http.StatusBadRequest, causeHost
 	}
 	r.Host = ""
 	if len(hosts) == 1 {
@@ -674,21 +677,21 @@ func (c *fconn) parse(head string) int {
 	if hasLength {
 		n, ok := parseDigits(cls[0])
 		if !ok {
-			return http.StatusBadRequest
+			return http.StatusBadRequest, causeLength
 		}
 		for _, v := range cls[1:] {
 			if v != cls[0] {
-				return http.StatusBadRequest
+				return http.StatusBadRequest, causeLength
 			}
 		}
 		length = n
 	}
 	if te, ok := h["Transfer-Encoding"]; ok {
 		if c.http10 {
-			return http.StatusBadRequest
+			return http.StatusBadRequest, causeTransferEncoding
 		}
 		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
-			return http.StatusNotImplemented
+			return http.StatusNotImplemented, causeTransferEncoding
 		}
 		// Chunked wins over any Content-Length (RFC 9112 §6.3). Like
 		// net/http, the framing headers leave the map for the fields.
@@ -722,8 +725,18 @@ func (c *fconn) parse(head string) int {
 	// The Request is reused: clear what a handler or balancer may have set.
 	r.Form, r.PostForm, r.MultipartForm, r.Trailer, r.Pattern = nil, nil, nil, nil, ""
 	c.w.reset()
-	return 0
+	return 0, ""
 }
+
+// Causes of H26 log lines for requests the front end refuses ("bad header"
+// is Heroku's own; the others name the rule the request broke).
+const (
+	causeRequestLine      = "bad request line"
+	causeHeader           = "bad header"
+	causeHost             = "bad host header"
+	causeLength           = "bad content length"
+	causeTransferEncoding = "unsupported transfer encoding"
+)
 
 var chunkedTE = []string{"chunked"}
 
@@ -931,6 +944,39 @@ func (c *fconn) endRequest() {
 	c.seq.Add(1)
 	c.mu.Unlock()
 	c.stopWatch()
+}
+
+// refusedRequest reads, from the head of a request the parser refused, what
+// its H26 log line needs: the method and target of a well-formed request
+// line, and the one host it names (absolute-form target, else Host). ok is
+// false when the request cannot be put down to one host.
+func refusedRequest(head string) (method, target, host string, ok bool) {
+	line, rest := nextLine(head)
+	method, line, ok1 := strings.Cut(line, " ")
+	target, _, ok2 := strings.Cut(line, " ")
+	if !ok1 || !ok2 || method == "" || target == "" {
+		return "", "", "", false
+	}
+	if target[0] != '/' {
+		if u, err := url.ParseRequestURI(target); err == nil && u.Host != "" {
+			return method, target, u.Host, true
+		}
+	}
+	for rest != "" {
+		line, rest = nextLine(rest)
+		if line == "" {
+			break
+		}
+		k, v, found := strings.Cut(line, ":")
+		if !found || !strings.EqualFold(k, "Host") {
+			continue
+		}
+		if v = trimOWS(v); host != "" && v != host {
+			return "", "", "", false // two hosts: which app's line is unknown
+		}
+		host = v
+	}
+	return method, target, host, host != ""
 }
 
 // writeError answers a request the parser refused and closes.

@@ -46,7 +46,7 @@ func parseFront(t testing.TB, raw []byte) (req *http.Request, body []byte, statu
 	if st != 0 {
 		return nil, nil, st, nil
 	}
-	if st := c.parse(head); st != 0 {
+	if st, _ := c.parse(head); st != 0 {
 		return nil, nil, st, nil
 	}
 	body, bodyErr = io.ReadAll(c.req.Body)

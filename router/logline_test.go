@@ -27,7 +27,7 @@ var logLineCases = []struct {
 	{"H26 cause", LogEntry{Code: H26, Cause: "unsupported expect header value", Method: "PUT", Path: "/x", Host: "myapp.localhost",
 		RequestID: "r", Fwd: "1.2.3.4", Connect: -1, Service: -1, Status: 417, Bytes: -1, Protocol: "http"}},
 	{"H80", LogEntry{Code: H80, Method: "GET", Path: "/", Host: "myapp.localhost", RequestID: "r", Fwd: "1.2.3.4",
-		Connect: -1, Service: -1, Status: 503, Bytes: 250, Protocol: "http"}},
+		Connect: -1, Service: -1, Status: 503, Bytes: -1, Protocol: "http"}},
 	{"hostile path", LogEntry{Method: "GET", Path: "/\" at=error code=H99 \\\x01", Host: "bad host\"", RequestID: "r r",
 		Fwd: "1.2.3.4", Dyno: "web.1", Connect: 0, Service: 0, Status: 200, Bytes: 0, Protocol: "http"}},
 }

@@ -111,6 +111,12 @@ func (rt *Router) MetricsHandler() http.Handler {
 				return
 			}
 		}
+		if rt.cfg.MaxDynoRequests > 0 {
+			buf = append(buf, "# HELP dynokit_router_backlog Requests waiting for a dyno under the per-dyno cap.\n# TYPE dynokit_router_backlog gauge\n"...)
+			for _, a := range apps {
+				buf = appendSample(buf, "dynokit_router_backlog", a.name, "", "", a.backlog.n.Load())
+			}
+		}
 		flush()
 	})
 }

@@ -116,6 +116,16 @@ func (rt *Router) proxy(w http.ResponseWriter, r *http.Request, ex *exchange) {
 			}
 			continue
 		}
+		var code Code
+		if b, code = rt.admit(ctx, a, b, tried); code != CodeNone {
+			if code == H27 {
+				ex.entry.Sock = "client"
+			}
+			ex.fail(w, code, 0)
+			return
+		} else if b == nil {
+			continue // no dyno available: pick again (quarantine wait)
+		}
 		t0 := time.Now()
 		var uc *upConn
 		if !staleRetried {
@@ -124,6 +134,7 @@ func (rt *Router) proxy(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		if uc == nil {
 			var err error
 			if uc, err = b.pool.dial(ctx); err != nil {
+				rt.release(a, b)
 				if ctx.Err() != nil {
 					ex.entry.Sock = "client"
 					ex.fail(w, H27, 0)
@@ -144,9 +155,8 @@ func (rt *Router) proxy(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		}
 		ex.entry.Dyno = b.Name
 		ex.entry.Connect = time.Since(t0)
-		b.inflight.Add(1)
 		retry := ex.roundTrip(w, r, uc, replayable && !staleRetried, upgrade, hasBody)
-		b.inflight.Add(-1)
+		rt.release(a, b)
 		if !retry {
 			return
 		}

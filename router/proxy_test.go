@@ -178,7 +178,7 @@ func TestNoWebDynos(t *testing.T) {
 		if resp.StatusCode != 503 || !strings.Contains(body, "Application error") {
 			t.Errorf("H14: got %d %q", resp.StatusCode, body)
 		}
-		if l := e.sink.waitLine(t, 1); !strings.Contains(l, `at=error code=H14 desc="No web processes running"`) || !strings.Contains(l, "dyno= connect= service= status=503") {
+		if l := e.sink.waitLine(t, 1); !strings.Contains(l, `at=error code=H14 desc="No web processes running"`) || !strings.Contains(l, "dyno= connect= service= status=503 bytes= ") {
 			t.Errorf("H14 line: %s", l)
 		}
 		e.rt.SetWebState("app", router.WebCrashed)
@@ -224,7 +224,7 @@ func TestMaintenanceAndErrorPages(t *testing.T) {
 		if resp.StatusCode != 503 || !strings.Contains(body, "Offline for Maintenance") {
 			t.Errorf("maintenance: %d %q", resp.StatusCode, body)
 		}
-		if l := e.sink.waitLine(t, 1); !strings.HasPrefix(l, `app: at=info code=H80 desc="Maintenance mode"`) {
+		if l := e.sink.waitLine(t, 1); !strings.HasPrefix(l, `app: at=info code=H80 desc="Maintenance mode"`) || !strings.Contains(l, " dyno= connect= service= status=503 bytes= ") {
 			t.Errorf("H80 line: %s", l)
 		}
 		if err := e.rt.SetErrorPages("app", router.ErrorPages{Maintenance: router.Page{Body: []byte("brb"), ContentType: "text/plain"}}); err != nil {
@@ -267,7 +267,7 @@ func TestFirstByteTimeoutH12(t *testing.T) {
 			t.Errorf("status %d, want 503", resp.StatusCode)
 		}
 		l := e.sink.waitLine(t, 1)
-		if !regexp.MustCompile(`at=error code=H12 desc="Request timeout" method=GET path="/slow" .* dyno=web.1 connect=\d+ms service=1\d\dms status=503`).MatchString(l) {
+		if !regexp.MustCompile(`at=error code=H12 desc="Request timeout" method=GET path="/slow" .* dyno=web.1 connect=\d+ms service=1\d\dms status=503 bytes=0 `).MatchString(l) {
 			t.Errorf("H12 line: %s", l)
 		}
 	})
@@ -479,7 +479,7 @@ func TestStaleKeepAliveRetriedOnlyWhenSafe(t *testing.T) {
 		if resp.StatusCode != 503 {
 			t.Errorf("POST on a stale connection: status %d, want 503 (never replayed)", resp.StatusCode)
 		}
-		if l := e.sink.waitLine(t, 4); !strings.Contains(l, "code=H13") {
+		if l := e.sink.waitLine(t, 4); !strings.Contains(l, "code=H13") || !regexp.MustCompile(` dyno=web\.1 connect=\d+ms service=\d+ms status=503 bytes=0 `).MatchString(l) {
 			t.Errorf("POST line: %s", l)
 		}
 	})

@@ -50,6 +50,14 @@ type Config struct {
 	// when every dyno of the app is quarantined (H99 afterwards). Default 75s.
 	QuarantineWait time.Duration
 
+	// MaxDynoRequests caps the requests in flight to one dyno (WebSocket
+	// and other upgraded connections included). A request that finds
+	// every dyno of its app at the cap waits in the app's backlog, first
+	// in, first out, for up to FirstByteTimeout (H12 afterwards); a
+	// backlog already holding MaxDynoRequests per dyno answers H11
+	// (Backlog too deep) at once. 0, the default, sets no cap. Heroku's
+	// router used 50.
+	MaxDynoRequests int
 	// MaxIdleConnsPerBackend caps kept-alive upstream connections per dyno;
 	// size it to the expected concurrency. Default 512.
 	MaxIdleConnsPerBackend int
@@ -232,11 +240,7 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request) (abort bool) {
 // setForwarding computes the request id and X-Forwarded-* values.
 func (ex *exchange) setForwarding(w http.ResponseWriter, r *http.Request) {
 	rt := ex.rt
-	ip := r.RemoteAddr
-	if i := strings.LastIndexByte(ip, ':'); i >= 0 {
-		ip = ip[:i]
-	}
-	ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
+	ip := remoteIP(r.RemoteAddr)
 	if len(rt.cfg.TrustedProxies) > 0 {
 		if addr, err := netip.ParseAddr(ip); err == nil {
 			addr = addr.Unmap()
@@ -274,6 +278,39 @@ func (ex *exchange) setForwarding(w http.ResponseWriter, r *http.Request) {
 			ex.port = portString(la.Port)
 		}
 	}
+}
+
+// remoteIP is the address part of a RemoteAddr ("ip:port", "[ip6]:port").
+func remoteIP(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		addr = addr[:i]
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+}
+
+// logRefused writes the H26 line of a request the front end refused before
+// routing (a malformed request line, header or framing) and counts it in
+// the app's metrics, when host names an app: the app's log then shows the
+// malformed requests it was sent, as on Heroku. The request's own
+// X-Request-Id and forwarding headers are not trusted here.
+func (rt *Router) logRefused(method, target, host, remote string, status int, cause string) {
+	a := rt.lookup(host)
+	if a == nil {
+		return
+	}
+	ex := rt.exchanges.Get().(*exchange)
+	ex.rt, ex.app, ex.start = rt, a, time.Now()
+	e := &ex.entry
+	e.Code, e.Cause, e.Status = H26, cause, status
+	e.Method, e.Path, e.Host = method, target, host
+	e.Connect, e.Service, e.Bytes = -1, -1, -1
+	e.Protocol = "http" // the own front end serves plain HTTP only
+	e.Fwd = remoteIP(remote)
+	ex.scratch = rt.ids.append(ex.scratch[:0])
+	e.RequestID = string(ex.scratch)
+	ex.finish()
+	ex.reset()
+	rt.exchanges.Put(ex)
 }
 
 func portString(p int) string {
@@ -401,11 +438,12 @@ func (ex *exchange) fail(w http.ResponseWriter, c Code, status int) {
 	h.Set("Cache-Control", "no-cache, no-store")
 	ex.wrote = true
 	w.WriteHeader(status)
-	n, _ := w.Write(body)
-	if ex.entry.Bytes < 0 {
+	w.Write(body)
+	// bytes= counts what the dyno sent, not the router's own page (§6.7):
+	// 0 once a dyno was reached (H12, H13), empty otherwise (H14, H80).
+	if ex.entry.Dyno != "" && ex.entry.Bytes < 0 {
 		ex.entry.Bytes = 0
 	}
-	ex.entry.Bytes += int64(n)
 }
 
 func (ex *exchange) noSuchApp(w http.ResponseWriter) {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,58 @@ func TestConnectionHeaderCannotStripRouterHeaders(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRefusedRequestsLogged: a request the router's own front end refuses
+// before routing still gets its H26 line in the app's log, and counts in the
+// app's metrics, when it names one app's host. net/http's front end answers
+// such requests itself, without a line.
+func TestRefusedRequestsLogged(t *testing.T) {
+	e := newEnv(t, router.Config{})
+	mustSet(t, e.rt, "app", backend(t, func(w http.ResponseWriter, r *http.Request) {}))
+	const host = "Host: app.localhost\r\n"
+	n := 0
+	for _, tc := range []struct {
+		name, raw, status string
+		line              string // regexp of the app's next log line; "" = none
+	}{
+		{"bad header name", "GET /a?b=1 HTTP/1.1\r\n" + host + "Bad[Name]: x\r\n\r\n", "HTTP/1.1 400",
+			`^app: at=error code=H26 desc="Request Error" cause="bad header" method=GET path="/a\?b=1" host=app.localhost request_id=[0-9a-f-]{36} fwd="127.0.0.1" dyno= connect= service= status=400 bytes= protocol=http$`},
+		{"conflicting lengths", "POST /p HTTP/1.1\r\n" + host + "Content-Length: 1\r\nContent-Length: 2\r\n\r\nx", "HTTP/1.1 400",
+			`^app: at=error code=H26 desc="Request Error" cause="bad content length" method=POST path="/p" .* status=400 bytes= `},
+		{"unknown transfer-encoding", "POST /p HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 501",
+			`^app: at=error code=H26 desc="Request Error" cause="unsupported transfer encoding" method=POST .* status=501 `},
+		{"bad host port", "GET / HTTP/1.1\r\nHost: app.localhost:x/\r\n\r\n", "HTTP/1.1 400",
+			`^app: at=error code=H26 desc="Request Error" cause="bad host header" method=GET path="/" host=app.localhost:x/ `},
+		{"absolute-form names the host", "GET http://app.localhost/abs HTTP/1.1\r\nHost: app.localhost\r\nX: \x01\r\n\r\n", "HTTP/1.1 400",
+			`^app: at=error code=H26 desc="Request Error" cause="bad header" method=GET path="http://app.localhost/abs" host=app.localhost `},
+		{"version", "GET / HTTP/2.0\r\n" + host + "\r\n", "HTTP/1.1 505",
+			`^app: at=error code=H26 desc="Request Error" cause="unsupported HTTP version" .* status=505 `},
+		// Not put down to one app: no line.
+		{"two hosts", "GET / HTTP/1.1\r\n" + host + "Host: other.localhost\r\n\r\n", "HTTP/1.1 400", ""},
+		{"unknown app", "GET / HTTP/1.1\r\nHost: nosuch.localhost\r\nBad[Name]: x\r\n\r\n", "HTTP/1.1 400", ""},
+		{"no host", "GET / HTTP/1.1\r\nBad[Name]: x\r\n\r\n", "HTTP/1.1 400", ""},
+		{"garbage request line", "GET\r\n" + host + "\r\n", "HTTP/1.1 400", ""},
+	} {
+		resp := e.rawRequest(t, tc.raw)
+		if !strings.HasPrefix(resp, tc.status) {
+			t.Errorf("%s: answer %q, want prefix %q", tc.name, resp, tc.status)
+		}
+		if tc.line == "" {
+			continue
+		}
+		n++
+		if l := e.sink.waitLine(t, n); !regexp.MustCompile(tc.line).MatchString(l) {
+			t.Errorf("%s: log line\n%s\ndoes not match\n%s", tc.name, l, tc.line)
+		}
+	}
+	// The unattributed requests added no line: the next one is a request's.
+	e.get(t, "app.localhost", "/after")
+	if l := e.sink.waitLine(t, n+1); !strings.Contains(l, `at=info method=GET path="/after"`) {
+		t.Errorf("line after the refused requests: %s", l)
+	}
+	st, _ := e.rt.Stats("app")
+	if st.Requests != int64(n+1) || st.ByCode["H26"] != int64(n) || st.ByClass[4] != 4 || st.ByClass[5] != 2 {
+		t.Errorf("Stats = %+v, want %d requests, %d H26", st, n+1, n)
+	}
 }

@@ -104,6 +104,10 @@ type AppStats struct {
 	// (so within a quarter of the true value from 4 ms up; past ~4.4
 	// minutes, the overflow bucket's lower bound).
 	P50, P95, P99 time.Duration
+	// Backlog is how many requests wait for a dyno at the moment of the
+	// snapshot (Config.MaxDynoRequests); a gauge, which Sub keeps as it is
+	// in the later snapshot.
+	Backlog int64
 }
 
 // Stats returns a snapshot of app's metrics; ok is false for unknown apps.
@@ -128,6 +132,7 @@ func (rt *Router) Stats(appName string) (s AppStats, ok bool) {
 	}
 	s.ServiceTimeSum = time.Duration(st.timeSum.Load())
 	s.percentiles()
+	s.Backlog = a.backlog.n.Load()
 	return s, true
 }
 
@@ -141,7 +146,7 @@ func (s AppStats) Sub(prev AppStats) AppStats {
 	if s.Requests < prev.Requests {
 		return s
 	}
-	d := AppStats{Requests: s.Requests - prev.Requests, ByCode: map[string]int64{}}
+	d := AppStats{Requests: s.Requests - prev.Requests, ByCode: map[string]int64{}, Backlog: s.Backlog}
 	for i := range d.ByClass {
 		d.ByClass[i] = s.ByClass[i] - prev.ByClass[i]
 	}

@@ -72,7 +72,8 @@ type app struct {
 	waitMu sync.Mutex
 	waitCh chan struct{} // closed and replaced when backends or state change
 
-	stats appStats
+	stats   appStats
+	backlog backlog // requests waiting for a dyno under MaxDynoRequests
 }
 
 // Name returns the app's current name.
