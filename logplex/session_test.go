@@ -63,6 +63,9 @@ func TestSessionPlainText(t *testing.T) {
 	if len(resp.TransferEncoding) == 0 || resp.TransferEncoding[0] != "chunked" {
 		t.Errorf("transfer encoding %v, want chunked", resp.TransferEncoding)
 	}
+	if !resp.Close {
+		t.Error("the connection stays open after the session's lines (Logplex answers Connection: close)")
+	}
 	want := "2026-11-21T12:00:02.000000+00:00 app[web.2]: line 2\n2026-11-21T12:00:03.000000+00:00 app[worker.1]: line 3\n"
 	if string(body) != want {
 		t.Errorf("body:\n%s\nwant:\n%s", body, want)

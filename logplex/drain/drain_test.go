@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -565,5 +566,44 @@ func TestHTTPSBatchSize(t *testing.T) {
 		if sizes[i] > drain.DefaultBatchBytes+2000 {
 			t.Errorf("POST %d: %d bytes, over the %d target", i, sizes[i], drain.DefaultBatchBytes)
 		}
+	}
+}
+
+// TestHTTPSRedirectIsNotDelivery: an endpoint answering with a redirect
+// has not taken the batch. Following a 302 would re-send it as a bodiless
+// GET, whose 200 would count the lines as delivered. Once the endpoint
+// takes POSTs again, the L10 notice reports the dropped line.
+func TestHTTPSRedirectIsNotDelivery(t *testing.T) {
+	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			rec := &httpsRecorder{}
+			var redirecting atomic.Bool
+			redirecting.Store(true)
+			var redirects, followed atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.URL.Path == "/moved":
+					followed.Add(1)
+				case redirecting.Load():
+					redirects.Add(1)
+					http.Redirect(w, r, "/moved", status)
+				default:
+					rec.ServeHTTP(w, r)
+				}
+			}))
+			defer srv.Close()
+			d := &drain.HTTPS{URL: srv.URL + "/logs", Token: token, Attempts: 2, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
+			d.Send(context.Background(), line(0))
+			run(t, d)
+			waitUntil(t, "the batch dropped", func() bool { return d.Stats().Dropped == 1 })
+			if st := d.Stats(); st.Delivered != 0 || redirects.Load() < 2 || followed.Load() != 0 {
+				t.Errorf("stats %+v after %d redirects, %d followed; want nothing delivered, none followed", st, redirects.Load(), followed.Load())
+			}
+			redirecting.Store(false)
+			waitUntil(t, "the L10 notice", func() bool {
+				_, got := rec.snapshot()
+				return len(got) == 1 && strings.Contains(got[0].Text, "Error L10 (output buffer overflow): 1 messages dropped")
+			})
+		})
 	}
 }

@@ -40,7 +40,9 @@ const (
 // (and Basic authorization from the URL's user info), with a body of n
 // octet-counted frames "<PRI>1 TIMESTAMP host SOURCE PROC - TEXT\n". A
 // batch that gets no 2xx is retried with back-off, Attempts times in all,
-// then dropped and counted; buffer overflow is handled as for [Syslog].
+// then dropped and counted; buffer overflow is handled as for [Syslog]. A
+// redirect is not followed (unless Client has its own CheckRedirect): it
+// counts as a failed delivery.
 type HTTPS struct {
 	URL            string        // http(s)://[user:pass@]host/path
 	Token          string        // the drain token, sent as Logplex-Drain-Token
@@ -178,6 +180,14 @@ func (d *HTTPS) post(ctx context.Context, u *url.URL, frameID string, n int) err
 	client := d.Client
 	if client == nil {
 		client = http.DefaultClient
+	}
+	if client.CheckRedirect == nil {
+		// A followed 301/302/303 turns the POST into a bodiless GET whose
+		// 2xx would count the batch as delivered: a redirect is a failed
+		// delivery, retried and then counted as dropped.
+		c := *client
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		client = &c
 	}
 	resp, err := client.Do(req)
 	if err != nil {

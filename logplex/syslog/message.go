@@ -378,7 +378,7 @@ func (p *parser) paramValue() error {
 	for p.i < len(p.b) {
 		switch p.b[p.i] {
 		case '\\':
-			p.i += 2
+			p.i = min(p.i+2, len(p.b)) // a final backslash escapes nothing
 			continue
 		case ']':
 			return p.errf("PARAM-VALUE", "unescaped ']'")

@@ -55,6 +55,7 @@ var parseCases = []struct {
 	{name: "missing SD", in: "<1>1 - h a p -", field: "STRUCTURED-DATA"},
 	{name: "SD not bracketed", in: "<1>1 - h a p - x msg", field: "STRUCTURED-DATA"},
 	{name: "SD unterminated", in: `<1>1 - h a p - [x a="b`, field: "PARAM-VALUE"},
+	{name: "SD value ends in a backslash", in: `<1>1 - h a p - [x a="b\`, field: "PARAM-VALUE"},
 	{name: "SD unescaped bracket", in: `<1>1 - h a p - [x a="]"] m`, field: "PARAM-VALUE"},
 	{name: "SD dash glued", in: "<1>1 - h a p - -x", field: "STRUCTURED-DATA"},
 	{name: "https drain without newline", in: "<40>1 - host app web.3 - text", dialect: syslog.HTTPSDrain, field: "MSG"},
@@ -68,6 +69,9 @@ func TestParse(t *testing.T) {
 				var pe *syslog.ParseError
 				if !errors.As(err, &pe) || pe.Field != c.field {
 					t.Fatalf("ParseDialect(%q) = %+v, %v; want a *ParseError on %s", c.in, got, err, c.field)
+				}
+				if pe.Offset < 0 || pe.Offset > len(c.in) {
+					t.Errorf("error offset %d outside the %d-byte input", pe.Offset, len(c.in))
 				}
 				return
 			}
