@@ -246,7 +246,10 @@ func (b *Buffer) Tail(ctx context.Context, app string, opt TailOptions) iter.Seq
 		a.mu.Lock()
 		hist := a.history(opt)
 		if opt.Follow {
-			max := b.TailBuffer
+			max := opt.Buffer
+			if max <= 0 {
+				max = b.TailBuffer
+			}
 			if max <= 0 {
 				max = DefaultTailBuffer
 			}

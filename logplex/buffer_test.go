@@ -95,6 +95,46 @@ func TestBufferStampsZeroTime(t *testing.T) {
 	}
 }
 
+// TailOptions.Buffer sets one tail's queue: a burst the Buffer's default
+// would cut waits whole for this reader, while another tail of the same
+// app still gets the default.
+func TestTailOptionsBuffer(t *testing.T) {
+	b := &logplex.Buffer{TailBuffer: 10}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.Send(context.Background(), line(0))
+	big, stopBig := iter.Pull2(b.Tail(ctx, "demo", logplex.TailOptions{Lines: 1, Follow: true, Buffer: 100}))
+	defer stopBig()
+	small, stopSmall := iter.Pull2(b.Tail(ctx, "demo", logplex.TailOptions{Lines: 1, Follow: true}))
+	defer stopSmall()
+	for _, next := range []func() (logplex.Message, error, bool){big, small} {
+		if m, err, ok := next(); !ok || err != nil || m.Text != "line 0" {
+			t.Fatalf("first message = %v %v %v", m, err, ok)
+		}
+	}
+	for i := 1; i <= 100; i++ {
+		b.Send(context.Background(), line(i))
+	}
+	for i := 1; i <= 100; i++ {
+		if m, err, _ := big(); err != nil || m.Text != fmt.Sprintf("line %d", i) {
+			t.Fatalf("tail with Buffer 100: message %d = %q, %v", i, m.Text, err)
+		}
+	}
+	for range 10 {
+		small()
+	}
+	if m, _, _ := small(); !strings.HasPrefix(m.Text, "Error L11 (Tail buffer overflow) -> This tail session dropped 90 messages") {
+		t.Errorf("tail with the default buffer, after 10 messages: %q, want the L11 notice", m.Text)
+	}
+	for _, bad := range []int{-1} {
+		for _, err := range b.Tail(ctx, "demo", logplex.TailOptions{Buffer: bad}) {
+			if !errors.Is(err, logplex.ErrInvalidOptions) {
+				t.Errorf("Buffer %d: %v, want ErrInvalidOptions", bad, err)
+			}
+		}
+	}
+}
+
 // A reader that stops reading loses messages, not the producers' time:
 // sends stay fast, and the reader later gets what fit in its queue, an L11
 // notice with the exact count, and then new messages.

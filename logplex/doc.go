@@ -37,7 +37,10 @@
 //
 //	Error L11 (Tail buffer overflow) -> This tail session dropped N messages since <time>.
 //
-// and the tail goes on. Filters follow `heroku logs --source/--dyno`: the
+// and the tail goes on. TailOptions.Buffer sets one tail's queue: a feed
+// that only hands lines on (to a drain, whose own buffer then drops the
+// oldest with an L10 notice) sets it large, so a burst is not cut there.
+// Filters follow `heroku logs --source/--dyno`: the
 // dyno filter "web" matches "web.1" and "web.2" (the part before the dot);
 // "web.1" matches only itself. History lines are the last Lines lines that
 // pass the filters.

@@ -47,6 +47,13 @@ type TailOptions struct {
 	// on the part before the dot: "web" matches "web.1" and "web.2",
 	// "web.1" matches only "web.1". Empty keeps all.
 	Dyno string
+	// Buffer is how many live messages this tail may fall behind before
+	// newer ones are dropped for it (an L11 notice then follows); 0 means
+	// the Source's default. A reader that only hands messages on without
+	// blocking, such as a drain's feed, sets it large, so a burst waits
+	// for it here instead of being cut: the drain's own buffer then drops
+	// the oldest lines, as Heroku's drains do.
+	Buffer int
 }
 
 // ErrInvalidOptions is wrapped by errors about bad TailOptions.
@@ -56,6 +63,9 @@ var ErrInvalidOptions = errors.New("invalid tail options")
 func (o TailOptions) Validate() error {
 	if o.Lines < 0 {
 		return fmt.Errorf("logplex: lines %d: %w: must not be negative", o.Lines, ErrInvalidOptions)
+	}
+	if o.Buffer < 0 {
+		return fmt.Errorf("logplex: tail buffer %d: %w: must not be negative", o.Buffer, ErrInvalidOptions)
 	}
 	if strings.ContainsAny(o.Source, " \t\r\n") {
 		return fmt.Errorf("logplex: source %q: %w: must not contain spaces", o.Source, ErrInvalidOptions)

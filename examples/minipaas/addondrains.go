@@ -52,6 +52,11 @@ type activeDrain struct {
 
 func drainKey(app, url string) string { return app + "\x00" + url }
 
+// drainFeedBuffer bounds the lines queued between the app's log and one
+// drain's feed: far more than one burst (a 64 KiB pipe read of short
+// lines) holds.
+const drainFeedBuffer = 1 << 16
+
 // errDrainURL explains a URL drain.New refuses. It never holds the URL:
 // drain URLs carry credentials.
 type errDrainURL struct{}
@@ -67,8 +72,19 @@ func (d *logDrains) start(info drainInfo) (*activeDrain, error) {
 	if err != nil {
 		return nil, errDrainURL{}
 	}
+	if s, ok := r.(*drain.Syslog); ok {
+		// A TLS endpoint whose certificate does not verify: an L14 line
+		// in the app's log says so (once until a connection succeeds).
+		s.Errors = logplex.SinkFunc(func(ctx context.Context, m logplex.Message) error {
+			return d.p.Log(ctx, info.App, m)
+		})
+	}
 	tailCtx, stopTail := context.WithCancel(context.Background())
-	tail, err := d.p.Logs(tailCtx, info.App, logplex.TailOptions{Follow: true})
+	// The feed below only hands lines on, so a burst waits whole in the
+	// tail's queue; the drain's own buffer then drops the oldest lines
+	// with an L10 notice, as Heroku's drains do, instead of the tail
+	// cutting the newest with an L11.
+	tail, err := d.p.Logs(tailCtx, info.App, logplex.TailOptions{Follow: true, Buffer: drainFeedBuffer})
 	if err != nil {
 		stopTail()
 		return nil, fmt.Errorf("log drain for app %s: %w", info.App, err)
