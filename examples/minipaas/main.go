@@ -70,6 +70,9 @@ type options struct {
 	// EcoIdle is how long an app with eco web dynos may go without a
 	// request before its eco dynos sleep; 0 never.
 	EcoIdle time.Duration
+	// MaxDynoRequests caps the requests in flight to one web dyno (H11
+	// past the backlog); 0 no cap.
+	MaxDynoRequests int
 	// Admin URLs of the servers add-ons are made on (addons.go); empty:
 	// that service is not offered.
 	PostgresURL, RedisURL string
@@ -123,6 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.ShareGoCache, "share-go-cache", true, "let Go builds use this machine's build cache (go env GOCACHE), so they compile warm")
 	fs.BoolVar(&o.Verbose, "v", false, "log platform diagnostics to stderr")
 	fs.DurationVar(&o.EcoIdle, "eco-idle", 30*time.Minute, "an app whose web dynos are of size eco sleeps after this long without a request; the next request wakes it (0: never)")
+	fs.IntVar(&o.MaxDynoRequests, "max-dyno-requests", 50, "requests the router has in flight to one web dyno at most, as Heroku's router; more wait in the app's backlog (as many again per dyno), then get H11 Backlog too deep (0: no cap)")
 	fs.StringVar(&o.PostgresURL, "postgres-url", "", "admin URL of a PostgreSQL server for heroku-postgresql add-ons (postgres://user:password@host:port/db)")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "admin URL of a Redis 7 server for heroku-redis add-ons (redis://:password@host:port)")
 	fs.StringVar(&o.PoolerAddr, "pooler-addr", "127.0.0.1:5003", "listen address of the PgBouncer minipaas runs for heroku pg:connection-pooling, when -postgres-url is set and pgbouncer is installed (off when empty)")
@@ -200,11 +204,12 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	// App events go to the webhooks, which need the open platform first.
 	var hooks atomic.Pointer[webhookService]
 	cfg := platform.Config{
-		DataDir:   dataDir,
-		BuildEnv:  buildEnv,
-		StopGrace: o.stopGrace,
-		EcoIdle:   o.EcoIdle,
-		Logger:    logger,
+		DataDir:         dataDir,
+		BuildEnv:        buildEnv,
+		StopGrace:       o.stopGrace,
+		EcoIdle:         o.EcoIdle,
+		Logger:          logger,
+		MaxDynoRequests: o.MaxDynoRequests,
 		OnAppEvent: func(e platform.AppEvent) {
 			if w := hooks.Load(); w != nil {
 				w.onEvent(e)

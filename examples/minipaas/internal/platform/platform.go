@@ -83,6 +83,10 @@ type Config struct {
 	// without a request before its eco dynos sleep (the next request
 	// wakes them); 0 means Heroku's 30 minutes, negative never.
 	EcoIdle time.Duration
+	// MaxDynoRequests caps the requests in flight to one web dyno; more
+	// wait in the app's backlog, and past that get H11 (router.Config).
+	// 0 means no cap.
+	MaxDynoRequests int
 	// HTTPClient fetches the source tarballs of builds by API; nil means
 	// one with a 30 s limit on connecting and on the response header.
 	HTTPClient *http.Client
@@ -265,7 +269,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 
 	p.router = cfg.Router
 	if p.router == nil {
-		p.router = router.New(router.Config{BaseDomain: cfg.BaseDomain, LogSink: p.RouterLogSink(), Logger: p.log, Wake: p.WakeApp})
+		p.router = router.New(router.Config{BaseDomain: cfg.BaseDomain, LogSink: p.RouterLogSink(), Logger: p.log, Wake: p.WakeApp, MaxDynoRequests: cfg.MaxDynoRequests})
 	}
 	p.autoscaler = &autoscale.Autoscaler{Metrics: p.router, Scaler: platformScaler{p}, Logger: p.log}
 	rt := cfg.Runtime
