@@ -240,6 +240,12 @@
 //     and a response keeps the dyno's own Server header or none. Bare LF
 //     line ends in a request head are read as net/http reads them; the
 //     dyno always gets CRLF.
+//   - The whole response head is read under the first-byte timeout: a
+//     dyno that sends part of a head and then stalls gets H12 at
+//     FirstByteTimeout, where Heroku's router would count the part as the
+//     first byte and wait out the idle window (H15). The timeout fires up
+//     to 1/64 of it late (deadlines are reused, see above), which the
+//     line's service= shows.
 //   - bytes= in a log line counts what the dyno sent: the router's own
 //     error and maintenance pages leave it empty when no dyno was reached
 //     (H14, H80) and 0 when one was (H12, H13), as in Heroku's lines.
