@@ -19,12 +19,14 @@ type backlog struct {
 // waiter is one queued request; ch gets a token when a slot frees.
 type waiter struct{ ch chan struct{} }
 
-// enqueue adds w (at the front when it was already waiting) unless the
-// queue holds max requests already.
+// enqueue adds w unless the queue holds max requests already. A request
+// that already waited (front) goes back to the head of the queue whatever
+// its length: it lost its slot to a newcomer, and must not get H11 for the
+// requests queued behind it.
 func (q *backlog) enqueue(w *waiter, max int, front bool) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.waiters) >= max {
+	if !front && len(q.waiters) >= max {
 		return false
 	}
 	if front {
