@@ -13,12 +13,16 @@
 //     Heroku writes a slug checksum, "SHA256:<hex>". It is the slug's
 //     identity in a [Store].
 //   - .slugignore: a file at the top of the build directory listing
-//     gitignore-style patterns (without "!" negation) that Pack leaves
-//     out; see [Ignore].
+//     gitignore-style patterns (without "!" negation) of files kept out
+//     of the slug; see [Ignore].
 //
 // # Lifecycle
 //
-// A build calls [Pack], which streams the slug to any io.Writer and
+// Before the buildpacks run, [RemoveIgnored] deletes the source's
+// .slugignore'd files, as Heroku does, so the build never sees them. A
+// build then calls [Pack] (with PackOptions.Ignore set to &Ignore{}, so
+// that what the build made stays even where a pattern matches it; left
+// nil, Pack applies .slugignore itself, at pack time), which streams the slug to any io.Writer and
 // returns its [PackInfo] (digest, sizes, soft-limit warning). The slug goes
 // into a [Store] with [Store.Put], which verifies the digest and publishes
 // atomically. A runtime fetches it with [Getter.Open] (from the store, or

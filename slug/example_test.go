@@ -120,3 +120,26 @@ func ExampleHandler() {
 	fmt.Printf("%q %v\n", b, err)
 	// Output: "slug bytes" <nil>
 }
+
+// RemoveIgnored deletes the .slugignore'd files of a build's copy of the
+// source before the buildpacks run, as Heroku does.
+func ExampleRemoveIgnored() {
+	dir, _ := os.MkdirTemp("", "build")
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, ".slugignore"), []byte("*.psd\n/spec/\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "logo.psd"), []byte("layers"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app.rb"), []byte("puts 1"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "spec"), 0o755)
+	os.WriteFile(filepath.Join(dir, "spec", "app_spec.rb"), []byte("it"), 0o644)
+
+	n, err := slug.RemoveIgnored(context.Background(), dir)
+	fmt.Println(n, err)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		fmt.Println(e.Name())
+	}
+	// Output:
+	// 2 <nil>
+	// .slugignore
+	// app.rb
+}

@@ -47,8 +47,9 @@ type PackOptions struct {
 	SoftCompressedSize int64
 	// Ignore overrides the build directory's .slugignore when non-nil;
 	// &Ignore{} excludes nothing. Heroku deletes .slugignore'd files
-	// before the build runs; Pack applies the patterns when packing, so
-	// files the build itself creates that match are left out too.
+	// before the build runs: do that with RemoveIgnored, then pass
+	// &Ignore{} here. Left nil, Pack applies the patterns when packing,
+	// so files the build itself creates that match are left out too.
 	Ignore *Ignore
 	// SkipEscapingSymlinks leaves out symlinks whose target is absolute or
 	// leaves the tree, listing them in PackInfo.SkippedSymlinks, instead of

@@ -93,6 +93,13 @@ func (p *Platform) runBuild(ctx context.Context, app string, run *buildRun, srcD
 	if err := copytree.Copy(ctx, srcDir, appDir, ".git"); err != nil { // history is not built
 		return release.Release{}, fmt.Errorf("platform: deploy %s: copy source %s: %w", app, srcDir, err)
 	}
+	// As on Heroku, .slugignore'd files are gone before the buildpacks run
+	// (what the build makes stays: packAndStore ignores nothing more).
+	if _, err := slug.RemoveIgnored(ctx, appDir); err != nil {
+		fmt.Fprintf(out, " !     %v\n", err)
+		fmt.Fprintf(out, " !     Push rejected, failed to compile app.\n")
+		return release.Release{}, &BuildError{App: app, Err: err}
+	}
 
 	p.apiLog(rec.ID, "Build started by "+user)
 	in := buildpack.BuildInput{
@@ -181,7 +188,7 @@ func (p *Platform) packAndStore(ctx context.Context, dir string) (slug.PackInfo,
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	info, err := slug.Pack(ctx, f, dir, slug.PackOptions{Logger: p.log})
+	info, err := slug.Pack(ctx, f, dir, slug.PackOptions{Ignore: &slug.Ignore{}, Logger: p.log}) // .slugignore applied before the build
 	if err != nil {
 		return slug.PackInfo{}, fmt.Errorf("pack slug: %w", err)
 	}
