@@ -484,6 +484,13 @@ func (r *Reconciler) reconcileAll(ctx context.Context) time.Time {
 		if !ok {
 			desired = Formation{App: app}
 		}
+		// A slot scaled away forgets its crash back-off: scaling to 0 and
+		// back up starts the dynos afresh, as on Heroku.
+		for k := range r.crashes {
+			if k.app == app && k.index > desired.Processes[k.typ].Quantity {
+				delete(r.crashes, k)
+			}
+		}
 		var observed []Instance
 		for _, d := range r.dynos {
 			if d.app != app || d.oneOff || d.stopping {

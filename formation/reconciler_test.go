@@ -236,6 +236,54 @@ func TestReconcilerCrashBackoff(t *testing.T) {
 	})
 }
 
+// Scaling a crash-looping type to 0 and back up starts it afresh, as on
+// Heroku: no cool-off left from the old dynos, and the next crash is
+// restarted at once again.
+func TestReconcilerScaleToZeroResetsBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, func(r *formation.Reconciler) { r.Backoff = []time.Duration{0, time.Hour} })
+		f.set(1, formation.RestartAll, map[string]int{"worker": 2})
+		crash := func(name string) {
+			t.Helper()
+			d := f.fake.LiveNamed(name, 1)
+			if d == nil {
+				t.Fatalf("%s not running: %v", name, f.states())
+			}
+			d.Exit(1)
+			synctest.Wait()
+		}
+		crash("worker.1")
+		crash("worker.1") // now in an hour's cool-off
+		crash("worker.2")
+		crash("worker.2")
+		if f.fake.LiveNamed("worker.1", 1) != nil || f.fake.LiveNamed("worker.2", 1) != nil {
+			t.Fatalf("restarted during the cool-off: %v", f.states())
+		}
+		f.set(1, formation.RestartAll, map[string]int{"worker": 1}) // worker.2 scaled away
+		f.set(1, formation.RestartAll, map[string]int{"worker": 2})
+		if f.fake.LiveNamed("worker.2", 1) == nil {
+			t.Fatalf("worker.2 scaled back up did not start at once: %v", f.states())
+		}
+		if f.fake.LiveNamed("worker.1", 1) != nil {
+			t.Fatalf("worker.1, never scaled away, left its cool-off: %v", f.states())
+		}
+		f.set(1, formation.RestartAll, map[string]int{"worker": 0})
+		before := len(f.ev.lines("worker.1"))
+		f.set(1, formation.RestartAll, map[string]int{"worker": 1})
+		if f.fake.LiveNamed("worker.1", 1) == nil {
+			t.Fatalf("worker.1 scaled to 0 and back did not start at once: %v", f.states())
+		}
+		if l := f.ev.lines("worker.1")[before:]; slices.Contains(l, "worker.1: State changed from crashed to starting") {
+			t.Errorf("the dyno started by scaling up logged it came from a crash: %q", l)
+		}
+		crash("worker.1")
+		if f.fake.LiveNamed("worker.1", 1) == nil {
+			t.Fatalf("the first crash after scaling back up was not restarted at once: %v", f.states())
+		}
+		f.finish()
+	})
+}
+
 func TestReconcilerBootTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, func(r *formation.Reconciler) { r.Backoff = []time.Duration{time.Hour} })
