@@ -28,7 +28,10 @@ func (p *Platform) ApplyConfig(ctx context.Context, app string, set map[string]s
 		return err
 	}
 	_, err := p.change(ctx, app, strings.ToLower(verb)+" add-on "+name, func(id string, o release.Opts) (release.Release, error) {
-		ch := release.AddonChange{Action: action, Name: name}
+		// An add-on changing vars it owns (a plan change, a failover,
+		// rotated credentials) skips the release phase, as on Heroku;
+		// attaching one runs it.
+		ch := release.AddonChange{Action: action, Name: name, ByProvider: action == release.AddonUpdate}
 		switch action {
 		case release.AddonAttach:
 			if len(unset) > 0 {

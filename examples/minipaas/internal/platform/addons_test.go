@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -68,3 +69,50 @@ func TestAddonsApplyConfig(t *testing.T) {
 }
 
 var defaultList = release.ListOptions{}
+
+// Attaching an add-on runs the release phase; the add-on changing vars it
+// owns (a failover's new DATABASE_URL, rotated credentials, a plan change)
+// makes a release without it, as on Heroku.
+func TestAddonChangesAndTheReleasePhase(t *testing.T) {
+	ctx := context.Background()
+	p := start(t, t.TempDir())
+	t.Cleanup(func() { p.stop(t) })
+	if _, err := p.CreateApp(ctx, "phased"); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := p.Deploy(ctx, "phased", "testdata/webworker", "", &out); err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out.String())
+	}
+	app, _ := p.App(ctx, "phased")
+	phaseRan := func(desc string) bool {
+		t.Helper()
+		rels, err := p.Releases(ctx, "phased", defaultList)
+		if err != nil || !strings.HasPrefix(rels[0].Description, desc) || rels[0].Status != release.StatusSucceeded {
+			t.Fatalf("latest release: %q %s, %v; want %q…, succeeded", rels[0].Description, rels[0].Status, err, desc)
+		}
+		rc, err := p.ReleaseOutput(ctx, app.ID, rels[0].Version, p.ReleaseOutputToken(app.ID, rels[0].Version))
+		if err == nil {
+			rc.Close()
+		}
+		return err == nil
+	}
+	if !phaseRan("Deploy ") {
+		t.Fatal("the deploy ran no release phase")
+	}
+	if err := p.ApplyConfig(ctx, "phased", map[string]string{"DATABASE_URL": "postgres://one"}, nil, "Attach DATABASE"); err != nil {
+		t.Fatal(err)
+	}
+	if !phaseRan("Attach DATABASE") {
+		t.Error("attaching an add-on did not run the release phase")
+	}
+	if err := p.ApplyConfig(ctx, "phased", map[string]string{"DATABASE_URL": "postgres://two"}, nil, "Update DATABASE (by add-on)"); err != nil {
+		t.Fatal(err)
+	}
+	if phaseRan("Update DATABASE") {
+		t.Error("an add-on's change of its own vars ran the release phase")
+	}
+	if cfg, _ := p.Config(ctx, "phased"); cfg["DATABASE_URL"] != "postgres://two" {
+		t.Errorf("DATABASE_URL = %q after the update", cfg["DATABASE_URL"])
+	}
+}

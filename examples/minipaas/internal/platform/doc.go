@@ -72,7 +72,8 @@
 //
 // The Reconciler asks the platform for each dyno's spec (dynoSpec): the
 // command of its process type, the release's config vars, PORT (a free
-// loopback port for web dynos) and DYNO, and the extracted slug, which the
+// loopback port, in every dyno as on Heroku; routed to for web dynos) and
+// DYNO, and the extracted slug, which the
 // local runtime copies per dyno so it stays read-only. A dyno's stdout and
 // stderr go through logplex line writers into its app's stream as
 // app[web.1] lines. Scale and Resize change the persisted formation

@@ -102,13 +102,15 @@ func (p *Platform) dynoSpec(ctx context.Context, req formation.SpecRequest) (for
 	}
 	env = append(env, req.Env...)
 	spec := formation.DynoSpec{Command: cmd, SlugDir: dir, Resources: resourcesFor(req.Size)}
+	// Every dyno gets a PORT, as on Heroku (release and one-off scripts
+	// read it too); only a web dyno's is routed to and checked at boot.
+	port, err := freePort()
+	if err != nil {
+		return formation.DynoSpec{}, fmt.Errorf("platform: dyno %s of %s: %w", req.Name, req.App, err)
+	}
+	env = append(env, "PORT="+strconv.Itoa(port))
 	if req.Type == "web" {
-		port, err := freePort()
-		if err != nil {
-			return formation.DynoSpec{}, fmt.Errorf("platform: dyno %s of %s: %w", req.Name, req.App, err)
-		}
 		spec.Port = port
-		env = append(env, "PORT="+strconv.Itoa(port))
 	}
 	spec.Env = append(env, "DYNO="+req.Name)
 	return spec, nil

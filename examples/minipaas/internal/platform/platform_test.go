@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -365,9 +366,9 @@ func TestEndToEnd(t *testing.T) {
 
 	// A one-off dyno returns output and exit status.
 	var stdout formationtest.Buffer
-	code, err := p.RunOneOff(ctx, "hello", `echo "one-off says $GREETING on $DYNO"; exit 3`, OneOffIO{Stdout: &stdout, Stderr: &stdout})
-	if err != nil || code != 3 || !strings.Contains(stdout.String(), "one-off says hi on run.") {
-		t.Errorf("RunOneOff = %d, %v, output %q", code, err, stdout.String())
+	code, err := p.RunOneOff(ctx, "hello", `echo "one-off says $GREETING on $DYNO, PORT $PORT"; exit 3`, OneOffIO{Stdout: &stdout, Stderr: &stdout})
+	if err != nil || code != 3 || !regexp.MustCompile(`one-off says hi on run\.\d{4}, PORT \d+`).MatchString(stdout.String()) {
+		t.Errorf("RunOneOff = %d, %v, output %q (every dyno has DYNO and PORT)", code, err, stdout.String())
 	}
 
 	// The logs hold the platform's lines, the app's and the router's.

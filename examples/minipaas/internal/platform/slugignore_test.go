@@ -17,6 +17,7 @@ import (
 func TestSlugIgnoreBeforeTheBuild(t *testing.T) {
 	ctx := context.Background()
 	p := start(t, t.TempDir())
+	t.Cleanup(func() { p.stop(t) })
 	if _, err := p.CreateApp(ctx, "ignoring"); err != nil {
 		t.Fatal(err)
 	}
