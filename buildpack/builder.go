@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -303,7 +304,7 @@ func (st *build) run(ctx context.Context) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			name, ok, err := st.detect(ctx, bp, private)
+			name, ok, err := st.detect(ctx, bp, private, exports)
 			if err != nil {
 				return nil, err
 			}
@@ -328,7 +329,7 @@ func (st *build) run(ctx context.Context) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			name, ok, err := st.detect(ctx, bp, private)
+			name, ok, err := st.detect(ctx, bp, private, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -340,6 +341,9 @@ func (st *build) run(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 			ran = append(ran, Ran{Buildpack: bp, Detected: name})
+			if _, err := os.Stat(filepath.Join(private, "export")); err == nil {
+				exports = append(exports, filepath.Join(private, "export"))
+			}
 			last, lastDir = bp, private
 			break
 		}
@@ -350,7 +354,7 @@ func (st *build) run(ctx context.Context) (*Result, error) {
 		}
 	}
 
-	rel, err := st.release(ctx, last, lastDir)
+	rel, err := st.release(ctx, last, lastDir, exports)
 	if err != nil {
 		return nil, err
 	}
@@ -419,8 +423,9 @@ func (st *build) runScript(ctx context.Context, bp Buildpack, c Command) (int, e
 	return code, nil
 }
 
-// detect runs bin/detect; ok reports whether it passed.
-func (st *build) detect(ctx context.Context, bp Buildpack, dir string) (name string, ok bool, err error) {
+// detect runs bin/detect, after earlier buildpacks' export files; ok
+// reports whether it passed.
+func (st *build) detect(ctx context.Context, bp Buildpack, dir string, exports []string) (name string, ok bool, err error) {
 	path, err := script(bp, dir, "detect", PhaseDetect)
 	if err != nil {
 		return "", false, err
@@ -430,7 +435,7 @@ func (st *build) detect(ctx context.Context, bp Buildpack, dir string) (name str
 	}
 	var stdout, stderr boundedBuffer
 	stdout.max, stderr.max = MaxDetectBytes, 1<<10
-	code, err := st.runScript(ctx, bp, Command{Phase: PhaseDetect, Path: path, Args: []string{st.in.AppDir}, Stdout: &stdout, Stderr: &stderr})
+	code, err := st.runScript(ctx, bp, withExports(Command{Phase: PhaseDetect, Path: path, Args: []string{st.in.AppDir}, Stdout: &stdout, Stderr: &stderr}, exports))
 	if err != nil {
 		return "", false, err
 	}
@@ -445,13 +450,29 @@ func (st *build) detect(ctx context.Context, bp Buildpack, dir string) (name str
 	return name, true, nil
 }
 
-// chainScript runs bin/compile after sourcing earlier buildpacks' export
-// files. Its variables have unlikely names because export files run in
-// the same shell. Export files' exit status is ignored, as Heroku does.
-const chainScript = `__dynokit_compile=$0 __dynokit_build=$1 __dynokit_cache=$2 __dynokit_env=$3
-shift 3
-for __dynokit_export in "$@"; do . "$__dynokit_export"; done
-exec "$__dynokit_compile" "$__dynokit_build" "$__dynokit_cache" "$__dynokit_env"`
+// chainScript runs a buildpack script after sourcing earlier buildpacks'
+// export files, as Heroku chains buildpacks: $0 is the script, $1 the
+// number of its arguments, then the arguments, then the export files.
+// While they are sourced, the positional parameters are the script's
+// arguments (a compile's are BUILD_DIR CACHE_DIR ENV_DIR). Its variables
+// have unlikely names because export files run in the same shell. Export
+// files' exit status is ignored, as Heroku does.
+const chainScript = `__dynokit_cmd=("$0" "${@:2:$1}")
+shift $(($1 + 1))
+__dynokit_exports=("$@")
+set -- "${__dynokit_cmd[@]:1}"
+for __dynokit_export in "${__dynokit_exports[@]}"; do . "$__dynokit_export"; done
+exec "${__dynokit_cmd[@]}"`
+
+// withExports makes c run after sourcing the export files, if any.
+func withExports(c Command, exports []string) Command {
+	if len(exports) == 0 {
+		return c
+	}
+	args := append([]string{"-c", chainScript, c.Path, strconv.Itoa(len(c.Args))}, c.Args...)
+	c.Path, c.Args = "bash", append(args, exports...)
+	return c
+}
 
 func (st *build) compile(ctx context.Context, bp Buildpack, dir, name string, exports []string) error {
 	path, err := script(bp, dir, "compile", PhaseCompile)
@@ -463,11 +484,7 @@ func (st *build) compile(ctx context.Context, bp Buildpack, dir, name string, ex
 	}
 	st.out.step("%s app detected", name)
 	c := Command{Phase: PhaseCompile, Path: path, Args: []string{st.in.AppDir, st.cache, st.envDir}, Stdout: st.out, Stderr: st.out}
-	if len(exports) > 0 {
-		c.Path = "bash"
-		c.Args = append([]string{"-c", chainScript, path, st.in.AppDir, st.cache, st.envDir}, exports...)
-	}
-	code, err := st.runScript(ctx, bp, c)
+	code, err := st.runScript(ctx, bp, withExports(c, exports))
 	st.out.flush()
 	if err != nil {
 		st.out.warn("Push rejected, failed to compile %s app.", name)
@@ -480,15 +497,21 @@ func (st *build) compile(ctx context.Context, bp Buildpack, dir, name string, ex
 	return nil
 }
 
-// release runs the last buildpack's bin/release, if it has one.
-func (st *build) release(ctx context.Context, bp Buildpack, dir string) (Release, error) {
+// release runs the last buildpack's bin/release, if it has an executable
+// one, after every buildpack's export file (its own too).
+func (st *build) release(ctx context.Context, bp Buildpack, dir string, exports []string) (Release, error) {
+	if fi, err := os.Stat(filepath.Join(dir, "bin", "release")); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 == 0 {
+		// Heroku runs bin/release only "if executable".
+		st.out.warn("bin/release of %s is not executable: it gives no default process types.", bp.label())
+		return Release{}, nil
+	}
 	path, err := script(bp, dir, "release", PhaseRelease)
 	if err != nil || path == "" {
 		return Release{}, err
 	}
 	var stdout boundedBuffer
 	stdout.max = MaxReleaseBytes + 1
-	code, err := st.runScript(ctx, bp, Command{Phase: PhaseRelease, Path: path, Args: []string{st.in.AppDir}, Stdout: &stdout, Stderr: st.out})
+	code, err := st.runScript(ctx, bp, withExports(Command{Phase: PhaseRelease, Path: path, Args: []string{st.in.AppDir}, Stdout: &stdout, Stderr: st.out}, exports))
 	if err != nil {
 		return Release{}, err
 	}

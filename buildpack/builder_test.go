@@ -262,6 +262,10 @@ func TestExportChaining(t *testing.T) {
 	if got := read("chain-c-saw"); got != "set by export-a|set by export-b" {
 		t.Errorf("export-c saw %q", got)
 	}
+	// Detect runs after the earlier buildpacks' exports too.
+	if got := read("chain-c-detect-saw"); got != "set by export-a|set by export-b" {
+		t.Errorf("export-c's detect saw %q", got)
+	}
 	// The last buildpack (export-c) has no bin/release: no defaults, even
 	// though earlier ones declared some.
 	if len(res.DefaultProcessTypes) != 0 || len(res.ProcessTypes) != 0 {
@@ -282,13 +286,18 @@ func TestExportChaining(t *testing.T) {
 	}
 	golden(t, "export-chain", normalize(out.String(), map[string]string{app: "$BUILD_DIR"}))
 
-	// With export-b last, its bin/release gives the defaults.
-	res, err = (&buildpack.Builder{}).Build(context.Background(), buildpack.BuildInput{AppDir: appDir(t, nil), Buildpacks: []buildpack.Buildpack{a, b}})
+	// With export-b last, its bin/release gives the defaults; it runs
+	// after every export, its own included.
+	app = appDir(t, nil)
+	res, err = (&buildpack.Builder{}).Build(context.Background(), buildpack.BuildInput{AppDir: app, Buildpacks: []buildpack.Buildpack{a, b}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(map[string]string{"web": "from-export-b", "clock": "bin/clock"}, res.ProcessTypes); diff != "" {
 		t.Error(diff)
+	}
+	if got := read("release-b-saw"); got != "set by export-a|set by export-b" {
+		t.Errorf("export-b's release saw %q", got)
 	}
 }
 
@@ -552,5 +561,31 @@ func TestBuildInputErrors(t *testing.T) {
 				t.Errorf("err = %v, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A bin/release without the executable bit is skipped, as Heroku runs it
+// only "if executable": the build succeeds, with a warning and no default
+// process types. (bin/detect and bin/compile without it fail the build.)
+func TestReleaseNotExecutable(t *testing.T) {
+	requireBash(t)
+	b := buildpacktest.Write(t, "release-644", buildpacktest.Scripts{
+		Detect:  "#!/bin/sh\necho Plain\n",
+		Compile: "#!/bin/sh\ntrue\n",
+		Release: "#!/bin/sh\nprintf 'default_process_types:\\n  web: from-release\\n'\n",
+	})
+	if err := os.Chmod(filepath.Join(b.Dir, "bin", "release"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out testutil.SyncBuffer
+	res, err := (&buildpack.Builder{}).Build(context.Background(), buildpack.BuildInput{AppDir: appDir(t, nil), Buildpacks: []buildpack.Buildpack{b}, Output: &out})
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, out.String())
+	}
+	if len(res.DefaultProcessTypes) != 0 {
+		t.Errorf("defaults from a bin/release that is not executable: %v", res.DefaultProcessTypes)
+	}
+	if !strings.Contains(out.String(), " !     bin/release of release-644 is not executable: it gives no default process types.") {
+		t.Errorf("no warning in the output:\n%s", out.String())
 	}
 }

@@ -40,11 +40,15 @@
 //     detect, and each compiles in turn.
 //  4. Compile: bin/compile's stdout and stderr are streamed line by line
 //     to BuildInput.Output as they are written. A buildpack after the
-//     first runs through bash, which first sources the export files the
-//     earlier buildpacks left in their own root (heroku.md §2.4).
-//  5. Release: only the last buildpack's bin/release runs; its YAML is
-//     parsed strictly (a wrong type is a *ReleaseError naming the field,
-//     wrapped in an *Error naming the buildpack).
+//     first runs its bin/detect and bin/compile through bash, which first
+//     sources the export files the earlier buildpacks left in their own
+//     root (heroku.md §2.4), with the script's arguments as positional
+//     parameters.
+//  5. Release: only the last buildpack's bin/release runs, after every
+//     export file (its own too), and only if it is executable (a warning
+//     says when it is not); its YAML is parsed strictly (a wrong type is
+//     a *ReleaseError naming the field, wrapped in an *Error naming the
+//     buildpack).
 //  6. Discover process types: the app's Procfile (parsed with the
 //     procfile package) overrides the release's default_process_types;
 //     Heroku's "Discovering process types" lines are printed.
