@@ -71,8 +71,9 @@
 // state. Messages are Heroku's: "Starting process with command `...`",
 // "State changed from starting to up", "Stopping all processes with
 // SIGTERM", "Process exited with status 143", "Error R10 (Boot timeout)",
-// "Error R12 (Exit timeout)", "Error R14 (Memory quota exceeded)" (from
-// dynos implementing MemoryReader) and "Error R15 (Memory quota vastly
+// "Error R12 (Exit timeout)", "Process running mem=600MB(117.2%)" then
+// "Error R14 (Memory quota exceeded)" (from dynos implementing
+// MemoryReader) and "Error R15 (Memory quota vastly
 // exceeded)" (Exit.OOMKilled).
 //
 // # Resources

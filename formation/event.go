@@ -70,13 +70,16 @@ func msgR12(d time.Duration) string {
 
 const msgR15 = "Error R15 (Memory quota vastly exceeded)"
 
-func msgR14(u MemoryUsage) string {
+// msgMemory is the usage line Heroku logs before an R14 error line.
+func msgMemory(u MemoryUsage) string {
 	pct := 0.0
 	if u.LimitBytes > 0 {
 		pct = float64(u.UsedBytes) * 100 / float64(u.LimitBytes)
 	}
-	return fmt.Sprintf("Error R14 (Memory quota exceeded) -> Process running mem=%dMB(%.1f%%)", u.UsedBytes>>20, pct)
+	return fmt.Sprintf("Process running mem=%dMB(%.1f%%)", u.UsedBytes>>20, pct)
 }
+
+const msgR14 = "Error R14 (Memory quota exceeded)"
 
 // humanSeconds renders 60s as "60 seconds" and sub-second test values
 // exactly.

@@ -752,7 +752,8 @@ func (r *Reconciler) pollMemory(ctx context.Context, d *dynoRec, dyno Dyno, exit
 			}
 			if err == nil && u.LimitBytes > 0 && float64(u.UsedBytes) >= frac*float64(u.LimitBytes) {
 				r.mu.Lock()
-				r.emit(d, Event{Message: msgR14(u)})
+				r.emit(d, Event{Message: msgMemory(u)})
+				r.emit(d, Event{Message: msgR14})
 				r.mu.Unlock()
 			}
 		}

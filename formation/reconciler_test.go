@@ -562,7 +562,8 @@ func TestReconcilerMemory(t *testing.T) {
 		want := []string{
 			"worker.1: Starting process with command `run-worker`",
 			"worker.1: State changed from starting to up",
-			"worker.1: Error R14 (Memory quota exceeded) -> Process running mem=500MB(97.7%)",
+			"worker.1: Process running mem=500MB(97.7%)",
+			"worker.1: Error R14 (Memory quota exceeded)",
 			"worker.1: Error R15 (Memory quota vastly exceeded)",
 			"worker.1: Process exited with status 137",
 			"worker.1: State changed from up to crashed",
