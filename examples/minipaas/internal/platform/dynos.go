@@ -418,6 +418,7 @@ func (p *Platform) runReleasePhase(ctx context.Context, r release.Release, out i
 	if !ok {
 		return -1, errors.New("app no longer exists")
 	}
+	p.apiLog(r.App, fmt.Sprintf("Running release %s commands by %s", r.Name(), r.User))
 	out, done := p.recordPhase(r, orDiscard(out))
 	defer done()
 	if started, ok := ctx.Value(phaseStartedKey{}).(func(release.Release)); ok {

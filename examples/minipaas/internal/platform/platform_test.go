@@ -376,6 +376,9 @@ func TestEndToEnd(t *testing.T) {
 	logs := logText(t, p.Platform, "hello")
 	for _, want := range []string{
 		fmt.Sprintf("app[api]: Release v%d created by dev@example.com", v2.Version),
+		// A config change: what was done, then the release.
+		"app[api]: Set GREETING config vars by ",
+		fmt.Sprintf("app[api]: Release v%d created by ", v1.Version),
 		"heroku[web.1]: State changed from starting to up",
 		"heroku[web.1]: Starting process with command `bin/hello`",
 		"app[web.1]: hello listening on",
@@ -404,8 +407,9 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), "release phase of ww") {
 		t.Errorf("release phase output missing:\n%s", out.String())
 	}
-	// The phase's dyno is release.N, as on Heroku.
+	// The phase's dyno is release.N, as on Heroku, announced by the API.
 	waitLog(t, p.Platform, "webworker", "heroku[release.")
+	waitLog(t, p.Platform, "webworker", fmt.Sprintf("app[api]: Running release v%d commands by ", ww.Version))
 	if err := p.Scale(ctx, "webworker", map[string]int{"worker": 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,8 @@ func (p *Platform) change(ctx context.Context, app, what string, do func(id stri
 		}
 		return release.Release{}, fmt.Errorf("platform: %s on %s: %w", what, app, err)
 	}
+	// As Heroku's API lines: what was done, then the release it made.
+	p.apiLog(rec.ID, fmt.Sprintf("%s by %s", rel.Description, user))
 	p.apiLog(rec.ID, fmt.Sprintf("Release %s created by %s", rel.Name(), user))
 	p.emitRelease(rec.ID, user, rel)
 	if err := p.applyRelease(ctx, e, rel); err != nil {
