@@ -284,6 +284,48 @@ func TestReconcilerScaleToZeroResetsBackoff(t *testing.T) {
 	})
 }
 
+// RestartDyno replaces one dyno (heroku ps:restart worker.2) and leaves
+// the others running; it resets that dyno's crash back-off.
+func TestReconcilerRestartDyno(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, func(r *formation.Reconciler) { r.Backoff = []time.Duration{0, time.Hour} })
+		f.set(1, formation.RestartAll, map[string]int{"worker": 2})
+		w1, w2 := f.fake.LiveNamed("worker.1", 1), f.fake.LiveNamed("worker.2", 1)
+		if !f.rec.RestartDyno("app", "worker.2") {
+			t.Fatal("RestartDyno(worker.2) found no dyno")
+		}
+		synctest.Wait()
+		if got := f.fake.LiveNamed("worker.1", 1); got != w1 {
+			t.Error("worker.1 was replaced too")
+		}
+		if got := f.fake.LiveNamed("worker.2", 1); got == nil || got == w2 {
+			t.Errorf("worker.2 not replaced: %v", f.states())
+		}
+		if sigs := w2.Signals(); !slices.Equal(sigs, []syscall.Signal{syscall.SIGTERM}) {
+			t.Errorf("old worker.2 got %v, want SIGTERM", sigs)
+		}
+		// A dyno in its crash cool-off restarts at once.
+		for range 2 {
+			f.fake.LiveNamed("worker.1", 1).Exit(1)
+			synctest.Wait()
+		}
+		if f.fake.LiveNamed("worker.1", 1) != nil {
+			t.Fatalf("worker.1 not in its cool-off: %v", f.states())
+		}
+		f.rec.RestartDyno("app", "worker.1")
+		synctest.Wait()
+		if f.fake.LiveNamed("worker.1", 1) == nil {
+			t.Errorf("crashed worker.1 not restarted at once: %v", f.states())
+		}
+		for _, name := range []string{"worker.3", "web.1", "worker", "worker.x", "run.1234"} {
+			if f.rec.RestartDyno("app", name) {
+				t.Errorf("RestartDyno(%q) found a dyno", name)
+			}
+		}
+		f.finish()
+	})
+}
+
 func TestReconcilerBootTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, func(r *formation.Reconciler) { r.Backoff = []time.Duration{time.Hour} })

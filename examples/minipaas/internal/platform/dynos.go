@@ -245,10 +245,8 @@ func runnableTypes(r release.Release) []string {
 	return ts
 }
 
-// Restart replaces the app's dynos (heroku ps:restart). typ may name a
-// process type or a dyno ("web", "web.1") and must match one of the app's
-// dynos; formation.Reconciler can only restart a whole app, so every
-// formation dyno of the app is replaced either way.
+// Restart replaces the app's dynos (heroku ps:restart): all of them, those
+// of a process type ("web"), or one dyno ("web.1"), which must exist.
 func (p *Platform) Restart(ctx context.Context, app, typ string) error {
 	if _, _, err := p.entry(app); err != nil {
 		return err
@@ -257,18 +255,16 @@ func (p *Platform) Restart(ctx context.Context, app, typ string) error {
 		p.rec.Restart(app)
 		return nil
 	}
-	// typ is a process type ("web") or a dyno ("web.1"); formation
-	// restarts by type, so a dyno's whole type is replaced.
-	var types []string
-	for _, d := range p.rec.Dynos(app) {
-		if !d.OneOff && logplex.MatchDyno(typ, d.Name) && !slices.Contains(types, d.Type) {
-			types = append(types, d.Type)
+	if strings.Contains(typ, ".") {
+		if !p.rec.RestartDyno(app, typ) {
+			return fmt.Errorf("platform: restart %s: no dyno %q: %w", app, typ, ErrNotFound)
 		}
+		return nil
 	}
-	if len(types) == 0 {
+	if !slices.ContainsFunc(p.rec.Dynos(app), func(d formation.DynoStatus) bool { return !d.OneOff && d.Type == typ }) {
 		return fmt.Errorf("platform: restart %s: no dyno matches %q: %w", app, typ, ErrNotFound)
 	}
-	p.rec.Restart(app, types...)
+	p.rec.Restart(app, typ)
 	return nil
 }
 

@@ -538,6 +538,25 @@ func TestEndToEnd(t *testing.T) {
 	if err := p.Restart(ctx, "webworker", "clock"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Restart(clock) = %v, want ErrNotFound", err)
 	}
+	// One dyno by name (heroku ps:restart web.1): only that one.
+	oldWorker, _ = workerID()
+	if err := p.Restart(ctx, "webworker", "web.1"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if id, state := dynoID("web.1"); id != "" && id != oldWeb && state == formation.StateUp {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("web.1 was not replaced after Restart(web.1)")
+		}
+	}
+	if id, _ := workerID(); id != oldWorker {
+		t.Errorf("restarting web.1 replaced worker.1 too (%s → %s)", oldWorker, id)
+	}
+	if err := p.Restart(ctx, "webworker", "web.7"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Restart(web.7) = %v, want ErrNotFound", err)
+	}
 
 	// Sizes are validated, recorded and shown per dyno.
 	if err := p.Resize(ctx, "webworker", map[string]string{"worker": "huge"}); err == nil || !strings.Contains(err.Error(), `"huge"`) {
