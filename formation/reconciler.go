@@ -847,6 +847,7 @@ func (r *Reconciler) exitedLocked(d *dynoRec, exit Exit) {
 	}
 	if exit.OOMKilled {
 		r.emit(d, Event{Message: msgR15})
+		r.emit(d, Event{Message: msgStopKILL})
 	}
 	if exit.Code >= 0 {
 		e := exit

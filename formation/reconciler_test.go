@@ -607,6 +607,7 @@ func TestReconcilerMemory(t *testing.T) {
 			"worker.1: Process running mem=500MB(97.7%)",
 			"worker.1: Error R14 (Memory quota exceeded)",
 			"worker.1: Error R15 (Memory quota vastly exceeded)",
+			"worker.1: Stopping process with SIGKILL",
 			"worker.1: Process exited with status 137",
 			"worker.1: State changed from up to crashed",
 		}

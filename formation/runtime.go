@@ -135,7 +135,7 @@ type Dyno interface {
 type Exit struct {
 	Code      int            // exit status; 128+n when killed by signal n
 	Signal    syscall.Signal // non-zero when killed by a signal
-	OOMKilled bool           // killed for exceeding its memory limit (R15)
+	OOMKilled bool           // killed for exceeding its memory limit (R15): any of its processes, which ends the dyno
 	At        time.Time
 }
 

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -395,4 +396,33 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestChildOOMEndsDyno: when the kernel kills a process of the dyno for
+// exceeding the memory limit, the dyno ends as out-of-memory (R15, then
+// the Reconciler restarts it) even though its main process survived, as
+// with a web server whose worker was killed.
+func TestChildOOMEndsDyno(t *testing.T) {
+	rt := &local.Runtime{BaseDir: t.TempDir(), RequireLimits: true}
+	requireCgroups(t, rt)
+	spec := formation.DynoSpec{ID: "child-oom", Command: "head -c 1G /dev/zero | tail; sleep 60",
+		SlugDir: slugDir(t, nil), Resources: formation.Resources{MemoryBytes: 64 << 20}}
+	d, err := rt.Start(context.Background(), spec, formation.Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	exit, err := d.Wait(ctx)
+	if err != nil {
+		d.Signal(context.Background(), syscall.SIGKILL)
+		t.Fatalf("the dyno outlived its child's OOM kill: %v", err)
+	}
+	if !exit.OOMKilled || exit.Signal != syscall.SIGKILL || exit.Code != 137 {
+		t.Errorf("exit = %+v, want OOMKilled by SIGKILL (137)", exit)
+	}
+	if took := time.Since(begin); took > 20*time.Second {
+		t.Errorf("the dyno ended %v after start", took)
+	}
 }

@@ -518,3 +518,24 @@ func TestConcurrentDynos(t *testing.T) {
 		}
 	}
 }
+
+// TestChildOOMEndsDyno: when the kernel kills a process of the container
+// for exceeding the memory limit, the dyno ends as out-of-memory (R15, then
+// a restart) even though its main process survived.
+func TestChildOOMEndsDyno(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, binary string) {
+		f := newFixture(t, binary)
+		spec := dynoSpec(t, "worker.1", "head -c 1G /dev/zero | tail; sleep 60", nil)
+		spec.Resources.MemoryBytes = 64 << 20
+		begin := time.Now()
+		d := f.start(spec, formation.Stdio{})
+		exit := f.wait(d)
+		if !exit.OOMKilled || exit.Code != 137 {
+			t.Errorf("exit = %+v, want OOMKilled with status 137", exit)
+		}
+		if took := time.Since(begin); took > 30*time.Second {
+			t.Errorf("the dyno ended %v after start, not at its child's OOM kill", took)
+		}
+		f.checkNoLeftovers()
+	})
+}
