@@ -17,7 +17,10 @@ import (
 type Provider interface {
 	// Provision creates the resource for req, or returns the one already
 	// created for req.ID: a retried request never makes a second resource.
-	// Unknown plans give an error wrapping ErrUnknownPlan.
+	// Unknown plans give an error wrapping ErrUnknownPlan. A Provision that
+	// fails after the resource was made (an asynchronous provision that
+	// cannot be finished) returns its ID with the error, so the caller
+	// deprovisions it instead of leaving it behind.
 	Provision(ctx context.Context, req ProvisionRequest) (Resource, error)
 	// Deprovision removes the resource and everything it holds. An unknown
 	// (or already removed) resourceID gives an error wrapping ErrNotFound.

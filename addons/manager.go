@@ -336,8 +336,9 @@ func (m *Manager) create(ctx context.Context, a *addon, as string, req CreateReq
 	cancel()
 	if err != nil {
 		err = fmt.Errorf("%s: provider failed: %w", what, m.explainTimeout(pctx, ctx, err))
-		// The provider may have finished after we stopped waiting.
-		return m.compensate(ctx, a, "", err)
+		// The provider may have made the resource (res.ID), or finished
+		// after we stopped waiting (compensate provisions again to find it).
+		return m.compensate(ctx, a, res.ID, err)
 	}
 	if _, verr := ValidateResourceConfig(svc.Name, svc.ConfigPrefix, res.Config); verr != nil {
 		return m.compensate(ctx, a, res.ID, fmt.Errorf("%s: %w", what, verr))

@@ -128,7 +128,10 @@ func (c *Client) Provision(ctx context.Context, req addons.ProvisionRequest) (ad
 		return res, nil
 	}
 	if wait == nil {
-		return addons.Resource{}, fmt.Errorf("partner: provision: provider answered 202 (asynchronous) but Client.CallbackBase is not set, so it cannot call back: %w", addons.ErrInvalid)
+		// The provider made a resource it will finish later: give its id
+		// back with the error, so that the caller deletes it (Heroku
+		// deletes a 202 it cannot follow too).
+		return addons.Resource{ID: res.ID}, fmt.Errorf("partner: provision: provider answered 202 (asynchronous) but Client.CallbackBase is not set, so it cannot call back: %w", addons.ErrInvalid)
 	}
 	c.log().Info("partner: provisioning asynchronously", "uuid", req.ID)
 	interval := c.PollInterval
@@ -154,7 +157,8 @@ func (c *Client) Provision(ctx context.Context, req addons.ProvisionRequest) (ad
 				return addons.Resource{ID: again.ID, Plan: req.Plan, Config: again.Config, Message: again.Message, LogDrainURL: again.LogDrainURL}, nil
 			}
 		case <-ctx.Done():
-			return addons.Resource{}, fmt.Errorf("partner: provision %s: waiting for the provider's callback: %w", req.ID, ctx.Err())
+			// Unfinished: the caller deletes the resource by its id.
+			return addons.Resource{ID: res.ID}, fmt.Errorf("partner: provision %s: waiting for the provider's callback: %w", req.ID, ctx.Err())
 		}
 	}
 }
@@ -185,7 +189,9 @@ func (c *Client) forget(uuid string, w *asyncProvision) {
 
 // Deprovision implements addons.Provider.
 func (c *Client) Deprovision(ctx context.Context, id string) error {
-	_, err := c.do(ctx, "deprovision", http.MethodDelete, "/heroku/resources/"+url.PathEscape(id), nil, nil, http.StatusOK, http.StatusNoContent)
+	// 202: the provider removes it in the background (asynchronous
+	// deprovisioning); the add-on is gone for the platform either way.
+	_, err := c.do(ctx, "deprovision", http.MethodDelete, "/heroku/resources/"+url.PathEscape(id), nil, nil, http.StatusOK, http.StatusAccepted, http.StatusNoContent)
 	return err
 }
 

@@ -10,9 +10,13 @@
 // an http.Handler at CallbackBase, waits for the provider's PATCH
 // {callback_url}/config and POST {callback_url}/actions/provision, and
 // meanwhile repeats the idempotent POST every PollInterval, so a
-// provider that failed or never calls back is noticed. ChangePlan sends
-// PUT /heroku/resources/{id}, Deprovision DELETE /heroku/resources/{id}
-// (404 and 410 mean addons.ErrNotFound).
+// provider that failed or never calls back is noticed. A provision that
+// cannot be finished (a 202 without CallbackBase, or no callback within
+// the caller's deadline) returns the provider's id with its error, so
+// addons.Manager deletes the resource, as Heroku deletes unfinished
+// provisions. ChangePlan sends PUT /heroku/resources/{id}, Deprovision
+// DELETE /heroku/resources/{id} (200, 204, or 202 for a provider that
+// deprovisions in the background; 404 and 410 mean addons.ErrNotFound).
 //
 // Handler is the provider side: it serves any addons.Provider through
 // the same API, with basic auth compared in constant time and JSON
@@ -34,4 +38,11 @@
 //     memory; after a restart the platform's retried POST re-provisions,
 //     which providers answer idempotently.
 //   - The Accept header is sent but not enforced.
+//   - An asynchronous provision is waited for within addons.Manager's
+//     Timeout (a minute by default), where Heroku waits up to 12 hours:
+//     Manager.Create returns only once the resource is ready, so raise
+//     the Timeout for providers that take long.
+//   - Provider-initiated config changes (PATCH {callback_url}/config) are
+//     taken only while a provision waits; after that, a provider's change
+//     reaches the platform through addons.Manager.UpdateConfig.
 package partner

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -465,5 +466,66 @@ func BenchmarkProvisionOverHTTP(b *testing.B) {
 		if err := c.Deprovision(context.Background(), res.ID); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// asyncOnlyProvider answers every provision with 202 and never calls back;
+// it records the requests it gets and answers DELETE with deleteStatus.
+type asyncOnlyProvider struct {
+	mu           sync.Mutex
+	requests     []string
+	deleteStatus int
+}
+
+func (p *asyncOnlyProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.requests = append(p.requests, r.Method+" "+r.URL.Path)
+	status := p.deleteStatus
+	p.mu.Unlock()
+	if r.Method == http.MethodDelete {
+		w.WriteHeader(status)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = io.WriteString(w, `{"id":"res-1","message":"later"}`)
+}
+
+func (p *asyncOnlyProvider) seen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.requests)
+}
+
+// A provision the platform cannot finish (202 without a callback base, or
+// no callback before the Manager's timeout) is deleted at the provider, as
+// Heroku deletes it, instead of being left behind; a provider that
+// deprovisions asynchronously (202) has deprovisioned.
+func TestUnfinishedAsyncProvisionIsDeleted(t *testing.T) {
+	for _, callbacks := range []bool{false, true} {
+		t.Run(fmt.Sprintf("callbacks=%v", callbacks), func(t *testing.T) {
+			prov := &asyncOnlyProvider{deleteStatus: http.StatusNoContent}
+			srv := httptest.NewServer(prov)
+			defer srv.Close()
+			c := &partner.Client{BaseURL: srv.URL, ID: "x", Password: "y", PollInterval: time.Hour}
+			if callbacks {
+				withCallbacks(t, c)
+			}
+			m := &addons.Manager{Catalog: addons.Catalog{Services: []addons.Service{{Name: "slow", ConfigPrefix: "SLOW",
+				Plans: []addons.Plan{{Name: "basic"}}, Provider: c}}}, Config: &addonstest.MemConfig{}, Timeout: 300 * time.Millisecond}
+			if _, err := m.Create(ctx(t), addons.CreateRequest{App: "shop", Plan: "slow"}); err == nil {
+				t.Fatal("Create succeeded")
+			}
+			if got, want := prov.seen(), []string{"POST /heroku/resources", "DELETE /heroku/resources/res-1"}; !slices.Equal(got, want) {
+				t.Errorf("the provider got %q, want %q", got, want)
+			}
+		})
+	}
+	// DELETE answered 202: deprovisioning under way at the provider.
+	prov := &asyncOnlyProvider{deleteStatus: http.StatusAccepted}
+	srv := httptest.NewServer(prov)
+	defer srv.Close()
+	c := &partner.Client{BaseURL: srv.URL, ID: "x", Password: "y"}
+	if err := c.Deprovision(ctx(t), "res-1"); err != nil {
+		t.Errorf("Deprovision answered 202: %v", err)
 	}
 }
