@@ -99,7 +99,7 @@ func (r *Reconciler) RunOneOff(ctx context.Context, req OneOffRequest) (*OneOff,
 		return nil, fmt.Errorf("formation: one-off %s of %s: %w", name, req.App, ErrExists)
 	}
 	d := &dynoRec{
-		id: r.newDynoIDLocked(req.App, name, req.Release), app: req.App, typ: typ, name: name,
+		id: r.newDynoIDLocked(req.App, name, req.Release), app: req.App, typ: typ, name: name, size: req.Size,
 		release: req.Release, oneOff: true, state: StateStarting, startedAt: time.Now(), done: make(chan struct{}),
 	}
 	r.dynos[d.id] = d // reserves the name

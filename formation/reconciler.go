@@ -133,6 +133,7 @@ type crashCount struct {
 
 type dynoRec struct {
 	id, app, typ, name string
+	size               string // the dyno size it was started with
 	index, release     int
 	oneOff             bool
 	state              State
@@ -159,6 +160,8 @@ type DynoStatus struct {
 	RestartAt time.Time
 	// OneOff marks a one-off dyno (RunOneOff), whatever its Type.
 	OneOff bool
+	// Size is the dyno size it was started with ("" = unsized).
+	Size string
 }
 
 func (r *Reconciler) defaults() {
@@ -346,7 +349,7 @@ func (r *Reconciler) knownLocked(app string) bool {
 // status describes d; r.mu is held.
 func (d *dynoRec) status() DynoStatus {
 	return DynoStatus{ID: d.id, App: d.app, Name: d.name, Type: d.typ, Release: d.release,
-		State: d.state, Command: d.spec.Command, Addr: d.addr, StartedAt: d.startedAt, RestartAt: d.restartAt, OneOff: d.oneOff}
+		State: d.state, Command: d.spec.Command, Addr: d.addr, StartedAt: d.startedAt, RestartAt: d.restartAt, OneOff: d.oneOff, Size: d.size}
 }
 
 // Dynos lists the app's dynos (formation and one-off), sorted by name.
@@ -623,7 +626,7 @@ func (r *Reconciler) startLocked(ctx context.Context, f Formation, a Action) {
 	}
 	name := DynoName(a.Type, a.Index)
 	d := &dynoRec{
-		id: r.newDynoIDLocked(f.App, name, a.Release), app: f.App, typ: a.Type, name: name,
+		id: r.newDynoIDLocked(f.App, name, a.Release), app: f.App, typ: a.Type, name: name, size: f.Processes[a.Type].Size,
 		index: a.Index, release: a.Release, state: StateStarting, startedAt: time.Now(),
 	}
 	r.dynos[d.id] = d

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -1411,12 +1412,28 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 		// Values may be numbers (COLUMNS, LINES) or null (an unset TERM).
 		Env        map[string]json.RawMessage `json:"env"`
 		ForceNoTTY bool                       `json:"force_no_tty"` // heroku run --no-tty
+		Size       string                     `json:"size"`         // heroku run --size
+		Type       string                     `json:"type"`         // heroku run --type
+		TimeToLive *int64                     `json:"time_to_live"` // seconds
 	}
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
 	}
 	if strings.TrimSpace(body.Command) == "" {
 		return platformapi.InvalidParams("command is required")
+	}
+	if body.Type != "" && body.Type != "run" {
+		return platformapi.InvalidParams("type %q: minipaas runs one-off dynos as type run only", body.Type)
+	}
+	var opt platform.OneOffIO
+	if ttl := body.TimeToLive; ttl != nil {
+		if *ttl < 1 {
+			return platformapi.InvalidParams("time_to_live must be at least 1 second")
+		}
+		opt.TTL = time.Duration(min(*ttl, math.MaxInt64/int64(time.Second))) * time.Second // too long: refused below
+	}
+	if opt.Size, err = platform.CheckOneOff(body.Size, opt.TTL); err != nil {
+		return apiError(err)
 	}
 	if app.Release == 0 {
 		return platformapi.InvalidParams("%s has no release yet: deploy it first", app.Name)
@@ -1452,7 +1469,7 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 		Type:      "run",
 		State:     "starting",
 		Command:   body.Command,
-		Size:      platform.SizeLabel(""),
+		Size:      platform.SizeLabel(opt.Size),
 		App:       ref{ID: app.ID, Name: app.Name},
 		CreatedAt: now,
 		UpdatedAt: now,
@@ -1463,7 +1480,7 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 		// The dyno starts when the CLI attaches, under the name given here
 		// (or a fresh one, should another dyno have taken it by then).
 		j.Name = a.p.NewRunName(app.Name)
-		secret, err := a.rv.add(app.Name, body.Command, j.Name, env, runTerminal(body.Env, body.ForceNoTTY))
+		secret, err := a.rv.add(app.Name, body.Command, j.Name, env, runTerminal(body.Env, body.ForceNoTTY), opt)
 		if err != nil {
 			return err
 		}
@@ -1474,7 +1491,7 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 		if len(custom) > 0 {
 			return platformapi.InvalidParams("env is only supported with attach (heroku run), not for %s", strings.Join(custom, ", "))
 		}
-		name, err := a.p.RunDetached(r.Context(), app.Name, body.Command)
+		name, err := a.p.RunDetached(r.Context(), app.Name, body.Command, opt)
 		if err != nil {
 			return apiError(err)
 		}

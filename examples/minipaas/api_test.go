@@ -208,9 +208,17 @@ func TestPlatformAPI(t *testing.T) {
 		}
 	}
 	m.expectError("POST", "/apps/"+app+"/dynos/run.1/actions/stop", "", 404, "not_found")
-	var detached struct{ Name string }
-	if code := m.api("POST", "/apps/"+app+"/dynos", `{"command":"sleep 300","attach":false}`, &detached); code != 201 || !strings.HasPrefix(detached.Name, "run.") {
-		t.Fatalf("run:detached: %d %+v", code, detached)
+	var detached struct{ Name, Size string }
+	if code := m.api("POST", "/apps/"+app+"/dynos", `{"command":"sleep 300","attach":false,"size":"standard-2x","time_to_live":3600}`, &detached); code != 201 || !strings.HasPrefix(detached.Name, "run.") || detached.Size != "standard-2x" {
+		t.Fatalf("run:detached --size standard-2x: %d %+v", code, detached)
+	}
+	for _, body := range []string{
+		`{"command":"true","size":"huge"}`,
+		`{"command":"true","time_to_live":0}`,
+		`{"command":"true","time_to_live":86401}`,
+		`{"command":"true","type":"worker"}`,
+	} {
+		m.expectError("POST", "/apps/"+app+"/dynos", body, 422, "invalid_params")
 	}
 	hasDyno := func(name string) bool {
 		var ds []struct{ Name string }

@@ -681,13 +681,16 @@ func TestHerokuCLI(t *testing.T) {
 	// heroku run attaches to a one-off dyno over the TLS rendezvous, with
 	// the app's config and the exit status of the command.
 	cli.Env = append(cli.Env, "NODE_EXTRA_CA_CERTS="+filepath.Join(m.dataDir, "rendezvous-ca.pem"))
-	res, err := cli.Run(ctx, "run", "--exit-code", "-a", app, "echo ran-$GREETING-$DYNO; false")
+	res, err := cli.Run(ctx, "run", "--exit-code", "--size", "standard-2x", "-a", app, "echo ran-$GREETING-$DYNO; false")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("$ heroku run --exit-code ...\n%s", res.Stdout+res.Stderr)
+	t.Logf("$ heroku run --exit-code --size standard-2x ...\n%s", res.Stdout+res.Stderr)
 	if res.ExitCode != 1 || !strings.Contains(res.Stdout, "ran-bonjour-run.") {
-		t.Errorf("heroku run: want the output and exit code 1: %s", res)
+		t.Errorf("heroku run --size standard-2x: want the output and exit code 1: %s", res)
+	}
+	if res, err := cli.Run(ctx, "run", "--size", "huge", "-a", app, "true"); err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, `"huge" is not a dyno size`) {
+		t.Errorf("heroku run --size huge: want the API's refusal: %v %s", err, res)
 	}
 
 	cliRunOnTerminal(ctx, t, cli, app)

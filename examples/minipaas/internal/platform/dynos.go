@@ -294,7 +294,7 @@ func (p *Platform) Dynos(ctx context.Context, app string) ([]Dyno, error) {
 	for _, d := range p.rec.Dynos(app) {
 		out = append(out, Dyno{
 			ID: d.ID, Name: d.Name, Type: d.Type, State: d.State, Command: d.Command,
-			Release: d.Release, Size: rec.Formation[d.Type].Size, Addr: d.Addr, UpdatedAt: d.StartedAt, OneOff: d.OneOff,
+			Release: d.Release, Size: d.Size, Addr: d.Addr, UpdatedAt: d.StartedAt, OneOff: d.OneOff,
 		})
 	}
 	return append(out, p.idleDynos(ctx, rec, out)...), nil
@@ -316,6 +316,45 @@ type OneOffIO struct {
 	// the dyno starts); should another dyno have it by then, the dyno
 	// gets a fresh one.
 	Name string
+	// Size is the dyno size ("standard-2x"; heroku run --size), with its
+	// limits; empty runs unsized (Basic). Unknown sizes are refused.
+	Size string
+	// TTL, when positive, stops the dyno that long after it starts
+	// (time_to_live; Heroku's maximum is MaxOneOffTTL).
+	TTL time.Duration
+}
+
+// MaxOneOffTTL is the longest time_to_live Heroku accepts for a one-off.
+const MaxOneOffTTL = 24 * time.Hour
+
+// CheckOneOff validates a one-off's size and time to live (0: none) and
+// returns the size's canonical name; errors are *FieldError.
+func CheckOneOff(size string, ttl time.Duration) (string, error) {
+	if ttl < 0 || ttl > MaxOneOffTTL {
+		return "", &FieldError{Field: "time_to_live", Reason: fmt.Sprintf("must be between 1 and %d seconds", int(MaxOneOffTTL/time.Second))}
+	}
+	if size == "" {
+		return "", nil
+	}
+	s, ok := LookupDynoSize(size)
+	if !ok {
+		return "", &FieldError{Field: "size", Reason: fmt.Sprintf("%q is not a dyno size (sizes: %s)", size, sizeNames())}
+	}
+	return s.Name, nil
+}
+
+// stopAfter stops o ttl after now unless it has exited by then.
+func stopAfter(o *formation.OneOff, ttl time.Duration) {
+	if ttl <= 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ttl)
+		defer cancel()
+		if _, err := o.Wait(ctx); err != nil {
+			_, _ = o.Stop(context.Background())
+		}
+	}()
 }
 
 // NewRunName picks a name ("run.N") for a one-off of app to start later:
@@ -335,6 +374,9 @@ func (p *Platform) RunOneOff(ctx context.Context, app, command string, stdio One
 	if cur.Slug.IsZero() {
 		return -1, fmt.Errorf("platform: run on %s: %w", app, ErrNoRelease)
 	}
+	if stdio.Size, err = CheckOneOff(stdio.Size, stdio.TTL); err != nil {
+		return -1, err
+	}
 	return p.oneOff(ctx, app, "run", cur.Version, command, stdio)
 }
 
@@ -344,7 +386,7 @@ func (p *Platform) oneOff(ctx context.Context, app, typ string, version int, com
 	req := formation.OneOffRequest{
 		App: app, Release: version, Type: typ, Command: command, Env: stdio.Env,
 		Attach: true, Stdin: stdio.Stdin, Stdout: orDiscard(stdio.Stdout), Stderr: orDiscard(stdio.Stderr),
-		Terminal: stdio.Terminal, Name: stdio.Name,
+		Terminal: stdio.Terminal, Name: stdio.Name, Size: stdio.Size,
 	}
 	noTerminal := func() {
 		req.Terminal = nil
@@ -370,6 +412,7 @@ func (p *Platform) oneOff(ctx context.Context, app, typ string, version int, com
 	if err != nil {
 		return -1, fmt.Errorf("platform: run on %s: %w", app, err)
 	}
+	stopAfter(o, stdio.TTL)
 	exit, err := o.Wait(ctx)
 	if err != nil {
 		// ctx ended: stop the dyno, without a deadline of its own since
@@ -382,14 +425,19 @@ func (p *Platform) oneOff(ctx context.Context, app, typ string, version int, com
 
 // RunDetached starts command in a one-off dyno whose output goes to the
 // app's logs (heroku run:detached) and returns the dyno's name. It runs
-// until it exits or the platform stops.
-func (p *Platform) RunDetached(ctx context.Context, app, command string) (string, error) {
-	return p.runDetached(ctx, app, "run", command)
+// until it exits, its TTL passes or the platform stops. Of opt, only
+// Size and TTL count.
+func (p *Platform) RunDetached(ctx context.Context, app, command string, opt OneOffIO) (string, error) {
+	size, err := CheckOneOff(opt.Size, opt.TTL)
+	if err != nil {
+		return "", err
+	}
+	return p.runDetached(ctx, app, "run", command, size, opt.TTL)
 }
 
 // runDetached is RunDetached of a one-off of type typ ("scheduler" for
 // scheduled jobs, named scheduler.N as on Heroku).
-func (p *Platform) runDetached(ctx context.Context, app, typ, command string) (string, error) {
+func (p *Platform) runDetached(ctx context.Context, app, typ, command, size string, ttl time.Duration) (string, error) {
 	if strings.TrimSpace(command) == "" {
 		return "", fmt.Errorf("platform: run on %s: command is empty", app)
 	}
@@ -400,10 +448,11 @@ func (p *Platform) runDetached(ctx context.Context, app, typ, command string) (s
 	if cur.Slug.IsZero() {
 		return "", fmt.Errorf("platform: run on %s: %w", app, ErrNoRelease)
 	}
-	o, err := p.rec.RunOneOff(ctx, formation.OneOffRequest{App: app, Release: cur.Version, Type: typ, Command: command})
+	o, err := p.rec.RunOneOff(ctx, formation.OneOffRequest{App: app, Release: cur.Version, Type: typ, Command: command, Size: size})
 	if err != nil {
 		return "", fmt.Errorf("platform: run on %s: %w", app, err)
 	}
+	stopAfter(o, ttl)
 	return o.Name, nil
 }
 

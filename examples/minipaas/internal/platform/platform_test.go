@@ -573,9 +573,34 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// A detached one-off writes to the logs.
-	name, err := p.RunDetached(ctx, "webworker", `echo "detached on $DYNO"`)
+	name, err := p.RunDetached(ctx, "webworker", `echo "detached on $DYNO"`, OneOffIO{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// heroku run:detached --size, with a time_to_live: the dyno runs at
+	// that size and is stopped when its time is up.
+	sized, err := p.RunDetached(ctx, "webworker", "sleep 60", OneOffIO{Size: "Standard-2X", TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, _ := p.Dynos(ctx, "webworker")
+	if i := slices.IndexFunc(ds, func(d Dyno) bool { return d.Name == sized }); i < 0 || ds[i].Size != "standard-2x" {
+		t.Errorf("sized one-off %s in %+v, want size standard-2x", sized, ds)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ds, _ := p.Dynos(ctx, "webworker")
+		if !slices.ContainsFunc(ds, func(d Dyno) bool { return d.Name == sized }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s outlived its time_to_live of 1 s", sized)
+		}
+	}
+	var fe *FieldError
+	for _, bad := range []OneOffIO{{Size: "huge"}, {TTL: 25 * time.Hour}} {
+		if _, err := p.RunDetached(ctx, "webworker", "true", bad); !errors.As(err, &fe) {
+			t.Errorf("RunDetached(%+v) = %v, want a *FieldError", bad, err)
+		}
 	}
 	waitLog(t, p.Platform, "webworker", fmt.Sprintf("app[%s]: detached on %s", name, name))
 

@@ -197,7 +197,7 @@ func (p *Platform) runDueJobs(ctx context.Context, jobs []SchedulerJob, from, to
 		if !ok {
 			continue
 		}
-		dyno, err := p.runDetached(ctx, name, "scheduler", j.Command)
+		dyno, err := p.runDetached(ctx, name, "scheduler", j.Command, "", 0)
 		text := "Scheduler: started " + dyno + " for job " + j.ID
 		if err != nil {
 			text = "Scheduler: job " + j.ID + " could not start: " + strings.TrimPrefix(err.Error(), "platform: ")
