@@ -330,10 +330,22 @@ func (a *api) account(w http.ResponseWriter, r *http.Request) error {
 
 func (a *api) createApp(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
-		Name string `json:"name"`
+		Name   string          `json:"name"`
+		Stack  json.RawMessage `json:"stack"`  // heroku create --stack
+		Region json.RawMessage `json:"region"` // heroku create --region
 	}
 	if err := platformapi.DecodeJSON(r, maxBody, &body); err != nil {
 		return err
+	}
+	if len(body.Stack) > 0 && string(body.Stack) != "null" {
+		if err := checkStack("stack", body.Stack); err != nil {
+			return err
+		}
+	}
+	if len(body.Region) > 0 && string(body.Region) != "null" {
+		if err := checkRegion("region", body.Region); err != nil {
+			return err
+		}
 	}
 	if body.Name == "" {
 		// The CLI omits the name to get a generated one.
@@ -451,7 +463,7 @@ func (a *api) patchApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(body.BuildStack) > 0 {
-		if err := checkStack(body.BuildStack); err != nil {
+		if err := checkStack("build_stack", body.BuildStack); err != nil {
 			return err
 		}
 	}

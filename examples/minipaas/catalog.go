@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -68,23 +69,32 @@ func stackJSON() map[string]any {
 	}
 }
 
-// checkStack accepts a build_stack of PATCH /apps/{app} (heroku
-// stack:set): a name or an object with a name or id; only this machine's
-// stack exists.
-func checkStack(raw json.RawMessage) error {
+// checkStack accepts a stack of POST /apps (heroku create --stack) or a
+// build_stack of PATCH /apps/{app} (heroku stack:set): a name or an
+// object with a name or id; only this machine's stack exists.
+func checkStack(field string, raw json.RawMessage) error {
+	return checkCatalogRef(field, raw, stackLocal, "Stack %q is not available on minipaas: apps build and run on this machine, stack %q.")
+}
+
+// checkRegion accepts a region of POST /apps (heroku create --region):
+// only this machine's region exists.
+func checkRegion(field string, raw json.RawMessage) error {
+	return checkCatalogRef(field, raw, regionLocal, "Region %q is not available on minipaas: apps run on this machine, region %q.")
+}
+
+// checkCatalogRef accepts raw as a reference to want: its name, or an
+// object with its name or id. refusal formats the given name and want's.
+func checkCatalogRef(field string, raw json.RawMessage, want ref, refusal string) error {
 	var name string
 	if json.Unmarshal(raw, &name) != nil {
 		var obj struct{ ID, Name string }
 		if err := json.Unmarshal(raw, &obj); err != nil {
-			return platformapi.InvalidParams("build_stack must be a stack name or {\"name\": …}")
+			return platformapi.InvalidParams("%s must be a name or {\"name\": …}", field)
 		}
-		name = obj.Name
-		if name == "" {
-			name = obj.ID
-		}
+		name = cmp.Or(obj.Name, obj.ID)
 	}
-	if name != stackLocal.Name && name != stackLocal.ID {
-		return platformapi.InvalidParams("Stack %q is not available on minipaas: apps build and run on this machine, stack %q.", name, stackLocal.Name)
+	if name != want.Name && name != want.ID {
+		return platformapi.InvalidParams(refusal, name, want.Name)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ func TestHerokuCLICatalog(t *testing.T) {
 	cli := herokucli.Require(t, m.apiURL, m.token)
 	heroku := herokuFunc(t, cli)
 	const app = "catalog"
-	heroku("apps:create", app)
+	heroku("apps:create", app, "--stack", "local", "--region", "local")
 	expectIn(t, heroku("regions"), "local", "This machine")
 	expectIn(t, heroku("apps:stacks", "-a", app), "* local")
 	expectIn(t, heroku("stack:set", "local", "-a", app), "Setting stack to local... done")
@@ -28,6 +28,8 @@ func TestHerokuCLICatalog(t *testing.T) {
 		want string
 	}{
 		{[]string{"stack:set", "heroku-24", "-a", app}, `Stack "heroku-24" is not available on minipaas`},
+		{[]string{"apps:create", "stacked", "--stack", "heroku-24"}, `Stack "heroku-24" is not available on minipaas`},
+		{[]string{"apps:create", "abroad", "--region", "eu"}, `Region "eu" is not available on minipaas`},
 		{[]string{"access:add", "dev@example.com", "-a", app}, "cannot add collaborators"},
 		{[]string{"spaces"}, "You do not have access to any spaces"},
 	} {
