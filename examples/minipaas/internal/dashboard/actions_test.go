@@ -302,12 +302,14 @@ func TestActions(t *testing.T) {
 	if level, text := b.submit("restart", url.Values{"dyno": {"worker.1"}}); level != "ok" || text != "Restarting worker.1." {
 		t.Errorf("restart worker.1: %s %q", level, text)
 	}
-	// (The platform restarts the dyno's whole process type: wait for both,
-	// so that the restart below is not mistaken for this one.)
+	// Only that dyno is replaced.
 	dynos = waitDynos(t, p, "worker.1 restarted", func(ds []platform.Dyno) bool {
 		now := upIDs(ds)
-		return len(ds) == 2 && len(now) == 2 && now["worker.1"] != before["worker.1"] && now["worker.2"] != before["worker.2"]
+		return len(ds) == 2 && len(now) == 2 && now["worker.1"] != before["worker.1"]
 	})
+	if now := upIDs(dynos); now["worker.2"] != before["worker.2"] {
+		t.Errorf("restarting worker.1 replaced worker.2 too (%s → %s)", before["worker.2"], now["worker.2"])
+	}
 	before = upIDs(dynos)
 	if level, text := b.submit("restart", url.Values{}); level != "ok" || text != "Restarting all dynos." {
 		t.Errorf("restart all: %s %q", level, text)

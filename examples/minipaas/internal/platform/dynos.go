@@ -294,10 +294,19 @@ func (p *Platform) Dynos(ctx context.Context, app string) ([]Dyno, error) {
 	for _, d := range p.rec.Dynos(app) {
 		out = append(out, Dyno{
 			ID: d.ID, Name: d.Name, Type: d.Type, State: d.State, Command: d.Command,
-			Release: d.Release, Size: d.Size, Addr: d.Addr, UpdatedAt: d.StartedAt, OneOff: d.OneOff,
+			Release: d.Release, Size: dynoSize(d, rec), Addr: d.Addr, UpdatedAt: d.StartedAt, OneOff: d.OneOff,
 		})
 	}
 	return append(out, p.idleDynos(ctx, rec, out)...), nil
+}
+
+// dynoSize is the size heroku ps shows: a one-off's own, a formation
+// dyno's type's (a resize shows at once, while the dynos are replaced).
+func dynoSize(d formation.DynoStatus, rec appRecord) string {
+	if d.OneOff {
+		return d.Size
+	}
+	return rec.Formation[d.Type].Size
 }
 
 // OneOffIO attaches a one-off dyno like a terminal (heroku run).
