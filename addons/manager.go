@@ -699,8 +699,9 @@ func (m *Manager) Destroy(ctx context.Context, addonName string) error {
 }
 
 // ChangePlan moves an add-on to another plan of its service. If the
-// provider returns new config vars, every attachment's app gets them; if
-// that fails, the plan is changed back.
+// provider returns config vars (changed or new ones; vars it leaves out
+// keep their values), every attachment's app gets them; if that fails,
+// the plan is changed back.
 func (m *Manager) ChangePlan(ctx context.Context, addonName, plan string) (AddOn, error) {
 	a, err := m.lockAddon(addonName)
 	if err != nil {
@@ -732,16 +733,17 @@ func (m *Manager) ChangePlan(ctx context.Context, addonName, plan string) (AddOn
 		}
 		return cause
 	}
-	if res.Config != nil && !maps.Equal(res.Config, a.config) {
-		if _, err := ValidateResourceConfig(a.service.Name, a.service.ConfigPrefix, res.Config); err != nil {
+	// The answer's config updates the add-on's, as the partner API's
+	// plan change does: vars it names are set (new ones added), the
+	// others keep their values.
+	next := a.config.Clone()
+	maps.Copy(next, res.Config)
+	if !maps.Equal(next, a.config) {
+		if _, err := ValidateResourceConfig(a.service.Name, a.service.ConfigPrefix, next); err != nil {
 			return AddOn{}, revert(fmt.Errorf("%s: %w", what, err))
 		}
-		if !slices.Equal(res.Config.Names(), a.config.Names()) {
-			return AddOn{}, revert(fmt.Errorf("%s: provider changed the set of config vars (%v to %v), which plan changes may not: %w",
-				what, a.config.Names(), res.Config.Names(), ErrInvalid))
-		}
 		describe := func(as string) string { return fmt.Sprintf("Update %s (plan %s:%s)", as, a.service.Name, plan) }
-		if err := m.pushConfig(ctx, a, res.Config, describe); err != nil {
+		if err := m.pushConfig(ctx, a, next, describe); err != nil {
 			return AddOn{}, revert(fmt.Errorf("%s: %w", what, err))
 		}
 	}

@@ -498,6 +498,30 @@ func TestChangePlan(t *testing.T) {
 			t.Errorf("release description %q", r[len(r)-1])
 		}
 	})
+	t.Run("a plan may add config vars", func(t *testing.T) {
+		p := newFake()
+		m, cfg := newManager(p)
+		db, _ := m.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres"})
+		_, _ = m.Attach(ctx, db.Name, "reports", "SHOP_DB")
+		old := cfg.Vars("shop")["DATABASE_URL"]
+		p.set(func(p *fakeProvider) { p.changedConfig = addons.Config{"DATABASE_REPLICA_URL": "mem://replica"} })
+		if _, err := m.ChangePlan(ctx, db.Name, "standard"); err != nil {
+			t.Fatal(err)
+		}
+		if v := cfg.Vars("shop"); v["DATABASE_REPLICA_URL"] != "mem://replica" || v["DATABASE_URL"] != old {
+			t.Errorf("shop's vars after a plan that adds one: %v", v)
+		}
+		if v := cfg.Vars("reports"); v["SHOP_DB_REPLICA_URL"] != "mem://replica" || v["SHOP_DB_URL"] != old {
+			t.Errorf("reports' vars after a plan that adds one: %v", v)
+		}
+		got, _ := m.AddOn(db.Name)
+		for _, at := range got.Attachments {
+			want := []string{at.Name + "_REPLICA_URL", at.Name + "_URL"}
+			if !slices.Equal(at.ConfigNames, want) {
+				t.Errorf("attachment %s's config names: %v, want %v", at.Name, at.ConfigNames, want)
+			}
+		}
+	})
 	t.Run("apply failure reverts", func(t *testing.T) {
 		p := newFake()
 		m, cfg := newManager(p)

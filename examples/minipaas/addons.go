@@ -454,6 +454,12 @@ func (s *addonService) create(ctx context.Context, app, plan, name, as string, o
 	if err != nil {
 		return addonRecord{}, s.apiError(err, "create add-on for app "+app)
 	}
+	if as == "" {
+		// Another add-on of a service the app has is attached under a
+		// colour, as on Heroku (HEROKU_POSTGRESQL_AMBER_URL), not under
+		// the Manager's default of the prefix and the add-on's name.
+		as = s.freeAttachmentName(app, svcName)
+	}
 	rec := addonRecord{
 		ID: platformapi.NewUUID(), Name: name, App: app, AppID: billing.ID, Service: svcName, Plan: planName,
 		Attachment: as, State: "provisioning", CreatedAt: time.Now().UTC(),

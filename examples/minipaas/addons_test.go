@@ -224,6 +224,15 @@ func TestAddons(t *testing.T) {
 	}
 	checkRedis(cfg)
 
+	// A second add-on of a service the app has gets a colour, as on Heroku.
+	var second addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-redis:mini"}`, &second); st != 201 || !slices.Equal(second.ConfigVars, []string{"HEROKU_REDIS_AMBER_KEY_PREFIX", "HEROKU_REDIS_AMBER_URL"}) {
+		t.Errorf("second redis add-on: %d %+v, want HEROKU_REDIS_AMBER_URL and _KEY_PREFIX", st, second)
+	}
+	if st := m.api("DELETE", "/apps/"+app+"/addons/"+second.ID, "", nil); st != 200 {
+		t.Errorf("destroy the second redis add-on: %d", st)
+	}
+
 	// Failures change nothing and say why.
 	n := len(m.releases(app))
 	m.expectError("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0","attachment":{"name":"DATABASE"}}`, 422, "invalid_params")
