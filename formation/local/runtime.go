@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/formation/internal/oomwatch"
 	"github.com/dynokit/dynokit/internal/pty"
 )
 
@@ -378,7 +379,14 @@ func (r *Runtime) supervise(d *Dyno, cmd *exec.Cmd, cleanup func()) {
 	if d.cgroup != nil {
 		stop := make(chan struct{})
 		defer close(stop)
-		go d.watchOOM(stop)
+		go oomwatch.Watch(stop, d.cgroup.oomKilled, func() {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			if !d.leaderDone {
+				_ = syscall.Kill(-d.pgid, syscall.SIGKILL)
+				d.cgroup.signal(syscall.SIGKILL)
+			}
+		})
 	}
 	for {
 		var info unix.Siginfo
@@ -424,36 +432,6 @@ func (r *Runtime) supervise(d *Dyno, cmd *exec.Cmd, cleanup func()) {
 	d.exit = exit
 	r.release(d.id, d) // the ID is free again once Wait can return
 	close(d.done)
-}
-
-// oomCheckEvery is how often a running dyno's cgroup is checked for an
-// out-of-memory kill.
-const oomCheckEvery = 500 * time.Millisecond
-
-// watchOOM ends the dyno when the kernel kills any of its processes for
-// exceeding the memory limit, as Heroku restarts a dyno on R15: a worker
-// process killed inside a dyno whose main process survives (Puma, Gunicorn,
-// a Node cluster) would otherwise leave it running without it.
-func (d *Dyno) watchOOM(stop <-chan struct{}) {
-	t := time.NewTicker(oomCheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		if !d.cgroup.oomKilled() {
-			continue
-		}
-		d.mu.Lock()
-		if !d.leaderDone {
-			_ = syscall.Kill(-d.pgid, syscall.SIGKILL)
-			d.cgroup.signal(syscall.SIGKILL)
-		}
-		d.mu.Unlock()
-		return
-	}
 }
 
 // reapGroup waits for orphans of the group that were reparented to this

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/formation/internal/oomwatch"
 	"github.com/dynokit/dynokit/internal/pty"
 )
 
@@ -318,7 +319,17 @@ func (d *Dyno) start(ctx context.Context, spec formation.DynoSpec, stdio formati
 	readerDone := make(chan struct{})
 	go d.readReports(reportR, holdW, readerDone)
 	go d.waitRuntime(cmd, readerDone, logPath)
-	go d.watchOOM(readerDone)
+	go oomwatch.Watch(readerDone, func() bool {
+		n, err := d.cgroups.oomKills(d.cgroup)
+		return err == nil && n > 0 && !d.exited()
+	}, func() {
+		d.oom.Store(true) // the kill may take init with it, and its report
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := d.runtimeKill(ctx, syscall.SIGKILL); err != nil {
+			d.rt.logger().Warn("oci: kill after an OOM kill", "dyno", d.id, "err", err)
+		}
+	})
 
 	select {
 	case <-d.started:
@@ -430,36 +441,6 @@ func (d *Dyno) readReports(report, hold *os.File, done chan<- struct{}) {
 			d.mainExited.Store(true)
 			hold.Close()
 		}
-	}
-}
-
-// oomCheckEvery is how often a running dyno's cgroup is checked for an
-// out-of-memory kill.
-const oomCheckEvery = 500 * time.Millisecond
-
-// watchOOM kills the container when the kernel kills any of its processes
-// for exceeding the memory limit, as Heroku restarts a dyno on R15: a
-// worker process killed inside a dyno whose main process survives would
-// otherwise leave it running without it. It ends with the reports.
-func (d *Dyno) watchOOM(stop <-chan struct{}) {
-	t := time.NewTicker(oomCheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		if n, err := d.cgroups.oomKills(d.cgroup); err != nil || n == 0 || d.exited() {
-			continue
-		}
-		d.oom.Store(true) // the kill may take init with it, and its report
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := d.runtimeKill(ctx, syscall.SIGKILL); err != nil {
-			d.rt.logger().Warn("oci: kill after an OOM kill", "dyno", d.id, "err", err)
-		}
-		cancel()
-		return
 	}
 }
 
