@@ -72,9 +72,12 @@
 // next request's response. A connection failure
 // quarantines the dyno for QuarantineFor and retries on another dyno
 // (MaxAttempts, then H19/H21); nothing is retried once the request may have
-// reached a dyno, except an idempotent, bodiless request whose pooled
-// connection turned out to be closed before any response byte (the same
-// rule as net/http's Transport; Config.NeverReplay turns even that off).
+// reached a dyno (Config.ReplayIdempotent opts in to net/http's Transport
+// rule: an idempotent, bodiless request whose pooled connection turned out
+// to be closed before any response byte is resent once). Instead, a pooled
+// connection idle for more than 250 ms is checked before reuse (a
+// non-blocking MSG_PEEK): one the dyno closed, or sent anything on, is
+// dropped for a fresh one.
 // Upgrade requests (WebSocket…) become a byte tunnel under the rolling idle
 // window.
 //

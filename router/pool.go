@@ -45,25 +45,30 @@ const quickReuseWindow = 250 * time.Millisecond
 
 func newConnPool(rt *Router, b *Backend) *connPool { return &connPool{rt: rt, b: b} }
 
-// take pops a live idle connection, or returns nil.
+// take pops a live idle connection, or returns nil. One idle for longer
+// than quickReuseWindow is first checked for a close (or stray bytes) from
+// the dyno, which would otherwise fail the request it carries.
 func (p *connPool) take(now time.Time) *upConn {
-	p.mu.Lock()
-	for n := len(p.idle); n > 0; n = len(p.idle) {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			return nil
+		}
 		uc := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		if idle := now.Sub(uc.idleSince); idle < p.rt.cfg.UpstreamIdleTimeout {
-			p.mu.Unlock()
-			uc.reused = true
-			uc.quickReuse = idle < quickReuseWindow
-			return uc
-		}
 		p.mu.Unlock()
-		uc.nc.Close()
-		p.mu.Lock()
+		idle := now.Sub(uc.idleSince)
+		if idle >= p.rt.cfg.UpstreamIdleTimeout || idle >= quickReuseWindow && !uc.rio.quiet() {
+			uc.nc.Close()
+			continue
+		}
+		uc.reused = true
+		uc.quickReuse = idle < quickReuseWindow
+		return uc
 	}
-	p.mu.Unlock()
-	return nil
 }
 
 // dial opens a new connection within the connect timeout.

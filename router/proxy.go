@@ -71,7 +71,7 @@ func (rt *Router) proxy(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	// A request on a reused connection that the dyno closed while idle may be
 	// resent once on a new connection, but only when resending cannot repeat
 	// a side effect: idempotent method, no body, no upgrade.
-	replayable := !rt.cfg.NeverReplay && !hasBody && !upgrade && idempotent(r.Method)
+	replayable := rt.cfg.ReplayIdempotent && !hasBody && !upgrade && idempotent(r.Method)
 
 	var triedBuf [8]*Backend
 	tried := triedBuf[:0]

@@ -449,11 +449,16 @@ func TestBytesPastResponseNotRelayed(t *testing.T) {
 	})
 }
 
-func TestStaleKeepAliveRetriedOnlyWhenSafe(t *testing.T) {
+// TestStaleKeepAliveNeverReplayed: a request a dyno may have seen is never
+// sent twice by default. A pooled connection the dyno closed while idle is
+// noticed before reuse and replaced; one closed right after a response
+// (without "Connection: close") fails the next request with H13, whatever
+// its method, unless Config.ReplayIdempotent allows one resend of an
+// idempotent, bodiless request.
+func TestStaleKeepAliveNeverReplayed(t *testing.T) {
 	forEachFront(t, func(t *testing.T) {
-		// The dyno answers one request per connection but keeps quiet about
-		// closing (no Connection: close), like a server whose keep-alive timer
-		// fired.
+		// The dyno answers one request per connection and closes it without
+		// saying so, like a server whose keep-alive timer fired.
 		var served atomic.Int64
 		addr, _ := rawDyno(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
 			served.Add(1)
@@ -462,27 +467,74 @@ func TestStaleKeepAliveRetriedOnlyWhenSafe(t *testing.T) {
 		})
 		e := newEnv(t, router.Config{})
 		mustSet(t, e.rt, "app", addr)
+		// Idle for a while: the close is seen before reuse, a fresh
+		// connection carries the request, and the dyno sees it once.
 		for i := 0; i < 3; i++ {
 			if resp, _ := e.get(t, "app.localhost", "/"); resp.StatusCode != 200 {
-				t.Fatalf("GET %d on a stale pooled connection: %d", i, resp.StatusCode)
+				t.Fatalf("GET %d after the dyno closed the idle connection: %d", i, resp.StatusCode)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		if n := served.Load(); n != 3 {
+			t.Errorf("the dyno served %d requests for 3", n)
+		}
+		// Reused at once: the request went out on the closed connection,
+		// and is not resent (GET or POST).
+		for i, method := range []string{"GET", "POST"} {
+			e.get(t, "app.localhost", "/") // pools a connection the dyno closes at once
+			before := served.Load()
+			req, _ := http.NewRequest(method, "http://"+e.addr+"/", strings.NewReader("data"))
+			req.Host = "app.localhost"
+			if resp, _ := e.do(t, req); resp.StatusCode != 503 {
+				t.Errorf("%s on a connection closed at once: status %d, want 503 (H13, never replayed)", method, resp.StatusCode)
+			}
+			if l := e.sink.waitLine(t, 5+2*i); !strings.Contains(l, "code=H13") || !regexp.MustCompile(` dyno=web\.1 connect=\d+ms service=\d+ms status=503 bytes=0 `).MatchString(l) {
+				t.Errorf("%s line: %s", method, l)
+			}
+			if n := served.Load() - before; n != 0 {
+				t.Errorf("%s: the dyno saw %d requests on the closed connection", method, n)
 			}
 		}
-		strict := newEnv(t, router.Config{NeverReplay: true})
-		mustSet(t, strict.rt, "app", addr)
-		strict.get(t, "app.localhost", "/")
-		if resp, _ := strict.get(t, "app.localhost", "/"); resp.StatusCode != 503 {
-			t.Errorf("NeverReplay: GET on a stale connection got %d, want 503", resp.StatusCode)
-		}
-		req, _ := http.NewRequest("POST", "http://"+e.addr+"/", strings.NewReader("data"))
-		req.Host = "app.localhost"
-		resp, _ := e.do(t, req)
-		if resp.StatusCode != 503 {
-			t.Errorf("POST on a stale connection: status %d, want 503 (never replayed)", resp.StatusCode)
-		}
-		if l := e.sink.waitLine(t, 4); !strings.Contains(l, "code=H13") || !regexp.MustCompile(` dyno=web\.1 connect=\d+ms service=\d+ms status=503 bytes=0 `).MatchString(l) {
-			t.Errorf("POST line: %s", l)
+		// With ReplayIdempotent, a GET is resent once on a fresh connection.
+		lax := newEnv(t, router.Config{ReplayIdempotent: true})
+		mustSet(t, lax.rt, "app", addr)
+		lax.get(t, "app.localhost", "/")
+		if resp, _ := lax.get(t, "app.localhost", "/"); resp.StatusCode != 200 {
+			t.Errorf("ReplayIdempotent: GET on a closed connection got %d, want 200", resp.StatusCode)
 		}
 	})
+}
+
+// TestReadThenCrashNotReplayed: a dyno that read a GET and then died is
+// not sent the request again (Heroku's router never replays a request a
+// dyno may have seen; a GET can have side effects too).
+func TestReadThenCrashNotReplayed(t *testing.T) {
+	var seen atomic.Int64
+	addr, _ := rawDyno(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		if req.URL.Path == "/charge" {
+			seen.Add(1)
+			return // read it, then the connection closes: a crash
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		for {
+			if req, err := http.ReadRequest(br); err != nil {
+				return
+			} else if req.URL.Path == "/charge" {
+				seen.Add(1)
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	e := newEnv(t, router.Config{})
+	mustSet(t, e.rt, "app", addr)
+	e.get(t, "app.localhost", "/warm") // a pooled connection for the next
+	if resp, _ := e.get(t, "app.localhost", "/charge"); resp.StatusCode != 503 {
+		t.Errorf("GET /charge to a dyno that died reading it: %d, want 503 (H13)", resp.StatusCode)
+	}
+	if n := seen.Load(); n != 1 {
+		t.Errorf("the dyno read GET /charge %d times, want once", n)
+	}
 }
 
 func TestInFlightRequestSurvivesTableChange(t *testing.T) {

@@ -211,6 +211,28 @@ func (r *rawIO) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// quiet reports whether nothing has arrived on an idle connection: no
+// bytes and no FIN from the peer (a non-blocking MSG_PEEK). Connections
+// that are not *net.TCPConn count as quiet.
+func (r *rawIO) quiet() bool {
+	if r.rc == nil {
+		return true
+	}
+	quiet := false
+	// Control, unlike Read, ignores the read deadline a past request left.
+	err := r.rc.Control(func(fd uintptr) {
+		var b [1]byte
+		for {
+			_, _, e := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if e != syscall.EINTR {
+				quiet = e == syscall.EAGAIN
+				return
+			}
+		}
+	})
+	return err == nil && quiet
+}
+
 func (r *rawIO) opError(op string, errno syscall.Errno) error {
 	return &net.OpError{Op: op, Net: "tcp", Source: r.nc.LocalAddr(), Addr: r.nc.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
 }

@@ -64,12 +64,16 @@ type Config struct {
 	// UpstreamIdleTimeout closes pooled upstream connections unused for
 	// longer. Default 30s.
 	UpstreamIdleTimeout time.Duration
-	// NeverReplay disables the one resend the router otherwise allows: an
-	// idempotent request without body whose pooled keep-alive connection
-	// turns out closed before any response byte is resent once on a fresh
-	// connection (net/http's Transport rule; it hides the keep-alive race
-	// with dynos that close idle connections).
-	NeverReplay bool
+	// ReplayIdempotent allows one resend: an idempotent request without
+	// body whose pooled keep-alive connection turns out closed before any
+	// response byte is resent once on a fresh connection (net/http's
+	// Transport rule). Off by default, as Heroku's router never replays a
+	// request a dyno may have seen: the dyno may have read it and then
+	// crashed. Without it, a pooled connection idle for a while is checked
+	// before reuse (a dyno that closed it has sent its FIN by then), so
+	// the keep-alive race is left only for dynos that close a connection
+	// right after answering without saying "Connection: close".
+	ReplayIdempotent bool
 	// DialContext opens upstream connections. Default a net.Dialer.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
