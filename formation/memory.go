@@ -18,3 +18,12 @@ type MemoryUsage struct {
 	CacheBytes int64 // page cache charged to the dyno
 	SwapBytes  int64
 }
+
+// ListenChecker is implemented by dynos whose runtime can tell whether one
+// of the dyno's processes listens on a TCP port (formation/local does). A
+// platform uses it, through Reconciler.DynoListens, to let its router
+// verify a dyno's identity: an address whose dyno stopped may be taken by
+// another app's dyno before the router hears of the stop.
+type ListenChecker interface {
+	Listens(port int) (bool, error)
+}

@@ -405,6 +405,29 @@ func (r *Reconciler) Restart(app string, types ...string) {
 	r.wake()
 }
 
+// DynoListens reports whether the running dyno id has a process listening
+// on port, for a router verifying that a new connection reaches that dyno.
+// ok is true, with no check made, when the dyno's runtime cannot tell (it
+// does not implement ListenChecker); a dyno that is not running is
+// ErrExited.
+func (r *Reconciler) DynoListens(id string, port int) (listens bool, err error) {
+	r.mu.Lock()
+	d := r.dynos[id]
+	var dyno Dyno
+	if d != nil && (d.state == StateStarting || d.state == StateUp) {
+		dyno = d.dyno
+	}
+	r.mu.Unlock()
+	if dyno == nil {
+		return false, fmt.Errorf("formation: dyno %s: %w", id, ErrExited)
+	}
+	lc, ok := dyno.(ListenChecker)
+	if !ok {
+		return true, nil
+	}
+	return lc.Listens(port)
+}
+
 // RestartDyno replaces one formation dyno of app, by name ("web.2"; heroku
 // ps:restart web.2) and resets its crash back-off; the app's other dynos
 // keep running. It reports whether the app has a formation dyno of that

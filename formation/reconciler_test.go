@@ -326,6 +326,26 @@ func TestReconcilerRestartDyno(t *testing.T) {
 	})
 }
 
+// DynoListens asks a running dyno's runtime; a runtime that cannot tell
+// passes the check, and a dyno that is not running fails it.
+func TestReconcilerDynoListens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.set(1, formation.RestartAll, map[string]int{"web": 1})
+		var id string
+		for _, d := range f.rec.Dynos("app") {
+			id = d.ID
+		}
+		if ok, err := f.rec.DynoListens(id, 5000); !ok || err != nil {
+			t.Errorf("a running dyno of a runtime without ListenChecker: %v, %v; want true", ok, err)
+		}
+		if _, err := f.rec.DynoListens("no-such-dyno", 5000); !errors.Is(err, formation.ErrExited) {
+			t.Errorf("unknown dyno: %v, want ErrExited", err)
+		}
+		f.finish()
+	})
+}
+
 func TestReconcilerBootTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, func(r *formation.Reconciler) { r.Backoff = []time.Duration{time.Hour} })

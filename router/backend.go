@@ -10,7 +10,8 @@ import (
 // The platform builds Backends from its dynos and hands them to
 // [Router.SetBackends]. The router keeps a pool of upstream connections per
 // Backend value (never per address), so a reused address that now belongs to
-// another app never receives a pooled connection opened for the first one.
+// another app never receives a pooled connection opened for the first one;
+// Config.VerifyDyno checks each new connection's dyno before it is used.
 //
 // A Backend must not be copied after first use: it carries atomics (go vet's
 // copylocks check catches copies).

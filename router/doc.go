@@ -81,6 +81,15 @@
 // Upgrade requests (WebSocket…) become a byte tunnel under the rolling idle
 // window.
 //
+// Dyno identity: pools are per dyno (Backend), never per address, and with
+// Config.VerifyDyno each new upstream connection is checked to reach the
+// dyno it was opened for before anything is written to it: once a dyno
+// stops, another app's dyno may take its address before the router hears
+// of the stop. A failed check counts as a failed connection (quarantine,
+// another dyno, H21). The platform supplies the check; formation's
+// Reconciler.DynoListens answers it for runtimes that can tell which
+// process listens on a port (formation/local does).
+//
 // Backlog: with Config.MaxDynoRequests set (Heroku's router used 50), a
 // dyno never has more requests in flight from this router than the cap. A
 // request whose picked dyno is at the cap goes to another dyno under it,

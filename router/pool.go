@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -78,6 +79,12 @@ func (p *connPool) dial(ctx context.Context) (*upConn, error) {
 	nc, err := p.rt.dial(ctx, "tcp", p.b.Addr)
 	if err != nil {
 		return nil, err
+	}
+	if verify := p.rt.cfg.VerifyDyno; verify != nil {
+		if err := verify(ctx, Dyno{ID: p.b.ID, Name: p.b.Name, Addr: p.b.Addr}); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("router: dyno %s at %s: %w", p.b.Name, p.b.Addr, err)
+		}
 	}
 	uc := &upConn{nc: nc, pool: p}
 	uc.rio.init(nc)

@@ -74,6 +74,14 @@ type Config struct {
 	// the keep-alive race is left only for dynos that close a connection
 	// right after answering without saying "Connection: close".
 	ReplayIdempotent bool
+	// VerifyDyno, when set, checks that a new connection to d.Addr reaches
+	// dyno d (its identity): once a dyno stops, another app's dyno may take
+	// its address before the router hears of the stop. An error counts as a
+	// failed connection (the dyno is quarantined, the request tries another,
+	// H21 when none is left), and nothing is written to the connection. It
+	// runs once per new upstream connection; pooled ones are not checked
+	// again (a stopped dyno's pool is closed when SetBackends drops it).
+	VerifyDyno func(ctx context.Context, d Dyno) error
 	// DialContext opens upstream connections. Default a net.Dialer.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 

@@ -426,3 +426,58 @@ func TestChildOOMEndsDyno(t *testing.T) {
 		t.Errorf("the dyno ended %v after start", took)
 	}
 }
+
+// TestListens: the dyno's processes hold the listening socket on its port,
+// and not on a port some other process listens on; with cgroups and
+// without (the process group's processes).
+func TestListens(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, limits := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cgroup=%v", limits), func(t *testing.T) {
+			rt := &local.Runtime{BaseDir: t.TempDir()}
+			spec := formation.DynoSpec{ID: fmt.Sprintf("listens-%v", limits), SlugDir: slugDir(t, nil), Command: "exec " + exe}
+			if limits {
+				rt.RequireLimits = true
+				requireCgroups(t, rt)
+				spec.Resources.MemoryBytes = 256 << 20
+			}
+			port := freePort(t)
+			spec.Env = []string{"PORT=" + fmt.Sprint(port), "LOCAL_TEST_HELPER=web", "DYNO=web.1"}
+			var out formationtest.Buffer
+			d, err := rt.Start(context.Background(), spec, formation.Stdio{Stdout: &out, Stderr: &out})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				d.Signal(context.Background(), syscall.SIGKILL)
+				d.Wait(context.Background())
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := out.WaitFor(ctx, "listening"); err != nil {
+				t.Fatal(err)
+			}
+			lc := d.(formation.ListenChecker)
+			var ok bool
+			for deadline := time.Now().Add(10 * time.Second); !ok && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if ok, err = lc.Listens(port); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !ok {
+				t.Errorf("Listens(%d) = false for the dyno's own port", port)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			if ok, err := lc.Listens(ln.Addr().(*net.TCPAddr).Port); ok || err != nil {
+				t.Errorf("Listens on a port another process listens on = %v, %v; want false", ok, err)
+			}
+		})
+	}
+}

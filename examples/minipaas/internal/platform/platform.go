@@ -91,7 +91,8 @@ type Config struct {
 	// one with a 30 s limit on connecting and on the response header.
 	HTTPClient *http.Client
 	// Router, when set, is used instead of a default one; its LogSink should
-	// then be Platform.RouterLogSink and its Wake Platform.WakeApp. Nil
+	// then be Platform.RouterLogSink, its Wake Platform.WakeApp and its
+	// VerifyDyno Platform.VerifyDyno. Nil
 	// makes one with BaseDomain.
 	Router *router.Router
 	// OnAppEvent, when set, receives every AppEvent (releases, builds,
@@ -269,7 +270,8 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 
 	p.router = cfg.Router
 	if p.router == nil {
-		p.router = router.New(router.Config{BaseDomain: cfg.BaseDomain, LogSink: p.RouterLogSink(), Logger: p.log, Wake: p.WakeApp, MaxDynoRequests: cfg.MaxDynoRequests})
+		p.router = router.New(router.Config{BaseDomain: cfg.BaseDomain, LogSink: p.RouterLogSink(), Logger: p.log, Wake: p.WakeApp,
+			MaxDynoRequests: cfg.MaxDynoRequests, VerifyDyno: p.VerifyDyno})
 	}
 	p.autoscaler = &autoscale.Autoscaler{Metrics: p.router, Scaler: platformScaler{p}, Logger: p.log}
 	rt := cfg.Runtime

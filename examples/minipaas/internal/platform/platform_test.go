@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/dynokit/dynokit/internal/copytree"
 	"github.com/dynokit/dynokit/logplex"
 	"github.com/dynokit/dynokit/release"
+	"github.com/dynokit/dynokit/router"
 )
 
 // goCache is the test process's GOCACHE, shared with builds so the Go
@@ -284,6 +286,24 @@ func TestEndToEnd(t *testing.T) {
 	}
 	p.waitFor(t, "hello", "first deploy", ok("hi from web.1"))
 	t.Logf("deploy %v (build+pack+release), boot to first 200 %v", tDeployed.Sub(t0).Round(time.Millisecond), time.Since(tDeployed).Round(time.Millisecond))
+
+	// The router's identity check: the web dyno's address is its own; an
+	// address another process listens on is not.
+	ds, _ := p.Dynos(ctx, "hello")
+	if len(ds) != 1 || ds[0].Addr == "" {
+		t.Fatalf("dynos: %+v", ds)
+	}
+	if err := p.VerifyDyno(ctx, router.Dyno{ID: ds[0].ID, Name: ds[0].Name, Addr: ds[0].Addr}); err != nil {
+		t.Errorf("VerifyDyno of web.1 at its own address: %v", err)
+	}
+	squatter, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.VerifyDyno(ctx, router.Dyno{ID: ds[0].ID, Name: ds[0].Name, Addr: squatter.Addr().String()}); err == nil {
+		t.Error("VerifyDyno of web.1 at an address another process listens on passed")
+	}
+	squatter.Close()
 
 	// A config change is a new release; dynos restart with the new env.
 	v3, err := p.SetConfig(ctx, "hello", map[string]string{"GREETING": "bonjour"}, nil)
@@ -583,7 +603,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, _ := p.Dynos(ctx, "webworker")
+	ds, _ = p.Dynos(ctx, "webworker")
 	if i := slices.IndexFunc(ds, func(d Dyno) bool { return d.Name == sized }); i < 0 || ds[i].Size != "standard-2x" {
 		t.Errorf("sized one-off %s in %+v, want size standard-2x", sized, ds)
 	}

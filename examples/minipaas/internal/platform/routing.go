@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -269,5 +271,29 @@ func (p *Platform) SetMaintenance(ctx context.Context, app string, on bool) erro
 		return fmt.Errorf("platform: maintenance of %s: %w", app, err)
 	}
 	p.emitApp(ctx, rec, ActionUpdate, "")
+	return nil
+}
+
+// VerifyDyno is the router's identity check (router.Config.VerifyDyno):
+// a new connection to web dyno d must reach a process of that dyno, not
+// another app's dyno that took the address before the router heard the
+// first one stopped. Runtimes that cannot tell (formation.ListenChecker)
+// pass it.
+func (p *Platform) VerifyDyno(_ context.Context, d router.Dyno) error {
+	_, portText, err := net.SplitHostPort(d.Addr)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return err
+	}
+	ok, err := p.rec.DynoListens(d.ID, port)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("no process of dyno %s (%s) listens on port %d", d.Name, d.ID, port)
+	}
 	return nil
 }
