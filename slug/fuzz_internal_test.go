@@ -48,6 +48,12 @@ func FuzzIgnore(f *testing.F) {
 		got := ign.Match(name, isDir)
 		// Agreement with the slow definition, rule by rule (which is
 		// exponential, so only for small inputs).
+		if strings.Trim(name, "/") == "" {
+			if got {
+				t.Fatalf("patterns %q exclude the top of the tree (%q)", patterns, name)
+			}
+			return
+		}
 		elems := strings.Split(strings.Trim(name, "/"), "/")
 		if len(elems) > 12 || strings.Count(patterns, "**") > 6 {
 			return

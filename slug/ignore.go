@@ -175,10 +175,11 @@ func gitClassToGo(seg string) string {
 // the build directory, is excluded: it or one of its parent directories
 // matches a pattern. isDir says whether name itself is a directory.
 func (m *Ignore) Match(name string, isDir bool) bool {
-	if m == nil || len(m.rules) == 0 {
-		return false
+	name = strings.Trim(name, "/")
+	if m == nil || len(m.rules) == 0 || name == "" {
+		return false // the top of the tree itself is never excluded
 	}
-	elems := strings.Split(strings.Trim(name, "/"), "/")
+	elems := strings.Split(name, "/")
 	for i := 1; i <= len(elems); i++ {
 		if m.matchExact(elems[:i], i < len(elems) || isDir) {
 			return true
