@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -433,42 +432,26 @@ func (r *Reconciler) DynoListens(id string, port int) (listens bool, err error) 
 // keep running. It reports whether the app has a formation dyno of that
 // name.
 func (r *Reconciler) RestartDyno(app, name string) bool {
-	typ, idx, ok := parseDynoName(name)
-	if !ok {
-		return false
-	}
 	r.mu.Lock()
 	r.defaults()
 	found := false
 	for _, d := range r.dynos {
-		if d.app != app || d.oneOff || d.typ != typ || d.index != idx {
+		if d.app != app || d.oneOff || d.name != name {
 			continue
 		}
 		found = true
+		delete(r.crashes, slot{app, d.typ, d.index})
 		if d.state == StateCrashed {
 			delete(r.dynos, d.id)
 			continue
 		}
 		r.stopLocked(d)
 	}
-	if found {
-		delete(r.crashes, slot{app, typ, idx})
-	}
 	r.mu.Unlock()
 	if found {
 		r.wake()
 	}
 	return found
-}
-
-// parseDynoName splits "web.2" into its type and index.
-func parseDynoName(name string) (typ string, index int, ok bool) {
-	typ, n, found := strings.Cut(name, ".")
-	if !found || typ == "" {
-		return "", 0, false
-	}
-	index, err := strconv.Atoi(n)
-	return typ, index, err == nil && index > 0
 }
 
 func (r *Reconciler) wake() {

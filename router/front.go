@@ -551,9 +551,10 @@ func nextLine(s string) (line, rest string) {
 }
 
 // parse fills c.req from head. It returns 0, or the status to answer a
-// malformed request with and the cause for its H26 log line. Framing is decided here, strictly: conflicting
-// Content-Length values, a Transfer-Encoding other than "chunked", invalid
-// names and control bytes in values are refused before any routing.
+// malformed request with and the cause for its H26 log line. Framing is
+// decided here, strictly: conflicting Content-Length values, a
+// Transfer-Encoding other than "chunked", invalid names and control bytes
+// in values are refused before any routing.
 func (c *fconn) parse(head string) (int, string) {
 	r := c.req
 	line, rest := nextLine(head)
@@ -571,7 +572,7 @@ func (c *fconn) parse(head string) (int, string) {
 		c.http10 = true
 	default:
 		if strings.HasPrefix(proto, "HTTP/") {
-			return http.StatusHTTPVersionNotSupported, "unsupported HTTP version"
+			return http.StatusHTTPVersionNotSupported, causeVersion
 		}
 		return http.StatusBadRequest, causeRequestLine
 	}
@@ -732,6 +733,7 @@ func (c *fconn) parse(head string) (int, string) {
 // is Heroku's own; the others name the rule the request broke).
 const (
 	causeRequestLine      = "bad request line"
+	causeVersion          = "unsupported HTTP version"
 	causeHeader           = "bad header"
 	causeHost             = "bad host header"
 	causeLength           = "bad content length"

@@ -68,9 +68,10 @@ func (rt *Router) proxy(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	}
 	upgrade := isUpgrade(r)
 	hasBody := r.Body != nil && r.Body != http.NoBody
-	// A request on a reused connection that the dyno closed while idle may be
-	// resent once on a new connection, but only when resending cannot repeat
-	// a side effect: idempotent method, no body, no upgrade.
+	// With Config.ReplayIdempotent, a request on a reused connection that
+	// the dyno closed while idle may be resent once on a new connection, but
+	// only when resending cannot repeat a side effect: idempotent method, no
+	// body, no upgrade.
 	replayable := rt.cfg.ReplayIdempotent && !hasBody && !upgrade && idempotent(r.Method)
 
 	var triedBuf [8]*Backend
@@ -123,7 +124,8 @@ func (rt *Router) proxy(w http.ResponseWriter, r *http.Request, ex *exchange) {
 			}
 			ex.fail(w, code, 0)
 			return
-		} else if b == nil {
+		}
+		if b == nil {
 			continue // no dyno available: pick again (quarantine wait)
 		}
 		t0 := time.Now()

@@ -212,22 +212,16 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve handles one request. It returns true when the response is
 // incomplete and the client connection must be cut.
 func (rt *Router) serve(w http.ResponseWriter, r *http.Request) (abort bool) {
-	ex := rt.exchanges.Get().(*exchange)
-	ex.rt = rt
-	ex.start = time.Now()
-	e := &ex.entry
-	e.Method = r.Method
-	e.Path = r.RequestURI
-	if e.Path == "" {
-		e.Path = r.URL.RequestURI()
+	path := r.RequestURI
+	if path == "" {
+		path = r.URL.RequestURI()
 	}
-	e.Host = r.Host
-	e.Connect, e.Service, e.Bytes = -1, -1, -1
-	ex.proto = "http"
+	proto := "http"
 	if r.TLS != nil {
-		ex.proto = "https"
+		proto = "https"
 	}
-	e.Protocol = ex.proto
+	ex := rt.begin(r.Method, path, r.Host, proto)
+	e := &ex.entry
 	ex.setForwarding(w, r)
 
 	ex.app = rt.lookup(r.Host)
@@ -292,6 +286,18 @@ func (ex *exchange) setForwarding(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// begin takes an exchange from the pool for a request received now, with
+// its log line's request fields set and no dyno (empty connect, service and
+// bytes) yet.
+func (rt *Router) begin(method, path, host, proto string) *exchange {
+	ex := rt.exchanges.Get().(*exchange)
+	ex.rt, ex.start, ex.proto = rt, time.Now(), proto
+	e := &ex.entry
+	e.Method, e.Path, e.Host, e.Protocol = method, path, host, proto
+	e.Connect, e.Service, e.Bytes = -1, -1, -1
+	return ex
+}
+
 // remoteIP is the address part of a RemoteAddr ("ip:port", "[ip6]:port").
 func remoteIP(addr string) string {
 	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
@@ -310,13 +316,10 @@ func (rt *Router) logRefused(method, target, host, remote string, status int, ca
 	if a == nil {
 		return
 	}
-	ex := rt.exchanges.Get().(*exchange)
-	ex.rt, ex.app, ex.start = rt, a, time.Now()
+	ex := rt.begin(method, target, host, "http") // the own front end serves plain HTTP only
+	ex.app = a
 	e := &ex.entry
 	e.Code, e.Cause, e.Status = H26, cause, status
-	e.Method, e.Path, e.Host = method, target, host
-	e.Connect, e.Service, e.Bytes = -1, -1, -1
-	e.Protocol = "http" // the own front end serves plain HTTP only
 	e.Fwd = remoteIP(remote)
 	ex.scratch = rt.ids.append(ex.scratch[:0])
 	e.RequestID = string(ex.scratch)

@@ -1437,14 +1437,14 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 	if body.Type != "" && body.Type != "run" {
 		return platformapi.InvalidParams("type %q: minipaas runs one-off dynos as type run only", body.Type)
 	}
-	var opt platform.OneOffIO
+	var lim platform.OneOffLimits
 	if ttl := body.TimeToLive; ttl != nil {
 		if *ttl < 1 {
 			return platformapi.InvalidParams("time_to_live must be at least 1 second")
 		}
-		opt.TTL = time.Duration(min(*ttl, math.MaxInt64/int64(time.Second))) * time.Second // too long: refused below
+		lim.TTL = time.Duration(min(*ttl, math.MaxInt64/int64(time.Second))) * time.Second // too long: refused below
 	}
-	if opt.Size, err = platform.CheckOneOff(body.Size, opt.TTL); err != nil {
+	if lim.Size, err = platform.CheckOneOff(body.Size, lim.TTL); err != nil {
 		return apiError(err)
 	}
 	if app.Release == 0 {
@@ -1481,7 +1481,7 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 		Type:      "run",
 		State:     "starting",
 		Command:   body.Command,
-		Size:      platform.SizeLabel(opt.Size),
+		Size:      platform.SizeLabel(lim.Size),
 		App:       ref{ID: app.ID, Name: app.Name},
 		CreatedAt: now,
 		UpdatedAt: now,
@@ -1492,7 +1492,7 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 		// The dyno starts when the CLI attaches, under the name given here
 		// (or a fresh one, should another dyno have taken it by then).
 		j.Name = a.p.NewRunName(app.Name)
-		secret, err := a.rv.add(app.Name, body.Command, j.Name, env, runTerminal(body.Env, body.ForceNoTTY), opt)
+		secret, err := a.rv.add(app.Name, body.Command, j.Name, env, runTerminal(body.Env, body.ForceNoTTY), lim)
 		if err != nil {
 			return err
 		}
@@ -1503,7 +1503,7 @@ func (a *api) runDyno(w http.ResponseWriter, r *http.Request) error {
 		if len(custom) > 0 {
 			return platformapi.InvalidParams("env is only supported with attach (heroku run), not for %s", strings.Join(custom, ", "))
 		}
-		name, err := a.p.RunDetached(r.Context(), app.Name, body.Command, opt)
+		name, err := a.p.RunDetached(r.Context(), app.Name, body.Command, lim)
 		if err != nil {
 			return apiError(err)
 		}

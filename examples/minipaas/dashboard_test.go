@@ -317,7 +317,7 @@ func TestDashboard(t *testing.T) {
 	if v := d.eval(t, `document.getElementById("log").textContent`); strings.Contains(v, mark) {
 		t.Fatal("the probe line is in the page before it was written")
 	}
-	if _, err := m.p.RunDetached(ctx, "dash", "echo '"+mark+"'", platform.OneOffIO{}); err != nil {
+	if _, err := m.p.RunDetached(ctx, "dash", "echo '"+mark+"'", platform.OneOffLimits{}); err != nil {
 		t.Fatal(err)
 	}
 	// (The platform's "Starting process with command" line has it too.)

@@ -61,7 +61,7 @@ type pendingRun struct {
 	env          []string
 	terminal     *formation.Terminal // nil: the input is piped
 	name         string              // the dyno's, as announced
-	opt          platform.OneOffIO   // its Size and TTL
+	limits       platform.OneOffLimits
 	expires      time.Time
 }
 
@@ -105,7 +105,7 @@ type replayConn struct {
 func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // add registers a run and returns the secret the CLI will present.
-func (rv *rendezvous) add(app, command, name string, env []string, terminal *formation.Terminal, opt platform.OneOffIO) (string, error) {
+func (rv *rendezvous) add(app, command, name string, env []string, terminal *formation.Terminal, limits platform.OneOffLimits) (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("rendezvous secret: %w", err)
@@ -119,7 +119,7 @@ func (rv *rendezvous) add(app, command, name string, env []string, terminal *for
 			delete(rv.pending, s)
 		}
 	}
-	rv.pending[secret] = pendingRun{app: app, command: command, name: name, env: env, terminal: terminal, opt: opt, expires: now.Add(rv.ttl)}
+	rv.pending[secret] = pendingRun{app: app, command: command, name: name, env: env, terminal: terminal, limits: limits, expires: now.Add(rv.ttl)}
 	return secret, nil
 }
 
@@ -281,7 +281,7 @@ func (rv *rendezvous) handle(ctx context.Context, conn net.Conn) {
 		return
 	}
 
-	code, err := rv.p.RunOneOff(runCtx, run.app, run.command, platform.OneOffIO{Stdin: stdinR, Stdout: out, Stderr: out, Env: run.env, Terminal: run.terminal, Name: run.name, Size: run.opt.Size, TTL: run.opt.TTL})
+	code, err := rv.p.RunOneOff(runCtx, run.app, run.command, platform.OneOffIO{Stdin: stdinR, Stdout: out, Stderr: out, Env: run.env, Terminal: run.terminal, Name: run.name, OneOffLimits: run.limits})
 	stdinR.Close()
 	switch {
 	case err != nil && runCtx.Err() == nil:

@@ -325,6 +325,12 @@ type OneOffIO struct {
 	// the dyno starts); should another dyno have it by then, the dyno
 	// gets a fresh one.
 	Name string
+	OneOffLimits
+}
+
+// OneOffLimits are what heroku run and run:detached may ask of a one-off
+// dyno beyond its command.
+type OneOffLimits struct {
 	// Size is the dyno size ("standard-2x"; heroku run --size), with its
 	// limits; empty runs unsized (Basic). Unknown sizes are refused.
 	Size string
@@ -434,14 +440,13 @@ func (p *Platform) oneOff(ctx context.Context, app, typ string, version int, com
 
 // RunDetached starts command in a one-off dyno whose output goes to the
 // app's logs (heroku run:detached) and returns the dyno's name. It runs
-// until it exits, its TTL passes or the platform stops. Of opt, only
-// Size and TTL count.
-func (p *Platform) RunDetached(ctx context.Context, app, command string, opt OneOffIO) (string, error) {
-	size, err := CheckOneOff(opt.Size, opt.TTL)
+// until it exits, its TTL passes or the platform stops.
+func (p *Platform) RunDetached(ctx context.Context, app, command string, lim OneOffLimits) (string, error) {
+	size, err := CheckOneOff(lim.Size, lim.TTL)
 	if err != nil {
 		return "", err
 	}
-	return p.runDetached(ctx, app, "run", command, size, opt.TTL)
+	return p.runDetached(ctx, app, "run", command, size, lim.TTL)
 }
 
 // runDetached is RunDetached of a one-off of type typ ("scheduler" for

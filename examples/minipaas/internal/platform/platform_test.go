@@ -593,13 +593,13 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// A detached one-off writes to the logs.
-	name, err := p.RunDetached(ctx, "webworker", `echo "detached on $DYNO"`, OneOffIO{})
+	name, err := p.RunDetached(ctx, "webworker", `echo "detached on $DYNO"`, OneOffLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// heroku run:detached --size, with a time_to_live: the dyno runs at
 	// that size and is stopped when its time is up.
-	sized, err := p.RunDetached(ctx, "webworker", "sleep 60", OneOffIO{Size: "Standard-2X", TTL: time.Second})
+	sized, err := p.RunDetached(ctx, "webworker", "sleep 60", OneOffLimits{Size: "Standard-2X", TTL: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -617,7 +617,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	var fe *FieldError
-	for _, bad := range []OneOffIO{{Size: "huge"}, {TTL: 25 * time.Hour}} {
+	for _, bad := range []OneOffLimits{{Size: "huge"}, {TTL: 25 * time.Hour}} {
 		if _, err := p.RunDetached(ctx, "webworker", "true", bad); !errors.As(err, &fe) {
 			t.Errorf("RunDetached(%+v) = %v, want a *FieldError", bad, err)
 		}
