@@ -290,6 +290,7 @@ func TestACMEPebbleTLSALPN(t *testing.T) {
 func TestACMEPebbleHTTP01(t *testing.T) {
 	pebbletest.Binary(t)
 	forEachFront(t, func(t *testing.T) {
+		plainOnly(t)
 		p := pebbletest.New(t)
 		ln, httpPort := listen(t)
 		tln, _ := listen(t)

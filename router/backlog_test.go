@@ -47,7 +47,7 @@ type answer struct {
 // sendAsync sends GET path to app.localhost and reports the answer.
 func (e *env) sendAsync(ctx context.Context, path string, answers chan<- answer) {
 	go func() {
-		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+e.addr+path, nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.url(path), nil)
 		req.Host = "app.localhost"
 		resp, err := e.client.Do(req)
 		if err != nil {
@@ -116,7 +116,7 @@ func TestBacklog(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			t.Errorf("full backlog: status %d, want 503", resp.StatusCode)
 		}
-		re := regexp.MustCompile(`^app: at=error code=H11 desc="Backlog too deep" method=GET path="/5" .* dyno= connect= service= status=503 bytes= protocol=http$`)
+		re := regexp.MustCompile(`^app: at=error code=H11 desc="Backlog too deep" method=GET path="/5" .* dyno= connect= service= status=503 bytes= protocol=` + e.scheme + `$`)
 		if l := e.sink.waitLine(t, 1); !re.MatchString(l) {
 			t.Errorf("H11 line:\n%s\nwant\n%s", l, re)
 		}
@@ -220,7 +220,7 @@ func TestBacklogUnderLoad(t *testing.T) {
 	for range 16 {
 		g.Go(func() error {
 			for range 25 {
-				req, _ := http.NewRequest("GET", "http://"+e.addr+"/", nil)
+				req, _ := http.NewRequest("GET", e.url("/"), nil)
 				req.Host = "app.localhost"
 				resp, err := e.client.Do(req)
 				if err != nil {

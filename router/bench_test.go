@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dynokit/dynokit/internal/testutil"
 )
 
 // discardWriter is a minimal http.ResponseWriter so the benchmark measures
@@ -101,9 +104,9 @@ func BenchmarkProxy(b *testing.B) {
 // with -cpuprofile; the kernel's share shows with perf or in ns/op.
 func BenchmarkServer(b *testing.B) {
 	for _, tc := range []struct {
-		name    string
-		netHTTP bool
-	}{{"front", false}, {"nethttp", true}} {
+		name         string
+		netHTTP, tls bool
+	}{{"front", false, false}, {"nethttp", true, false}, {"tls-front", false, true}, {"tls-nethttp", true, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			rt := New(Config{LogSink: &nopSink{}})
 			if err := rt.SetBackends("bench", []Dyno{{ID: "d1", Name: "web.1", Addr: fastDyno(b)}}); err != nil {
@@ -114,6 +117,18 @@ func BenchmarkServer(b *testing.B) {
 				b.Fatal(err)
 			}
 			srv := &Server{Router: rt, Listener: ln, NetHTTP: tc.netHTTP}
+			dial := func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) }
+			if tc.tls {
+				tln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				cert := testutil.SelfSigned(b, "bench.localhost", []string{"bench.localhost"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+				srv.TLSListener, srv.GetCertificate = tln, (&CertStore{Default: cert.TLS}).GetCertificate
+				dial = func() (net.Conn, error) {
+					return tls.Dial("tcp", tln.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+				}
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- srv.Run(ctx) }()
@@ -129,7 +144,7 @@ func BenchmarkServer(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				c, err := net.Dial("tcp", ln.Addr().String())
+				c, err := dial()
 				if err != nil {
 					b.Error(err)
 					return

@@ -46,10 +46,14 @@
 //
 // # Request path
 //
-// Client side: [Server] serves plain HTTP with the router's own HTTP/1.1
-// front end and HTTPS (HTTP/1.1 and HTTP/2) with net/http; a Router is
-// also an ordinary http.Handler for embedders, and Server.NetHTTP puts
-// net/http back on the plain listener. The front end runs one goroutine
+// Client side: [Server] serves HTTP/1.1 with the router's own front end,
+// on the plain listener and over TLS alike, and HTTP/2 with net/http. On
+// the TLS listener each handshake runs in a goroutine of its own, bounded
+// by ReadHeaderTimeout and ended by a shutdown, and ALPN decides which
+// server gets the connection, so HTTPS requests get the same parsing,
+// framing rules and H26 lines as plain ones. A Router is also an ordinary
+// http.Handler for embedders, and Server.NetHTTP puts net/http back on
+// both listeners. The front end runs one goroutine
 // per connection and no other per request: a strict parser reads the head
 // (one copy into one string; names, values, Host and framing checked as
 // net/http's server checks them, Transfer-Encoding and Content-Length
@@ -240,8 +244,8 @@
 //     an H26 line with the broken rule as its cause ("bad header", "bad
 //     content length", ...) in the log of the app its host names, and
 //     counts in that app's metrics; a request naming no app, or two
-//     hosts, gets no line. net/http's front end answers such requests
-//     itself, without a line.
+//     hosts, gets no line. net/http's server (Server.NetHTTP, and
+//     HTTP/2) answers such requests itself, without a line.
 //   - Headers: X-Forwarded-Host, like X-Forwarded-Proto and -Port, is
 //     kept only from TrustedProxies (Heroku forwards a client's value,
 //     which lets any client choose the host an app builds its links

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -19,8 +20,8 @@ import (
 	"time"
 )
 
-// front is the router's own HTTP/1.1 server for plain-HTTP listeners (see
-// "Client side" in the package doc). One goroutine per connection runs
+// front is the router's own HTTP/1.1 server, for plain HTTP and for HTTP/1.1
+// over TLS (see "Client side" in the package doc). One goroutine per connection runs
 // parse → Router.serve → respond; the request, its header map, URL,
 // response writer and buffers are reused across the requests of a
 // connection, and a response normally leaves in one write.
@@ -128,6 +129,11 @@ func (f *front) newConn(nc net.Conn) *fconn {
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
 	ctx, c.cancel = context.WithCancel(ctx)
 	c.req = (&http.Request{}).WithContext(ctx)
+	c.proto = "http"
+	if tc, ok := nc.(*tls.Conn); ok {
+		st := tc.ConnectionState() // the handshake is done: see tlsSplit
+		c.req.TLS, c.proto = &st, "https"
+	}
 	c.hdr = http.Header{}
 	c.w.c = c
 	c.w.h = http.Header{}
@@ -254,8 +260,8 @@ type fconn struct {
 	nc     net.Conn
 	remote string
 	// localPort is X-Forwarded-Port's value for requests on this
-	// connection.
-	localPort string
+	// connection, proto its scheme.
+	localPort, proto string
 	// idleDL is the keep-alive read deadline last set on nc, zero once
 	// anything else changed it. The next request's wait keeps it while it
 	// is at most idleSlack earlier than a fresh one would be: setting a
@@ -345,7 +351,7 @@ func (c *fconn) serve() {
 		}
 		if status, cause := c.parse(head); status != 0 {
 			if method, target, host, ok := refusedRequest(head); ok {
-				f.rt.logRefused(method, target, host, c.remote, status, cause)
+				f.rt.logRefused(method, target, host, c.proto, c.remote, status, cause)
 			}
 			c.writeError(status)
 			return

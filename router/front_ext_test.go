@@ -33,10 +33,7 @@ func TestKeepAlivePipeliningAndHTTP10(t *testing.T) {
 				io.WriteString(w, r.URL.Path[:3])
 			}
 		}))
-		c, err := net.Dial("tcp", e.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := e.dial(t)
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		const h = " HTTP/1.1\r\nHost: app.localhost\r\n\r\n"
@@ -61,10 +58,7 @@ func TestKeepAlivePipeliningAndHTTP10(t *testing.T) {
 			conn      string
 			keepAlive bool
 		}{{"", false}, {"Connection: keep-alive\r\n", true}} {
-			c, err := net.Dial("tcp", e.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := e.dial(t)
 			c.SetDeadline(time.Now().Add(5 * time.Second))
 			io.WriteString(c, "GET /ten HTTP/1.0\r\nHost: app.localhost\r\n"+tc.conn+"\r\n")
 			br := bufio.NewReader(c)
@@ -91,6 +85,7 @@ func TestKeepAlivePipeliningAndHTTP10(t *testing.T) {
 // and refuses new ones.
 func TestShutdownDrainsInFlight(t *testing.T) {
 	forEachFront(t, func(t *testing.T) {
+		plainOnly(t)
 		rt := router.New(router.Config{})
 		started, finish := make(chan struct{}), make(chan struct{})
 		mustSet(t, rt, "app", backend(t, func(w http.ResponseWriter, r *http.Request) {
@@ -174,10 +169,7 @@ func TestRequestsArrivingMidResponse(t *testing.T) {
 		}))
 		const h = " HTTP/1.1\r\nHost: app.localhost\r\n\r\n"
 		for _, then := range []string{"pipelined", "fin"} {
-			c, err := net.Dial("tcp", e.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := e.dial(t)
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(5 * time.Second))
 			br := bufio.NewReader(c)
@@ -194,7 +186,7 @@ func TestRequestsArrivingMidResponse(t *testing.T) {
 			if then == "pipelined" {
 				io.WriteString(c, "GET /next"+h)
 			} else {
-				c.(*net.TCPConn).CloseWrite()
+				c.(interface{ CloseWrite() error }).CloseWrite() // TCP or TLS
 			}
 			release <- struct{}{}
 			var bodies []string

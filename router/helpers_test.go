@@ -3,6 +3,7 @@ package router_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -59,8 +60,29 @@ func (s *memSink) waitLine(t *testing.T, n int) string {
 type env struct {
 	rt     *router.Router
 	sink   *memSink
-	addr   string
+	addr   string // the listener clients use: the TLS one in the "tls" case
+	scheme string // "http" or "https"
 	client *http.Client
+}
+
+// url is the router's URL for path.
+func (e *env) url(path string) string { return e.scheme + "://" + e.addr + path }
+
+// dial opens a client connection to the router (over TLS in the "tls"
+// case, HTTP/1.1 negotiated).
+func (e *env) dial(t *testing.T) net.Conn {
+	t.Helper()
+	var c net.Conn
+	var err error
+	if e.scheme == "https" {
+		c, err = tls.Dial("tcp", e.addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	} else {
+		c, err = net.Dial("tcp", e.addr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // newEnv runs a Router behind router.Server on a loopback port.
@@ -74,10 +96,23 @@ func newEnv(t *testing.T, cfg router.Config) *env {
 		t.Fatal(err)
 	}
 	srv := &router.Server{NetHTTP: netHTTP(t), Router: rt, Listener: ln, ShutdownTimeout: 2 * time.Second}
+	e := &env{rt: rt, sink: sink, addr: ln.Addr().String(), scheme: "http"}
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	if overTLS(t) {
+		tln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, _ := selfSigned(t, "*.localhost")
+		srv.TLSListener = tln
+		srv.GetCertificate = (&router.CertStore{Default: cert}).GetCertificate
+		e.addr, e.scheme = tln.Addr().String(), "https"
+		// No ForceAttemptHTTP2: the client offers HTTP/1.1 only.
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	tr := &http.Transport{MaxIdleConnsPerHost: 16}
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
 		cancel()
@@ -85,12 +120,13 @@ func newEnv(t *testing.T, cfg router.Config) *env {
 			t.Errorf("Server.Run: %v", err)
 		}
 	})
-	return &env{rt: rt, sink: sink, addr: ln.Addr().String(), client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	e.client = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return e
 }
 
 func (e *env) get(t *testing.T, host, path string, hdr ...string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest("GET", "http://"+e.addr+path, nil)
+	req, err := http.NewRequest("GET", e.url(path), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,10 +198,7 @@ func rawDyno(t *testing.T, handle func(c net.Conn, br *bufio.Reader, req *http.R
 // first answer (status line and headers).
 func (e *env) rawRequest(t *testing.T, raw string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", e.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := e.dial(t)
 	defer c.Close()
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
@@ -184,15 +217,29 @@ func (e *env) rawRequest(t *testing.T, raw string) string {
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
 
-// forEachFront runs test against both client-side front ends of
-// router.Server: the router's own HTTP/1.1 server ("fast", the default)
-// and net/http's ("nethttp").
+// forEachFront runs test against the client-side front ends of
+// router.Server: the router's own HTTP/1.1 server ("fast", the default),
+// net/http's ("nethttp"), and the own front end behind TLS ("tls": newEnv's
+// clients then speak HTTP/1.1 over TLS).
 func forEachFront(t *testing.T, test func(t *testing.T)) {
 	t.Helper()
 	t.Run("fast", test)
 	t.Run("nethttp", test)
+	t.Run("tls", test)
 }
 
 // netHTTP reports whether t (or its parent) is forEachFront's "nethttp"
 // case.
 func netHTTP(t *testing.T) bool { return strings.Contains(t.Name()+"/", "/nethttp/") }
+
+// overTLS reports whether t (or its parent) is forEachFront's "tls" case.
+func overTLS(t *testing.T) bool { return strings.Contains(t.Name()+"/", "/tls/") }
+
+// plainOnly skips forEachFront's "tls" case for a test that sets up its own
+// listeners (it would repeat the "fast" case).
+func plainOnly(t *testing.T) {
+	t.Helper()
+	if overTLS(t) {
+		t.Skip("sets up its own plain listener")
+	}
+}

@@ -114,7 +114,7 @@ func TestForwardingHeaders(t *testing.T) {
 		h := <-seen
 		_, port, _ := net.SplitHostPort(untrusted.addr)
 		checks := map[string]string{
-			"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http", "X-Forwarded-Port": port,
+			"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": untrusted.scheme, "X-Forwarded-Port": port,
 			"Via": "1.0 corp, 1.1 dynokit", "Forwarded": "", "X-Drop": "", "X-Keep": "kept",
 			"X-Seen-Host": "app.localhost", "Connection": "",
 		}
@@ -157,7 +157,7 @@ func TestLogLineForProxiedRequest(t *testing.T) {
 		mustSet(t, e.rt, "app", addr)
 		e.get(t, "app.localhost", "/p?q=1", "X-Request-Id", "0123456789abcdefghij")
 		line := e.sink.waitLine(t, 1)
-		re := regexp.MustCompile(`^app: at=info method=GET path="/p\?q=1" host=app.localhost request_id=0123456789abcdefghij fwd="127.0.0.1" dyno=web.1 connect=\d+ms service=\d+ms status=200 bytes=5 protocol=http$`)
+		re := regexp.MustCompile(`^app: at=info method=GET path="/p\?q=1" host=app.localhost request_id=0123456789abcdefghij fwd="127.0.0.1" dyno=web.1 connect=\d+ms service=\d+ms status=200 bytes=5 protocol=` + e.scheme + `$`)
 		if !re.MatchString(line) {
 			t.Errorf("log line\n%s\ndoes not match\n%s", line, re)
 		}
@@ -301,7 +301,7 @@ func TestBackendFailuresH13H15H17H18H25(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				addr, _ := rawDyno(t, func(c net.Conn, _ *bufio.Reader, _ *http.Request) { tc.reply(c) })
 				mustSet(t, e.rt, "app", addr)
-				req, _ := http.NewRequest("GET", "http://"+e.addr+"/", nil)
+				req, _ := http.NewRequest("GET", e.url("/"), nil)
 				req.Host = "app.localhost"
 				resp, err := e.client.Do(req)
 				if tc.status == 200 {
@@ -483,7 +483,7 @@ func TestStaleKeepAliveNeverReplayed(t *testing.T) {
 		for i, method := range []string{"GET", "POST"} {
 			e.get(t, "app.localhost", "/") // pools a connection the dyno closes at once
 			before := served.Load()
-			req, _ := http.NewRequest(method, "http://"+e.addr+"/", strings.NewReader("data"))
+			req, _ := http.NewRequest(method, e.url("/"), strings.NewReader("data"))
 			req.Host = "app.localhost"
 			if resp, _ := e.do(t, req); resp.StatusCode != 503 {
 				t.Errorf("%s on a connection closed at once: status %d, want 503 (H13, never replayed)", method, resp.StatusCode)
@@ -550,7 +550,7 @@ func TestInFlightRequestSurvivesTableChange(t *testing.T) {
 		mustSet(t, e.rt, "app", old)
 		got := make(chan string, 1)
 		go func() {
-			req, _ := http.NewRequest("GET", "http://"+e.addr+"/", nil)
+			req, _ := http.NewRequest("GET", e.url("/"), nil)
 			req.Host = "app.localhost"
 			resp, err := e.client.Do(req)
 			if err != nil {
@@ -593,7 +593,7 @@ func TestStreamingBothWays(t *testing.T) {
 		})
 		mustSet(t, e.rt, "app", addr)
 		pr, pw := io.Pipe()
-		req, _ := http.NewRequest("POST", "http://"+e.addr+"/", pr)
+		req, _ := http.NewRequest("POST", e.url("/"), pr)
 		req.Host = "app.localhost"
 		respc := make(chan *http.Response, 1)
 		go func() {
@@ -640,10 +640,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 			io.Copy(c, br)
 		})
 		mustSet(t, e.rt, "app", addr)
-		c, err := net.Dial("tcp", e.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := e.dial(t)
 		defer c.Close()
 		io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: app.localhost\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n")
 		br := bufio.NewReader(c)
@@ -694,10 +691,7 @@ func TestTunnelHalfClose(t *testing.T) {
 			io.WriteString(c, "got "+string(got)+", bye")
 		})
 		mustSet(t, e.rt, "app", addr)
-		c, err := net.Dial("tcp", e.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := e.dial(t)
 		defer c.Close()
 		io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: app.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
 		br := bufio.NewReader(c)
@@ -706,7 +700,7 @@ func TestTunnelHalfClose(t *testing.T) {
 			t.Fatalf("upgrade: %v %+v", err, resp)
 		}
 		io.WriteString(c, "all my data")
-		c.(*net.TCPConn).CloseWrite()
+		c.(interface{ CloseWrite() error }).CloseWrite() // TCP or TLS
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		rest, err := io.ReadAll(br)
 		if err != nil || string(rest) != "got all my data, bye" {
@@ -730,10 +724,7 @@ func TestClientGoneWhileWaitingH27(t *testing.T) {
 			}
 		})
 		mustSet(t, e.rt, "app", addr)
-		c, err := net.Dial("tcp", e.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := e.dial(t)
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.localhost\r\n\r\n")
 		time.Sleep(100 * time.Millisecond)
 		c.Close()
@@ -749,10 +740,7 @@ func TestClientIdleSendingBodyH28(t *testing.T) {
 		e := newEnv(t, router.Config{IdleTimeout: 150 * time.Millisecond})
 		addr := backend(t, func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
 		mustSet(t, e.rt, "app", addr)
-		c, err := net.Dial("tcp", e.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := e.dial(t)
 		defer c.Close()
 		io.WriteString(c, "POST / HTTP/1.1\r\nHost: app.localhost\r\nContent-Length: 100\r\n\r\npartial")
 		l := e.sink.waitLine(t, 1)

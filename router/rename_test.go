@@ -249,7 +249,7 @@ func TestRenameAppInFlight(t *testing.T) {
 		getAsync := func(host, path string) <-chan result {
 			ch := make(chan result, 1)
 			go func() {
-				req, _ := http.NewRequest("GET", "http://"+e.addr+path, nil)
+				req, _ := http.NewRequest("GET", e.url(path), nil)
 				req.Host = host
 				resp, err := e.client.Do(req)
 				if err != nil {
@@ -268,10 +268,7 @@ func TestRenameAppInFlight(t *testing.T) {
 		if app := <-waking; app != "sleepy" { // the request is waiting for the boot
 			t.Errorf("Wake(%q)", app)
 		}
-		c, err := net.Dial("tcp", e.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := e.dial(t)
 		defer c.Close()
 		io.WriteString(c, "GET /socket HTTP/1.1\r\nHost: ws.localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
 		br := bufio.NewReader(c)
@@ -358,7 +355,7 @@ func TestRenameAppCustomDomainNoGap(t *testing.T) {
 						return
 					default:
 					}
-					req, _ := http.NewRequest("GET", "http://"+e.addr+"/", nil)
+					req, _ := http.NewRequest("GET", e.url("/"), nil)
 					req.Host = "www.example.com"
 					resp, err := e.client.Do(req)
 					got := ""

@@ -311,12 +311,12 @@ func remoteIP(addr string) string {
 // the app's metrics, when host names an app: the app's log then shows the
 // malformed requests it was sent, as on Heroku. The request's own
 // X-Request-Id and forwarding headers are not trusted here.
-func (rt *Router) logRefused(method, target, host, remote string, status int, cause string) {
+func (rt *Router) logRefused(method, target, host, proto, remote string, status int, cause string) {
 	a := rt.lookup(host)
 	if a == nil {
 		return
 	}
-	ex := rt.begin(method, target, host, "http") // the own front end serves plain HTTP only
+	ex := rt.begin(method, target, host, proto)
 	ex.app = a
 	e := &ex.entry
 	e.Code, e.Cause, e.Status = H26, cause, status

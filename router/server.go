@@ -49,9 +49,10 @@ type Server struct {
 	MaxHeaderBytes int
 	// Logger receives server errors; nil discards them.
 	Logger *slog.Logger
-	// NetHTTP serves the plain-HTTP listener with net/http's server instead
-	// of the router's own HTTP/1.1 front end (about 1.4× the CPU per
-	// request; see the package doc). TLS is always served by net/http.
+	// NetHTTP serves both listeners with net/http's server instead of the
+	// router's own HTTP/1.1 front end (about 1.4× the CPU per request; see
+	// the package doc). Without it, HTTP/2 connections (ALPN "h2") are
+	// still net/http's.
 	NetHTTP bool
 
 	ready atomic.Pointer[serverAddrs]
@@ -130,10 +131,10 @@ func (s *Server) Run(ctx context.Context) error {
 		return hs
 	}
 	var servers []*http.Server
-	var fe *front
+	var fronts []*front
 	addrs := &serverAddrs{http: ln.Addr()}
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, 4)
 	wg.Add(1)
 	if s.NetHTTP {
 		plain := newServer()
@@ -146,8 +147,9 @@ func (s *Server) Run(ctx context.Context) error {
 			errc <- plain.Serve(ln)
 		}()
 	} else {
-		fe = newFront(s.Router, dur(s.ReadHeaderTimeout, 10*time.Second), dur(s.IdleTimeout, 90*time.Second), maxHdr, s.Logger)
+		fe := newFront(s.Router, dur(s.ReadHeaderTimeout, 10*time.Second), dur(s.IdleTimeout, 90*time.Second), maxHdr, s.Logger)
 		fe.challenge = s.ACME.challengeHandler()
+		fronts = append(fronts, fe)
 		go func() {
 			defer wg.Done()
 			errc <- fe.Serve(ln)
@@ -167,11 +169,30 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		servers = append(servers, hs)
 		addrs.https = tln.Addr()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errc <- hs.ServeTLS(tln, "", "")
-		}()
+		if s.NetHTTP {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errc <- hs.ServeTLS(tln, "", "")
+			}()
+		} else {
+			split := newTLSSplit(ctx, tln, hs.TLSConfig, dur(s.ReadHeaderTimeout, 10*time.Second), s.Logger)
+			fe := newFront(s.Router, dur(s.ReadHeaderTimeout, 10*time.Second), dur(s.IdleTimeout, 90*time.Second), maxHdr, s.Logger)
+			fronts = append(fronts, fe)
+			wg.Add(3)
+			go func() {
+				defer wg.Done()
+				errc <- split.run()
+			}()
+			go func() {
+				defer wg.Done()
+				errc <- fe.Serve(split.h1)
+			}()
+			go func() {
+				defer wg.Done()
+				errc <- hs.Serve(split.h2)
+			}()
+		}
 	}
 	s.ready.Store(addrs)
 	defer s.ready.Store(nil)
@@ -184,7 +205,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dur(s.ShutdownTimeout, 30*time.Second))
 	defer cancel()
-	if fe != nil {
+	if tln != nil && !s.NetHTTP {
+		tln.Close() // the split's; net/http closes its own
+	}
+	for _, fe := range fronts {
 		if err := fe.shutdown(sctx); err != nil {
 			fe.close()
 		}

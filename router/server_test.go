@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -25,12 +26,21 @@ func TestSlowlorisHeadBounded(t *testing.T) {
 		mustSet(t, rt, "app", backend(t, func(w http.ResponseWriter, r *http.Request) { hits <- struct{}{} }))
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		srv := &router.Server{NetHTTP: netHTTP(t), Router: rt, Listener: ln, ReadHeaderTimeout: 200 * time.Millisecond}
+		dial := func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) }
+		if overTLS(t) {
+			tln, _ := net.Listen("tcp", "127.0.0.1:0")
+			cert, _ := selfSigned(t, "*.localhost")
+			srv.TLSListener, srv.GetCertificate = tln, (&router.CertStore{Default: cert}).GetCertificate
+			dial = func() (net.Conn, error) {
+				return tls.Dial("tcp", tln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+			}
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- srv.Run(ctx) }()
 		defer func() { cancel(); <-done }()
 
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := dial()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +95,7 @@ func TestExpectContinue(t *testing.T) {
 			b, _ := io.ReadAll(r.Body)
 			io.WriteString(w, "got "+string(b)+" expect="+r.Header.Get("Expect"))
 		}))
-		req, _ := http.NewRequest("PUT", "http://"+e.addr+"/", strings.NewReader("payload"))
+		req, _ := http.NewRequest("PUT", e.url("/"), strings.NewReader("payload"))
 		req.Host = "app.localhost"
 		req.Header.Set("Expect", "100-continue")
 		resp, body := e.do(t, req)
@@ -119,6 +129,7 @@ func (d *discardRecorder) Write(p []byte) (int, error) { return len(p), nil }
 // which http.Server.Shutdown alone would leave open.
 func TestShutdownClosesTunnels(t *testing.T) {
 	forEachFront(t, func(t *testing.T) {
+		plainOnly(t)
 		rt := router.New(router.Config{})
 		addr, _ := rawDyno(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
 			io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
@@ -163,7 +174,18 @@ func TestRunCancelledAtOnce(t *testing.T) {
 		cancel()
 		done := make(chan error, 1)
 		go func() {
-			done <- (&router.Server{NetHTTP: netHTTP(t), Router: router.New(router.Config{}), Listener: ln, ShutdownTimeout: time.Second}).Run(ctx)
+			srv := &router.Server{Router: router.New(router.Config{}), Listener: ln, ShutdownTimeout: time.Second}
+			if i%2 == 1 { // and a TLS listener, split between the front ends
+				tln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Error(err)
+					done <- nil
+					return
+				}
+				cert, _ := selfSigned(t, "*.localhost")
+				srv.TLSListener, srv.GetCertificate = tln, (&router.CertStore{Default: cert}).GetCertificate
+			}
+			done <- srv.Run(ctx)
 		}()
 		select {
 		case <-done:

@@ -137,7 +137,7 @@ func TestRefusedRequestsLogged(t *testing.T) {
 		line              string // regexp of the app's next log line; "" = none
 	}{
 		{"bad header name", "GET /a?b=1 HTTP/1.1\r\n" + host + "Bad[Name]: x\r\n\r\n", "HTTP/1.1 400",
-			`^app: at=error code=H26 desc="Request Error" cause="bad header" method=GET path="/a\?b=1" host=app.localhost request_id=[0-9a-f-]{36} fwd="127.0.0.1" dyno= connect= service= status=400 bytes= protocol=http$`},
+			`^app: at=error code=H26 desc="Request Error" cause="bad header" method=GET path="/a\?b=1" host=app.localhost request_id=[0-9a-f-]{36} fwd="127.0.0.1" dyno= connect= service= status=400 bytes= protocol=` + e.scheme + `$`},
 		{"conflicting lengths", "POST /p HTTP/1.1\r\n" + host + "Content-Length: 1\r\nContent-Length: 2\r\n\r\nx", "HTTP/1.1 400",
 			`^app: at=error code=H26 desc="Request Error" cause="bad content length" method=POST path="/p" .* status=400 bytes= `},
 		{"unknown transfer-encoding", "POST /p HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 501",

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ func selfSigned(t *testing.T, names ...string) (*tls.Certificate, *x509.Certific
 // while the dyno gets HTTP/1.1 with X-Forwarded-Proto https.
 func TestHTTP2OverTLSWithSNI(t *testing.T) {
 	forEachFront(t, func(t *testing.T) {
+		plainOnly(t)
 		sink := newMemSink()
 		rt := router.New(router.Config{LogSink: sink})
 		seen := make(chan string, 4)
@@ -95,4 +97,87 @@ func TestHTTP2OverTLSWithSNI(t *testing.T) {
 			t.Error("GetCertificate served an unknown name")
 		}
 	})
+}
+
+// TestTLSHandshakesBounded: on the TLS listener a client that never
+// finishes its handshake is cut off after ReadHeaderTimeout without holding
+// up anyone else's, one that speaks plain HTTP to it is closed, HTTP/1.1
+// over TLS is served by the router's own front end, and a shutdown does not
+// wait for handshakes in flight.
+func TestTLSHandshakesBounded(t *testing.T) {
+	rt := router.New(router.Config{})
+	mustSet(t, rt, "app", backend(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto+" "+r.Header.Get("X-Forwarded-Proto"))
+	}))
+	cert, _ := selfSigned(t, "*.localhost")
+	run := func(timeout time.Duration) (tlsAddr string, stop func() time.Duration) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		tln, _ := net.Listen("tcp", "127.0.0.1:0")
+		srv := &router.Server{Router: rt, Listener: ln, TLSListener: tln, ReadHeaderTimeout: timeout,
+			GetCertificate: (&router.CertStore{Default: cert}).GetCertificate}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(ctx) }()
+		return tln.Addr().String(), func() time.Duration {
+			t0 := time.Now()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			return time.Since(t0)
+		}
+	}
+	addr, stop := run(300 * time.Millisecond)
+	defer stop()
+
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	t0 := time.Now()
+	// Served while the silent client's handshake is pending.
+	tc, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	// Conflicting framing: the own front end answers, then closes (net/http
+	// kept such connections open).
+	io.WriteString(tc, "POST / HTTP/1.1\r\nHost: app.localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n")
+	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	all, err := io.ReadAll(tc)
+	if err != nil || !strings.HasPrefix(string(all), "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(string(all), "\r\n\r\nHTTP/1.1 https") {
+		t.Errorf("HTTP/1.1 over TLS: %q, %v; want the dyno's answer, then the connection closed", all, err)
+	}
+
+	silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := silent.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("silent client: read %d, %v; want EOF", n, err)
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("silent client held for %s, want about ReadHeaderTimeout", d)
+	}
+
+	plain, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	io.WriteString(plain, "GET / HTTP/1.1\r\nHost: app.localhost\r\n\r\n")
+	plain.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, _ := io.ReadAll(plain); strings.Contains(string(b), "HTTP/1.1") {
+		t.Errorf("plain HTTP on the TLS listener answered %q", b)
+	}
+
+	addr2, stop2 := run(time.Minute)
+	pending, err := net.Dial("tcp", addr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pending.Close()
+	time.Sleep(50 * time.Millisecond) // accepted, handshake started
+	if d := stop2(); d > 2*time.Second {
+		t.Errorf("shutdown waited %s for a pending handshake", d)
+	}
 }
