@@ -20,10 +20,10 @@ type MemoryUsage struct {
 }
 
 // ListenChecker is implemented by dynos whose runtime can tell whether one
-// of the dyno's processes listens on a TCP port (formation/local does). A
-// platform uses it, through Reconciler.DynoListens, to let its router
-// verify a dyno's identity: an address whose dyno stopped may be taken by
-// another app's dyno before the router hears of the stop.
+// of the dyno's processes listens on a TCP port (formation/local and
+// formation/oci do). A platform uses it, through Reconciler.DynoListens, to
+// let its router verify a dyno's identity: an address whose dyno stopped
+// may be taken by another app's dyno before the router hears of the stop.
 type ListenChecker interface {
 	Listens(port int) (bool, error)
 }

@@ -92,7 +92,7 @@
 // of the stop. A failed check counts as a failed connection (quarantine,
 // another dyno, H21). The platform supplies the check; formation's
 // Reconciler.DynoListens answers it for runtimes that can tell which
-// process listens on a port (formation/local does).
+// process listens on a port (formation/local and formation/oci do).
 //
 // Backlog: with Config.MaxDynoRequests set (Heroku's router used 50), a
 // dyno never has more requests in flight from this router than the cap. A

@@ -2,7 +2,6 @@ package local
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dynokit/dynokit/formation"
+	"github.com/dynokit/dynokit/formation/internal/procnet"
 )
 
 // cgroupSetup is what detectCgroups found: either cgroup v2 with the memory
@@ -279,19 +279,7 @@ func (cg *dynoCgroup) add(pid int) error {
 	return nil
 }
 
-func (cg *dynoCgroup) pids() []int {
-	b, err := os.ReadFile(filepath.Join(cg.memDir, "cgroup.procs"))
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, f := range bytes.Fields(b) {
-		if pid, err := strconv.Atoi(string(f)); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+func (cg *dynoCgroup) pids() []int { return procnet.CgroupPids(cg.memDir) }
 
 func (cg *dynoCgroup) signal(sig syscall.Signal) {
 	for _, pid := range cg.pids() {

@@ -318,6 +318,24 @@ func TestWebDynoServesHTTP(t *testing.T) {
 			t.Errorf("body = %q, want %q", got, want)
 		}
 
+		// The dyno's identity, as a router verifies it: its own port yes,
+		// a port another process listens on no.
+		lc, ok := d.(formation.ListenChecker)
+		if !ok {
+			t.Fatal("oci dynos should implement formation.ListenChecker")
+		}
+		if ok, err := lc.Listens(spec.Port); !ok || err != nil {
+			t.Errorf("Listens(%d) = %v, %v for the dyno's own port; want true", spec.Port, ok, err)
+		}
+		other, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		if ok, err := lc.Listens(other.Addr().(*net.TCPAddr).Port); ok || err != nil {
+			t.Errorf("Listens on a port another process listens on = %v, %v; want false", ok, err)
+		}
+
 		// The dyno's cgroup is where checkNoLeftovers looks, with the limit set.
 		sum := sha256.Sum256([]byte(f.rt.Dir))
 		cg := "/dynokit/" + hex.EncodeToString(sum[:4]) + "-" + spec.ID
