@@ -3,6 +3,7 @@
 //
 //	routerbench -mode backend -addr 127.0.0.1:9001
 //	routerbench -mode router -addr 127.0.0.1:9000 -backend 127.0.0.1:9001 -app bench
+//	routerbench -mode router … -tls-addr 127.0.0.1:9443 -cert cert.pem -key key.pem   # and HTTPS
 //	routerbench -mode wsecho -addr 127.0.0.1:9002   # raw Upgrade echo dyno
 //	routerbench -mode wsclient -target 127.0.0.1:9000 -host bench.localhost -n 20000 -c 16
 //	routerbench -mode lookup -apps 10000            # route lookup cost with 10k apps
@@ -12,6 +13,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -54,6 +56,9 @@ func main() {
 	conns := flag.Int("c", 1, "concurrent upgraded connections (wsclient mode)")
 	apps := flag.Int("apps", 10000, "apps in the table (lookup mode)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the router process to this file")
+	tlsAddr := flag.String("tls-addr", "", "also serve HTTPS here, with -cert and -key (router mode; its address is printed second)")
+	certFile := flag.String("cert", "", "PEM certificate for -tls-addr")
+	keyFile := flag.String("key", "", "PEM key for -tls-addr")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -95,6 +100,14 @@ func main() {
 			log.Fatal(err)
 		}
 		s := &router.Server{Router: rt, Listener: listen(*addr), NetHTTP: *netHTTP}
+		if *tlsAddr != "" {
+			cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			s.TLSListener = listen(*tlsAddr)
+			s.GetCertificate = (&router.CertStore{Default: &cert}).GetCertificate
+		}
 		if err := s.Run(ctx); err != nil {
 			log.Print(err)
 		}

@@ -15,6 +15,7 @@
 #   NETHTTP=1 bench/router/run.sh       # also the router on net/http's server
 #   EVLOOP=1 bench/router/run.sh        # also a minimal epoll-loop proxy (evloop_linux.go)
 #   TARGETS="dynokit nginx" WS=0 bench/router/run.sh   # a quicker A/B: those targets, no echo
+#   TLS=1 bench/router/run.sh           # also HTTPS (HTTP/1.1) through each proxy: *-tls targets
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -66,8 +67,17 @@ start_go() {
 
 start_go backend backend -addr 127.0.0.1:0
 BACKEND=$ADDR_backend
-start_go ours router -addr 127.0.0.1:0 -backend "$BACKEND" -app bench
+tlsargs=()
+if [ "${TLS:-0}" = 1 ]; then
+	# One ECDSA P-256 certificate for all three proxies.
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+		-keyout "$D/key.pem" -out "$D/cert.pem" -subj "/CN=$HOST" -addext "subjectAltName=DNS:$HOST" 2>/dev/null
+	cat "$D/cert.pem" "$D/key.pem" >"$D/both.pem"
+	tlsargs=(-tls-addr 127.0.0.1:0 -cert "$D/cert.pem" -key "$D/key.pem")
+fi
+start_go ours router -addr 127.0.0.1:0 -backend "$BACKEND" -app bench "${tlsargs[@]}"
 OURS=$ADDR_ours
+[ "${TLS:-0}" = 1 ] && OURS_TLS=$(sed -n 2p "$D/ours.addr")
 if [ "${NETHTTP:-0}" = 1 ]; then
 	start_go std router -addr 127.0.0.1:0 -backend "$BACKEND" -app bench -nethttp
 fi
@@ -79,6 +89,9 @@ WSECHO=$ADDR_wsecho
 
 NPORT=$(freeport)
 NWSPORT=$(freeport)
+NTPORT=$(freeport)
+NTLS=""
+[ "${TLS:-0}" = 1 ] && NTLS="listen 127.0.0.1:$NTPORT ssl; ssl_certificate $D/cert.pem; ssl_certificate_key $D/key.pem;"
 mkdir -p "$D/nginx/tmp"
 cat >"$D/nginx/nginx.conf" <<CONF
 daemon off;
@@ -96,6 +109,7 @@ http {
   upstream dyno { server $BACKEND; keepalive 64; }
   server {
     listen 127.0.0.1:$NPORT;
+    $NTLS
     location / {
       proxy_pass http://dyno;
       proxy_http_version 1.1;
@@ -128,6 +142,7 @@ pids+=($NGINX_PID)
 
 HPORT=$(freeport)
 HWSPORT=$(freeport)
+HTPORT=$(freeport)
 cat >"$D/haproxy.cfg" <<CONF
 global
   nbthread 2
@@ -149,6 +164,17 @@ frontend fe
   default_backend dyno
 backend dyno
   server d1 $BACKEND
+$([ "${TLS:-0}" = 1 ] && cat <<TLSFE
+frontend fetls
+  bind 127.0.0.1:$HTPORT ssl crt $D/both.pem alpn http/1.1
+  http-request set-header X-Forwarded-Proto https
+  http-request set-header X-Forwarded-Port %[dst_port]
+  http-request set-header X-Request-Start %[date(0,ms)]
+  http-request set-header X-Request-Id %[uuid]
+  http-request add-header Via "1.1 haproxy"
+  default_backend dyno
+TLSFE
+)
 frontend fews
   bind 127.0.0.1:$HWSPORT
   timeout tunnel 55s
@@ -165,6 +191,9 @@ sleep 1
 declare -A PID=([direct]=$PID_backend [dynokit]=$PID_ours [nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID)
 [ "${NETHTTP:-0}" = 1 ] && PID[dk-nethttp]=$PID_std
 [ "${EVLOOP:-0}" = 1 ] && PID[evloop]=$PID_evl
+if [ "${TLS:-0}" = 1 ]; then
+	PID[dynokit-tls]=$PID_ours PID[nginx-tls]=$NGINX_PID PID[haproxy-tls]=$HAPROXY_PID
+fi
 # cputicks PID: user+system clock ticks of PID and its direct children
 # (nginx's workers), so CPU per request can be compared even on a busy box.
 cputicks() {
@@ -194,10 +223,16 @@ if [ "${EVLOOP:-0}" = 1 ]; then
 	URL[evloop]="http://$ADDR_evl/"
 	targets+=(evloop)
 fi
+if [ "${TLS:-0}" = 1 ]; then
+	URL[dynokit-tls]="https://$OURS_TLS/"
+	URL[nginx-tls]="https://127.0.0.1:$NTPORT/"
+	URL[haproxy-tls]="https://127.0.0.1:$HTPORT/"
+	targets+=(dynokit-tls nginx-tls haproxy-tls)
+fi
 # TARGETS="dynokit nginx" narrows the rounds for a quicker A/B run.
 [ -z "${TARGETS:-}" ] || read -r -a targets <<<"$TARGETS"
 for t in "${targets[@]}"; do
-	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" "${URL[$t]}")
+	code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Host: $HOST" "${URL[$t]}")
 	[ "$code" = 200 ] || { echo "$t: warm-up request got HTTP $code" >&2; exit 1; }
 done
 
@@ -206,7 +241,7 @@ done
 # backend ~2 µs per request to parse; nginx and haproxy are configured to.
 echo "headers the dyno receives:" >&2
 for t in "${targets[@]}"; do
-	printf '  %-10s %s\n' "$t" "$(curl -s -H "Host: $HOST" "${URL[$t]}headers")" >&2
+	printf '  %-11s %s\n' "$t" "$(curl -sk -H "Host: $HOST" "${URL[$t]}headers")" >&2
 done
 
 # wrk's latency distribution prints units (us, ms, s); convert to ms.
@@ -232,7 +267,7 @@ for round in $(seq "$ROUNDS"); do
 		p99=$(awk '$1=="99%" {print $2}' <<<"$out" | to_ms)
 		errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
 		[ -z "$errs" ] || echo "round $round $t: $errs" >&2
-		printf 'round %d %-10s %8s req/s  p50 %6s ms  p99 %7s ms  %6s µs CPU/req  dyno %5s µs/req  box idle %4s%%\n' "$round" "$t" "$rps" "$p50" "$p99" "$cpu" "$dyno" "$idle" >&2
+		printf 'round %d %-11s %8s req/s  p50 %6s ms  p99 %7s ms  %6s µs CPU/req  dyno %5s µs/req  box idle %4s%%\n' "$round" "$t" "$rps" "$p50" "$p99" "$cpu" "$dyno" "$idle" >&2
 		RPS[$t]+="$rps "
 		R_RPS[$t,$round]=$rps
 		R_P99[$t,$round]=$p99
@@ -249,16 +284,19 @@ lowest() { tr ' ' '\n' | grep -v '^$' | sort -g | head -1; }
 highest() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 
 echo
-printf '%-10s %10s %10s %10s %14s %15s %12s   (median of %d x wrk -t2 -c%d -d%s)\n' target req/s p50_ms p99_ms cpu_us/req dyno_cpu_us/req box_idle_% "$ROUNDS" "$CONNS" "$DURATION"
+printf '%-11s %10s %10s %10s %14s %15s %12s   (median of %d x wrk -t2 -c%d -d%s)\n' target req/s p50_ms p99_ms cpu_us/req dyno_cpu_us/req box_idle_% "$ROUNDS" "$CONNS" "$DURATION"
 declare -A M
 for t in "${targets[@]}"; do
 	M[$t]=$(median <<<"${RPS[$t]}")
-	printf '%-10s %10s %10s %10s %14s %15s %12s\n' "$t" "${M[$t]}" "$(median <<<"${P50[$t]}")" "$(median <<<"${P99[$t]}")" "$(median <<<"${CPU[$t]}")" "$(median <<<"${DYNO[$t]}")" "$(median <<<"${IDLE[$t]}")"
+	printf '%-11s %10s %10s %10s %14s %15s %12s\n' "$t" "${M[$t]}" "$(median <<<"${P50[$t]}")" "$(median <<<"${P99[$t]}")" "$(median <<<"${CPU[$t]}")" "$(median <<<"${DYNO[$t]}")" "$(median <<<"${IDLE[$t]}")"
 done
 echo
-for t in nginx haproxy direct; do
-	[ -n "${M[dynokit]:-}" ] && [ -n "${M[$t]:-}" ] || continue
-	awk -v o="${M[dynokit]}" -v x="${M[$t]}" -v t="$t" 'BEGIN {printf "ratio dynokit/%-8s = %.2f\n", t, o/x}'
+# Pairs compared: ours other.
+pairs=("dynokit nginx" "dynokit haproxy" "dynokit direct" "dynokit-tls nginx-tls" "dynokit-tls haproxy-tls")
+for pair in "${pairs[@]}"; do
+	read -r o t <<<"$pair"
+	[ -n "${M[$o]:-}" ] && [ -n "${M[$t]:-}" ] || continue
+	awk -v o="${M[$o]}" -v x="${M[$t]}" -v n="$o" -v t="$t" 'BEGIN {printf "ratio %s/%-11s = %.2f\n", n, t, o/x}'
 done
 # meanci log|lin: the mean of the values (geometric for log) with its 95%
 # confidence interval (Student's t), as "m [lo, hi]": an interval that
@@ -280,20 +318,21 @@ meanci() {
 # Rounds are interleaved, so each round's dynokit/other ratio compares
 # runs seconds apart on the same box: their spread is the noise a median
 # ratio sits in.
-for t in nginx haproxy; do
-	[ -n "${M[dynokit]:-}" ] && [ -n "${M[$t]:-}" ] || continue
+for pair in "${pairs[@]}"; do
+	read -r o t <<<"$pair"
+	[ "$t" != direct ] && [ -n "${M[$o]:-}" ] && [ -n "${M[$t]:-}" ] || continue
 	rr="" dp="" won=0
 	for round in $(seq "$ROUNDS"); do
-		r=$(awk -v o="${R_RPS[dynokit,$round]}" -v x="${R_RPS[$t,$round]}" 'BEGIN {printf "%.3f", o/x}')
-		d=$(awk -v o="${R_P99[dynokit,$round]}" -v x="${R_P99[$t,$round]}" 'BEGIN {printf "%.2f", o-x}')
+		r=$(awk -v o="${R_RPS[$o,$round]}" -v x="${R_RPS[$t,$round]}" 'BEGIN {printf "%.3f", o/x}')
+		d=$(awk -v o="${R_P99[$o,$round]}" -v x="${R_P99[$t,$round]}" 'BEGIN {printf "%.2f", o-x}')
 		rr+="$r " dp+="$d "
 		awk -v r="$r" -v d="$d" 'BEGIN {exit !(r >= 1 && d <= 0)}' && won=$((won+1))
 	done
-	printf '  per round vs %-8s req/s ratio median %.2f (%.2f–%.2f), p99 dynokit minus %s median %+.2f ms (%+.2f–%+.2f); rounds with more req/s and no worse p99: %d of %d\n' \
-		"$t" "$(median <<<"$rr")" "$(lowest <<<"$rr")" "$(highest <<<"$rr")" \
-		"$t" "$(median <<<"$dp")" "$(lowest <<<"$dp")" "$(highest <<<"$dp")" "$won" "$ROUNDS"
-	printf '  95%% confidence vs %-8s req/s ratio (geometric mean) %s, p99 difference (mean) %s ms\n' \
-		"$t" "$(meanci log <<<"$rr")" "$(meanci lin <<<"$dp")"
+	printf '  per round %s vs %-11s req/s ratio median %.2f (%.2f–%.2f), p99 difference median %+.2f ms (%+.2f–%+.2f); rounds with more req/s and no worse p99: %d of %d\n' \
+		"$o" "$t" "$(median <<<"$rr")" "$(lowest <<<"$rr")" "$(highest <<<"$rr")" \
+		"$(median <<<"$dp")" "$(lowest <<<"$dp")" "$(highest <<<"$dp")" "$won" "$ROUNDS"
+	printf '  95%% confidence %s vs %-11s req/s ratio (geometric mean) %s, p99 difference (mean) %s ms\n' \
+		"$o" "$t" "$(meanci log <<<"$rr")" "$(meanci lin <<<"$dp")"
 done
 if [ -n "${M[evloop]:-}" ]; then
 	awk -v o="${M[dynokit]}" -v e="${M[evloop]}" 'BEGIN {printf "ratio evloop/dynokit = %.2f (a minimal epoll-loop proxy: the bound on what an event loop could gain)\n", e/o}'
