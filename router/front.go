@@ -172,7 +172,7 @@ func (f *front) shutdown(ctx context.Context) error {
 		f.mu.Lock()
 		for c := range f.conns {
 			if c.state.CompareAndSwap(stateIdle, stateClosed) {
-				c.nc.Close()
+				closeNow(c.nc)
 			}
 		}
 		n := len(f.conns)
@@ -197,7 +197,7 @@ func (f *front) close() {
 	}
 	for c := range f.conns {
 		c.state.Store(stateClosed)
-		c.nc.Close()
+		closeNow(c.nc)
 	}
 	f.mu.Unlock()
 }

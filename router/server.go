@@ -132,6 +132,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	var servers []*http.Server
 	var fronts []*front
+	var split *tlsSplit
+	hctx, endHandshakes := context.WithCancel(ctx)
+	defer endHandshakes()
 	addrs := &serverAddrs{http: ln.Addr()}
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
@@ -176,7 +179,7 @@ func (s *Server) Run(ctx context.Context) error {
 				errc <- hs.ServeTLS(tln, "", "")
 			}()
 		} else {
-			split := newTLSSplit(ctx, tln, hs.TLSConfig, dur(s.ReadHeaderTimeout, 10*time.Second), s.Logger)
+			split = newTLSSplit(hctx, tln, hs.TLSConfig, dur(s.ReadHeaderTimeout, 10*time.Second), s.Logger)
 			fe := newFront(s.Router, dur(s.ReadHeaderTimeout, 10*time.Second), dur(s.IdleTimeout, 90*time.Second), maxHdr, s.Logger)
 			fronts = append(fronts, fe)
 			wg.Add(3)
@@ -205,21 +208,40 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dur(s.ShutdownTimeout, 30*time.Second))
 	defer cancel()
-	if tln != nil && !s.NetHTTP {
+	endHandshakes()
+	if split != nil {
 		tln.Close() // the split's; net/http closes its own
 	}
+	// Every server drains at once, so that none keeps taking requests
+	// while another drains, and each gets the whole ShutdownTimeout.
+	var drain sync.WaitGroup
 	for _, fe := range fronts {
-		if err := fe.shutdown(sctx); err != nil {
-			fe.close()
-		}
+		fe.shutting.Store(true)
+	}
+	for _, fe := range fronts {
+		drain.Go(func() {
+			if err := fe.shutdown(sctx); err != nil {
+				fe.close()
+			}
+		})
 	}
 	for _, hs := range servers {
-		if err := hs.Shutdown(sctx); err != nil {
-			hs.Close()
-		}
+		drain.Go(func() {
+			if err := hs.Shutdown(sctx); err != nil {
+				hs.Close()
+			}
+		})
 	}
+	drain.Wait()
 	s.Router.CloseTunnels()
 	s.Router.CloseIdleConnections()
+	if split != nil {
+		// A handshake blocked in GetCertificate (an ACME order) ignores
+		// its cancelled context until the callback returns; it is not
+		// waited for past ShutdownTimeout, and its connection is closed
+		// when it ends.
+		split.wait(sctx)
+	}
 	wg.Wait()
 	return runErr
 }

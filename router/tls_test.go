@@ -181,3 +181,55 @@ func TestTLSHandshakesBounded(t *testing.T) {
 		t.Errorf("shutdown waited %s for a pending handshake", d)
 	}
 }
+
+// TestShutdownDoesNotWaitOnGetCertificate: a handshake blocked in
+// GetCertificate (as while an ACME order runs) holds a shutdown no longer
+// than ShutdownTimeout, and its connection is closed once the callback
+// returns.
+func TestShutdownDoesNotWaitOnGetCertificate(t *testing.T) {
+	cert, _ := selfSigned(t, "*.localhost")
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	tln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &router.Server{Router: router.New(router.Config{}), Listener: ln, TLSListener: tln, ShutdownTimeout: 300 * time.Millisecond,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			entered <- struct{}{}
+			<-release
+			return cert, nil
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+
+	client := make(chan error, 1)
+	go func() {
+		c, err := tls.Dial("tcp", tln.Addr().String(), &tls.Config{InsecureSkipVerify: true, ServerName: "app.localhost"})
+		if err == nil {
+			c.Close()
+		}
+		client <- err
+	}()
+	<-entered
+	t0 := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if d := time.Since(t0); d > 2*time.Second {
+			t.Errorf("Run returned after %s; want about ShutdownTimeout", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still waits on a GetCertificate callback")
+	}
+	close(release)
+	select {
+	case err := <-client:
+		if err == nil {
+			t.Error("the handshake finished after the shutdown: its connection should be closed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's handshake never ended")
+	}
+}

@@ -36,10 +36,9 @@ func newTLSSplit(ctx context.Context, ln net.Listener, config *tls.Config, timeo
 	}
 }
 
-// run accepts until the listener is closed, then waits for the handshakes
+// run accepts until the listener is closed; wait waits for the handshakes
 // in flight.
 func (s *tlsSplit) run() error {
-	defer s.wg.Wait()
 	var backoff time.Duration
 	for {
 		nc, err := s.ln.Accept()
@@ -55,6 +54,19 @@ func (s *tlsSplit) run() error {
 		backoff = 0
 		s.wg.Add(1)
 		go s.handshake(nc)
+	}
+}
+
+// wait waits for the handshakes in flight, until ctx ends.
+func (s *tlsSplit) wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 
@@ -117,3 +129,13 @@ func (q *connQueue) Close() error {
 }
 
 func (q *connQueue) Addr() net.Addr { return q.addr }
+
+// closeNow closes c without a TLS close_notify, whose write (under a 5 s
+// deadline) blocks on a client that stopped reading: for closes that must
+// not wait on the peer (shutdown, Router.CloseTunnels).
+func closeNow(c net.Conn) error {
+	if tc, ok := c.(*tls.Conn); ok {
+		return tc.NetConn().Close()
+	}
+	return c.Close()
+}

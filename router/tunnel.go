@@ -184,6 +184,8 @@ func (rt *Router) CloseTunnels() {
 	}
 	rt.tunnelMu.Unlock()
 	for _, t := range ts {
-		t.close()
+		// The pumps then fail and the tunnel's own close follows.
+		closeNow(t.client)
+		t.dyno.Close()
 	}
 }
