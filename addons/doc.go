@@ -21,6 +21,11 @@
 //     replaces the service prefix in every config var, so one add-on
 //     attached as DATABASE and as ANALYTICS_DB gives DATABASE_URL and
 //     ANALYTICS_DB_URL (§8.2). An attachment name is used once per app.
+//     CreateRequest.Also attaches a new add-on under more names in the
+//     same step (Heroku's first database is DATABASE and
+//     HEROKU_POSTGRESQL_<COLOR>); changes to an add-on's attachments on
+//     one app are one config change ("Detach DATABASE,
+//     HEROKU_POSTGRESQL_JADE").
 //   - A LogDrainer (optional) is the platform's log router: an add-on
 //     whose provider returns a LogDrainURL gets its billing app's logs
 //     drained there while it exists.

@@ -19,7 +19,12 @@ import (
 // ConfigApplier is the platform side of add-ons: it sets and unsets an
 // app's config vars in one step (for a platform built on dynokit's
 // release package: one new release whose description is given). It
-// must apply all of set and unset or nothing.
+// must apply all of set and unset or nothing. The Manager's descriptions
+// are "Attach NAME", "Detach NAME" and "Update NAME (…)", where NAME may
+// be several attachment names joined by ", " when one step changes
+// several attachments on the app ("Attach DATABASE,
+// HEROKU_POSTGRESQL_JADE"); each var belongs to the attachment whose name
+// is its longest prefix.
 type ConfigApplier interface {
 	ApplyConfig(ctx context.Context, app string, set map[string]string, unset []string, description string) error
 }
@@ -84,7 +89,11 @@ type CreateRequest struct {
 	Name string // add-on name; empty: "<service>-<6 hex digits>"
 	// As is the attachment name; empty: the service's config prefix, or
 	// <PREFIX>_<ADD-ON NAME> when the app already uses the prefix.
-	As          string
+	As string
+	// Also names more attachments on App, made in the same config change
+	// (Heroku Postgres attaches a first database as DATABASE and as
+	// HEROKU_POSTGRESQL_<COLOR>).
+	Also        []string
 	Options     map[string]string
 	Region      string
 	LogInputURL string
@@ -275,9 +284,18 @@ func (m *Manager) create0(ctx context.Context, req CreateRequest, provision prov
 			}
 		}
 	}
-	if m.attachmentTakenLocked(req.App, as) {
-		m.mu.Unlock()
-		return AddOn{}, fmt.Errorf("addons: create: attachment %s on app %s: %w", as, req.App, ErrDuplicateAttachment)
+	names := append([]string{as}, req.Also...)
+	for i, n := range names {
+		if i > 0 {
+			if err := ValidateAttachmentName(n); err != nil {
+				m.mu.Unlock()
+				return AddOn{}, err
+			}
+		}
+		if m.attachmentTakenLocked(req.App, n) || slices.Contains(names[:i], n) {
+			m.mu.Unlock()
+			return AddOn{}, fmt.Errorf("addons: create: attachment %s on app %s: %w", n, req.App, ErrDuplicateAttachment)
+		}
 	}
 	id := req.ID
 	if id == "" {
@@ -285,7 +303,9 @@ func (m *Manager) create0(ctx context.Context, req CreateRequest, provision prov
 	}
 	a := &addon{AddOn: AddOn{ID: id, Name: name, Service: svc.Name, Plan: plan.Name, App: req.App}, service: svc, busy: true}
 	m.addons[name] = a // reserves the name; busy until provisioned
-	m.reserveLocked(req.App, as)
+	for _, n := range names {
+		m.reserveLocked(req.App, n)
+	}
 	p := &pending{done: make(chan struct{})}
 	if req.RequestID != "" {
 		m.requests[req.RequestID] = p
@@ -295,11 +315,13 @@ func (m *Manager) create0(ctx context.Context, req CreateRequest, provision prov
 	if provision == nil {
 		provision = svc.Provider.Provision
 	}
-	err = m.create(ctx, a, as, req, provision)
+	err = m.create(ctx, a, names, req, provision)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.reserved[req.App], as)
+	for _, n := range names {
+		delete(m.reserved[req.App], n)
+	}
 	if err != nil {
 		delete(m.addons, name)
 		delete(m.requests, req.RequestID) // a retry after a failure starts afresh
@@ -324,7 +346,7 @@ func (a AddOn) clone() AddOn {
 	return a
 }
 
-func (m *Manager) create(ctx context.Context, a *addon, as string, req CreateRequest, provision provisionFunc) error {
+func (m *Manager) create(ctx context.Context, a *addon, names []string, req CreateRequest, provision provisionFunc) error {
 	svc := a.service
 	what := fmt.Sprintf("addons: create %s (%s:%s) for app %s", a.Name, svc.Name, a.Plan, req.App)
 	pctx, cancel := context.WithTimeout(ctx, m.timeout())
@@ -343,12 +365,19 @@ func (m *Manager) create(ctx context.Context, a *addon, as string, req CreateReq
 	if _, verr := ValidateResourceConfig(svc.Name, svc.ConfigPrefix, res.Config); verr != nil {
 		return m.compensate(ctx, a, res.ID, fmt.Errorf("%s: %w", what, verr))
 	}
-	set := renamed(res.Config, svc.ConfigPrefix, as)
+	set := map[string]string{}
 	m.mu.Lock()
 	a.ProviderID, a.config, a.LogDrainURL, a.Message = res.ID, res.Config.Clone(), res.LogDrainURL, res.Message
 	a.ConfigNames = res.Config.Names()
 	a.CreatedAt = time.Now().UTC()
-	err = m.claimVarsLocked(req.App, as, set)
+	for _, as := range names {
+		vars := renamed(res.Config, svc.ConfigPrefix, as)
+		if err = m.claimVarsLocked(req.App, as, vars); err != nil {
+			m.releaseVarsLocked(req.App, set) // the names before
+			break
+		}
+		maps.Copy(set, vars)
+	}
 	m.mu.Unlock()
 	if err != nil {
 		return m.compensate(ctx, a, res.ID, fmt.Errorf("%s: %w", what, err))
@@ -362,7 +391,7 @@ func (m *Manager) create(ctx context.Context, a *addon, as string, req CreateReq
 			return m.compensate(ctx, a, res.ID, fmt.Errorf("%s: adding the add-on's log drain: %w", what, err))
 		}
 	}
-	if err := m.Config.ApplyConfig(ctx, req.App, set, nil, "Attach "+as); err != nil {
+	if err := m.Config.ApplyConfig(ctx, req.App, set, nil, "Attach "+strings.Join(names, ", ")); err != nil {
 		m.mu.Lock()
 		m.releaseVarsLocked(req.App, set)
 		m.mu.Unlock()
@@ -375,10 +404,12 @@ func (m *Manager) create(ctx context.Context, a *addon, as string, req CreateReq
 		return m.compensate(ctx, a, res.ID, cause)
 	}
 	m.mu.Lock()
-	m.linkLocked(a, req.App, as)
+	for _, as := range names {
+		m.linkLocked(a, req.App, as)
+	}
 	m.mu.Unlock()
 	m.log().Info("addons: created", "addon", a.Name, "plan", svc.Name+":"+a.Plan, "app", req.App,
-		"attachment", as, "vars", Config(set), "took", time.Since(start))
+		"attachments", names, "vars", Config(set), "took", time.Since(start))
 	return nil
 }
 
@@ -649,22 +680,30 @@ func (m *Manager) Destroy(ctx context.Context, addonName string) error {
 	}
 	m.mu.Unlock()
 	what := "addons: destroy " + addonName
-	var done []*attach
+	byApp := groupByApp(ats) // one config change per app
+	var done [][]*attach
 	restore := func(cause error) error {
-		for _, at := range done {
-			set := at.vars()
-			if err := m.Config.ApplyConfig(context.WithoutCancel(ctx), at.app, set, nil, "Attach "+at.name); err != nil {
-				cause = multierror.Append(cause, fmt.Errorf("%s: restoring config of app %s: %w", what, at.app, err))
+		for _, group := range done {
+			set, names := map[string]string{}, attachNames(group)
+			for _, at := range group {
+				maps.Copy(set, at.vars())
+			}
+			if err := m.Config.ApplyConfig(context.WithoutCancel(ctx), group[0].app, set, nil, "Attach "+names); err != nil {
+				cause = multierror.Append(cause, fmt.Errorf("%s: restoring config of app %s: %w", what, group[0].app, err))
 			}
 		}
 		return cause
 	}
-	for _, at := range ats {
-		set := at.vars()
-		if err := m.Config.ApplyConfig(ctx, at.app, nil, slices.Sorted(maps.Keys(set)), "Detach "+at.name); err != nil {
-			return restore(fmt.Errorf("%s: unsetting config vars of app %s: %w", what, at.app, err))
+	for _, group := range byApp {
+		var unset []string
+		for _, at := range group {
+			unset = append(unset, slices.Collect(maps.Keys(at.vars()))...)
 		}
-		done = append(done, at)
+		slices.Sort(unset)
+		if err := m.Config.ApplyConfig(ctx, group[0].app, nil, unset, "Detach "+attachNames(group)); err != nil {
+			return restore(fmt.Errorf("%s: unsetting config vars of app %s: %w", what, group[0].app, err))
+		}
+		done = append(done, group)
 	}
 	drain := m.Drains != nil && a.LogDrainURL != ""
 	if drain {
@@ -696,6 +735,27 @@ func (m *Manager) Destroy(ctx context.Context, addonName string) error {
 	m.mu.Unlock()
 	m.log().Info("addons: destroyed", "addon", addonName)
 	return nil
+}
+
+// groupByApp splits ats, sorted by app, into runs of one app each.
+func groupByApp(ats []*attach) [][]*attach {
+	var groups [][]*attach
+	for i, at := range ats {
+		if i == 0 || at.app != ats[i-1].app {
+			groups = append(groups, nil)
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], at)
+	}
+	return groups
+}
+
+// attachNames joins the names of ats for a config change's description.
+func attachNames(ats []*attach) string {
+	names := make([]string, len(ats))
+	for i, at := range ats {
+		names[i] = at.name
+	}
+	return strings.Join(names, ", ")
 }
 
 // ChangePlan moves an add-on to another plan of its service. If the
@@ -875,16 +935,21 @@ func (m *Manager) pushConfig(ctx context.Context, a *addon, next Config, describ
 		}
 	}
 	m.mu.Unlock()
-	var done, donePooled []*attach
+	var donePooled []*attach
+	var done [][]*attach
 	revert := func(cause error) error {
-		for _, d := range done {
-			old := make(map[string]string, len(changed))
-			for k := range changed {
-				old[d.name+strings.TrimPrefix(k, prefix)] = a.config[k]
+		for _, group := range done {
+			old := make(map[string]string, len(changed)*len(group))
+			var unset []string
+			for _, d := range group {
+				for k := range changed {
+					old[d.name+strings.TrimPrefix(k, prefix)] = a.config[k]
+				}
+				unset = append(unset, slices.Collect(maps.Keys(renamed(added, prefix, d.name)))...)
 			}
-			unset := slices.Sorted(maps.Keys(renamed(added, prefix, d.name)))
-			if err := m.Config.ApplyConfig(context.WithoutCancel(ctx), d.app, old, unset, "Update "+d.name); err != nil {
-				cause = multierror.Append(cause, fmt.Errorf("restoring config of app %s: %w", d.app, err))
+			slices.Sort(unset)
+			if err := m.Config.ApplyConfig(context.WithoutCancel(ctx), group[0].app, old, unset, "Update "+attachNames(group)); err != nil {
+				cause = multierror.Append(cause, fmt.Errorf("restoring config of app %s: %w", group[0].app, err))
 			}
 		}
 		for _, d := range donePooled {
@@ -899,16 +964,19 @@ func (m *Manager) pushConfig(ctx context.Context, a *addon, next Config, describ
 		m.mu.Unlock()
 		return cause
 	}
-	for _, at := range ats {
-		set := renamed(changed, prefix, at.name)
-		maps.Copy(set, renamed(added, prefix, at.name))
+	for _, group := range groupByApp(ats) {
+		set := map[string]string{}
+		for _, at := range group {
+			maps.Copy(set, renamed(changed, prefix, at.name))
+			maps.Copy(set, renamed(added, prefix, at.name))
+		}
 		if len(set) == 0 {
 			continue
 		}
-		if err := m.Config.ApplyConfig(ctx, at.app, set, nil, describe(at.name)); err != nil {
-			return revert(fmt.Errorf("applying config vars to app %s: %w", at.app, err))
+		if err := m.Config.ApplyConfig(ctx, group[0].app, set, nil, describe(attachNames(group))); err != nil {
+			return revert(fmt.Errorf("applying config vars to app %s: %w", group[0].app, err))
 		}
-		done = append(done, at)
+		done = append(done, group)
 	}
 	if nextPooled != "" {
 		for _, at := range pooled {

@@ -832,3 +832,48 @@ func TestManagerCreateWithRecordedID(t *testing.T) {
 		t.Errorf("recreated with the recorded ID: %q → resource %s, first %s; %d resources", again.ID, again.ProviderID, first.ProviderID, mem.Len())
 	}
 }
+
+// TestCreateAlso: a first Postgres database's two attachments (DATABASE
+// and HEROKU_POSTGRESQL_<COLOR>) come and go in one config change per app,
+// and a plan change that moves its URL updates both in one.
+func TestCreateAlso(t *testing.T) {
+	ctx := context.Background()
+	p := newFake()
+	m, cfg := newManager(p)
+	if _, err := m.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres", Also: []string{"DATABASE"}}); !errors.Is(err, addons.ErrDuplicateAttachment) {
+		t.Errorf("Also naming As again: %v, want ErrDuplicateAttachment", err)
+	}
+	if _, err := m.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres", Also: []string{"bad name"}}); err == nil {
+		t.Error("an invalid Also name was accepted")
+	}
+	db, err := m.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres", Also: []string{"HEROKU_POSTGRESQL_JADE"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := cfg.Vars("shop")
+	if vars["DATABASE_URL"] == "" || vars["HEROKU_POSTGRESQL_JADE_URL"] != vars["DATABASE_URL"] || len(db.Attachments) != 2 {
+		t.Errorf("vars %v, attachments %+v; want both attachments with one URL", vars, db.Attachments)
+	}
+	if r := cfg.Releases("shop"); !slices.Equal(r, []string{"Attach DATABASE, HEROKU_POSTGRESQL_JADE"}) {
+		t.Errorf("releases %q, want one naming both attachments", r)
+	}
+	if _, err := m.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres", As: "OTHER", Also: []string{"HEROKU_POSTGRESQL_JADE"}}); !errors.Is(err, addons.ErrDuplicateAttachment) {
+		t.Errorf("Also naming a taken attachment: %v, want ErrDuplicateAttachment", err)
+	}
+
+	p.set(func(p *fakeProvider) { p.changedConfig = addons.Config{"DATABASE_URL": "mem://bigger"} })
+	if _, err := m.ChangePlan(ctx, db.Name, "standard"); err != nil {
+		t.Fatal(err)
+	}
+	vars = cfg.Vars("shop")
+	if vars["DATABASE_URL"] != "mem://bigger" || vars["HEROKU_POSTGRESQL_JADE_URL"] != "mem://bigger" {
+		t.Errorf("after the plan change: %v", vars)
+	}
+	if err := m.Destroy(ctx, db.Name); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Attach DATABASE, HEROKU_POSTGRESQL_JADE", "Update DATABASE, HEROKU_POSTGRESQL_JADE (plan postgres:standard)", "Detach DATABASE, HEROKU_POSTGRESQL_JADE"}
+	if r := cfg.Releases("shop"); !slices.Equal(r, want) || len(cfg.Vars("shop")) != 0 {
+		t.Errorf("releases %q, vars %v; want %q and none left", r, cfg.Vars("shop"), want)
+	}
+}

@@ -208,66 +208,98 @@ func ownedVars(addons map[string][]string) map[string]string {
 // ChangeAddon records an add-on change as a release: "Attach DATABASE",
 // "Detach DATABASE", "Update DATABASE".
 func (m *Manager) ChangeAddon(ctx context.Context, app string, ch AddonChange, o Opts) (Release, error) {
+	return m.ChangeAddons(ctx, app, []AddonChange{ch}, o)
+}
+
+// ChangeAddons records changes to several attachments as one release, as
+// Heroku attaches a first Postgres database as DATABASE and
+// HEROKU_POSTGRESQL_<COLOR> at once: "Attach DATABASE, HEROKU_POSTGRESQL_JADE".
+// The changes apply in order and all must have the same Action; the
+// release skips the release phase only if every change is ByProvider.
+func (m *Manager) ChangeAddons(ctx context.Context, app string, chs []AddonChange, o Opts) (Release, error) {
+	if len(chs) == 0 {
+		return Release{}, errors.New("release: add-on change: no attachments named")
+	}
 	platform := m.Limits
 	platform.AllowReserved = true
-	if err := platform.ValidateName(ch.Name); err != nil {
-		return Release{}, fmt.Errorf("release: add-on attachment name: %w", err)
-	}
-	switch ch.Action {
-	case AddonAttach, AddonUpdate:
-		for _, k := range slices.Sorted(maps.Keys(ch.Config)) {
-			if !strings.HasPrefix(k, ch.Name+"_") {
-				return Release{}, &ConfigVarError{Name: k, Rule: RuleAddonPrefix, Offset: -1}
+	byProvider := true
+	names := make([]string, len(chs))
+	for i, ch := range chs {
+		if err := platform.ValidateName(ch.Name); err != nil {
+			return Release{}, fmt.Errorf("release: add-on attachment name: %w", err)
+		}
+		if ch.Action != chs[0].Action {
+			return Release{}, fmt.Errorf("release: add-on changes %s %s and %s %s: one release has one action", chs[0].Action, chs[0].Name, ch.Action, ch.Name)
+		}
+		switch ch.Action {
+		case AddonAttach, AddonUpdate:
+			for _, k := range slices.Sorted(maps.Keys(ch.Config)) {
+				if !strings.HasPrefix(k, ch.Name+"_") {
+					return Release{}, &ConfigVarError{Name: k, Rule: RuleAddonPrefix, Offset: -1}
+				}
+				if err := platform.ValidateVar(k, ch.Config[k]); err != nil {
+					return Release{}, err
+				}
 			}
-			if err := platform.ValidateVar(k, ch.Config[k]); err != nil {
+		case AddonDetach:
+		default:
+			return Release{}, fmt.Errorf("release: add-on action %q: want Attach, Detach or Update", ch.Action)
+		}
+		byProvider = byProvider && ch.ByProvider
+		names[i] = ch.Name
+	}
+	return m.create(ctx, app, o, byProvider, func(base Release) (Release, error) {
+		r := base
+		for _, ch := range chs {
+			var err error
+			if r, err = applyAddonChange(r, app, ch); err != nil {
 				return Release{}, err
 			}
 		}
-	case AddonDetach:
-	default:
-		return Release{}, fmt.Errorf("release: add-on action %q: want Attach, Detach or Update", ch.Action)
-	}
-	return m.create(ctx, app, o, ch.ByProvider, func(base Release) (Release, error) {
-		_, attached := base.Addons[ch.Name]
-		switch {
-		case ch.Action == AddonAttach && attached:
-			return Release{}, fmt.Errorf("release: add-on attachment %s is already attached to %s", ch.Name, app)
-		case ch.Action != AddonAttach && !attached:
-			return Release{}, fmt.Errorf("release: add-on attachment %s is not attached to %s: %w", ch.Name, app, ErrNotFound)
-		}
-		r := base
-		cfg := maps.Clone(base.Config)
-		if cfg == nil {
-			cfg = ConfigVars{}
-		}
-		for _, k := range base.Addons[ch.Name] {
-			delete(cfg, k)
-		}
-		addons := maps.Clone(base.Addons)
-		if addons == nil {
-			addons = map[string][]string{}
-		}
-		delete(addons, ch.Name)
-		if ch.Action != AddonDetach {
-			owned := ownedVars(addons)
-			for k, v := range ch.Config {
-				if other, ok := owned[k]; ok {
-					return Release{}, fmt.Errorf("release: add-on attachment %s: var %s is already owned by %s", ch.Name, k, other)
-				}
-				if _, ok := cfg[k]; ok {
-					return Release{}, fmt.Errorf("release: add-on attachment %s: var %s is already set by the user; unset it first", ch.Name, k)
-				}
-				cfg[k] = v
-			}
-			addons[ch.Name] = slices.Sorted(maps.Keys(ch.Config))
-		}
-		if len(addons) == 0 {
-			addons = nil
-		}
-		r.Config, r.Addons = cfg, addons
-		r.Description = string(ch.Action) + " " + ch.Name
+		r.Description = string(chs[0].Action) + " " + strings.Join(names, ", ")
 		return r, nil
 	})
+}
+
+// applyAddonChange returns r with ch applied to its config and add-ons.
+func applyAddonChange(r Release, app string, ch AddonChange) (Release, error) {
+	_, attached := r.Addons[ch.Name]
+	switch {
+	case ch.Action == AddonAttach && attached:
+		return Release{}, fmt.Errorf("release: add-on attachment %s is already attached to %s", ch.Name, app)
+	case ch.Action != AddonAttach && !attached:
+		return Release{}, fmt.Errorf("release: add-on attachment %s is not attached to %s: %w", ch.Name, app, ErrNotFound)
+	}
+	cfg := maps.Clone(r.Config)
+	if cfg == nil {
+		cfg = ConfigVars{}
+	}
+	for _, k := range r.Addons[ch.Name] {
+		delete(cfg, k)
+	}
+	addons := maps.Clone(r.Addons)
+	if addons == nil {
+		addons = map[string][]string{}
+	}
+	delete(addons, ch.Name)
+	if ch.Action != AddonDetach {
+		owned := ownedVars(addons)
+		for k, v := range ch.Config {
+			if other, ok := owned[k]; ok {
+				return Release{}, fmt.Errorf("release: add-on attachment %s: var %s is already owned by %s", ch.Name, k, other)
+			}
+			if _, ok := cfg[k]; ok {
+				return Release{}, fmt.Errorf("release: add-on attachment %s: var %s is already set by the user; unset it first", ch.Name, k)
+			}
+			cfg[k] = v
+		}
+		addons[ch.Name] = slices.Sorted(maps.Keys(ch.Config))
+	}
+	if len(addons) == 0 {
+		addons = nil
+	}
+	r.Config, r.Addons = cfg, addons
+	return r, nil
 }
 
 // Rollback appends a new release that runs the slug, process types and

@@ -376,6 +376,39 @@ func TestAddons(t *testing.T) {
 	if _, ok := r.Config["DATABASE_URL"]; ok || r.Addons != nil || len(p.calls) != before+1 {
 		t.Errorf("detach left %v %v or skipped the phase", r.Config.Names(), r.Addons)
 	}
+
+	// Two attachments in one release, as a first Postgres database gets.
+	n := must(t)(m.Store.Current(ctx, "app")).Version
+	r = must(t)(m.ChangeAddons(ctx, "app", []release.AddonChange{
+		{Action: release.AddonAttach, Name: "DATABASE", Config: map[string]string{"DATABASE_URL": "pg://1"}},
+		{Action: release.AddonAttach, Name: "HEROKU_POSTGRESQL_JADE", Config: map[string]string{"HEROKU_POSTGRESQL_JADE_URL": "pg://1"}},
+	}, release.Opts{}))
+	if r.Description != "Attach DATABASE, HEROKU_POSTGRESQL_JADE" || r.Config["DATABASE_URL"] != "pg://1" || r.Config["HEROKU_POSTGRESQL_JADE_URL"] != "pg://1" || len(r.Addons) != 2 {
+		t.Errorf("two attachments: %q %v %v", r.Description, r.Config, r.Addons)
+	}
+	if r.Version != n+1 {
+		t.Errorf("two attachments made %d releases, want 1", r.Version-n)
+	}
+	// All or nothing: the second change fails, so neither is made.
+	_, err = m.ChangeAddons(ctx, "app", []release.AddonChange{
+		{Action: release.AddonDetach, Name: "HEROKU_POSTGRESQL_JADE"},
+		{Action: release.AddonDetach, Name: "NOPE"},
+	}, release.Opts{})
+	if cur := must(t)(m.Store.Current(ctx, "app")); !errors.Is(err, release.ErrNotFound) || cur.Config["HEROKU_POSTGRESQL_JADE_URL"] == "" {
+		t.Errorf("a failing second change: %v; JADE still attached: %v", err, cur.Addons)
+	}
+	if _, err := m.ChangeAddons(ctx, "app", []release.AddonChange{
+		{Action: release.AddonDetach, Name: "DATABASE"},
+		{Action: release.AddonAttach, Name: "OTHER", Config: map[string]string{"OTHER_URL": "x"}},
+	}, release.Opts{}); err == nil {
+		t.Error("one release with two actions was accepted")
+	}
+	r = must(t)(m.ChangeAddons(ctx, "app", []release.AddonChange{
+		{Action: release.AddonDetach, Name: "DATABASE"}, {Action: release.AddonDetach, Name: "HEROKU_POSTGRESQL_JADE"},
+	}, release.Opts{}))
+	if r.Description != "Detach DATABASE, HEROKU_POSTGRESQL_JADE" || r.Addons != nil || len(r.Config) != 1 {
+		t.Errorf("detaching both: %q %v %v", r.Description, r.Config, r.Addons)
+	}
 }
 
 func TestRollback(t *testing.T) {

@@ -454,15 +454,28 @@ func (s *addonService) create(ctx context.Context, app, plan, name, as string, o
 	if err != nil {
 		return addonRecord{}, s.apiError(err, "create add-on for app "+app)
 	}
+	var also []string
 	if as == "" {
 		// Another add-on of a service the app has is attached under a
 		// colour, as on Heroku (HEROKU_POSTGRESQL_AMBER_URL), not under
 		// the Manager's default of the prefix and the add-on's name.
 		as = s.freeAttachmentName(app, svcName)
 	}
+	if svcName == servicePostgres && (as == "" || as == postgres.ConfigPrefix) {
+		// A database attached as DATABASE (the first) is also
+		// HEROKU_POSTGRESQL_<COLOR>, so that it keeps a name when another
+		// is promoted.
+		if c := s.freeColor(app, svcName); c != "" {
+			also = []string{c}
+		}
+	}
 	rec := addonRecord{
 		ID: platformapi.NewUUID(), Name: name, App: app, AppID: billing.ID, Service: svcName, Plan: planName,
 		Attachment: as, State: "provisioning", CreatedAt: time.Now().UTC(),
+	}
+	for _, c := range also {
+		// Restored as the other same-app attachments are (pg:promote's).
+		rec.Shared = append(rec.Shared, sharedAttachment{App: app, AppID: billing.ID, Name: c})
 	}
 	// Claim the name in memory first, so concurrent creates of one name
 	// cannot overwrite each other's record or request id.
@@ -482,7 +495,7 @@ func (s *addonService) create(ctx context.Context, app, plan, name, as string, o
 		return addonRecord{}, err
 	}
 	a, err := s.m.Create(ctx, addons.CreateRequest{
-		ID: rec.ID, App: app, Plan: svcName + ":" + planName, Name: name, As: as, Options: options,
+		ID: rec.ID, App: app, Plan: svcName + ":" + planName, Name: name, As: as, Also: also, Options: options,
 	})
 	if err != nil {
 		// The Manager left no resource and no config behind.
@@ -491,7 +504,12 @@ func (s *addonService) create(ctx context.Context, app, plan, name, as string, o
 		}
 		return addonRecord{}, s.apiError(err, "create add-on "+svcName+":"+planName+" for app "+app)
 	}
-	rec.Attachment, rec.ResourceID, rec.State = a.Attachments[0].Name, a.ProviderID, "provisioned"
+	for _, at := range a.Attachments {
+		if !slices.Contains(also, at.Name) {
+			rec.Attachment = at.Name
+		}
+	}
+	rec.ResourceID, rec.State = a.ProviderID, "provisioned"
 	if err := s.putRecord(context.WithoutCancel(ctx), rec); err != nil {
 		// Restore would still find it (state provisioning); say so.
 		s.log.Warn("minipaas: add-on record", "addon", name, "err", err)
@@ -667,6 +685,12 @@ func (s *addonService) freeAttachmentName(app, service string) string {
 	if s.attachedAs(app, svc.ConfigPrefix) == "" {
 		return "" // the Manager's default, the prefix
 	}
+	return s.freeColor(app, service)
+}
+
+// freeColor is the first HEROKU_POSTGRESQL_<COLOR> (HEROKU_REDIS_<COLOR>)
+// not attached on app; "" when every color is.
+func (s *addonService) freeColor(app, service string) string {
 	base := strings.ToUpper(strings.ReplaceAll(service, "-", "_"))
 	for _, c := range attachmentColors {
 		if s.attachedAs(app, base+"_"+c) == "" {

@@ -174,16 +174,21 @@ func TestAddons(t *testing.T) {
 	}
 	if !strings.HasPrefix(pgAddon.Name, "postgresql-") || pgAddon.State != "provisioned" ||
 		pgAddon.AddonService.Name != "heroku-postgresql" || pgAddon.Plan.Name != "heroku-postgresql:essential-0" ||
-		pgAddon.App.Name != app || strings.Join(pgAddon.ConfigVars, ",") != "DATABASE_URL" || pgAddon.ID == "" {
+		pgAddon.App.Name != app || strings.Join(pgAddon.ConfigVars, ",") != "DATABASE_URL,HEROKU_POSTGRESQL_AMBER_URL" || pgAddon.ID == "" {
 		t.Errorf("postgres add-on = %+v", pgAddon)
 	}
+	// As on Heroku, the first database is also HEROKU_POSTGRESQL_<COLOR>,
+	// set in the same release.
 	rels := m.releases(app)
-	if len(rels) != before+1 || !strings.Contains(rels[len(rels)-1].Description, "Attach DATABASE") {
+	if len(rels) != before+1 || !strings.Contains(rels[len(rels)-1].Description, "Attach DATABASE, HEROKU_POSTGRESQL_AMBER") {
 		t.Errorf("after attach: %d releases (want %d), last %+v", len(rels), before+1, rels[len(rels)-1])
 	}
 	dbURL := m.config(app)["DATABASE_URL"]
 	if !strings.HasPrefix(dbURL, "postgres") {
 		t.Fatalf("DATABASE_URL not set (config has %d vars)", len(m.config(app)))
+	}
+	if m.config(app)["HEROKU_POSTGRESQL_AMBER_URL"] != dbURL {
+		t.Error("HEROKU_POSTGRESQL_AMBER_URL is not the first database's URL")
 	}
 	if got := m.dynoEnv(app, "DATABASE_URL"); got != dbURL {
 		t.Errorf("the dyno's DATABASE_URL differs from the config var (len %d vs %d)", len(got), len(dbURL))
@@ -248,8 +253,9 @@ func TestAddons(t *testing.T) {
 	var atts []struct {
 		Name string `json:"name"`
 	}
-	if st := m.api("GET", "/apps/"+app+"/addon-attachments", "", &atts); st != 200 || len(atts) != 2 {
-		t.Errorf("list attachments: %d, %+v", st, atts)
+	if st := m.api("GET", "/apps/"+app+"/addon-attachments", "", &atts); st != 200 || len(atts) != 3 ||
+		atts[0].Name != "DATABASE" || atts[1].Name != "HEROKU_POSTGRESQL_AMBER" || atts[2].Name != "REDIS" {
+		t.Errorf("list attachments: %d, %+v; want DATABASE, HEROKU_POSTGRESQL_AMBER, REDIS", st, atts)
 	}
 
 	// The Redis add-on shared with a second app (addons:attach): that app
@@ -297,7 +303,7 @@ func TestAddons(t *testing.T) {
 		t.Fatalf("destroy shop-tmp: %d", st)
 	}
 	var pgAtts []struct{ App struct{ Name string } }
-	if st := m.api("GET", "/addons/"+pgAddon.Name+"/addon-attachments", "", &pgAtts); st != 200 || len(pgAtts) != 1 || pgAtts[0].App.Name != app {
+	if st := m.api("GET", "/addons/"+pgAddon.Name+"/addon-attachments", "", &pgAtts); st != 200 || len(pgAtts) != 2 || pgAtts[0].App.Name != app || pgAtts[1].App.Name != app {
 		t.Errorf("attachments of %s after destroying shop-tmp: %d %+v", pgAddon.Name, st, pgAtts)
 	}
 

@@ -3,6 +3,7 @@ package platform
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,6 +66,36 @@ func TestAddonsApplyConfig(t *testing.T) {
 	}
 	if rels, _ := p.Releases(ctx, "shop", defaultList); rels[0].Description != "Detach DATABASE" {
 		t.Errorf("destroy made %q", rels[0].Description)
+	}
+
+	// Two attachments at once (a first Postgres database's): one release
+	// each for create, a URL change and destroy, each var owned by its
+	// attachment.
+	a, err = m.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres", Also: []string{"HEROKU_POSTGRESQL_JADE"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rels, _ = p.Releases(ctx, "shop", defaultList)
+	if r := rels[0]; r.Description != "Attach DATABASE, HEROKU_POSTGRESQL_JADE" || r.Config["HEROKU_POSTGRESQL_JADE_URL"] != r.Config["DATABASE_URL"] ||
+		!slices.Equal(r.Addons["DATABASE"], []string{"DATABASE_URL"}) || !slices.Equal(r.Addons["HEROKU_POSTGRESQL_JADE"], []string{"HEROKU_POSTGRESQL_JADE_URL"}) {
+		t.Errorf("after create: v%d %q, vars %v, add-ons %v", r.Version, r.Description, r.Config.Names(), r.Addons)
+	}
+	if err := p.ApplyConfig(ctx, "shop", map[string]string{"DATABASE_URL": "pg://new", "HEROKU_POSTGRESQL_JADE_URL": "pg://new"}, nil, "Update DATABASE, HEROKU_POSTGRESQL_JADE (failover)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ApplyConfig(ctx, "shop", map[string]string{"OTHER_URL": "x"}, nil, "Update DATABASE, HEROKU_POSTGRESQL_JADE (stray)"); err == nil {
+		t.Error("a var of neither attachment was accepted")
+	}
+	rels, _ = p.Releases(ctx, "shop", defaultList)
+	if r := rels[0]; r.Version != rels[1].Version+1 || r.Config["DATABASE_URL"] != "pg://new" || r.Config["HEROKU_POSTGRESQL_JADE_URL"] != "pg://new" {
+		t.Errorf("after the update: v%d %q, vars %v", r.Version, r.Description, r.Config)
+	}
+	if err := m.Destroy(ctx, a.Name); err != nil {
+		t.Fatal(err)
+	}
+	rels, _ = p.Releases(ctx, "shop", defaultList)
+	if r := rels[0]; r.Description != "Detach DATABASE, HEROKU_POSTGRESQL_JADE" || r.Addons != nil || len(r.Config) != 1 {
+		t.Errorf("after destroy: %q, vars %v, add-ons %v", r.Description, r.Config.Names(), r.Addons)
 	}
 }
 
