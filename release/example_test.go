@@ -101,3 +101,24 @@ func ExampleNextRange() {
 	// version 3..; max=2, order=desc → v3 v2
 	// version 1..; max=2, order=desc → v1
 }
+
+// Add-on attachments own their config vars: one release attaches a first
+// Postgres database under both of its names, as Heroku does, and a later
+// config change cannot touch those vars.
+func ExampleManager_ChangeAddons() {
+	ctx := context.Background()
+	m := &release.Manager{Store: memstore.New()}
+	url := "postgres://u:p@db.internal:5432/d1"
+	r, err := m.ChangeAddons(ctx, "shop", []release.AddonChange{
+		{Action: release.AddonAttach, Name: "DATABASE", Config: map[string]string{"DATABASE_URL": url}},
+		{Action: release.AddonAttach, Name: "HEROKU_POSTGRESQL_JADE", Config: map[string]string{"HEROKU_POSTGRESQL_JADE_URL": url}},
+	}, release.Opts{})
+	fmt.Println(r.Name(), r.Description, err)
+	fmt.Println(r.Addons)
+	_, err = m.SetConfig(ctx, "shop", release.ConfigChange{Set: map[string]string{"DATABASE_URL": "elsewhere"}}, release.Opts{})
+	fmt.Println(err != nil)
+	// Output:
+	// v1 Attach DATABASE, HEROKU_POSTGRESQL_JADE <nil>
+	// map[DATABASE:[DATABASE_URL] HEROKU_POSTGRESQL_JADE:[HEROKU_POSTGRESQL_JADE_URL]]
+	// true
+}
