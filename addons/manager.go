@@ -23,8 +23,8 @@ import (
 // are "Attach NAME", "Detach NAME" and "Update NAME (…)", where NAME may
 // be several attachment names joined by ", " when one step changes
 // several attachments on the app ("Attach DATABASE,
-// HEROKU_POSTGRESQL_JADE"); each var belongs to the attachment whose name
-// is its longest prefix.
+// HEROKU_POSTGRESQL_JADE"); each var belongs to the attachment that has
+// it already, else to the one whose name is its longest prefix.
 type ConfigApplier interface {
 	ApplyConfig(ctx context.Context, app string, set map[string]string, unset []string, description string) error
 }

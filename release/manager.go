@@ -228,6 +228,9 @@ func (m *Manager) ChangeAddons(ctx context.Context, app string, chs []AddonChang
 		if err := platform.ValidateName(ch.Name); err != nil {
 			return Release{}, fmt.Errorf("release: add-on attachment name: %w", err)
 		}
+		if slices.Contains(names[:i], ch.Name) {
+			return Release{}, fmt.Errorf("release: add-on attachment %s named twice in one change", ch.Name)
+		}
 		if ch.Action != chs[0].Action {
 			return Release{}, fmt.Errorf("release: add-on changes %s %s and %s %s: one release has one action", chs[0].Action, chs[0].Name, ch.Action, ch.Name)
 		}

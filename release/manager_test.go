@@ -403,6 +403,12 @@ func TestAddons(t *testing.T) {
 	}, release.Opts{}); err == nil {
 		t.Error("one release with two actions was accepted")
 	}
+	if _, err := m.ChangeAddons(ctx, "app", []release.AddonChange{
+		{Action: release.AddonUpdate, Name: "DATABASE", Config: map[string]string{"DATABASE_URL": "a"}},
+		{Action: release.AddonUpdate, Name: "DATABASE", Config: map[string]string{"DATABASE_URL": "b"}},
+	}, release.Opts{}); err == nil {
+		t.Error("one attachment named twice was accepted")
+	}
 	r = must(t)(m.ChangeAddons(ctx, "app", []release.AddonChange{
 		{Action: release.AddonDetach, Name: "DATABASE"}, {Action: release.AddonDetach, Name: "HEROKU_POSTGRESQL_JADE"},
 	}, release.Opts{}))

@@ -323,11 +323,6 @@ func (s *addonService) restoreOne(ctx context.Context, rec addonRecord) error {
 	if err != nil {
 		return err
 	}
-	if rec.State == "deprovisioning" {
-		// A destroy was interrupted: finish it through the Manager, which
-		// unsets the app's vars too.
-		return s.destroy(ctx, rec.Name)
-	}
 	var kept []sharedAttachment
 	for _, sh := range rec.Shared {
 		if sh.App == "" {
@@ -347,6 +342,10 @@ func (s *addonService) restoreOne(ctx context.Context, rec addonRecord) error {
 			kept = append(kept, sh)
 			continue
 		}
+		if err != nil && rec.State == "deprovisioning" {
+			s.log.Warn("minipaas: attachment not restored for an interrupted destroy", "addon", rec.Name, "app", sh.App, "attachment", sh.Name, "err", err)
+			continue
+		}
 		if err != nil {
 			if sh.Credential != "" && errors.Is(err, addons.ErrNotFound) {
 				// The credential is gone from the server: so is what the
@@ -357,6 +356,12 @@ func (s *addonService) restoreOne(ctx context.Context, rec addonRecord) error {
 			return fmt.Errorf("attachment %s to %s: %w", sh.Name, sh.App, err)
 		}
 		kept = append(kept, sh)
+	}
+	if rec.State == "deprovisioning" {
+		// A destroy was interrupted: finish it through the Manager, which
+		// unsets the app's vars too, of every attachment restored above
+		// (a first database's colour alias among them).
+		return s.destroy(ctx, rec.Name)
 	}
 	if len(kept) != len(rec.Shared) || !reflect.DeepEqual(rec, s.record(rec.Name)) {
 		rec.Shared = kept

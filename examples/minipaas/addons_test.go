@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"maps"
 	"net"
 	"net/url"
@@ -732,5 +733,62 @@ func redisCredentialsReset(ctx context.Context, t *testing.T, m *minipaas, cli *
 	}
 	if err := ping(before); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
 		t.Errorf("PING with the old REDIS_URL: %v, want WRONGPASS", err)
+	}
+}
+
+// TestInterruptedDestroyRestored: a destroy cut short (the record says
+// deprovisioning) is finished at the next start, and takes every
+// attachment the database had on the app with it, its colour alias too.
+func TestInterruptedDestroyRestored(t *testing.T) {
+	pg := &pgtest.Server{RequirePassword: true}
+	t.Cleanup(pg.Stop)
+	token, err := newToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	flags := []string{"-postgres-url", pg.AdminURL(t)}
+	m := startMinipaasWith(t, dataDir, token, flags...)
+	const app = "books"
+	if st := m.api("POST", "/apps", `{"name":"`+app+`"}`, nil); st != 201 {
+		t.Fatalf("create app: %d", st)
+	}
+	var db addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0"}`, &db); st != 201 {
+		t.Fatalf("create postgres add-on: %d", st)
+	}
+	if cfg := m.config(app); cfg["DATABASE_URL"] == "" || cfg["HEROKU_POSTGRESQL_AMBER_URL"] != cfg["DATABASE_URL"] {
+		t.Fatalf("config before: %d vars, alias set: %v", len(cfg), cfg["HEROKU_POSTGRESQL_AMBER_URL"] != "")
+	}
+	// The destroy's first step, as it is recorded before the release.
+	ctx := context.Background()
+	recs, err := m.p.Records(ctx, platform.AddonRecords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(recs[db.Name], &rec); err != nil {
+		t.Fatalf("the add-on's record: %v", err)
+	}
+	rec["state"] = "deprovisioning"
+	b, _ := json.Marshal(rec)
+	if err := m.p.PutRecord(ctx, platform.AddonRecords, db.Name, b); err != nil {
+		t.Fatal(err)
+	}
+	m.stop()
+
+	m = startMinipaasWith(t, dataDir, token, flags...)
+	if list := m.listAddons(app); len(list) != 0 {
+		t.Errorf("after the restart: %d add-ons, want the destroy finished", len(list))
+	}
+	for k := range m.config(app) {
+		if strings.HasPrefix(k, "DATABASE_") || strings.HasPrefix(k, "HEROKU_POSTGRESQL_") {
+			t.Errorf("after the restart: %s is still set", k)
+		}
+	}
+	// The colour is free again: a new first database gets it.
+	var again addonOut
+	if st := m.api("POST", "/apps/"+app+"/addons", `{"plan":"heroku-postgresql:essential-0"}`, &again); st != 201 || !slices.Contains(again.ConfigVars, "HEROKU_POSTGRESQL_AMBER_URL") {
+		t.Errorf("a new database after the restart: %d %+v", st, again)
 	}
 }

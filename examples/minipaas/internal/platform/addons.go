@@ -18,8 +18,10 @@ var _ addons.ConfigApplier = (*Platform)(nil)
 // "Update NAME (…)", NAME possibly several attachment names joined by
 // ", "; those become one add-on release (release.Manager's ChangeAddons),
 // whose vars are owned by their attachments, so config:set cannot change
-// them and a rollback keeps their current values. Any other description
-// is a plain config change.
+// them and a rollback keeps their current values. With several names, a
+// var stays with the attachment that has it, and a new one goes to the
+// attachment whose name is its longest prefix. Any other description is
+// a plain config change.
 func (p *Platform) ApplyConfig(ctx context.Context, app string, set map[string]string, unset []string, description string) error {
 	verb, rest, _ := strings.Cut(description, " ")
 	rest, _, _ = strings.Cut(rest, " (")
@@ -32,41 +34,6 @@ func (p *Platform) ApplyConfig(ctx context.Context, app string, set map[string]s
 	if action == release.AddonAttach && len(unset) > 0 {
 		return fmt.Errorf("platform: attaching %s cannot unset vars", rest)
 	}
-	// Each var belongs to the attachment whose name is its longest prefix.
-	owner := func(k string) (string, error) {
-		if len(names) == 1 {
-			return names[0], nil // the release checks the prefix
-		}
-		best := ""
-		for _, n := range names {
-			if strings.HasPrefix(k, n+"_") && len(n) > len(best) {
-				best = n
-			}
-		}
-		if best == "" {
-			return "", fmt.Errorf("platform: %s %s: var %s belongs to none of them", strings.ToLower(verb), rest, k)
-		}
-		return best, nil
-	}
-	setOf := map[string]map[string]string{}
-	for k, v := range set {
-		n, err := owner(k)
-		if err != nil {
-			return err
-		}
-		if setOf[n] == nil {
-			setOf[n] = map[string]string{}
-		}
-		setOf[n][k] = v
-	}
-	unsetOf := map[string][]string{}
-	for _, k := range unset {
-		n, err := owner(k)
-		if err != nil {
-			return err
-		}
-		unsetOf[n] = append(unsetOf[n], k)
-	}
 	_, err := p.change(ctx, app, strings.ToLower(verb)+" add-on "+rest, func(id string, o release.Opts) (release.Release, error) {
 		var cur release.Release
 		if action == release.AddonUpdate {
@@ -74,6 +41,52 @@ func (p *Platform) ApplyConfig(ctx context.Context, app string, set map[string]s
 			if cur, err = p.rels.Current(ctx, id); err != nil {
 				return release.Release{}, err
 			}
+		}
+		// A var the release already gives one of the attachments stays
+		// that attachment's; a new one belongs to the attachment whose
+		// name is its longest prefix.
+		owned := map[string]string{}
+		for _, n := range names {
+			for _, k := range cur.Addons[n] {
+				owned[k] = n
+			}
+		}
+		owner := func(k string) (string, error) {
+			if n, ok := owned[k]; ok {
+				return n, nil
+			}
+			if len(names) == 1 {
+				return names[0], nil // the release checks the prefix
+			}
+			best := ""
+			for _, n := range names {
+				if strings.HasPrefix(k, n+"_") && len(n) > len(best) {
+					best = n
+				}
+			}
+			if best == "" {
+				return "", fmt.Errorf("platform: %s %s: var %s belongs to none of them", strings.ToLower(verb), rest, k)
+			}
+			return best, nil
+		}
+		setOf := map[string]map[string]string{}
+		for k, v := range set {
+			n, err := owner(k)
+			if err != nil {
+				return release.Release{}, err
+			}
+			if setOf[n] == nil {
+				setOf[n] = map[string]string{}
+			}
+			setOf[n][k] = v
+		}
+		unsetOf := map[string][]string{}
+		for _, k := range unset {
+			n, err := owner(k)
+			if err != nil {
+				return release.Release{}, err
+			}
+			unsetOf[n] = append(unsetOf[n], k)
 		}
 		chs := make([]release.AddonChange, len(names))
 		for i, name := range names {

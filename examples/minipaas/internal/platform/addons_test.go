@@ -97,6 +97,26 @@ func TestAddonsApplyConfig(t *testing.T) {
 	if r := rels[0]; r.Description != "Detach DATABASE, HEROKU_POSTGRESQL_JADE" || r.Addons != nil || len(r.Config) != 1 {
 		t.Errorf("after destroy: %q, vars %v, add-ons %v", r.Description, r.Config.Names(), r.Addons)
 	}
+
+	// Nested names (DB and DB_RO): a var an attachment already has stays
+	// its own in a joint update, whatever its longest prefix.
+	for _, step := range []struct {
+		set  map[string]string
+		desc string
+	}{
+		{map[string]string{"DB_URL": "pg://a", "DB_RO_HOST": "h1"}, "Attach DB"},
+		{map[string]string{"DB_RO_URL": "pg://a"}, "Attach DB_RO"},
+		{map[string]string{"DB_RO_HOST": "h2", "DB_RO_URL": "pg://b"}, "Update DB, DB_RO (moved)"},
+	} {
+		if err := p.ApplyConfig(ctx, "shop", step.set, nil, step.desc); err != nil {
+			t.Fatalf("%s: %v", step.desc, err)
+		}
+	}
+	rels, _ = p.Releases(ctx, "shop", defaultList)
+	if r := rels[0]; !slices.Equal(r.Addons["DB"], []string{"DB_RO_HOST", "DB_URL"}) || !slices.Equal(r.Addons["DB_RO"], []string{"DB_RO_URL"}) ||
+		r.Config["DB_RO_HOST"] != "h2" || r.Config["DB_RO_URL"] != "pg://b" {
+		t.Errorf("after the joint update: add-ons %v, DB_RO_HOST %q", r.Addons, r.Config["DB_RO_HOST"])
+	}
 }
 
 var defaultList = release.ListOptions{}
