@@ -127,6 +127,36 @@ type Fact struct {
 	Values []string
 }
 
+// Diagnoser is implemented by providers that can check a resource's
+// health, for heroku pg:diagnose: named checks, each green, yellow or red
+// with what it found. Like Describe, Diagnose only reads. An unknown (or
+// removed) resourceID gives an error wrapping ErrNotFound.
+type Diagnoser interface {
+	Diagnose(ctx context.Context, resourceID string) ([]Check, error)
+}
+
+// Check is one health check's outcome. A check that finds things lists
+// them in Rows (one map per row, column to value); one that measures a
+// single quantity gives it in Value ({"count": "12"}).
+type Check struct {
+	Name   string
+	Status CheckStatus
+	Rows   []map[string]string
+	Value  map[string]string
+}
+
+// CheckStatus is a Check's verdict.
+type CheckStatus string
+
+// The statuses heroku pg:diagnose shows, worst first; Skipped is a check
+// that does not apply (a plan without the metrics it reads).
+const (
+	CheckRed     CheckStatus = "red"
+	CheckYellow  CheckStatus = "yellow"
+	CheckGreen   CheckStatus = "green"
+	CheckSkipped CheckStatus = "skipped"
+)
+
 // PlanLister is implemented by providers that know their own plans; a
 // Catalog checks its plans against it.
 type PlanLister interface {
@@ -226,6 +256,7 @@ var (
 	ErrDuplicateAttachment   = errors.New("addons: attachment name already used by the app")
 	ErrPlanChangeUnsupported = errors.New("addons: provider cannot change plans")
 	ErrDescribeUnsupported   = errors.New("addons: provider cannot describe resources")
+	ErrDiagnoseUnsupported   = errors.New("addons: provider cannot diagnose resources")
 	ErrBackupUnsupported     = errors.New("addons: provider cannot back up or restore resources")
 	ErrResetUnsupported      = errors.New("addons: provider cannot reset resources")
 	ErrRotateUnsupported     = errors.New("addons: provider cannot rotate credentials")

@@ -40,3 +40,25 @@ func (m *Manager) Describe(ctx context.Context, addonName string) ([]Fact, error
 	}
 	return out, nil
 }
+
+// Diagnose runs the add-on's provider's health checks (heroku
+// pg:diagnose). The provider must implement Diagnoser (else an error
+// wrapping ErrDiagnoseUnsupported); errors and concurrency are as for
+// Describe.
+func (m *Manager) Diagnose(ctx context.Context, addonName string) ([]Check, error) {
+	svc, providerID := m.readyResource(addonName)
+	if providerID == "" {
+		return nil, fmt.Errorf("addons: diagnose %q: %w", truncate(addonName, 80), ErrNotFound)
+	}
+	d, ok := svc.Provider.(Diagnoser)
+	if !ok {
+		return nil, fmt.Errorf("addons: diagnose %s: service %s: %w", addonName, svc.Name, ErrDiagnoseUnsupported)
+	}
+	dctx, cancel := context.WithTimeout(ctx, m.timeout())
+	defer cancel()
+	checks, err := d.Diagnose(dctx, providerID)
+	if err != nil {
+		return nil, fmt.Errorf("addons: diagnose %s: provider failed: %w", addonName, m.explainTimeout(dctx, ctx, err))
+	}
+	return slices.Clone(checks), nil
+}

@@ -151,3 +151,37 @@ func TestManagerDescribeWhileBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// diagnoser adds health checks to the in-memory provider.
+type diagnoser struct{ *addonstest.MemProvider }
+
+func (d diagnoser) Diagnose(ctx context.Context, id string) ([]addons.Check, error) {
+	if _, err := d.MemProvider.Describe(ctx, id); err != nil {
+		return nil, err
+	}
+	return []addons.Check{{Name: "Connection Count", Status: addons.CheckGreen, Value: map[string]string{"count": "0"}}}, nil
+}
+
+func TestManagerDiagnose(t *testing.T) {
+	ctx := context.Background()
+	m, _ := newManager(diagnoser{addonstest.NewMemProvider("DATABASE", "hobby")})
+	a, err := m.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres:hobby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks, err := m.Diagnose(ctx, a.Name)
+	if err != nil || len(checks) != 1 || checks[0].Status != addons.CheckGreen {
+		t.Errorf("Diagnose = %+v, %v", checks, err)
+	}
+	if _, err := m.Diagnose(ctx, "no-such-addon"); !errors.Is(err, addons.ErrNotFound) {
+		t.Errorf("Diagnose of an unknown add-on = %v, want ErrNotFound", err)
+	}
+	plain, _ := newManager(onlyProvider{addonstest.NewMemProvider("DATABASE", "hobby")})
+	b, err := plain.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres:hobby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Diagnose(ctx, b.Name); !errors.Is(err, addons.ErrDiagnoseUnsupported) || !strings.Contains(err.Error(), b.Name) {
+		t.Errorf("Diagnose through a provider without Diagnoser = %v, want ErrDiagnoseUnsupported naming the add-on", err)
+	}
+}

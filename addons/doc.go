@@ -10,9 +10,10 @@
 //     capabilities are extra interfaces found by type assertion:
 //     PlanChanger, Backuper, Resetter, CredentialRotator,
 //     ConnectionResetter, Forker, PlanLister, Configurer (settings users
-//     may change, heroku pg:settings), and Describer, whose Facts (rows
+//     may change, heroku pg:settings), Describer, whose Facts (rows
 //     of a name and values, such as "Connections" ["3/20"]) answer
-//     heroku pg:info and redis:info.
+//     heroku pg:info and redis:info, and Diagnoser, whose Checks (green,
+//     yellow or red, with what they found) answer heroku pg:diagnose.
 //   - A Catalog lists Services (a provider, a config prefix and Plans with
 //     per-plan Limits). It is a value the platform builds; there is no
 //     global registry.

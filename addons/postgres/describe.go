@@ -110,19 +110,13 @@ const describeApp = "dynokit-addons-describe"
 // as its role. It reaches the server the way the admin connection does
 // (Host and Port are for apps and may not be reachable from here).
 func (p *Provider) countTables(ctx context.Context, id, password string) (string, error) {
-	cfg, err := pgx.ParseConfig(p.AdminURL)
-	if err != nil {
-		return "", fmt.Errorf("Provider.AdminURL does not parse as a connection string: %w", addons.ErrInvalid)
-	}
-	cfg.User, cfg.Database, cfg.Password = id, id, password
-	cfg.RuntimeParams["application_name"] = describeApp
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := p.roleConn(ctx, id, password, describeApp)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "53300" { // too_many_connections: the plan's limit
 		return "unknown (all connections in use)", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("connect as the add-on's role: %w", err)
+		return "", err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var n int
@@ -167,4 +161,21 @@ func humanBytes(n int64) string {
 		i++
 	}
 	return strings.TrimSuffix(strconv.FormatFloat(f, 'f', 1, 64), ".0") + " " + units[i]
+}
+
+// roleConn connects to the resource's database as its role, named app in
+// pg_stat_activity. It reaches the server the way the admin connection
+// does (Host and Port are for apps and may not be reachable from here).
+func (p *Provider) roleConn(ctx context.Context, id, password, app string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(p.AdminURL)
+	if err != nil {
+		return nil, fmt.Errorf("Provider.AdminURL does not parse as a connection string: %w", addons.ErrInvalid)
+	}
+	cfg.User, cfg.Database, cfg.Password = id, id, password
+	cfg.RuntimeParams["application_name"] = app
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect as the add-on's role: %w", err)
+	}
+	return conn, nil
 }

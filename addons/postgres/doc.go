@@ -98,6 +98,10 @@
 // admin inside a database the add-on controls; at the plan's connection
 // limit that row reads "unknown (all connections in use)".
 //
+// Diagnose runs heroku pg:diagnose's checks (see Provider.Diagnose): the
+// server's activity views and the database's age through the admin
+// connection, the per-table checks as the add-on's role.
+//
 // Limits.Connections is enforced; Limits.Bytes is not (PostgreSQL has no
 // per-database size quota).
 package postgres

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -436,6 +437,50 @@ func TestAddons(t *testing.T) {
 		if strings.Contains(res.Stdout, "Connection Pooling") {
 			t.Error("pg:info offers connection pooling without a pooler")
 		}
+		// pg:diagnose asks pgdiagnose (PGDIAGNOSE_URL), which minipaas
+		// also serves: a healthy database, then one with a statement
+		// waiting on another's lock; the report can be shown again by id.
+		diagCLI := dataCLI
+		diagCLI.Env = append(slices.Clone(dataCLI.Env), "PGDIAGNOSE_URL=127.0.0.1")
+		res, err = diagCLI.Run(ctx, "pg:diagnose", "-a", app)
+		if err != nil || res.ExitCode != 0 {
+			t.Errorf("heroku pg:diagnose: %v %s", err, res)
+		}
+		expectIn(t, res.Stdout, "for "+app+"::DATABASE_URL", "GREEN: Connection Count", "GREEN: Blocking Queries", "GREEN: Sequences")
+		if locker, err := pgx.Connect(ctx, url); err != nil {
+			t.Errorf("connect with DATABASE_URL: %v", err)
+		} else {
+			waiter, _ := pgx.Connect(ctx, url)
+			locker.Exec(ctx, "BEGIN; LOCK TABLE orders")
+			waited := make(chan struct{})
+			go func() {
+				defer close(waited)
+				if waiter != nil {
+					waiter.Exec(ctx, "SELECT count(*) FROM orders")
+				}
+			}()
+			var report string
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if res, err = diagCLI.Run(ctx, "pg:diagnose", "-a", app); err == nil && strings.Contains(res.Stdout, "RED: Blocking Queries") {
+					report = res.Stdout
+					break
+				}
+			}
+			t.Logf("$ heroku pg:diagnose -a %s\n%s", app, report)
+			expectIn(t, report, "RED: Blocking Queries", "SELECT count(*) FROM orders", "GREEN: Connection Count")
+			locker.Exec(ctx, "COMMIT")
+			<-waited
+			locker.Close(ctx)
+			if waiter != nil {
+				waiter.Close(ctx)
+			}
+			if m := regexp.MustCompile(`Report (\S+) for`).FindStringSubmatch(report); m == nil {
+				t.Errorf("no report id in %q", report)
+			} else if res, err = diagCLI.Run(ctx, "pg:diagnose", m[1], "-a", app); err != nil || !strings.Contains(res.Stdout, "RED: Blocking Queries") {
+				t.Errorf("heroku pg:diagnose %s: %v %s", m[1], err, res)
+			}
+		}
+		m.expectError("POST", "/reports", `{"app":"`+app+`","database":"X","url":"postgres://u:p@elsewhere/d"}`, 422, "invalid_params")
 		res, err = dataCLI.Run(ctx, "pg:credentials:url", "-a", app)
 		if err != nil || res.ExitCode != 0 {
 			t.Errorf("heroku pg:credentials:url: %v %s", err, res)

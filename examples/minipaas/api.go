@@ -71,6 +71,8 @@ type api struct {
 	// auths are the API tokens besides the platform's (authorizations.go);
 	// nil: only the platform's token.
 	auths *authorizations
+	// reports are heroku pg:diagnose's (pgdiagnose.go).
+	reports diagnoseReports
 }
 
 // gitRepos are the apps' git repositories (gitpush.Handler).

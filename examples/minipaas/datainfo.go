@@ -58,6 +58,8 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /client/v11/databases/{addon}/links", a.databaseLinks)
 	h("POST /client/v11/databases/{addon}/connection_reset", a.connectionReset)
 	h("PATCH /redis/v0/databases/{addon}/config", a.redisConfig)
+	h("POST /reports", a.createDiagnoseReport)
+	h("GET /reports/{id}", a.diagnoseReport)
 }
 
 // connectionReset answers pg:killall: every connection to the database
