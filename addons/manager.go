@@ -737,6 +737,18 @@ func (m *Manager) Destroy(ctx context.Context, addonName string) error {
 	return nil
 }
 
+// billingAttachments are a's attachments on its billing app that carry
+// its own config (not a credential's or the pooler's).
+func (m *Manager) billingAttachments(a *addon) []*attach {
+	var own []*attach
+	for _, at := range m.attachmentsOf(a) {
+		if at.app == a.App && at.credential == "" && !at.pooled {
+			own = append(own, at)
+		}
+	}
+	return own
+}
+
 // groupByApp splits ats, sorted by app, into runs of one app each.
 func groupByApp(ats []*attach) [][]*attach {
 	var groups [][]*attach
@@ -798,13 +810,19 @@ func (m *Manager) ChangePlan(ctx context.Context, addonName, plan string) (AddOn
 	// others keep their values.
 	next := a.config.Clone()
 	maps.Copy(next, res.Config)
+	describe := func(as string) string { return fmt.Sprintf("Update %s (plan %s:%s)", as, a.service.Name, plan) }
 	if !maps.Equal(next, a.config) {
 		if _, err := ValidateResourceConfig(a.service.Name, a.service.ConfigPrefix, next); err != nil {
 			return AddOn{}, revert(fmt.Errorf("%s: %w", what, err))
 		}
-		describe := func(as string) string { return fmt.Sprintf("Update %s (plan %s:%s)", as, a.service.Name, plan) }
 		if err := m.pushConfig(ctx, a, next, describe); err != nil {
 			return AddOn{}, revert(fmt.Errorf("%s: %w", what, err))
+		}
+	} else if own := m.billingAttachments(a); len(own) > 0 {
+		// Same config: the billing app still gets a release, as on Heroku
+		// (a plan change is an add-on change; heroku.md §4.1).
+		if err := m.Config.ApplyConfig(ctx, a.App, nil, nil, describe(attachNames(own))); err != nil {
+			return AddOn{}, revert(fmt.Errorf("%s: recording the change on app %s: %w", what, a.App, err))
 		}
 	}
 	m.mu.Lock()

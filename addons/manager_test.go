@@ -471,12 +471,20 @@ func TestChangePlan(t *testing.T) {
 		p := newFake()
 		m, cfg := newManager(p)
 		db, _ := m.Create(ctx, addons.CreateRequest{App: "shop", Plan: "postgres"})
+		if _, err := m.Attach(ctx, db.Name, "reports", "SHOP_DB"); err != nil {
+			t.Fatal(err)
+		}
 		got, err := m.ChangePlan(ctx, db.Name, "standard")
 		if err != nil || got.Plan != "standard" || got.ProviderID != db.ProviderID {
 			t.Fatalf("ChangePlan = %+v, %v", got, err)
 		}
-		if n := len(cfg.Releases("shop")); n != 1 {
-			t.Errorf("%d releases, want 1 (unchanged config makes none)", n)
+		if r := cfg.Releases("reports"); len(r) != 1 {
+			t.Errorf("the attached app's releases %q, want only its attach", r)
+		}
+		// Unchanged config: still a release on the billing app (heroku.md
+		// §4.1: changing an add-on's plan makes one), and none elsewhere.
+		if r := cfg.Releases("shop"); len(r) != 2 || r[1] != "Update DATABASE (plan postgres:standard)" {
+			t.Errorf("releases %q, want the attach and the plan change", r)
 		}
 		if _, err := m.ChangePlan(ctx, db.Name, "gold"); !errors.Is(err, addons.ErrUnknownPlan) {
 			t.Errorf("unknown plan: %v", err)

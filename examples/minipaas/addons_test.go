@@ -548,7 +548,8 @@ func TestAddons(t *testing.T) {
 		}
 
 		// addons:upgrade changes the plan: the connection limit follows,
-		// the credentials (so the config, and the dynos) stay.
+		// the credentials (so the config) stay, and the app gets a release
+		// for the add-on change, as on Heroku (heroku.md §4.1).
 		n := len(m.releases(app))
 		out = heroku("addons:upgrade", cliAddon.Name, "essential-1", "-a", app)
 		if !strings.Contains(out, "to heroku-postgresql:essential-1") {
@@ -561,8 +562,8 @@ func TestAddons(t *testing.T) {
 		if got := m.config(app)["DATABASE_URL"]; got != url {
 			t.Error("DATABASE_URL changed with the plan")
 		}
-		if got := len(m.releases(app)); got != n {
-			t.Errorf("the upgrade made %d releases", got-n)
+		if rels := m.releases(app); len(rels) != n+1 || !strings.HasPrefix(rels[len(rels)-1].Description, "Update DATABASE") {
+			t.Errorf("the upgrade made %d releases (want 1, an add-on update), last %+v", len(rels)-n, rels[len(rels)-1])
 		}
 		var one addonOut
 		if st := m.api("GET", "/addons/"+cliAddon.Name, "", &one); st != 200 || one.Plan.Name != "heroku-postgresql:essential-1" {
