@@ -641,6 +641,14 @@ func TestPGCredentials(t *testing.T) {
 	cli.Env = append(cli.Env, "HEROKU_DATA_HOST=127.0.0.1")
 	heroku := herokuFunc(t, cli)
 
+	// pg:diagnose on a Standard plan also reads the server's metrics and
+	// burst state (none here); pg:upgrade is refused, saying why.
+	diagCLI := *cli
+	diagCLI.Env = append(slices.Clone(cli.Env), "PGDIAGNOSE_URL=127.0.0.1")
+	expectIn(t, herokuFunc(t, &diagCLI)("pg:diagnose", "-a", app), "for "+app+"::DATABASE_URL", "GREEN: Connection Count")
+	if res, err := cli.Run(ctx, "pg:upgrade:run", "DATABASE_URL", "-a", app, "--confirm", app); err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "shares its PostgreSQL server") {
+		t.Errorf("heroku pg:upgrade:run: %v %s", err, res)
+	}
 	expectIn(t, heroku("pg:credentials:create", "DATABASE_URL", "--name", "analyst", "-a", app), "define the new grants")
 	expectIn(t, heroku("pg:credentials", "-a", app), "default", "analyst", "active")
 	out := heroku("pg:credentials:url", "--name", "analyst", "-a", app)

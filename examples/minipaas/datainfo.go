@@ -60,6 +60,34 @@ func (a *api) dataRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("PATCH /redis/v0/databases/{addon}/config", a.redisConfig)
 	h("POST /reports", a.createDiagnoseReport)
 	h("GET /reports/{id}", a.diagnoseReport)
+	h("GET /client/v11/databases/{addon}/metrics", a.databaseEmpty)
+	h("GET /client/v11/databases/{addon}/burst_status", a.databaseEmpty)
+	for _, step := range []string{"prepare", "run", "dry_run"} {
+		h("POST /client/v11/databases/{addon}/upgrade/"+step, a.refuseUpgrade)
+	}
+	h("GET /client/v11/databases/{addon}/upgrade/wait_status", a.refuseUpgrade)
+}
+
+// databaseEmpty answers what pg:diagnose reads of a Standard database
+// besides the checks, the server's load metrics and CPU burst state:
+// minipaas databases share one server and report neither (an empty
+// object, which the CLI takes for "none").
+func (a *api) databaseEmpty(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.dataAddon(r, servicePostgres); err != nil {
+		return err
+	}
+	platformapi.WriteJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+// refuseUpgrade answers heroku pg:upgrade: a database's major version is
+// its server's, which every minipaas database shares.
+func (a *api) refuseUpgrade(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.dataAddon(r, servicePostgres)
+	if err != nil {
+		return err
+	}
+	return platformapi.InvalidParams("%s shares its PostgreSQL server with other add-ons: its major version is the server's, upgraded by its operator", v.rec.Name)
 }
 
 // connectionReset answers pg:killall: every connection to the database
