@@ -75,7 +75,8 @@ func (p *Provider) Diagnose(ctx context.Context, id string) ([]addons.Check, err
 	// The server's views, through the admin connection.
 	var count, limit int
 	if err := conn.QueryRow(ctx, `SELECT
-			(SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND application_name NOT IN ($2, $3)),
+			(SELECT count(*) FROM pg_catalog.pg_stat_activity
+				WHERE datname = $1 AND backend_type = 'client backend' AND application_name NOT IN ($2, $3)),
 			(SELECT rolconnlimit FROM pg_catalog.pg_roles WHERE rolname = $1)`, id, describeApp, diagnoseApp).Scan(&count, &limit); err != nil {
 		return nil, fmt.Errorf("postgres: diagnose %s: connection count: %w", id, err)
 	}
@@ -87,31 +88,40 @@ func (p *Provider) Diagnose(ctx context.Context, id string) ([]addons.Check, err
 		cc.Status = addons.CheckYellow
 	}
 	checks = append(checks, cc)
+	// Each activity check measures from its own start: the statement's,
+	// the transaction's, or the last change of state.
 	activity := []struct {
-		name, where string
-		found       addons.CheckStatus
+		name, since, where string
+		found              addons.CheckStatus
 	}{
-		{"Long Queries", "state = 'active' AND now() - query_start > interval '1 minute'", addons.CheckRed},
-		{"Long Transactions", "now() - xact_start > interval '1 hour'", addons.CheckYellow},
-		{"Idle in Transaction", "state LIKE 'idle in transaction%' AND now() - state_change > interval '1 minute'", addons.CheckRed},
+		{"Long Queries", "query_start", "state = 'active'", addons.CheckRed},
+		{"Long Transactions", "xact_start", "true", addons.CheckYellow},
+		{"Idle in Transaction", "state_change", "state LIKE 'idle in transaction%'", addons.CheckRed},
 	}
 	for _, a := range activity {
-		rows, err := rowMaps(ctx, conn, `SELECT pid::text, date_trunc('second', now() - coalesce(query_start, xact_start))::text AS duration,
+		limit := "interval '1 minute'"
+		if a.name == "Long Transactions" {
+			limit = "interval '1 hour'"
+		}
+		rows, err := rowMaps(ctx, conn, `SELECT pid::text, date_trunc('second', now() - `+a.since+`)::text AS duration,
 				left(query, 100) AS query
 			FROM pg_catalog.pg_stat_activity
-			WHERE datname = $1 AND application_name NOT IN ($2, $3) AND pid <> pg_catalog.pg_backend_pid() AND `+a.where+`
-			ORDER BY 2 DESC LIMIT 20`, id, describeApp, diagnoseApp)
+			WHERE datname = $1 AND backend_type = 'client backend' AND application_name NOT IN ($2, $3)
+				AND pid <> pg_catalog.pg_backend_pid() AND `+a.where+` AND now() - `+a.since+` > `+limit+`
+			ORDER BY now() - `+a.since+` DESC LIMIT 20`, id, describeApp, diagnoseApp)
 		if err := add(a.name, rows, err, a.found); err != nil {
 			return nil, err
 		}
 	}
+	// A blocker in another database (a lock on a shared catalog) is
+	// named, but its statement is not that database's owner's to see.
 	rows, err := rowMaps(ctx, conn, `SELECT blocked.pid::text AS blocked_pid, blocking.pid::text AS blocking_pid,
 			date_trunc('second', now() - blocked.query_start)::text AS waiting, left(blocked.query, 80) AS blocked_query,
-			left(blocking.query, 80) AS blocking_query
+			CASE WHEN blocking.datname = $1 THEN left(blocking.query, 80) ELSE '(another database)' END AS blocking_query
 		FROM pg_catalog.pg_stat_activity blocked
-		CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(blocked.pid)) AS b(pid)
+		CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_blocking_pids(blocked.pid)) AS b(pid)
 		JOIN pg_catalog.pg_stat_activity blocking ON blocking.pid = b.pid
-		WHERE blocked.datname = $1 ORDER BY 3 DESC LIMIT 20`, id)
+		WHERE blocked.datname = $1 ORDER BY now() - blocked.query_start DESC LIMIT 20`, id)
 	if err := add("Blocking Queries", rows, err, addons.CheckRed); err != nil {
 		return nil, err
 	}
@@ -170,10 +180,17 @@ func (p *Provider) Diagnose(ctx context.Context, id string) ([]addons.Check, err
 				SELECT 'indexes', coalesce(sum(idx_blks_hit), 0)::numeric, coalesce(sum(idx_blks_read), 0)::numeric
 					FROM pg_catalog.pg_statio_user_indexes) t
 			WHERE hit + read >= 10000 AND hit / (hit + read) < 0.99`, addons.CheckYellow},
-		{"Sequences", `SELECT schemaname || '.' || sequencename AS sequence, last_value::text AS value, max_value::text AS max
-			FROM pg_catalog.pg_sequences
-			WHERE last_value IS NOT NULL AND last_value::numeric / max_value > 0.75
-			ORDER BY last_value::numeric / max_value DESC LIMIT 20`, addons.CheckRed},
+		// How far each sequence has gone from its start towards the end it
+		// counts to (min_value for a descending one); cycling ones never
+		// run out.
+		{"Sequences", `SELECT sequence, value, max FROM (
+				SELECT schemaname || '.' || sequencename AS sequence, last_value::text AS value,
+					(CASE WHEN increment_by > 0 THEN max_value ELSE min_value END)::text AS max,
+					CASE WHEN increment_by > 0
+						THEN (last_value::numeric - min_value) / nullif(max_value::numeric - min_value, 0)
+						ELSE (max_value::numeric - last_value) / nullif(max_value::numeric - min_value, 0) END AS used
+				FROM pg_catalog.pg_sequences WHERE last_value IS NOT NULL AND NOT cycle) s
+			WHERE used > 0.75 ORDER BY used DESC LIMIT 20`, addons.CheckRed},
 	}
 	for _, c := range perDB {
 		rows, err := rowMaps(ctx, db, c.sql)
@@ -219,6 +236,7 @@ func rowMaps(ctx context.Context, conn *pgx.Conn, sql string, args ...any) ([]ma
 		}
 		m := make(map[string]string, len(fields))
 		for i, f := range fields {
+			m[f.Name] = "" // every row has every column: the CLI's table takes them from the first
 			if vals[i] != nil {
 				m[f.Name] = *vals[i]
 			}

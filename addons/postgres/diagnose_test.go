@@ -2,10 +2,13 @@ package postgres_test
 
 import (
 	"errors"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/dynokit/dynokit/addons"
+	"github.com/dynokit/dynokit/addons/postgres"
 )
 
 // TestDiagnose: a new database passes every check; a statement waiting on
@@ -28,7 +31,7 @@ func TestDiagnose(t *testing.T) {
 	}
 
 	app := mustConnect(t, res.Config["DATABASE_URL"])
-	if _, err := app.Exec(ctx(t), "CREATE TABLE t (n int); CREATE SEQUENCE s MAXVALUE 100; SELECT setval('s', 90)"); err != nil {
+	if _, err := app.Exec(ctx(t), "CREATE TABLE t (n int); CREATE SEQUENCE s MAXVALUE 100; SELECT setval('s', 90); CREATE SEQUENCE down INCREMENT -1; SELECT nextval('down')"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := app.Exec(ctx(t), "BEGIN; LOCK TABLE t"); err != nil {
@@ -97,4 +100,29 @@ func diagnoseChecks(t *testing.T, p addons.Diagnoser, id string) map[string]addo
 		m[c.Name] = c
 	}
 	return m
+}
+
+// TestAdminSessionsIgnoreTenantFunctions: functions in an admin database's
+// public schema that match a call's argument types more exactly than the
+// built-in (as anyone may create there on servers before 15) are never
+// what the provider's admin sessions run.
+func TestAdminSessionsIgnoreTenantFunctions(t *testing.T) {
+	t.Parallel()
+	info := server.Start(t)
+	name := "trap_" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "_")
+	if _, err := mustConnect(t, info.AdminURL).Exec(ctx(t), "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(info.AdminURL)
+	u.Path = "/" + name
+	trap := mustConnect(t, u.String())
+	if _, err := trap.Exec(ctx(t), `CREATE FUNCTION public.unnest(integer[]) RETURNS SETOF integer LANGUAGE sql AS 'SELECT 1/0';
+		CREATE FUNCTION public.pg_advisory_lock(integer) RETURNS void LANGUAGE sql AS 'SELECT 1/0'`); err != nil {
+		t.Fatal(err)
+	}
+	p := &postgres.Provider{AdminURL: u.String(), BinDir: info.BinDir, Offered: []addons.Plan{{Name: "hobby", Limits: addons.Limits{Connections: 5}}}}
+	res := provision(t, p, "hobby")                       // takes the advisory lock
+	if _, err := p.Diagnose(ctx(t), res.ID); err != nil { // unnests blocking pids
+		t.Errorf("Diagnose: %v", err)
+	}
 }

@@ -137,6 +137,12 @@ func (p *Provider) connectAdmin(ctx context.Context, database string) (*pgx.Conn
 	if database != "" {
 		cfg.Database = database
 	}
+	// Only pg_catalog: a function or operator that a tenant created in a
+	// schema on the path (public, in an add-on's database, or in the admin
+	// database on servers before 15, where anyone may create there) must
+	// never run as the admin. Without it, an exact-type match such as
+	// public.unnest(integer[]) wins over pg_catalog.unnest(anyarray).
+	cfg.RuntimeParams["search_path"] = "pg_catalog"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect as the admin to database %s at %s:%d: %w", cfg.Database, cfg.Host, cfg.Port, err)
@@ -184,7 +190,7 @@ func (p *Provider) lock(ctx context.Context, id string) (*pgx.Conn, func(), erro
 	// One lock for schema creation: CREATE ... IF NOT EXISTS races
 	// with itself on the catalogs.
 	steps := []string{
-		"SELECT pg_advisory_lock(hashtext('dynokit_addons schema'))",
+		"SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('dynokit_addons schema'))",
 		`CREATE SCHEMA IF NOT EXISTS dynokit_addons`,
 		`REVOKE ALL ON SCHEMA dynokit_addons FROM PUBLIC`,
 		`CREATE TABLE IF NOT EXISTS dynokit_addons.resources (
@@ -198,7 +204,7 @@ func (p *Provider) lock(ctx context.Context, id string) (*pgx.Conn, func(), erro
 			name text NOT NULL,
 			password text NOT NULL,
 			PRIMARY KEY (resource_id, name))`,
-		"SELECT pg_advisory_unlock(hashtext('dynokit_addons schema'))",
+		"SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('dynokit_addons schema'))",
 	}
 	if !p.schemaReady.Load() {
 		for _, q := range steps {
@@ -209,7 +215,7 @@ func (p *Provider) lock(ctx context.Context, id string) (*pgx.Conn, func(), erro
 		}
 		p.schemaReady.Store(true)
 	}
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtext($1))", id); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext($1))", id); err != nil {
 		release()
 		return nil, nil, fmt.Errorf("postgres: lock resource %s: %w", id, err)
 	}
@@ -387,7 +393,8 @@ func (p *Provider) installStatementStats(ctx context.Context, admin *pgx.Conn, i
 	if err == nil && loaded {
 		var conn *pgx.Conn
 		if conn, err = p.connectAdmin(ctx, id); err == nil {
-			_, err = conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+			// Named: the admin's search_path is pg_catalog alone.
+			_, err = conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public")
 			p.closeAdmin(ctx, conn)
 		}
 	}

@@ -178,11 +178,11 @@ func readSettings(ctx context.Context, conn *pgx.Conn, id string) ([]addons.Sett
 	rows, err := conn.Query(ctx, `
 		WITH own AS (
 			SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS value
-			FROM pg_db_role_setting r, unnest(r.setconfig) c
+			FROM pg_catalog.pg_db_role_setting r, pg_catalog.unnest(r.setconfig) c
 			WHERE r.setrole = 0 AND r.setdatabase = (SELECT oid FROM pg_database WHERE datname = $1)
 		)
 		SELECT n, coalesce((SELECT value FROM own WHERE name = n), (SELECT reset_val FROM pg_settings WHERE name = n))
-		FROM unnest($2::text[]) n`, id, names)
+		FROM pg_catalog.unnest($2::text[]) n`, id, names)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read the settings of %s: %w", id, err)
 	}
