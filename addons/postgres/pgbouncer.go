@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/dynokit/dynokit/addons"
 )
 
@@ -208,7 +206,7 @@ func (b *PgBouncer) command(dir string) (*exec.Cmd, error) {
 // platform can decide what a failed check means (minipaas runs without
 // pooling).
 func (b *PgBouncer) Check(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, b.AdminURL)
+	conn, err := connectAdminURL(ctx, b.AdminURL)
 	if err != nil {
 		return fmt.Errorf("postgres: pgbouncer: connecting as the admin: %w", err)
 	}

@@ -119,6 +119,31 @@ func ResourceID(requestID string) string {
 	return "pg" + hex.EncodeToString(sum[:12])
 }
 
+// adminConfig parses an admin connection string with search_path set to
+// pg_catalog alone: a function or operator that a tenant created in a
+// schema on the path (public, in an add-on's database, or in the admin
+// database on servers before 15, where anyone may create there) must never
+// run as the admin. Without it, an exact-type match such as
+// public.unnest(integer[]) wins over pg_catalog.unnest(anyarray).
+func adminConfig(adminURL string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(adminURL)
+	if err != nil {
+		// The URL holds a password: never echo it.
+		return nil, fmt.Errorf("does not parse as a connection string: %w", addons.ErrInvalid)
+	}
+	cfg.RuntimeParams["search_path"] = "pg_catalog"
+	return cfg, nil
+}
+
+// connectAdminURL connects with adminConfig's settings.
+func connectAdminURL(ctx context.Context, adminURL string) (*pgx.Conn, error) {
+	cfg, err := adminConfig(adminURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: AdminURL %w", err)
+	}
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
 func (p *Provider) connect(ctx context.Context) (*pgx.Conn, error) {
 	return p.connectAdmin(ctx, "")
 }
@@ -129,20 +154,13 @@ func (p *Provider) connectAdmin(ctx context.Context, database string) (*pgx.Conn
 	if p.AdminURL == "" {
 		return nil, fmt.Errorf("postgres: Provider.AdminURL is empty: %w", addons.ErrInvalid)
 	}
-	cfg, err := pgx.ParseConfig(p.AdminURL)
+	cfg, err := adminConfig(p.AdminURL)
 	if err != nil {
-		// The URL holds a password: never echo it.
-		return nil, fmt.Errorf("postgres: Provider.AdminURL does not parse as a connection string: %w", addons.ErrInvalid)
+		return nil, fmt.Errorf("postgres: Provider.AdminURL %w", err)
 	}
 	if database != "" {
 		cfg.Database = database
 	}
-	// Only pg_catalog: a function or operator that a tenant created in a
-	// schema on the path (public, in an add-on's database, or in the admin
-	// database on servers before 15, where anyone may create there) must
-	// never run as the admin. Without it, an exact-type match such as
-	// public.unnest(integer[]) wins over pg_catalog.unnest(anyarray).
-	cfg.RuntimeParams["search_path"] = "pg_catalog"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect as the admin to database %s at %s:%d: %w", cfg.Database, cfg.Host, cfg.Port, err)

@@ -65,7 +65,7 @@ func (l *ServerLog) Run(ctx context.Context, emit func(LogEntry)) error {
 	if interval <= 0 {
 		interval = 500 * time.Millisecond
 	}
-	conn, err := pgx.Connect(ctx, l.AdminURL)
+	conn, err := connectAdminURL(ctx, l.AdminURL)
 	if err != nil {
 		return fmt.Errorf("postgres: follow the server log: connect: %w", err)
 	}
@@ -90,7 +90,7 @@ func (l *ServerLog) Run(ctx context.Context, emit func(LogEntry)) error {
 			}
 			if conn.IsClosed() || !isSQLError(err) {
 				conn.Close(context.WithoutCancel(ctx))
-				if c, cerr := pgx.Connect(ctx, l.AdminURL); cerr == nil {
+				if c, cerr := connectAdminURL(ctx, l.AdminURL); cerr == nil {
 					conn = c
 				}
 			}
