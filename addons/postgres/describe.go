@@ -32,23 +32,11 @@ var _ addons.Describer = (*Provider)(nil)
 // is in use Tables reads "unknown (all connections in use)". Describe
 // takes no per-resource lock: it only reads.
 func (p *Provider) Describe(ctx context.Context, id string) ([]addons.Fact, error) {
-	if !resourceIDPattern.MatchString(id) {
-		return nil, fmt.Errorf("postgres: describe %q: %w", truncate(id), addons.ErrNotFound)
-	}
-	conn, err := p.connect(ctx)
+	conn, rec, err := p.readOnlyRecord(ctx, "describe", id)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var rec record
-	err = conn.QueryRow(ctx, "SELECT plan, password FROM dynokit_addons.resources WHERE id = $1", id).Scan(&rec.plan, &rec.password)
-	var pgErr *pgconn.PgError
-	if errors.Is(err, pgx.ErrNoRows) || errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: nothing provisioned yet
-		return nil, fmt.Errorf("postgres: describe %s: %w", id, addons.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: describe %s: read bookkeeping: %w", id, err)
-	}
 	// Counted before this call's own connection to the database exists;
 	// an earlier call's may still be closing, so those are left out by name.
 	var (
@@ -178,4 +166,30 @@ func (p *Provider) roleConn(ctx context.Context, id, password, app string) (*pgx
 		return nil, fmt.Errorf("connect as the add-on's role: %w", err)
 	}
 	return conn, nil
+}
+
+// readOnlyRecord opens an admin connection for a call that only reads and
+// reads id's bookkeeping, taking no per-resource lock; an unknown id (or
+// nothing provisioned yet) gives an error wrapping addons.ErrNotFound.
+func (p *Provider) readOnlyRecord(ctx context.Context, op, id string) (*pgx.Conn, record, error) {
+	if !resourceIDPattern.MatchString(id) {
+		return nil, record{}, fmt.Errorf("postgres: %s %q: %w", op, truncate(id), addons.ErrNotFound)
+	}
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return nil, record{}, err
+	}
+	var rec record
+	err = conn.QueryRow(ctx, "SELECT plan, password FROM dynokit_addons.resources WHERE id = $1", id).Scan(&rec.plan, &rec.password)
+	var pgErr *pgconn.PgError
+	if errors.Is(err, pgx.ErrNoRows) || errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: nothing provisioned yet
+		err = fmt.Errorf("postgres: %s %s: %w", op, id, addons.ErrNotFound)
+	} else if err != nil {
+		err = fmt.Errorf("postgres: %s %s: read bookkeeping: %w", op, id, err)
+	}
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, record{}, err
+	}
+	return conn, rec, nil
 }

@@ -42,23 +42,11 @@ const diagnoseApp = "dynokit-addons-diagnose"
 // the add-on's role (never as a superuser, as for Describe). When every
 // connection is in use those are "skipped".
 func (p *Provider) Diagnose(ctx context.Context, id string) ([]addons.Check, error) {
-	if !resourceIDPattern.MatchString(id) {
-		return nil, fmt.Errorf("postgres: diagnose %q: %w", truncate(id), addons.ErrNotFound)
-	}
-	conn, err := p.connect(ctx)
+	conn, rec, err := p.readOnlyRecord(ctx, "diagnose", id)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var rec record
-	err = conn.QueryRow(ctx, "SELECT plan, password FROM dynokit_addons.resources WHERE id = $1", id).Scan(&rec.plan, &rec.password)
-	var pgErr *pgconn.PgError
-	if errors.Is(err, pgx.ErrNoRows) || errors.As(err, &pgErr) && pgErr.Code == "42P01" {
-		return nil, fmt.Errorf("postgres: diagnose %s: %w", id, addons.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: diagnose %s: read bookkeeping: %w", id, err)
-	}
 	var checks []addons.Check
 	add := func(name string, rows []map[string]string, err error, found addons.CheckStatus) error {
 		if err != nil {
@@ -133,6 +121,7 @@ func (p *Provider) Diagnose(ctx context.Context, id string) ([]addons.Check, err
 
 	// The database's own tables, as the add-on's role.
 	db, err := p.roleConn(ctx, id, rec.password, diagnoseApp)
+	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "53300" { // too_many_connections
 		for _, name := range []string{"Table Transaction ID Wraparound", "Indexes", "Bloat", "Hit Rate", "Sequences"} {
 			checks = append(checks, addons.Check{Name: name, Status: addons.CheckSkipped, Value: map[string]string{"reason": "all connections in use"}})
