@@ -47,13 +47,9 @@ func (m *Manager) Restore(ctx context.Context, addonName string, r io.Reader) er
 // Restore (ErrBusy while another operation runs). The provider must
 // implement Resetter (else ErrResetUnsupported).
 func (m *Manager) Reset(ctx context.Context, addonName string, extensions []string) error {
-	svc, id := m.readyResource(addonName)
-	if id == "" {
-		return fmt.Errorf("addons: reset %q: %w", truncate(addonName, 80), ErrNotFound)
-	}
-	r, ok := svc.Provider.(Resetter)
-	if !ok {
-		return fmt.Errorf("addons: reset %s: service %s: %w", addonName, svc.Name, ErrResetUnsupported)
+	r, id, err := capability[Resetter](m, "reset", addonName, ErrResetUnsupported)
+	if err != nil {
+		return err
 	}
 	return m.exclusive("reset", addonName, id, func() error { return r.Reset(ctx, id, extensions) })
 }
@@ -64,13 +60,9 @@ func (m *Manager) Reset(ctx context.Context, addonName string, extensions []stri
 // ErrBusy; the provider call is bounded by Timeout. The provider must
 // implement ConnectionResetter (else ErrResetConnsUnsupported).
 func (m *Manager) ResetConnections(ctx context.Context, addonName string) (int, error) {
-	svc, id := m.readyResource(addonName)
-	if id == "" {
-		return 0, fmt.Errorf("addons: reset connections of %q: %w", truncate(addonName, 80), ErrNotFound)
-	}
-	r, ok := svc.Provider.(ConnectionResetter)
-	if !ok {
-		return 0, fmt.Errorf("addons: reset connections of %s: service %s: %w", addonName, svc.Name, ErrResetConnsUnsupported)
+	r, id, err := capability[ConnectionResetter](m, "reset connections of", addonName, ErrResetConnsUnsupported)
+	if err != nil {
+		return 0, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, m.timeout())
 	defer cancel()
@@ -100,15 +92,24 @@ func (m *Manager) exclusive(op, addonName, id string, fn func() error) error {
 }
 
 func (m *Manager) backuper(op, addonName string) (Backuper, string, error) {
-	svc, providerID := m.readyResource(addonName)
-	if providerID == "" {
-		return nil, "", fmt.Errorf("addons: %s %q: %w", op, truncate(addonName, 80), ErrNotFound)
+	return capability[Backuper](m, op, addonName, ErrBackupUnsupported)
+}
+
+// capability returns the named add-on's provider as T, the optional
+// interface an operation needs, with its provider id: an unknown add-on,
+// or one still being provisioned, is ErrNotFound; a provider that is not
+// a T gives unsupported.
+func capability[T any](m *Manager, op, addonName string, unsupported error) (T, string, error) {
+	var none T
+	svc, id := m.readyResource(addonName)
+	if id == "" {
+		return none, "", fmt.Errorf("addons: %s %q: %w", op, truncate(addonName, 80), ErrNotFound)
 	}
-	b, ok := svc.Provider.(Backuper)
+	c, ok := svc.Provider.(T)
 	if !ok {
-		return nil, "", fmt.Errorf("addons: %s %s: service %s: %w", op, addonName, svc.Name, ErrBackupUnsupported)
+		return none, "", fmt.Errorf("addons: %s %s: service %s: %w", op, addonName, svc.Name, unsupported)
 	}
-	return b, providerID, nil
+	return c, id, nil
 }
 
 // readyResource returns the service and provider id of the named add-on,

@@ -19,13 +19,9 @@ import (
 // An add-on being destroyed may already be gone at the provider, which
 // gives ErrNotFound like any removed resource.
 func (m *Manager) Describe(ctx context.Context, addonName string) ([]Fact, error) {
-	svc, providerID := m.readyResource(addonName)
-	if providerID == "" {
-		return nil, fmt.Errorf("addons: describe %q: %w", truncate(addonName, 80), ErrNotFound)
-	}
-	d, ok := svc.Provider.(Describer)
-	if !ok {
-		return nil, fmt.Errorf("addons: describe %s: service %s: %w", addonName, svc.Name, ErrDescribeUnsupported)
+	d, providerID, err := capability[Describer](m, "describe", addonName, ErrDescribeUnsupported)
+	if err != nil {
+		return nil, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, m.timeout())
 	defer cancel()
@@ -46,13 +42,9 @@ func (m *Manager) Describe(ctx context.Context, addonName string) ([]Fact, error
 // wrapping ErrDiagnoseUnsupported); errors and concurrency are as for
 // Describe.
 func (m *Manager) Diagnose(ctx context.Context, addonName string) ([]Check, error) {
-	svc, providerID := m.readyResource(addonName)
-	if providerID == "" {
-		return nil, fmt.Errorf("addons: diagnose %q: %w", truncate(addonName, 80), ErrNotFound)
-	}
-	d, ok := svc.Provider.(Diagnoser)
-	if !ok {
-		return nil, fmt.Errorf("addons: diagnose %s: service %s: %w", addonName, svc.Name, ErrDiagnoseUnsupported)
+	d, providerID, err := capability[Diagnoser](m, "diagnose", addonName, ErrDiagnoseUnsupported)
+	if err != nil {
+		return nil, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, m.timeout())
 	defer cancel()

@@ -20,13 +20,9 @@ import (
 // ChangePlan (ErrBusy while another operation runs); the provider must
 // implement CredentialRotator (else ErrRotateUnsupported).
 func (m *Manager) RotateCredentials(ctx context.Context, addonName string) (AddOn, error) {
-	svc, id := m.readyResource(addonName)
-	if id == "" {
-		return AddOn{}, fmt.Errorf("addons: rotate credentials of %q: %w", truncate(addonName, 80), ErrNotFound)
-	}
-	rot, ok := svc.Provider.(CredentialRotator)
-	if !ok {
-		return AddOn{}, fmt.Errorf("addons: rotate credentials of %s: service %s: %w", addonName, svc.Name, ErrRotateUnsupported)
+	rot, id, err := capability[CredentialRotator](m, "rotate credentials of", addonName, ErrRotateUnsupported)
+	if err != nil {
+		return AddOn{}, err
 	}
 	a, err := m.lockAddon(addonName)
 	if err != nil {

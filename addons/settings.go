@@ -80,15 +80,7 @@ func (m *Manager) UpdateSettings(ctx context.Context, addonName string, changes 
 
 // configurer finds the add-on's resource and its provider's Configurer.
 func (m *Manager) configurer(op, addonName string) (Configurer, string, error) {
-	svc, id := m.readyResource(addonName)
-	if id == "" {
-		return nil, "", fmt.Errorf("addons: %s %q: %w", op, truncate(addonName, 80), ErrNotFound)
-	}
-	c, ok := svc.Provider.(Configurer)
-	if !ok {
-		return nil, "", fmt.Errorf("addons: %s %s: service %s: %w", op, addonName, svc.Name, ErrSettingsUnsupported)
-	}
-	return c, id, nil
+	return capability[Configurer](m, op, addonName, ErrSettingsUnsupported)
 }
 
 // cloneSettings gives callers a copy they own.

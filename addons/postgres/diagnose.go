@@ -79,23 +79,19 @@ func (p *Provider) Diagnose(ctx context.Context, id string) ([]addons.Check, err
 	// Each activity check measures from its own start: the statement's,
 	// the transaction's, or the last change of state.
 	activity := []struct {
-		name, since, where string
-		found              addons.CheckStatus
+		name, since, where, longer string
+		found                      addons.CheckStatus
 	}{
-		{"Long Queries", "query_start", "state = 'active'", addons.CheckRed},
-		{"Long Transactions", "xact_start", "true", addons.CheckYellow},
-		{"Idle in Transaction", "state_change", "state LIKE 'idle in transaction%'", addons.CheckRed},
+		{"Long Queries", "query_start", "state = 'active'", "1 minute", addons.CheckRed},
+		{"Long Transactions", "xact_start", "true", "1 hour", addons.CheckYellow},
+		{"Idle in Transaction", "state_change", "state LIKE 'idle in transaction%'", "1 minute", addons.CheckRed},
 	}
 	for _, a := range activity {
-		limit := "interval '1 minute'"
-		if a.name == "Long Transactions" {
-			limit = "interval '1 hour'"
-		}
 		rows, err := rowMaps(ctx, conn, `SELECT pid::text, date_trunc('second', now() - `+a.since+`)::text AS duration,
 				left(query, 100) AS query
 			FROM pg_catalog.pg_stat_activity
 			WHERE datname = $1 AND backend_type = 'client backend' AND application_name NOT IN ($2, $3)
-				AND pid <> pg_catalog.pg_backend_pid() AND `+a.where+` AND now() - `+a.since+` > `+limit+`
+				AND pid <> pg_catalog.pg_backend_pid() AND `+a.where+` AND now() - `+a.since+` > interval '`+a.longer+`'
 			ORDER BY now() - `+a.since+` DESC LIMIT 20`, id, describeApp, diagnoseApp)
 		if err := add(a.name, rows, err, a.found); err != nil {
 			return nil, err
@@ -141,11 +137,10 @@ func (p *Provider) Diagnose(ctx context.Context, id string) ([]addons.Check, err
 		return nil, fmt.Errorf("postgres: diagnose %s: table transaction ID wraparound: %w", id, err)
 	}
 	tw := addons.Check{Name: "Table Transaction ID Wraparound", Status: addons.CheckGreen}
-	for _, r := range rows {
+	if len(rows) > 0 { // the oldest first
 		tw.Rows, tw.Status = rows, addons.CheckYellow
-		if pct, _ := strconv.ParseFloat(r["percent_towards_wraparound"], 64); pct >= 50 {
+		if pct, _ := strconv.ParseFloat(rows[0]["percent_towards_wraparound"], 64); pct >= 50 {
 			tw.Status = addons.CheckRed
-			break
 		}
 	}
 	checks = append(checks, tw)

@@ -143,6 +143,19 @@ pids+=($NGINX_PID)
 HPORT=$(freeport)
 HWSPORT=$(freeport)
 HTPORT=$(freeport)
+# hafront NAME SCHEME BIND: an haproxy front end adding the router's headers.
+hafront() {
+	cat <<FE
+frontend $1
+  bind $3
+  http-request set-header X-Forwarded-Proto $2
+  http-request set-header X-Forwarded-Port %[dst_port]
+  http-request set-header X-Request-Start %[date(0,ms)]
+  http-request set-header X-Request-Id %[uuid]
+  http-request add-header Via "1.1 haproxy"
+  default_backend dyno
+FE
+}
 cat >"$D/haproxy.cfg" <<CONF
 global
   nbthread 2
@@ -154,27 +167,10 @@ defaults
   timeout server 60s
   option forwardfor
   http-reuse always
-frontend fe
-  bind 127.0.0.1:$HPORT
-  http-request set-header X-Forwarded-Proto http
-  http-request set-header X-Forwarded-Port %[dst_port]
-  http-request set-header X-Request-Start %[date(0,ms)]
-  http-request set-header X-Request-Id %[uuid]
-  http-request add-header Via "1.1 haproxy"
-  default_backend dyno
+$(hafront fe http "127.0.0.1:$HPORT")
 backend dyno
   server d1 $BACKEND
-$([ "${TLS:-0}" = 1 ] && cat <<TLSFE
-frontend fetls
-  bind 127.0.0.1:$HTPORT ssl crt $D/both.pem alpn http/1.1
-  http-request set-header X-Forwarded-Proto https
-  http-request set-header X-Forwarded-Port %[dst_port]
-  http-request set-header X-Request-Start %[date(0,ms)]
-  http-request set-header X-Request-Id %[uuid]
-  http-request add-header Via "1.1 haproxy"
-  default_backend dyno
-TLSFE
-)
+$([ "${TLS:-0}" = 1 ] && hafront fetls https "127.0.0.1:$HTPORT ssl crt $D/both.pem alpn http/1.1")
 frontend fews
   bind 127.0.0.1:$HWSPORT
   timeout tunnel 55s
