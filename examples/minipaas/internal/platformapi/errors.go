@@ -19,6 +19,7 @@ const (
 	IDMethodNotAllowed       = "method_not_allowed"
 	IDNotAcceptable          = "not_acceptable"
 	IDConflict               = "conflict"
+	IDPreconditionFailed     = "precondition_failed"
 	IDGone                   = "gone"
 	IDRangeNotSatisfiable    = "requested_range_not_satisfiable"
 	IDInvalidParams          = "invalid_params"
@@ -59,6 +60,12 @@ func InvalidParams(format string, args ...any) *Error {
 // Conflict reports a request that clashes with the current state.
 func Conflict(format string, args ...any) *Error {
 	return Errorf(http.StatusConflict, IDConflict, format, args...)
+}
+
+// PreconditionFailed reports a write whose If-Match no longer holds: the
+// resource changed since the client read it.
+func PreconditionFailed(format string, args ...any) *Error {
+	return Errorf(http.StatusPreconditionFailed, IDPreconditionFailed, format, args...)
 }
 
 // Forbidden reports an authenticated caller that may not do this.

@@ -76,3 +76,31 @@ func ExampleServer() {
 	// 200 {"name":"demo"}
 	// 404 {"id":"not_found","message":"Couldn't find that app: ghost."}
 }
+
+// A client that kept a GET's ETag asks again with If-None-Match: while the
+// answer is the same, it gets 304 and no body.
+func ExampleServer_ifNoneMatch() {
+	api := &platformapi.Server{Token: "key"}
+	api.Handle("GET /apps/{app}", func(w http.ResponseWriter, r *http.Request) error {
+		platformapi.WriteJSON(w, http.StatusOK, map[string]string{"name": r.PathValue("app")})
+		return nil
+	})
+	get := func(etag string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/apps/demo", nil)
+		req.Header.Set("Accept", "application/vnd.heroku+json; version=3")
+		req.Header.Set("Authorization", "Bearer key")
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, req)
+		return rec
+	}
+	first := get("")
+	fmt.Print(first.Code, " ETag: ", first.Header().Get("ETag"), " ", first.Body.String())
+	again := get(first.Header().Get("ETag"))
+	fmt.Printf("%d ETag: %s body: %q\n", again.Code, again.Header().Get("ETag"), again.Body.String())
+	// Output:
+	// 200 ETag: "e55654f16429cee2fc13f1416af140ac" {"name":"demo"}
+	// 304 ETag: "e55654f16429cee2fc13f1416af140ac" body: ""
+}

@@ -1,11 +1,13 @@
 package platformapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -132,6 +134,27 @@ type bucket struct {
 // Take spends one token of key and reports what remains; ok is false when
 // the bucket was empty (answer 429 rate_limit).
 func (l *RateLimiter) Take(key string) (remaining int, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.refilled(key)
+	if b.tokens < 1 {
+		return 0, false
+	}
+	b.tokens--
+	return int(b.tokens), true
+}
+
+// Remaining reports the tokens key has left without spending one, for GET
+// /account/rate-limits, which is free of charge.
+func (l *RateLimiter) Remaining(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return int(l.refilled(key).tokens)
+}
+
+// refilled returns key's bucket with the tokens earned since it was last
+// looked at; l.mu must be held.
+func (l *RateLimiter) refilled(key string) *bucket {
 	capacity, perMinute := l.Capacity, l.PerMinute
 	if capacity <= 0 {
 		capacity = 4500
@@ -143,8 +166,6 @@ func (l *RateLimiter) Take(key string) (remaining int, ok bool) {
 	if l.Now != nil {
 		now = l.Now()
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.buckets == nil {
 		l.buckets = make(map[string]*bucket)
 	}
@@ -157,22 +178,35 @@ func (l *RateLimiter) Take(key string) (remaining int, ok bool) {
 		b.tokens = min(float64(capacity), b.tokens+elapsed.Minutes()*float64(perMinute))
 		b.at = now
 	}
-	if b.tokens < 1 {
-		return 0, false
-	}
-	b.tokens--
-	return int(b.tokens), true
+	return b
 }
 
 // HandlerFunc is an API endpoint; a returned error is answered with
 // WriteError (so return *Error for client errors).
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// RateLimitsPattern is the endpoint Server answers itself: the account's
+// remaining rate-limit tokens, {"remaining": n}, free of charge.
+const RateLimitsPattern = "GET /account/rate-limits"
+
 // Server applies the API's transport conventions in front of endpoints
-// registered with Handle: Request-Id, version check (406), bearer or basic
-// auth (401), rate limit with RateLimit-Remaining (429), JSON errors for
-// unknown paths (404) and methods (405). The zero value refuses every
-// request as unauthorized: set Token or Authenticate.
+// registered with Handle: Request-Id, CORS (preflights answered 204),
+// version check (406), bearer or basic auth (401), X-Http-Method-Override
+// on POST, rate limit with RateLimit-Remaining (429), ETag on successful
+// GETs with If-None-Match (304), If-Match on writes (412), and JSON errors
+// for unknown paths (404) and methods (405). It answers RateLimitsPattern
+// itself. The zero value refuses every request as unauthorized: set Token
+// or Authenticate.
+//
+// GET and HEAD responses are held in memory until the handler returns, to
+// derive their ETag; a handler that flushes (http.Flusher) streams instead,
+// from its first Flush on, and its response has no ETag.
+//
+// Conditional writes (If-Match) to one path run one at a time, each
+// checked and done under that path's lock, so that of two clients writing
+// with the same ETag one wins and the other gets 412. Other requests never
+// wait for them: an unconditional write is the client's choice to skip
+// the check, and changes the platform makes by itself are not covered.
 type Server struct {
 	// Token is the API key accepted when Authenticate is nil.
 	Token string
@@ -188,6 +222,44 @@ type Server struct {
 	once    sync.Once
 	mux     *http.ServeMux
 	limiter *RateLimiter
+	// conditional holds a lock per path for conditional (If-Match) writes.
+	conditionalMu sync.Mutex
+	conditional   map[string]*pathLock
+}
+
+// maxConditionalBody bounds the body of a conditional write, which is read
+// whole before its path's lock is taken (DecodeJSON's default bound).
+const maxConditionalBody = 1 << 20
+
+// pathLock is one path's lock, removed when nobody holds or waits for it.
+type pathLock struct {
+	sync.Mutex
+	users int
+}
+
+// lockPath takes path's conditional-write lock; call the returned func to
+// give it back.
+func (s *Server) lockPath(path string) (unlock func()) {
+	s.conditionalMu.Lock()
+	if s.conditional == nil {
+		s.conditional = make(map[string]*pathLock)
+	}
+	l := s.conditional[path]
+	if l == nil {
+		l = new(pathLock)
+		s.conditional[path] = l
+	}
+	l.users++
+	s.conditionalMu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		s.conditionalMu.Lock()
+		if l.users--; l.users == 0 {
+			delete(s.conditional, path)
+		}
+		s.conditionalMu.Unlock()
+	}
 }
 
 func (s *Server) init() {
@@ -197,12 +269,15 @@ func (s *Server) init() {
 		if s.limiter == nil {
 			s.limiter = new(RateLimiter)
 		}
+		// Registered like any endpoint so that ServeMux answers its other
+		// methods with 405 and HEAD like GET.
+		s.mux.HandleFunc(RateLimitsPattern, serveRateLimits)
 	})
 }
 
 // Handle registers h for a Go ServeMux pattern with a method, e.g.
 // "GET /apps/{app}/releases". It panics on a bad or duplicate pattern, as
-// http.ServeMux does.
+// http.ServeMux does, RateLimitsPattern included.
 func (s *Server) Handle(pattern string, h HandlerFunc) {
 	s.init()
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -229,6 +304,12 @@ func (s *Server) authenticate(r *http.Request) (string, bool) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.init()
 	w.Header().Set("Request-Id", RequestID(r))
+	// Before the version check and auth: browsers send preflights without
+	// the API's headers.
+	if preflight := setCORS(w.Header(), r); preflight {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if err := CheckVersion(r); err != nil {
 		WriteError(w, s.Logger, err)
 		return
@@ -238,13 +319,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, s.Logger, Errorf(http.StatusUnauthorized, IDUnauthorized, "Invalid credentials provided."))
 		return
 	}
-	remaining, ok := s.limiter.Take(account)
-	w.Header().Set("RateLimit-Remaining", strconv.Itoa(remaining))
-	if !ok {
-		WriteError(w, s.Logger, Errorf(http.StatusTooManyRequests, IDRateLimit, "Your account reached the API rate limit. Please wait a few minutes before making new requests."))
+	r, err := overrideMethod(r)
+	if err != nil {
+		WriteError(w, s.Logger, err)
 		return
 	}
 	h, pattern := s.mux.Handler(r)
+	if pattern == RateLimitsPattern {
+		remaining := s.limiter.Remaining(account)
+		w.Header().Set("RateLimit-Remaining", strconv.Itoa(remaining))
+		r = r.WithContext(context.WithValue(r.Context(), remainingKey{}, remaining))
+	} else {
+		remaining, ok := s.limiter.Take(account)
+		w.Header().Set("RateLimit-Remaining", strconv.Itoa(remaining))
+		if !ok {
+			WriteError(w, s.Logger, Errorf(http.StatusTooManyRequests, IDRateLimit, "Your account reached the API rate limit. Please wait a few minutes before making new requests."))
+			return
+		}
+	}
 	if pattern == "" {
 		// Unknown path or method: ask the mux which, answer in JSON.
 		probe := &statusRecorder{header: make(http.Header)}
@@ -257,7 +349,131 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, s.Logger, Errorf(http.StatusNotFound, IDNotFound, "The requested API endpoint was not found. Are you using the right HTTP verb (%s) and path (%s)?", r.Method, r.URL.Path))
 		return
 	}
-	s.mux.ServeHTTP(w, r) // sets the path values that h needs
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		s.serveRead(w, r)
+	case r.Header.Get("If-Match") != "":
+		s.serveConditionalWrite(w, r)
+	default:
+		s.mux.ServeHTTP(w, r) // sets the path values that h needs
+	}
+}
+
+// overrideMethod routes a POST with X-Http-Method-Override as the method it
+// names, for clients that cannot send PATCH, PUT or DELETE. Other methods
+// keep theirs: the header only widens what a POST can do.
+func overrideMethod(r *http.Request) (*http.Request, error) {
+	override := r.Header.Get("X-Http-Method-Override")
+	if r.Method != http.MethodPost || override == "" {
+		return r, nil
+	}
+	method := strings.ToUpper(strings.TrimSpace(override))
+	switch method {
+	case http.MethodPatch, http.MethodDelete, http.MethodPut:
+	default:
+		return nil, Errorf(http.StatusBadRequest, IDBadRequest, "X-Http-Method-Override %q is not allowed: use PATCH, DELETE or PUT.", override)
+	}
+	r = r.WithContext(r.Context()) // a shallow copy: the caller's r stays a POST
+	r.Method = method
+	return r, nil
+}
+
+// remainingKey carries the tokens ServeHTTP found for serveRateLimits, so
+// that the body and RateLimit-Remaining agree.
+type remainingKey struct{}
+
+func serveRateLimits(w http.ResponseWriter, r *http.Request) {
+	remaining, _ := r.Context().Value(remainingKey{}).(int)
+	WriteJSON(w, http.StatusOK, struct {
+		Remaining int `json:"remaining"`
+	}{remaining})
+}
+
+// serveRead answers a GET or HEAD with an ETag when it succeeds, and with
+// 304 Not Modified when If-None-Match already names that ETag.
+func (s *Server) serveRead(w http.ResponseWriter, r *http.Request) {
+	buf := newResponseBuffer(w)
+	s.mux.ServeHTTP(buf, r)
+	if buf.streaming {
+		return
+	}
+	etag := buf.etag()
+	if etag != "" && etagListMatches(r.Header.Values("If-None-Match"), etag, weakComparison) {
+		buf.sendNotModified(etag)
+		return
+	}
+	buf.send(etag, r.Method != http.MethodHead)
+}
+
+// serveConditionalWrite does a write whose If-Match names the current
+// representation of its path (what GET of the path answers), else answers
+// 412. The write lock makes the check and the write one step for the API.
+func (s *Server) serveConditionalWrite(w http.ResponseWriter, r *http.Request) {
+	// The body is read before the lock, so that a client sending it slowly
+	// holds up nobody.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxConditionalBody+1))
+	if err != nil {
+		WriteError(w, s.Logger, Errorf(http.StatusBadRequest, IDBadRequest, "Reading the request body: %v.", err))
+		return
+	}
+	if len(body) > maxConditionalBody {
+		WriteError(w, s.Logger, Errorf(http.StatusRequestEntityTooLarge, IDBadRequest, "Request body is larger than %d bytes.", maxConditionalBody))
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	unlock := s.lockPath(r.URL.Path)
+	defer unlock()
+	probe := s.current(r)
+	if probe == nil {
+		WriteError(w, s.Logger, PreconditionFailed("If-Match cannot hold: %s has no representation to compare with (no GET).", r.URL.Path))
+		return
+	}
+	if probe.status/100 != 2 && probe.status != 0 && !probe.streaming {
+		// RFC 9110 §13.2.1: a request that would fail anyway (an unknown
+		// app: 404) gets that answer, not 412. Server's own headers
+		// (Request-Id, CORS) stay.
+		for k, v := range w.Header() {
+			if _, ok := probe.header[k]; !ok {
+				probe.header[k] = v
+			}
+		}
+		probe.w = w
+		probe.send("", true)
+		return
+	}
+	etag := probe.etag()
+	if etag == "" {
+		WriteError(w, s.Logger, PreconditionFailed("If-Match cannot hold: %s has no current representation to compare with.", r.URL.Path))
+		return
+	}
+	if !etagListMatches(r.Header.Values("If-Match"), etag, strongComparison) {
+		WriteError(w, s.Logger, PreconditionFailed("%s has changed since the ETag in If-Match was read: GET it again and retry.", r.URL.Path))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// current runs the GET endpoint of r's path, with r's credentials and
+// context, and returns its answer, held; nil when the path has no GET
+// endpoint.
+func (s *Server) current(r *http.Request) *responseBuffer {
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	get := r.Clone(ctx)
+	get.Method = http.MethodGet
+	get.Body, get.GetBody, get.ContentLength = http.NoBody, nil, 0
+	// The representation a plain GET of the path answers: no page, no
+	// conditions, no body.
+	for _, h := range []string{"Range", "If-Match", "If-None-Match", "X-Http-Method-Override", "Content-Type", "Content-Length"} {
+		get.Header.Del(h)
+	}
+	if _, pattern := s.mux.Handler(get); pattern == "" {
+		return nil
+	}
+	probe := newResponseBuffer(nil)
+	probe.stopStream = stop // a streaming GET has no ETag: no need to wait for its end
+	s.mux.ServeHTTP(probe, get)
+	return probe
 }
 
 // statusRecorder captures what ServeMux's fallback handlers answer.
