@@ -73,6 +73,8 @@ type api struct {
 	auths *authorizations
 	// reports are heroku pg:diagnose's (pgdiagnose.go).
 	reports diagnoseReports
+	// setups are the app setups (appsetups.go); nil: not offered.
+	setups *appSetups
 }
 
 // gitRepos are the apps' git repositories (gitpush.Handler).
@@ -145,6 +147,7 @@ func (a *api) handler(token string) http.Handler {
 	a.featureRoutes(h)
 	a.buildpackRoutes(h)
 	a.buildRoutes(h)
+	a.appSetupRoutes(h)
 	a.slugRoutes(h)
 	a.catalogRoutes(h)
 	if a.webhooks != nil {

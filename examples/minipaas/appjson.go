@@ -41,6 +41,9 @@ type appManifest struct {
 	Addons      []manifestAddon
 	Buildpacks  []manifestBuildpack
 	Scripts     map[string]manifestScript
+	// SuccessURL is where an app setup sends its user after: an absolute
+	// URL, or a path on the app's URL.
+	SuccessURL string
 }
 
 // manifestEnv is one config var: a bare string is its value.
@@ -200,7 +203,7 @@ func parseAppManifest(b []byte) (*appManifest, error) {
 	if err := decodeAt("", b, &doc); err != nil {
 		return nil, err
 	}
-	a := &appManifest{Name: doc.Name, Description: doc.Description, Keywords: doc.Keywords}
+	a := &appManifest{Name: doc.Name, Description: doc.Description, Keywords: doc.Keywords, SuccessURL: doc.SuccessURL}
 
 	for _, name := range sortedKeys(doc.Env) {
 		path := "env." + name
@@ -361,24 +364,76 @@ func firstDeploy(ctx context.Context, p *platform.Platform, app string) (bool, e
 	return true, nil
 }
 
-// setUpApp applies app.json around the first deploy. Anything wrong before
-// the build rejects the push; after the release, problems are reported and
-// the release stays.
+// setUpApp applies app.json around the first deploy of a push. Anything
+// wrong before the build rejects the push; after the release, problems are
+// reported and the release stays.
 func setUpApp(ctx context.Context, p *platform.Platform, provision addonProvisioner, app, src, commit string, a *appManifest, out io.Writer) error {
-	fail := func(format string, args ...any) error {
-		err := fmt.Errorf("app.json: "+format, args...)
-		fmt.Fprintf(out, " !     %v\n", err)
+	buildpacks, err := prepareApp(ctx, p, provision, app, a, manifestOverrides{}, out)
+	if err != nil {
 		return fmt.Errorf("deploy %s: %w", app, err)
 	}
+	rel, err := p.DeployBuildpacks(ctx, app, src, commit, buildpacks, out)
+	if err != nil {
+		return err
+	}
+	// The dyno's stdout and stderr may be copied by two goroutines.
+	w := &syncWriter{w: out}
+	finishApp(ctx, p, app, rel, a, out, w)
+	return nil
+}
+
+// manifestOverrides are an app setup's changes to its app.json
+// (POST /app-setups "overrides"); the zero value is a git push's first
+// deploy.
+type manifestOverrides struct {
+	// Setup is set for an app setup: its buildpacks become the app's list,
+	// as on Heroku, where a push's first deploy uses them for that build.
+	Setup bool
+	// Env sets config vars, winning over app.json's values and satisfying
+	// its required vars; names outside app.json's env are set too.
+	Env map[string]string
+	// Buildpacks, when not nil, replace app.json's list.
+	Buildpacks []manifestBuildpack
+}
+
+// missingEnvError is app.json's required config vars that have no value.
+type missingEnvError struct {
+	Names []string
+	Setup bool
+}
+
+func (e *missingEnvError) Error() string {
+	if e.Setup {
+		return fmt.Sprintf("app.json: required config var %s not set: give it in the setup's overrides.env", strings.Join(e.Names, ", "))
+	}
+	return fmt.Sprintf("app.json: required config var %s not set: set it with `heroku config:set %s=…` before the first push", strings.Join(e.Names, ", "), e.Names[0])
+}
+
+// prepareApp is the part of an app setup before the build: it checks the
+// buildpacks, sets the config vars and provisions the add-ons, and returns
+// the builtin buildpacks to build with (nil: the app's list or detection).
+// Errors have been written to out too.
+func prepareApp(ctx context.Context, p *platform.Platform, provision addonProvisioner, app string, a *appManifest, ov manifestOverrides, out io.Writer) (_ []string, err error) {
+	defer func() {
+		if err != nil {
+			fmt.Fprintf(out, " !     %s\n", strings.TrimPrefix(err.Error(), "platform: "))
+		}
+	}()
 	fmt.Fprintf(out, "-----> Setting up the app from app.json\n")
 
+	list := a.Buildpacks
+	if ov.Buildpacks != nil {
+		list = ov.Buildpacks
+	}
 	var buildpacks []string
-	for i, bp := range a.Buildpacks {
+	var installs []platform.BuildpackInstallation
+	for i, bp := range list {
 		name, ok := builtinBuildpackFor(bp.URL)
 		if !ok {
-			return fail("buildpacks[%d]: %q is not a buildpack minipaas has (%s)", i, bp.URL, builtinRegistryNames())
+			return nil, fmt.Errorf("app.json: buildpacks[%d]: %q is not a buildpack minipaas has (%s)", i, bp.URL, builtinRegistryNames())
 		}
 		buildpacks = append(buildpacks, name)
+		installs = append(installs, platform.BuildpackInstallation{URL: bp.URL, Builtin: name})
 	}
 	if len(buildpacks) > 0 {
 		fmt.Fprintf(out, "       Buildpacks: %s\n", strings.Join(buildpacks, ", "))
@@ -387,12 +442,15 @@ func setUpApp(ctx context.Context, p *platform.Platform, provision addonProvisio
 	// Config vars first: the build sees them, as on Heroku.
 	cur, err := p.Config(ctx, app)
 	if err != nil {
-		return fmt.Errorf("deploy %s: %w", app, err)
+		return nil, err
 	}
 	set := map[string]string{}
 	var missing []string
 	for _, name := range sortedKeys(a.Env) {
 		e := a.Env[name]
+		if _, ok := ov.Env[name]; ok {
+			continue // set below
+		}
 		if _, ok := cur[name]; ok {
 			continue // set before the push: it wins over app.json
 		}
@@ -400,7 +458,7 @@ func setUpApp(ctx context.Context, p *platform.Platform, provision addonProvisio
 		case e.Generator == "secret":
 			v, err := generatedSecret()
 			if err != nil {
-				return fmt.Errorf("deploy %s: %w", app, err)
+				return nil, err
 			}
 			set[name] = v
 		case e.Value != nil:
@@ -410,11 +468,14 @@ func setUpApp(ctx context.Context, p *platform.Platform, provision addonProvisio
 		}
 	}
 	if len(missing) > 0 {
-		return fail("required config var %s not set: set it with `heroku config:set %s=…` before the first push", strings.Join(missing, ", "), missing[0])
+		return nil, &missingEnvError{Names: missing, Setup: ov.Setup}
+	}
+	for name, v := range ov.Env {
+		set[name] = v
 	}
 	if len(set) > 0 {
 		if _, err := p.SetConfig(ctx, app, set, nil); err != nil {
-			return fail("env: %v", err)
+			return nil, fmt.Errorf("app.json: env: %v", err)
 		}
 		// Names only: values (secrets among them) stay out of the output.
 		fmt.Fprintf(out, "       Set config vars %s\n", strings.Join(sortedKeys(set), ", "))
@@ -428,16 +489,29 @@ func setUpApp(ctx context.Context, p *platform.Platform, provision addonProvisio
 		if provision == nil {
 			fmt.Fprintf(out, "-----> app.json: addons not provisioned: %s\n", strings.Join(plans, ", "))
 		} else if err := provision(ctx, app, a.Addons, out); err != nil {
-			return fail("addons: %v", err)
+			return nil, fmt.Errorf("app.json: addons: %v", err)
 		}
 	}
-
-	rel, err := p.DeployBuildpacks(ctx, app, src, commit, buildpacks, out)
-	if err != nil {
-		return err
+	if ov.Setup && len(installs) > 0 {
+		if _, err := p.SetBuildpacks(ctx, app, installs); err != nil {
+			return nil, fmt.Errorf("app.json: buildpacks: %v", err)
+		}
+		return nil, nil // the app's list, now these
 	}
+	return buildpacks, nil
+}
 
-	// Formation of the first release.
+// postdeployResult is how an app.json's postdeploy script ended.
+type postdeployResult struct {
+	Ran      bool
+	ExitCode int
+	Err      error // it could not run
+}
+
+// finishApp is the part of an app setup after the first release: the
+// formation, then the postdeploy script, whose output goes to script.
+// Problems are reported on out; the release stays.
+func finishApp(ctx context.Context, p *platform.Platform, app string, rel release.Release, a *appManifest, out, script io.Writer) postdeployResult {
 	quantities, sizes := map[string]int{}, map[string]string{}
 	for _, typ := range sortedKeys(a.Formation) {
 		f := a.Formation[typ]
@@ -469,16 +543,16 @@ func setUpApp(ctx context.Context, p *platform.Platform, provision addonProvisio
 		}
 	}
 
+	var res postdeployResult
 	if s, ok := a.Scripts["postdeploy"]; ok {
 		fmt.Fprintf(out, "-----> Running postdeploy script: %s\n", s.Command)
-		// The dyno's stdout and stderr may be copied by two goroutines.
-		w := &syncWriter{w: out}
-		code, err := p.RunOneOff(ctx, app, s.Command, platform.OneOffIO{Stdout: w, Stderr: w})
+		res.Ran = true
+		res.ExitCode, res.Err = p.RunOneOff(ctx, app, s.Command, platform.OneOffIO{Stdout: script, Stderr: script})
 		switch {
-		case err != nil:
-			fmt.Fprintf(out, " !     postdeploy script could not run: %v; %s stays released\n", err, rel.Name())
-		case code != 0:
-			fmt.Fprintf(out, " !     postdeploy script failed with exit status %d; %s stays released\n", code, rel.Name())
+		case res.Err != nil:
+			fmt.Fprintf(out, " !     postdeploy script could not run: %v; %s stays released\n", res.Err, rel.Name())
+		case res.ExitCode != 0:
+			fmt.Fprintf(out, " !     postdeploy script failed with exit status %d; %s stays released\n", res.ExitCode, rel.Name())
 		default:
 			fmt.Fprintf(out, "       postdeploy script done\n")
 		}
@@ -492,7 +566,7 @@ func setUpApp(ctx context.Context, p *platform.Platform, provision addonProvisio
 	}); len(extra) > 0 {
 		fmt.Fprintf(out, "       app.json: scripts %s not run (minipaas runs postdeploy only)\n", strings.Join(extra, ", "))
 	}
-	return nil
+	return res
 }
 
 // generatedSecret is app.json's "generator": "secret": 32 random bytes as

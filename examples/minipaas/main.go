@@ -377,6 +377,12 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	apiState.webhooks.resume()
 	hooks.Store(apiState.webhooks)
 	defer apiState.webhooks.close() // ctx ends the deliveries; wait for them
+	if apiState.setups, err = newAppSetups(ctx, p, ad.provisionManifest, logger); err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		runLn.Close()
+		return err
+	}
 	if apiState.auths, err = newAuthorizations(ctx, p); err != nil {
 		routerLn.Close()
 		apiLn.Close()

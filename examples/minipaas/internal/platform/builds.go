@@ -86,6 +86,15 @@ type BuildRequest struct {
 	// Buildpacks are builtin buildpack names (builtin.Names) to build with,
 	// in order, in place of the app's list or detection.
 	Buildpacks []string
+	// Prepare, if set, runs once the source is extracted, before it is
+	// built, writing to the build's output (an app setup applies app.json
+	// there). It may return buildpack names to build with instead of
+	// Buildpacks; an error fails the build.
+	Prepare func(ctx context.Context, srcDir string, out io.Writer) (buildpacks []string, err error)
+	// Done, if set, is called once the build has ended and been recorded,
+	// with the release it made (zero when it failed) and its error. ctx
+	// ends with the platform.
+	Done func(ctx context.Context, b Build, rel release.Release, err error)
 }
 
 // ErrBuildNotRunning is returned by CancelBuild for a build that has
@@ -103,6 +112,8 @@ type buildRun struct {
 	out    *outputLog
 	tee    io.Writer // the pusher's terminal (git sideband), or nil
 	cancel context.CancelFunc
+	// prepare is BuildRequest.Prepare.
+	prepare func(ctx context.Context, srcDir string, out io.Writer) ([]string, error)
 
 	mu sync.Mutex
 	b  Build
@@ -126,7 +137,7 @@ func (r *buildRun) setSlug(id string) {
 }
 
 // finish records how the build ended and ends its output.
-func (r *buildRun) finish(rel release.Release, err error) {
+func (r *buildRun) finish(rel release.Release, err error) Build {
 	r.mu.Lock()
 	b := &r.b
 	switch {
@@ -155,6 +166,7 @@ func (r *buildRun) finish(rel release.Release, err error) {
 	r.p.buildsMu.Lock()
 	delete(r.p.runs, rec.ID)
 	r.p.buildsMu.Unlock()
+	return rec
 }
 
 func (p *Platform) buildOutputPath(appID, id string) string {
@@ -237,6 +249,7 @@ func (p *Platform) CreateBuild(ctx context.Context, app string, req BuildRequest
 	if err != nil {
 		return Build{}, err
 	}
+	run.prepare = req.Prepare
 	// The build outlives the request; it stops with the platform (Run's
 	// end, Close) or CancelBuild.
 	bctx, cancel := context.WithCancel(p.bgCtx)
@@ -250,7 +263,10 @@ func (p *Platform) CreateBuild(ctx context.Context, app string, req BuildRequest
 		defer p.bg.Done()
 		defer cancel()
 		rel, err := p.buildFromURL(bctx, app, run, src, req.Buildpacks)
-		run.finish(rel, err)
+		b := run.finish(rel, err)
+		if req.Done != nil {
+			req.Done(p.bgCtx, b, rel, err)
+		}
 	}()
 	return b, nil // as created: pending, though it may have ended already
 }
@@ -329,6 +345,18 @@ func (p *Platform) buildFromURL(ctx context.Context, app string, run *buildRun, 
 	// The app may have been renamed while its source came in.
 	if name, ok := p.appName(run.b.AppID); ok {
 		app = name
+	}
+	if run.prepare != nil {
+		chosen, err := run.prepare(ctx, root, run)
+		if err != nil {
+			return release.Release{}, err // Prepare has told the output why
+		}
+		if chosen != nil {
+			names = chosen
+			run.mu.Lock()
+			run.b.Buildpacks = slices.Clone(chosen)
+			run.mu.Unlock()
+		}
 	}
 	return p.runBuild(ctx, app, run, root, src.Version, names)
 }

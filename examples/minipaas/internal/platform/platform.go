@@ -159,7 +159,10 @@ type Platform struct {
 	schedulerNudge chan struct{}   // jobs changed (scheduler.go)
 	bgCtx          context.Context // builds by API run under it
 	stopBG         context.CancelFunc
-	bg             sync.WaitGroup // builds by API
+	// stopping is closed when Run's context ends: the dynos are being
+	// stopped, which a build's release phase or a one-off may see first.
+	stopping chan struct{}
+	bg       sync.WaitGroup // builds by API
 }
 
 // appEntry is an app in memory. op serialises operations that change the
@@ -213,6 +216,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 
 		schedulerNudge: make(chan struct{}, 1),
 		http:           cfg.HTTPClient,
+		stopping:       make(chan struct{}),
 	}
 	p.bgCtx, p.stopBG = context.WithCancel(context.WithoutCancel(ctx))
 	if p.log == nil {
@@ -332,6 +336,7 @@ func buildEnv(extra []string, tmp string) []string {
 func (p *Platform) Run(ctx context.Context) error {
 	err := errors.New("platform: run: already called")
 	p.runOnce.Do(func() {
+		defer context.AfterFunc(ctx, func() { close(p.stopping) })()
 		// The metrics sampler, the autoscaler, the Eco idle watch, the
 		// scheduler and the slug collector run beside the reconciler and
 		// stop with it.
@@ -356,6 +361,11 @@ func (p *Platform) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Stopping is closed once Run's context has ended: the platform is
+// stopping its dynos, so a one-off or a release phase that fails now may
+// have been cut by the stop rather than have failed.
+func (p *Platform) Stopping() <-chan struct{} { return p.stopping }
 
 // appNames lists the apps' names.
 func (p *Platform) appNames() []string {

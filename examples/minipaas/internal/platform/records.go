@@ -37,6 +37,8 @@ const (
 	TransferNumRecords RecordKind = "minipaas.pg-transfer-nums"
 	// BackupScheduleRecords: daily backup schedules, keyed by add-on ID.
 	BackupScheduleRecords RecordKind = "minipaas.pg-backup-schedules"
+	// AppSetupRecords: app setups (POST /app-setups), keyed by setup ID.
+	AppSetupRecords RecordKind = "minipaas.app-setups"
 )
 
 func (k RecordKind) what() string {
@@ -61,6 +63,8 @@ func (k RecordKind) what() string {
 		return "backup number record"
 	case BackupScheduleRecords:
 		return "backup schedule record"
+	case AppSetupRecords:
+		return "app setup record"
 	}
 	return string(k) + " record"
 }
