@@ -153,7 +153,10 @@ func (a *api) authorizationRoutes(h func(string, platformapi.HandlerFunc)) {
 		return nil
 	}
 	h("GET /oauth/sessions", empty) // API tokens are authorizations; there are no browser sessions
-	h("GET /oauth/clients", empty)  // nor an OAuth web flow for third-party clients
+	h("DELETE /oauth/sessions/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		return platformapi.NotFound("session", r.PathValue("id"))
+	})
+	h("GET /oauth/clients", empty) // nor an OAuth web flow for third-party clients
 	h("POST /oauth/clients", func(w http.ResponseWriter, r *http.Request) error {
 		return platformapi.InvalidParams("minipaas has no OAuth web flow: give a client an API token (heroku authorizations:create) instead")
 	})

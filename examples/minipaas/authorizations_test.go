@@ -35,6 +35,9 @@ func TestAuthorizations(t *testing.T) {
 	m.expectError("POST", "/oauth/clients", `{"name":"x","redirect_uri":"https://x.example/cb"}`, 422, "invalid_params")
 	expectIn(t, heroku("keys"), "You have no SSH keys")
 	expectIn(t, heroku("usage:addons", "-a", "tokens"), "No usage found for app tokens")
+	expectIn(t, heroku("telemetry", "-a", "tokens"), "There are no telemetry drains in tokens")
+	expectIn(t, heroku("certs:auto:disable", "--confirm", "tokens", "-a", "tokens"), "Disabling Automatic Certificate Management")
+	m.expectError("DELETE", "/oauth/sessions/01234567-89ab-cdef-0123-456789abcdef", "", 404, "not_found")
 	m.expectError("POST", "/account/keys", `{"public_key":"ssh-ed25519 AAAA"}`, 422, "invalid_params")
 
 	tokenPattern := regexp.MustCompile(`HRKU-[0-9a-f]{64}`)

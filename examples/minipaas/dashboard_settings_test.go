@@ -131,6 +131,10 @@ func TestDashboardACMNotAvailable(t *testing.T) {
 	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "acm_not_available") {
 		t.Fatalf("POST acm: %d %s", code, body)
 	}
+	// Turning it off is a no-op (heroku certs:auto:disable): it is off.
+	if code, body := m.apiRaw("DELETE", "/apps/"+app+"/acm", ""); code != http.StatusOK || !strings.Contains(body, `"acm":false`) {
+		t.Errorf("DELETE acm without ACME: %d %s", code, body)
+	}
 	const explanation = "Automatic Certificate Management needs minipaas started with -https-addr and -acme-directory."
 	if !strings.Contains(body, explanation) {
 		t.Errorf("the API's explanation is %s", body)

@@ -57,6 +57,15 @@ func (a *api) featureRoutes(h func(string, platformapi.HandlerFunc)) {
 	h("GET /apps/{app}/features", a.listFeatures)
 	h("GET /apps/{app}/features/{feature}", a.getFeature)
 	h("PATCH /apps/{app}/features/{feature}", a.patchFeature)
+	// OpenTelemetry drains (a Fir-generation feature) are not offered:
+	// heroku telemetry lists none rather than failing.
+	h("GET /apps/{app}/telemetry-drains", func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := a.app(r); err != nil {
+			return err
+		}
+		platformapi.WriteJSON(w, http.StatusOK, []struct{}{})
+		return nil
+	})
 	// No account features: heroku labs lists them, and labs:enable asks
 	// for one first and takes a 404 to mean an app feature.
 	h("GET /account/features", func(w http.ResponseWriter, r *http.Request) error {

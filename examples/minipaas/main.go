@@ -287,6 +287,11 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 		return fmt.Errorf("rendezvous: %w", err)
 	}
 	runLn = tls.NewListener(runLn, runTLS)
+	// The API port answers HTTPS too, with the same certificate, for the
+	// heroku CLI's https:// git remotes (sniff.go).
+	apiTLS := runTLS.Clone()
+	apiTLS.NextProtos = []string{"http/1.1"}
+	apiLn = newSniffListener(apiLn, apiTLS)
 
 	p, err := platform.Open(ctx, cfg)
 	if err != nil {
@@ -631,7 +636,17 @@ func printWelcome(w io.Writer, routerAddr, httpsAddr, apiAddr, dataDir, caFile, 
 	fmt.Fprintf(w, "\nOr with the heroku CLI:\n")
 	fmt.Fprintf(w, "  HEROKU_HOST=%s HEROKU_API_KEY=%s heroku apps:create demo\n", apiURL, tokenRef)
 	fmt.Fprintf(w, "  (heroku run also needs NODE_EXTRA_CA_CERTS=%s)\n", caFile)
+	fmt.Fprintf(w, "  (the CLI's https:// git remotes need: git config --global http.https://%s/.sslCAInfo %s\n", apiAddr, caFile)
+	fmt.Fprintf(w, "   and the token in ~/.netrc: machine %s login heroku password <token>)\n", hostOf(apiAddr))
 	fmt.Fprintf(w, "\nStop with Ctrl-C (dynos are stopped; state stays in the data dir).\n")
+}
+
+func hostOf(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
 }
 
 func portOf(addr string) string {

@@ -510,14 +510,16 @@ func (a *api) setACM(ctx context.Context, app platform.App, on bool) error {
 
 // disableACM answers DELETE /apps/{app}/acm (certs:auto:disable): its
 // domains stop being served over HTTPS at once (their cached certificates
-// stay, and serve again if ACM is turned back on).
+// stay, and serve again if ACM is turned back on). Without ACME, ACM is
+// off already: the answer is the app, as when it was turned off.
 func (a *api) disableACM(w http.ResponseWriter, r *http.Request) error {
-	if a.acm == nil {
-		return errNoACM()
-	}
 	app, err := a.app(r)
 	if err != nil {
 		return err
+	}
+	if a.acm == nil { // never on: already off
+		platformapi.WriteJSON(w, http.StatusOK, a.appJSON(r, app))
+		return nil
 	}
 	if err := a.setACM(r.Context(), app, false); err != nil {
 		return err
