@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/dynokit/dynokit/buildpack/builtin"
@@ -151,12 +153,17 @@ func (a *api) setBuildpacks(ctx context.Context, app platform.App, refs []string
 	return list, nil
 }
 
-// withBuildpackRegistry serves GET <registryPrefix>/buildpacks/{name}
-// without authentication, as the public Buildpack Registry does (the CLI
-// sends no key there), and passes every other request to next.
+// withBuildpackRegistry serves the Buildpack Registry's read endpoints the
+// CLI uses (buildpacks:set/add resolve a name, buildpacks:info,
+// buildpacks:versions, buildpacks:search) without authentication, as the
+// public registry does (the CLI sends no key there), and passes every
+// other request to next.
 func withBuildpackRegistry(next http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+registryPrefix+"/buildpacks/{id}", registryBuildpack)
+	mux.HandleFunc("GET "+registryPrefix+"/buildpacks/{id}/revisions", registryRevisions)
+	mux.HandleFunc("GET "+registryPrefix+"/buildpacks/{id}/readme", registryReadme)
+	mux.HandleFunc("GET "+registryPrefix+"/buildpacks", registrySearch)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, registryPrefix+"/") {
 			next.ServeHTTP(w, r)
@@ -185,17 +192,88 @@ func registryBuildpack(w http.ResponseWriter, r *http.Request) {
 			"%q is not a buildpack name (namespace/name); minipaas has %s.", id, builtinRegistryNames()))
 		return
 	}
+	platformapi.WriteJSON(w, http.StatusOK, registryEntry(namespace, name))
+}
+
+// registryEntry is a registry buildpack as the registry shows it.
+func registryEntry(namespace, name string) map[string]any {
+	id := namespace + "/" + name
 	desc := "not available on minipaas"
 	if b, ok := builtinBuildpackFor(id); ok {
 		desc = fmt.Sprintf("minipaas's builtin %s buildpack (%s)", b, builtin.Label(b))
 	}
-	platformapi.WriteJSON(w, http.StatusOK, map[string]any{
+	return map[string]any{
 		"id":          nameUUID("buildpack", id),
 		"name":        name,
 		"namespace":   namespace,
 		"blob_url":    registryBlobURL(id),
 		"description": desc,
-	})
+		"category":    "languages",
+		// buildpacks:info shows these as support and source.
+		"support": map[string]string{"method": "website", "address": "https://pkg.go.dev/github.com/dynokit/dynokit/buildpack/builtin"},
+		"source":  map[string]string{"type": "github", "owner": "dynokit", "repo": "dynokit"},
+	}
+}
+
+// builtinRegistryID is id ("heroku%2Fgo", unescaped by ServeMux) when it
+// names a builtin buildpack; otherwise it answers 404 and reports false.
+func builtinRegistryID(w http.ResponseWriter, id string) (builtinName string, ok bool) {
+	b, ok := builtinBuildpackFor(id)
+	if !ok || !strings.Contains(id, "/") {
+		platformapi.WriteError(w, nil, platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound,
+			"%q is not a buildpack minipaas has (%s).", id, builtinRegistryNames()))
+		return "", false
+	}
+	return b, true
+}
+
+// registryRevisions answers buildpacks:versions (and buildpacks:info's
+// license): a builtin buildpack has one release, the one built into this
+// binary.
+func registryRevisions(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, ok := builtinRegistryID(w, id); !ok {
+		return
+	}
+	platformapi.WriteJSON(w, http.StatusOK, []map[string]any{{
+		"id": nameUUID("buildpack-revision", id), "release": 1, "status": "published",
+		"license": "Apache-2.0", "published_by": "dynokit",
+	}})
+}
+
+// registryReadme answers buildpacks:info's readme, base64 as the registry
+// sends it.
+func registryReadme(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	b, ok := builtinRegistryID(w, id)
+	if !ok {
+		return
+	}
+	text := fmt.Sprintf("%s is minipaas's builtin %s buildpack (%s), part of the minipaas binary: it needs no download and has no versions of its own.\n", id, b, builtin.Label(b))
+	platformapi.WriteJSON(w, http.StatusOK, map[string]string{"content": base64.StdEncoding.EncodeToString([]byte(text)), "encoding": "base64"})
+}
+
+// registrySearch answers buildpacks:search among the builtin buildpacks:
+// in[namespace][] and in[name][] each match any of their values,
+// like[description] a part of the description (any case), and all given
+// filters must hold.
+func registrySearch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	out := []map[string]any{}
+	for _, n := range builtin.Names() {
+		e := registryEntry("heroku", n)
+		if ns := q["in[namespace][]"]; len(ns) > 0 && !slices.Contains(ns, "heroku") {
+			continue
+		}
+		if names := q["in[name][]"]; len(names) > 0 && !slices.Contains(names, n) {
+			continue
+		}
+		if like := q.Get("like[description]"); like != "" && !strings.Contains(strings.ToLower(e["description"].(string)), strings.ToLower(like)) {
+			continue
+		}
+		out = append(out, e)
+	}
+	platformapi.WriteJSON(w, http.StatusOK, out)
 }
 
 // displayName is how the CLI shows a buildpack URL: a registry blob URL by

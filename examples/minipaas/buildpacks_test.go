@@ -146,6 +146,15 @@ func TestHerokuCLIBuildpacks(t *testing.T) {
 	}
 	expectIn(t, heroku("buildpacks", "-a", app), "heroku/static")
 
+	// The registry's read commands, for the builtin buildpacks.
+	expectIn(t, heroku("buildpacks:search", "go"), "heroku/go", "minipaas's builtin go buildpack", "1 buildpack found")
+	expectIn(t, heroku("buildpacks:search", "--namespace", "heroku"), "heroku/static", "4 buildpacks found")
+	expectIn(t, heroku("buildpacks:info", "heroku/static"), "Apache-2.0", "https://github.com/dynokit/dynokit", "part of the minipaas binary")
+	expectIn(t, heroku("buildpacks:versions", "heroku/go"), "published")
+	if res, err := cli.Run(ctx, "buildpacks:versions", "heroku/ruby"); err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "Could not find 'heroku/ruby'") {
+		t.Errorf("buildpacks:versions heroku/ruby: %v %s", err, res)
+	}
+
 	out, err := g.push(repo, m.gitURL(app, m.token))
 	if err != nil {
 		t.Fatalf("git push: %v\n%s", err, out)

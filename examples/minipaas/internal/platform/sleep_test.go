@@ -73,7 +73,7 @@ func TestEcoSleep(t *testing.T) {
 	start := time.Now()
 	status, body, err := r.get("sleepy")
 	if err != nil || status != 200 {
-		t.Fatalf("request to the sleeping app: %d %q %v", status, body, err)
+		t.Fatalf("request to the sleeping app: %d %q %v\nthe app's log:\n%s", status, body, err, logText(t, r.Platform, "sleepy"))
 	}
 	t.Logf("woken and answered in %v", time.Since(start).Round(time.Millisecond))
 	waitLog(t, r.Platform, "sleepy", "heroku[web.1]: Unidling")
