@@ -67,13 +67,7 @@ func archiveWithAppJSON(t *testing.T, g *gitClient, appJSON string) []byte {
 	}
 	g.run(repo, "add", "app.json")
 	g.run(repo, "commit", "-q", "-m", "app.json")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, err := g.cmd(ctx, repo, "archive", "--format=tar.gz", "--prefix=hello-main/", "HEAD").Output()
-	if err != nil {
-		t.Fatalf("git archive: %v", err)
-	}
-	return out
+	return archiveOf(t, g, repo)
 }
 
 // TestAppSetups sets apps up from source tarballs with an app.json, as

@@ -75,7 +75,12 @@ func (m *minipaas) build(app, body string) (buildOut, string) {
 // global header holding the commit.
 func gitArchive(t *testing.T, g *gitClient) []byte {
 	t.Helper()
-	repo := g.helloRepo()
+	return archiveOf(t, g, g.helloRepo())
+}
+
+// archiveOf is gitArchive of the work tree repo's HEAD.
+func archiveOf(t *testing.T, g *gitClient, repo string) []byte {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, err := g.cmd(ctx, repo, "archive", "--format=tar.gz", "--prefix=hello-main/", "HEAD").Output()
