@@ -354,7 +354,7 @@ func (a *api) createApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	if body.Name == "" {
 		// The CLI omits the name to get a generated one.
-		body.Name = "app-" + nameUUID("app", time.Now().String(), r.Header.Get("Request-Id"))[:8]
+		body.Name = generatedAppName(r)
 	}
 	app, err := a.newApp(r.Context(), body.Name)
 	if err != nil {
@@ -362,6 +362,11 @@ func (a *api) createApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	platformapi.WriteJSON(w, http.StatusCreated, a.appJSON(r, app))
 	return nil
+}
+
+// generatedAppName names an app created without a name.
+func generatedAppName(r *http.Request) string {
+	return "app-" + nameUUID("app", time.Now().String(), r.Header.Get("Request-Id"))[:8]
 }
 
 // newApp creates an app named name: POST /apps and the dashboard's create

@@ -20,7 +20,6 @@ import (
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platform"
 	"github.com/dynokit/dynokit/examples/minipaas/internal/platformapi"
 	"github.com/dynokit/dynokit/release"
-	"github.com/dynokit/dynokit/slug"
 )
 
 // App setups (heroku.md §9.5 app-setup, §10): POST /app-setups creates an
@@ -53,7 +52,6 @@ type appSetupRecord struct {
 	Failure        string          `json:"failure,omitempty"`
 	ManifestErrors []string        `json:"manifest_errors,omitempty"`
 	BuildID        string          `json:"build_id,omitempty"`
-	BuildStatus    string          `json:"build_status,omitempty"` // when the build ended
 	Postdeploy     *appSetupScript `json:"postdeploy,omitempty"`
 	SuccessURL     string          `json:"success_url,omitempty"` // app.json's, resolved when shown
 	CreatedAt      time.Time       `json:"created_at"`
@@ -179,22 +177,19 @@ func (a *api) createAppSetup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// Everything that can be checked is, before the app is created.
-	if body.SourceBlob == nil || body.SourceBlob.URL == "" {
-		return platformapi.InvalidParams("source_blob.url is required: the URL of a gzipped tarball of the source, with an app.json at its root")
-	}
-	if u, err := url.Parse(body.SourceBlob.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return platformapi.InvalidParams("source_blob.url must be an http or https URL")
-	}
-	src := platform.BuildSource{URL: body.SourceBlob.URL}
-	if body.SourceBlob.Checksum != nil && *body.SourceBlob.Checksum != "" {
-		d, err := slug.ParseDigest(*body.SourceBlob.Checksum)
-		if err != nil {
-			return platformapi.InvalidParams("source_blob.checksum: %s", strings.TrimPrefix(err.Error(), "slug: "))
+	var src platform.BuildSource
+	if b := body.SourceBlob; b != nil {
+		src.URL = b.URL
+		if b.Checksum != nil {
+			src.Checksum = *b.Checksum
 		}
-		src.Checksum = d.String()
+		if b.Version != nil {
+			src.Version = *b.Version
+		}
 	}
-	if body.SourceBlob.Version != nil {
-		src.Version = *body.SourceBlob.Version
+	src, err := src.Checked()
+	if err != nil {
+		return apiError(err)
 	}
 	for _, f := range []struct {
 		name string
@@ -243,7 +238,7 @@ func (a *api) createAppSetup(w http.ResponseWriter, r *http.Request) error {
 
 	name := body.App.Name
 	if name == "" {
-		name = "app-" + nameUUID("app", time.Now().String(), r.Header.Get("Request-Id"))[:8]
+		name = generatedAppName(r)
 	}
 	app, err := a.newApp(r.Context(), name)
 	if err != nil {
@@ -328,15 +323,25 @@ func (s *appSetups) start(ctx context.Context, app platform.App, src platform.Bu
 			}
 		})
 	}
+	cur, _ := s.get(rec.ID)
+	return cur, nil
+}
+
+// get returns a copy of the setup id.
+func (s *appSetups) get(id string) (appSetupRecord, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return *s.recs[rec.ID], nil
+	rec, ok := s.recs[id]
+	if !ok {
+		return appSetupRecord{}, false
+	}
+	return *rec, true
 }
 
 // finish completes a setup once its build has ended: after a release,
 // the formation and the postdeploy script.
 func (s *appSetups) finish(ctx context.Context, id, appID string, manifest *appManifest, b platform.Build, rel release.Release, buildErr error) {
-	s.update(ctx, id, func(r *appSetupRecord) { r.BuildID, r.BuildStatus = b.ID, string(b.Status) })
+	s.update(ctx, id, func(r *appSetupRecord) { r.BuildID = b.ID })
 	if s.stopping(ctx) { // the build, its release phase or the dynos were cut
 		s.update(ctx, id, func(r *appSetupRecord) { r.Status, r.Failure = "failed", interruptedSetup })
 		return
@@ -414,13 +419,7 @@ func (a *api) getAppSetup(w http.ResponseWriter, r *http.Request) error {
 	if a.setups == nil {
 		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "app setups are not enabled")
 	}
-	a.setups.mu.Lock()
-	p, ok := a.setups.recs[r.PathValue("id")]
-	var rec appSetupRecord
-	if ok {
-		rec = *p
-	}
-	a.setups.mu.Unlock()
+	rec, ok := a.setups.get(r.PathValue("id"))
 	if !ok {
 		return platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Couldn't find that app setup.")
 	}

@@ -215,6 +215,29 @@ func (p *Platform) putBuild(ctx context.Context, b Build) error {
 	return nil
 }
 
+// Checked returns src with its checksum in canonical form, or a
+// *FieldError naming what is wrong: a URL that is missing or not http(s),
+// a checksum that does not parse.
+func (src BuildSource) Checked() (BuildSource, error) {
+	u, err := url.Parse(src.URL)
+	switch {
+	case src.URL == "":
+		return src, &FieldError{Field: "source_blob.url", Reason: "is required: the URL of a gzipped tarball of the source"}
+	case err != nil:
+		return src, &FieldError{Field: "source_blob.url", Reason: err.Error()}
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		return src, &FieldError{Field: "source_blob.url", Reason: fmt.Sprintf("must be an http or https URL, not %q", redactURL(u))}
+	}
+	if src.Checksum != "" {
+		d, err := slug.ParseDigest(src.Checksum)
+		if err != nil {
+			return src, &FieldError{Field: "source_blob.checksum", Reason: strings.TrimPrefix(err.Error(), "slug: ")}
+		}
+		src.Checksum = d.String()
+	}
+	return src, nil
+}
+
 // CreateBuild starts a build of the gzipped source tarball at req's URL
 // and returns it, pending: the platform fetches the tarball (verifying
 // Checksum when given), extracts it with the checks slugs get (a single
@@ -223,22 +246,9 @@ func (p *Platform) putBuild(ctx context.Context, b Build) error {
 // and Build. Bad requests fail here, naming the field; everything after
 // fails the build, with the reason in its output and Failure.
 func (p *Platform) CreateBuild(ctx context.Context, app string, req BuildRequest) (Build, error) {
-	src := req.Source
-	u, err := url.Parse(src.URL)
-	switch {
-	case src.URL == "":
-		return Build{}, &FieldError{Field: "source_blob.url", Reason: "is required: the URL of a gzipped tarball of the source"}
-	case err != nil:
-		return Build{}, &FieldError{Field: "source_blob.url", Reason: err.Error()}
-	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		return Build{}, &FieldError{Field: "source_blob.url", Reason: fmt.Sprintf("must be an http or https URL, not %q", redactURL(u))}
-	}
-	if src.Checksum != "" {
-		d, err := slug.ParseDigest(src.Checksum)
-		if err != nil {
-			return Build{}, &FieldError{Field: "source_blob.checksum", Reason: strings.TrimPrefix(err.Error(), "slug: ")}
-		}
-		src.Checksum = d.String()
+	src, err := req.Source.Checked()
+	if err != nil {
+		return Build{}, err
 	}
 	for i, n := range req.Buildpacks {
 		if _, ok := p.builtinBuildpack(n); !ok {
