@@ -160,9 +160,12 @@ func (a *ACME) hostPolicy(_ context.Context, host string) error {
 func (a *ACME) allowed(host string) bool {
 	// HTTP-01 requests reach the policy with the Host header, port and all.
 	h := strings.TrimSuffix(strings.ToLower(stripPort(host)), ".")
+	// Exact names only: a wildcard domain routes any name under it, and
+	// letting each such SNI name order a certificate would let anyone
+	// spend the CA's rate limits.
 	ap := a.Router.domains.get(h)
 	if ap == nil && a.AppHosts {
-		ap = a.Router.lookup(h)
+		ap = a.Router.appHost(h)
 	}
 	if ap == nil {
 		return false

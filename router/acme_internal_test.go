@@ -52,3 +52,29 @@ func TestACMERefusesOrdersForUnroutedHosts(t *testing.T) {
 		t.Errorf("CA received %d requests for a routed domain, want 1", n)
 	}
 }
+
+// TestACMEIgnoresWildcardDomains checks that a wildcard domain, which routes
+// every name under it, lets no such name order a certificate: any client
+// could otherwise spend the CA's limits one made-up SNI name at a time.
+func TestACMEIgnoresWildcardDomains(t *testing.T) {
+	rt := New(Config{})
+	if err := rt.SetDomains("app", []string{"*.example.test", "www.example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	a := &ACME{Router: rt, AppHosts: true}
+	for host, want := range map[string]bool{
+		"www.example.test": true,
+		"app.localhost":    true,
+		"x.example.test":   false,
+		"*.example.test":   false,
+		"a.b.example.test": false,
+		"other.localhost":  false,
+	} {
+		if got := a.allowed(host); got != want {
+			t.Errorf("allowed(%q) = %v, want %v", host, got, want)
+		}
+	}
+	if got, _ := rt.Lookup("x.example.test"); got != "app" {
+		t.Errorf("x.example.test routes to %q, want app", got)
+	}
+}

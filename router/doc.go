@@ -6,10 +6,14 @@
 // # Vocabulary
 //
 //   - App: a name; it is served at "<app>.<BaseDomain>" (default
-//     "<app>.localhost") and at its custom domains ([Router.SetDomains]).
-//     Custom domains are looked up first, so none may be at or under
-//     BaseDomain ([ErrReservedDomain]): another app's host would be
-//     taken over.
+//     "<app>.localhost") and at its custom domains ([Router.SetDomains]),
+//     which may be wildcards ("*.example.com": every name under it, any
+//     depth). Lookup order: a custom domain, the app host, then the
+//     closest wildcard. Custom domains are looked up first, so none may
+//     be at or under BaseDomain, nor a wildcard above it
+//     ([ErrReservedDomain]): another app's host would be taken over. ACME
+//     orders certificates for exact names only, never for names a
+//     wildcard routes.
 //   - Dyno / Backend: a web dyno the router may send requests to. The
 //     platform describes dynos with [Dyno] values; the router keeps a
 //     [Backend] per dyno with its in-flight count, quarantine state and

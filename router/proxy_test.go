@@ -64,7 +64,30 @@ func TestRoutesByHostAndDomain(t *testing.T) {
 		if resp, _ := e.get(t, "www.alpha.example", "/"); resp.StatusCode != 404 {
 			t.Errorf("a refused SetDomains changed the domains: %d", resp.StatusCode)
 		}
+		// A wildcard domain routes the names under it that nothing closer
+		// claims, with the Host the client sent.
+		if err := e.rt.SetDomains("alpha", []string{"*.example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ host, want string }{
+			{"shop.example.com", "A shop.example.com /"},
+			{"a.b.Example.com:8080", "A a.b.Example.com:8080 /"},
+			{"www.example.com", "B"},
+		} {
+			if resp, body := e.get(t, tc.host, "/"); resp.StatusCode != 200 || body != tc.want {
+				t.Errorf("host %s under alpha's wildcard: got %d %q, want 200 %q", tc.host, resp.StatusCode, body, tc.want)
+			}
+		}
+		if resp, _ := e.get(t, "example.com", "/"); resp.StatusCode != 404 {
+			t.Errorf("example.com routed by *.example.com: %d", resp.StatusCode)
+		}
 		e.rt.RemoveApp("beta")
+		if resp, body := e.get(t, "www.example.com", "/"); resp.StatusCode != 200 || body != "A www.example.com /" {
+			t.Errorf("www.example.com after its owner left: %d %q, want alpha's wildcard", resp.StatusCode, body)
+		}
+		if err := e.rt.SetDomains("alpha", nil); err != nil {
+			t.Fatal(err)
+		}
 		if resp, _ := e.get(t, "www.example.com", "/"); resp.StatusCode != 404 {
 			t.Errorf("removed app still routed: %d", resp.StatusCode)
 		}

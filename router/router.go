@@ -109,9 +109,11 @@ type Router struct {
 	ids      *idGen
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	mu      sync.Mutex // serialises writers of apps/domains
-	apps    shardMap
-	domains shardMap
+	mu            sync.Mutex // serialises writers of apps/domains/wildcards
+	apps          shardMap
+	domains       shardMap
+	wildcards     shardMap     // "*.example.com" under "example.com"
+	wildcardCount atomic.Int32 // lookups skip the wildcard walk at 0
 
 	exchanges sync.Pool
 	bufs      sync.Pool // *[]byte of copyBufSize

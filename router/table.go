@@ -139,7 +139,8 @@ func (s *shardMap) set(k string, a *app) {
 	sh.Store(&n)
 }
 
-// lookup finds the app for a Host header value (port and case ignored).
+// lookup finds the app for a Host header value (port and case ignored):
+// a custom domain, else an app host, else the closest wildcard domain.
 func (rt *Router) lookup(host string) *app {
 	host = stripPort(host)
 	if !isLower(host) {
@@ -149,6 +150,28 @@ func (rt *Router) lookup(host string) *app {
 	if a := rt.domains.get(host); a != nil {
 		return a
 	}
+	if a := rt.appHost(host); a != nil {
+		return a
+	}
+	if rt.wildcardCount.Load() == 0 {
+		return nil
+	}
+	// Closest first: "a.b.example.com" tries "*.b.example.com", then
+	// "*.example.com". No wildcard is at, under or above BaseDomain (see
+	// SetDomains), so none can take an app host.
+	for i := 0; i < len(host); i++ {
+		if host[i] == '.' {
+			if a := rt.wildcards.get(host[i+1:]); a != nil {
+				return a
+			}
+		}
+	}
+	return nil
+}
+
+// appHost returns the app whose own host ("<app>.<BaseDomain>") the
+// normalised host is, or nil.
+func (rt *Router) appHost(host string) *app {
 	base := rt.baseDomain
 	if len(host) > len(base)+1 && host[len(host)-len(base)-1] == '.' && host[len(host)-len(base):] == base {
 		name := host[:len(host)-len(base)-1]
@@ -227,18 +250,50 @@ func validateDomain(d string) error {
 	if d == "" || len(d) > 253 {
 		return fmt.Errorf("router: domain %q: must be 1-253 characters", d)
 	}
-	for _, label := range strings.Split(d, ".") {
+	name := d
+	if w, ok := strings.CutPrefix(d, "*."); ok {
+		if strings.Count(w, ".") < 1 {
+			return fmt.Errorf("router: domain %q: a wildcard must cover a name of two or more labels (\"*.example.com\")", d)
+		}
+		name = w
+	}
+	for _, label := range strings.Split(name, ".") {
 		if label == "" || len(label) > 63 {
 			return fmt.Errorf("router: domain %q: empty or over-long label", d)
 		}
 		for i := 0; i < len(label); i++ {
 			c := label[i]
 			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return fmt.Errorf("router: domain %q: invalid character %q (allowed: lowercase a-z 0-9 - _ and dots)", d, c)
+				return fmt.Errorf("router: domain %q: invalid character %q (allowed: lowercase a-z 0-9 - _ and dots, and a leading \"*.\" for a wildcard)", d, c)
 			}
 		}
 	}
 	return nil
+}
+
+// domainTable returns the map a normalised domain lives in and its key
+// there: wildcards are kept apart, by the name they cover.
+func (rt *Router) domainTable(d string) (*shardMap, string) {
+	if w, ok := strings.CutPrefix(d, "*."); ok {
+		return &rt.wildcards, w
+	}
+	return &rt.domains, d
+}
+
+// setDomain routes d to a, or releases it when a is nil. rt.mu must be
+// held.
+func (rt *Router) setDomain(d string, a *app) {
+	m, k := rt.domainTable(d)
+	if m == &rt.wildcards {
+		had := m.get(k) != nil
+		switch {
+		case a != nil && !had:
+			rt.wildcardCount.Add(1)
+		case a == nil && had:
+			rt.wildcardCount.Add(-1)
+		}
+	}
+	m.set(k, a)
 }
 
 // appLocked returns the app named name, creating and publishing it if
@@ -369,9 +424,15 @@ func (rt *Router) SetErrorPages(appName string, p ErrorPages) error {
 }
 
 // SetDomains replaces the custom domains routed to app. Domains are matched
-// case-insensitively and without port. A domain owned by another app is
-// refused with ErrDomainTaken, the base domain and names under it with
-// ErrReservedDomain.
+// case-insensitively and without port. A domain may be a wildcard,
+// "*.example.com", which routes every name under example.com (any depth,
+// as a DNS wildcard; not example.com itself) that no custom domain, app
+// host or closer wildcard claims: with "*.example.com" on one app and
+// "www.example.com" or "*.eu.example.com" on another, those go to the
+// other. A domain owned by another app is refused with ErrDomainTaken;
+// the base domain and names under it with ErrReservedDomain, as are
+// wildcards above it ("*.example.com" when BaseDomain is
+// "apps.example.com").
 func (rt *Router) SetDomains(appName string, domains []string) error {
 	norm := make([]string, 0, len(domains))
 	for _, d := range domains {
@@ -384,6 +445,11 @@ func (rt *Router) SetDomains(appName string, domains []string) error {
 			// a domain of app a would take app b's traffic.
 			return fmt.Errorf("router: app %q: domain %q: %w", appName, d, ErrReservedDomain)
 		}
+		if w, ok := strings.CutPrefix(d, "*."); ok && (w == rt.baseDomain || strings.HasSuffix(rt.baseDomain, "."+w)) {
+			// It would cover the base domain and names under it that are
+			// no app's host, and so answer for the platform's own names.
+			return fmt.Errorf("router: app %q: domain %q covers the base domain %q: %w", appName, d, rt.baseDomain, ErrReservedDomain)
+		}
 		norm = append(norm, d)
 	}
 	rt.mu.Lock()
@@ -393,18 +459,19 @@ func (rt *Router) SetDomains(appName string, domains []string) error {
 		return err
 	}
 	for _, d := range norm {
-		if o := rt.domains.get(d); o != nil && o != a {
+		m, k := rt.domainTable(d)
+		if o := m.get(k); o != nil && o != a {
 			return fmt.Errorf("router: app %q: domain %q (owned by %q): %w", appName, d, o.Name(), ErrDomainTaken)
 		}
 	}
 	keep := make(map[string]bool, len(norm))
 	for _, d := range norm {
 		keep[d] = true
-		rt.domains.set(d, a)
+		rt.setDomain(d, a)
 	}
 	for _, d := range a.domains {
 		if !keep[d] {
-			rt.domains.set(d, nil)
+			rt.setDomain(d, nil)
 		}
 	}
 	a.domains = norm
@@ -422,7 +489,7 @@ func (rt *Router) RemoveApp(appName string) {
 	}
 	rt.apps.set(appName, nil)
 	for _, d := range a.domains {
-		rt.domains.set(d, nil)
+		rt.setDomain(d, nil)
 	}
 	a.domains = nil
 	for _, b := range *a.backends.Load() {

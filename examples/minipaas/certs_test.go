@@ -435,4 +435,25 @@ func TestSNIEndpointsWithoutACME(t *testing.T) {
 	if code := m.api("POST", "/apps/plaintls/acm", "", nil); code != http.StatusUnprocessableEntity {
 		t.Errorf("certs:auto:enable without ACME: %d, want 422", code)
 	}
+
+	// A wildcard domain with a wildcard certificate: the names under it
+	// get that certificate and route to the app.
+	cw := validCert(t, 30, "*.wild.plain.test")
+	m.addCert("renamedtls", cw)
+	if d := m.addDomainAPI("renamedtls", "*.Wild.plain.test"); d.Hostname != "*.wild.plain.test" || d.Kind != "custom" || d.CNAME == nil {
+		t.Errorf("wildcard domain: %+v", d)
+	}
+	expectLeaf(t, httpsAddr, "x.wild.plain.test", cw.leaf, "a name under a wildcard domain")
+	if code, body, err := m.get("a.b.wild.plain.test"); err != nil || code == http.StatusNotFound {
+		t.Errorf("a name two labels under the wildcard domain: %d %q %v, want the app's answer (not 404)", code, body, err)
+	}
+	if code, _, err := m.get("wild.plain.test"); err != nil || code != http.StatusNotFound {
+		t.Errorf("the name the wildcard covers, itself: %d %v, want 404", code, err)
+	}
+	for _, d := range []string{"*.test", "*.localhost", "*.x.localhost", "a.*.plain.test"} {
+		m.expectError("POST", "/apps/renamedtls/domains", `{"hostname":"`+d+`"}`, http.StatusUnprocessableEntity, "invalid_params")
+	}
+	m.createApp("otherwild")
+	m.expectError("POST", "/apps/otherwild/domains", `{"hostname":"*.wild.plain.test"}`, http.StatusConflict, "conflict")
+	m.addDomainAPI("otherwild", "www.wild.plain.test") // an exact name under it is another app's to take
 }

@@ -216,7 +216,7 @@ func (s *acmService) setEnabled(ctx context.Context, app platform.App, on bool) 
 // valid certificate when onlyMissing).
 func (s *acmService) issueAll(app platform.App, onlyMissing bool) {
 	for _, d := range app.Domains {
-		if onlyMissing && s.cached(d) != nil {
+		if isWildcard(d) || onlyMissing && s.cached(d) != nil {
 			continue
 		}
 		s.issue(d)
@@ -226,10 +226,19 @@ func (s *acmService) issueAll(app platform.App, onlyMissing bool) {
 // domainAdded starts issuance for a new custom domain of an app with ACM
 // on.
 func (s *acmService) domainAdded(app platform.App, host string) {
-	if s.enabledFor(app.ID) {
+	if s.enabledFor(app.ID) && !isWildcard(host) {
 		s.issue(host)
 	}
 }
+
+// isWildcard tells a wildcard domain ("*.example.com"). ACME issues
+// wildcard certificates over DNS-01 only, which minipaas cannot answer
+// (and Heroku's ACM does not cover them either): such domains need an
+// uploaded certificate.
+func isWildcard(host string) bool { return strings.HasPrefix(host, "*.") }
+
+// acmWildcardReason is the acm_status_reason of a wildcard domain.
+const acmWildcardReason = "ACM does not issue certificates for wildcard domains: upload one with heroku certs:add"
 
 // issue gets host's certificate in the background, as the first handshake
 // would: from memory, the cache, or a new order. One at a time per host.
@@ -351,6 +360,10 @@ func (s *acmService) cached(host string) *cachedCert {
 func (s *acmService) domainStatus(app platform.App, host string) (status, reason *string) {
 	if !s.enabledFor(app.ID) {
 		return nil, nil
+	}
+	if isWildcard(host) {
+		st, r := acmFailing, acmWildcardReason
+		return &st, &r
 	}
 	st := acmPending
 	if s.cached(host) != nil {

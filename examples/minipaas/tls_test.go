@@ -161,6 +161,19 @@ func TestACMEHTTPS(t *testing.T) {
 	expectIn(t, heroku("certs:auto", "-a", app), "enabled", host, "Cert issued", "Certificate details", "Pebble Intermediate CA", "not trusted")
 	expectIn(t, heroku("certs", "-a", app), app+"-acm", host, "ACM")
 
+	// A wildcard domain routes every name under it, at any depth; ACM
+	// leaves it out (it would need DNS-01) and says why.
+	const wild = "*.wild.tlsdemo.test"
+	heroku("domains:add", wild, "-a", app)
+	m.waitFor("a.b.wild.tlsdemo.test", "a name under the wildcard domain", func(status int, body string) bool {
+		return status == http.StatusOK && strings.Contains(body, "from web.")
+	})
+	m.acmStatus(app, wild, acmFailing)
+	expectIn(t, heroku("certs:auto", "-a", app), wild, "Failing")
+	if _, _, err := httpsGet(httpsAddr, "x.wild.tlsdemo.test", p.Roots); err == nil {
+		t.Error("a name under a wildcard domain got an ACM certificate")
+	}
+
 	// Names that are not an ACM app's custom domain get no certificate.
 	for _, name := range []string{"stranger.tlsdemo.test", app + ".localhost"} {
 		if _, _, err := httpsGet(httpsAddr, name, p.Roots); err == nil {
