@@ -76,6 +76,15 @@
 // MemoryReader) and "Error R15 (Memory quota vastly
 // exceeded)" (Exit.OOMKilled).
 //
+// # Running a process in a dyno
+//
+// Dynos whose runtime can run one more process inside a running dyno
+// implement Execer (formation/local and formation/oci do), which
+// Reconciler.Exec reaches by app and dyno name: heroku ps:exec. The
+// process gets the dyno's environment, app directory, bootstrap and
+// limits, optionally a terminal (ExecProcess.Resize follows the user's),
+// and ends when the dyno does; it is neither logged nor restarted.
+//
 // # Resources
 //
 // DynoSpec.Resources (and ProcessSpec and OneOffSpec Resources for a

@@ -346,6 +346,29 @@ func TestReconcilerDynoListens(t *testing.T) {
 	})
 }
 
+func TestReconcilerExec(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.set(1, formation.RestartAll, map[string]int{"web": 1})
+		spec := formation.ExecSpec{Command: "true"}
+		if _, err := f.rec.Exec(context.Background(), "app", "web.1", spec, formation.Stdio{}); !errors.Is(err, formation.ErrExited) {
+			t.Errorf("exec in a starting dyno: %v, want ErrExited", err)
+		}
+		f.readyAll()
+		if _, err := f.rec.Exec(context.Background(), "app", "web.1", spec, formation.Stdio{}); !errors.Is(err, formation.ErrNoExec) {
+			t.Errorf("exec with a runtime without Execer: %v, want ErrNoExec", err)
+		}
+		if _, err := f.rec.Exec(context.Background(), "app", "web.2", spec, formation.Stdio{}); !errors.Is(err, formation.ErrUnknown) {
+			t.Errorf("exec in a dyno the app lacks: %v, want ErrUnknown", err)
+		}
+		bad := formation.ExecSpec{Terminal: &formation.Terminal{Cols: -1}}
+		if _, err := f.rec.Exec(context.Background(), "app", "web.1", bad, formation.Stdio{}); err == nil || !strings.Contains(err.Error(), "terminal size") {
+			t.Errorf("exec with a bad terminal: %v", err)
+		}
+		f.finish()
+	})
+}
+
 func TestReconcilerBootTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, func(r *formation.Reconciler) { r.Backoff = []time.Duration{time.Hour} })

@@ -173,6 +173,11 @@ func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // vars and rules but never config values, so they may be shown.
 func apiError(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "platform: ")
+	// The sentinel's text becomes the error id; repeated in the message
+	// it would end it in "platform: not found".
+	for _, s := range []error{platform.ErrNotFound, platform.ErrConflict} {
+		msg = strings.TrimSuffix(msg, ": "+s.Error())
+	}
 	var nameErr *platform.NameError
 	var cfgErr *release.ConfigVarError
 	var scaleErr *platform.ScaleError

@@ -37,6 +37,12 @@ func appFeatures() []appFeature {
 		description: "Emit dyno memory usage into the app's log every 20 seconds, for dynos with a dyno size.",
 		docURL:      "https://devcenter.heroku.com/articles/log-runtime-metrics",
 		state:       "beta",
+	}, {
+		name:        platform.RuntimeHerokuExec,
+		displayName: "Heroku Exec",
+		description: "Run commands and shells in running dynos and forward ports to them (heroku ps:exec, ps:forward, ps:socks); needs minipaas started with -exec-addr.",
+		docURL:      "https://devcenter.heroku.com/articles/exec",
+		state:       "general",
 	}}
 }
 

@@ -89,6 +89,9 @@ type options struct {
 	// new key and exits.
 	ConfigKeyFile string
 	GenConfigKey  bool
+	// ExecAddr is where the SSH server of Heroku Exec listens (exec.go);
+	// its port must be 80, which the heroku CLI fixes. Empty: off.
+	ExecAddr string
 
 	// Set by tests: listeners already open (so free ports need no guessing),
 	// extra build environment, and a shorter dyno stop grace.
@@ -135,6 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.ACMEEmail, "acme-email", "", "contact e-mail of the ACME account (optional)")
 	fs.StringVar(&o.ConfigKeyFile, "config-key-file", "", "file of keys that seal config var values, certificate keys, webhook secrets, the ACME cache and database backups at rest (one base64 key per line; the first seals, all open; make one with -gen-config-key). Keep it outside the data dir")
 	fs.BoolVar(&o.GenConfigKey, "gen-config-key", false, "print a new key for -config-key-file and exit")
+	fs.StringVar(&o.ExecAddr, "exec-addr", "", "listen address of the SSH server heroku ps:exec, ps:forward and ps:socks connect to; the CLI connects to port 80, so HOST:80 (binding it needs root or CAP_NET_BIND_SERVICE); off when empty")
 	fs.StringVar(&o.ACMECAFile, "acme-ca-file", "", "PEM file of CA certificates to trust for the ACME server's own HTTPS (a test CA such as Pebble); default: the system roots")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -397,10 +401,21 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	tokenOK := func(tok string) bool { return platformapi.TokenMatches(tok, token) || apiState.auths.valid(tok) }
 	git.Authenticate = apiState.auths.valid
 	api := apiState.handler(token)
+	execSvc, err := newExecService(p, dataDir, o.ExecAddr, tokenOK, logger)
+	var execLn net.Listener
+	if err == nil && o.ExecAddr != "" {
+		execLn, err = net.Listen("tcp", o.ExecAddr)
+	}
+	if err != nil {
+		routerLn.Close()
+		apiLn.Close()
+		runLn.Close()
+		return fmt.Errorf("exec: %w", err)
+	}
 
 	apiSrv := &http.Server{
 		Handler: &dashboard.Handler{Source: p, Control: dashboardControl{p, apiState}, User: accountEmail, Token: token, Authenticate: apiState.auths.valid,
-			RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, apiState.publicHandler(), p, tokenOK), Done: ctx.Done(), Logger: logger},
+			RouterPort: portOf(routerLn.Addr().String()), Next: apiMux(api, git, apiState.publicHandler(), execSvc, p, tokenOK), Done: ctx.Done(), Logger: logger},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -426,7 +441,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 5)
+	errs := make(chan error, 6)
 	wg.Add(4)
 	if pooler != nil {
 		// Pooled URLs work once minipaas says it is up.
@@ -451,6 +466,10 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	go func() { defer wg.Done(); errs <- wrapErr("rendezvous", rv.serve(runCtx, runLn)) }()
 	go func() { defer wg.Done(); errs <- wrapErr("router", routerSrv.Run(runCtx)) }()
+	if execLn != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- execSvc.run(runCtx, execLn) }()
+	}
 	go func() {
 		defer wg.Done()
 		err := apiSrv.Serve(apiLn)
@@ -461,6 +480,10 @@ func serve(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}()
 
 	printWelcome(stdout, routerLn.Addr().String(), httpsAddr, apiLn.Addr().String(), dataDir, caFile, token, generated)
+	if execLn != nil {
+		fmt.Fprintf(stdout, "Heroku Exec: SSH on %s; heroku ps:exec, ps:forward and ps:socks need HEROKU_EXEC_URL=https://%s/ and NODE_EXTRA_CA_CERTS=%s\n",
+			execLn.Addr(), apiLn.Addr(), caFile)
+	}
 	if acm != nil {
 		acm.start(runCtx)
 	}
@@ -535,7 +558,7 @@ func hostGoCache(ctx context.Context) string {
 // platform's log sessions, build and release output and source and slug
 // blobs (whose URLs carry their own secret) to public, and everything else
 // to the Platform API.
-func apiMux(api, git, public http.Handler, p *platform.Platform, tokenOK func(string) bool) http.Handler {
+func apiMux(api, git, public, exec http.Handler, p *platform.Platform, tokenOK func(string) bool) http.Handler {
 	logs := http.StripPrefix(logSessionsPath, p.LogSessions())
 	metrics := p.Router().MetricsHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -544,6 +567,8 @@ func apiMux(api, git, public http.Handler, p *platform.Platform, tokenOK func(st
 			git.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, logSessionsPath+"/"):
 			logs.ServeHTTP(w, r)
+		case r.URL.Path == execAPIPath || strings.HasPrefix(r.URL.Path, execAPIPath+"/"):
+			exec.ServeHTTP(w, r) // the exec manager (HEROKU_EXEC_URL)
 		case strings.HasPrefix(r.URL.Path, buildOutputPath), strings.HasPrefix(r.URL.Path, releaseOutputPath),
 			strings.HasPrefix(r.URL.Path, sourceBlobsPath), strings.HasPrefix(r.URL.Path, slugBlobsPath):
 			public.ServeHTTP(w, r)

@@ -501,6 +501,10 @@ func cliWebWorker(t *testing.T, m *minipaas, cli *herokucli.CLI) {
 	if res, err := cli.Run(context.Background(), "ps:scale", "release=1", "-a", app); err != nil || res.ExitCode == 0 || !strings.Contains(res.Stdout+res.Stderr, "cannot be scaled") {
 		t.Errorf("ps:scale release=1: %v %s", err, res)
 	}
+	if res, err := cli.Run(context.Background(), "ps:scale", "nosuch=1", "-a", app); err != nil || res.ExitCode == 0 ||
+		!strings.Contains(res.Stdout+res.Stderr, `no process type "nosuch"`) || strings.Contains(res.Stdout+res.Stderr, "platform:") {
+		t.Errorf("ps:scale of an unknown type: %v %s", err, res)
+	}
 
 	// A new process type other than web starts at zero dynos, as on Heroku.
 	expectIn(t, heroku("ps:scale", "worker=2", "-a", app), "worker at 2")

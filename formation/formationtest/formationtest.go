@@ -99,6 +99,9 @@ func Run(t *testing.T, newRuntime func(t *testing.T) formation.Runtime, opts Opt
 		{"WaitContext", testWaitContext},
 		{"SignalAfterExit", testSignalAfterExit},
 		{"DuplicateID", testDuplicateID},
+		{"Exec", testExec},
+		{"ExecTerminal", testExecTerminal},
+		{"ExecEndsWithDyno", testExecEndsWithDyno},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -731,5 +734,139 @@ func testDuplicateID(h *harness) {
 	d = h.start(spec, formation.Stdio{})
 	if exit := h.wait(d); exit.Code != 9 {
 		h.t.Errorf("reused ID: exit = %+v, want status 9", exit)
+	}
+}
+
+// execer returns d's Execer, or skips the case for runtimes without one.
+func (h *harness) execer(d formation.Dyno) formation.Execer {
+	h.t.Helper()
+	ex, ok := d.(formation.Execer)
+	if !ok {
+		h.t.Skip("runtime without formation.Execer")
+	}
+	return ex
+}
+
+// testExec runs processes in a running dyno: they see its directory,
+// environment and .profile.d, get their own stdin and output, and their
+// exit code comes back; after the dyno ends, Exec is ErrExited.
+func testExec(h *harness) {
+	spec := h.spec("web.1", `echo up; sleep 30`, map[string]string{
+		"marker.txt":      "x",
+		".profile.d/a.sh": "export FROM_PROFILE=yes\n",
+	})
+	spec.Env = append(spec.Env, "FOO=config")
+	var dynoOut Buffer
+	d := h.start(spec, formation.Stdio{Stdout: &dynoOut})
+	h.waitOutput(&dynoOut, "up\n")
+	ex := h.execer(d)
+
+	var out, errOut Buffer
+	p, err := ex.Exec(h.ctx, formation.ExecSpec{
+		Command: `printf '%s %s %s %s\n' "$DYNO" "$FOO" "$FROM_PROFILE" "$EXTRA"; [ -f marker.txt ] && echo in-app-dir; read -r l; echo "got:$l"; echo oops >&2; exit 3`,
+		Env:     []string{"EXTRA=exec"},
+		Stdin:   strings.NewReader("line\n"),
+	}, formation.Stdio{Stdout: &out, Stderr: &errOut})
+	if err != nil {
+		h.t.Fatalf("Exec: %v", err)
+	}
+	exit, err := p.Wait(h.ctx)
+	if err != nil || exit.Code != 3 {
+		h.t.Errorf("Wait = %+v, %v; want code 3", exit, err)
+	}
+	if got, want := out.String(), "web.1 config yes exec\nin-app-dir\ngot:line\n"; got != want {
+		h.t.Errorf("exec output %q, want %q", got, want)
+	}
+	if got := errOut.String(); got != "oops\n" {
+		h.t.Errorf("exec stderr %q, want %q", got, "oops\n")
+	}
+	if strings.Contains(dynoOut.String(), "oops") || strings.Contains(dynoOut.String(), "got:") {
+		h.t.Errorf("exec output reached the dyno's own stdio: %q", dynoOut.String())
+	}
+	if err := p.Signal(h.ctx, syscall.SIGTERM); !errors.Is(err, formation.ErrExited) {
+		h.t.Errorf("Signal after the exit: %v, want ErrExited", err)
+	}
+
+	// An empty command is a shell reading its input.
+	out = Buffer{}
+	p, err = ex.Exec(h.ctx, formation.ExecSpec{Stdin: strings.NewReader("echo from-shell\n")}, formation.Stdio{Stdout: &out})
+	if err != nil {
+		h.t.Fatalf("Exec of a shell: %v", err)
+	}
+	if exit, err := p.Wait(h.ctx); err != nil || exit.Code != 0 || out.String() != "from-shell\n" {
+		h.t.Errorf("shell: %+v %v, output %q", exit, err, out.String())
+	}
+
+	if _, err := formation.Stop(h.ctx, d, time.Second); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := ex.Exec(h.ctx, formation.ExecSpec{Command: "true"}, formation.Stdio{}); !errors.Is(err, formation.ErrExited) {
+		h.t.Errorf("Exec after the dyno ended: %v, want ErrExited", err)
+	}
+}
+
+// testExecTerminal runs a process in a dyno on a terminal of its own,
+// resized while it runs.
+func testExecTerminal(h *harness) {
+	var dynoOut Buffer
+	d := h.start(h.spec("web.1", `echo up; sleep 30`, nil), formation.Stdio{Stdout: &dynoOut})
+	h.waitOutput(&dynoOut, "up\n")
+	ex := h.execer(d)
+	var out Buffer
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	p, err := ex.Exec(h.ctx, formation.ExecSpec{
+		Command:  `stty size; test -t 0 && test -t 1 && echo on-a-terminal; read -r l; stty size; echo "got:$l"`,
+		Stdin:    inR,
+		Terminal: &formation.Terminal{Cols: 90, Rows: 20},
+	}, formation.Stdio{Stdout: &out})
+	if errors.Is(err, formation.ErrNoTerminal) {
+		h.t.Skipf("runtime without terminals: %v", err)
+	}
+	if err != nil {
+		h.t.Fatalf("Exec: %v", err)
+	}
+	h.waitOutput(&out, "on-a-terminal\r\n")
+	if err := p.Resize(formation.Terminal{Cols: 120, Rows: 40}); err != nil {
+		h.t.Errorf("Resize: %v", err)
+	}
+	if _, err := io.WriteString(inW, "hi\r"); err != nil {
+		h.t.Fatal(err)
+	}
+	if exit, err := p.Wait(h.ctx); err != nil || exit.Code != 0 {
+		h.t.Errorf("Wait = %+v, %v", exit, err)
+	}
+	got := out.String()
+	for _, want := range []string{"20 90\r\n", "40 120\r\n", "got:hi\r\n"} {
+		if !strings.Contains(got, want) {
+			h.t.Errorf("output %q lacks %q", got, want)
+		}
+	}
+}
+
+// testExecEndsWithDyno checks that a process started in a dyno does not
+// outlive it.
+func testExecEndsWithDyno(h *harness) {
+	var dynoOut Buffer
+	spec := h.spec("web.1", `echo up; sleep 30`, nil)
+	if h.opts.MemoryLimits {
+		spec.Resources.MemoryBytes = 256 << 20 // the process joins the dyno's limits
+	}
+	d := h.start(spec, formation.Stdio{Stdout: &dynoOut})
+	h.waitOutput(&dynoOut, "up\n")
+	ex := h.execer(d)
+	var out Buffer
+	p, err := ex.Exec(h.ctx, formation.ExecSpec{Command: `echo started; sleep 60 & wait`}, formation.Stdio{Stdout: &out})
+	if err != nil {
+		h.t.Fatalf("Exec: %v", err)
+	}
+	h.waitOutput(&out, "started\n")
+	if _, err := formation.Stop(h.ctx, d, 200*time.Millisecond); err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := p.Wait(ctx); err != nil {
+		h.t.Errorf("the exec'd process outlived its dyno: %v", err)
 	}
 }

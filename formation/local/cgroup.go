@@ -259,6 +259,22 @@ func (cg *dynoCgroup) prepare(attr *syscall.SysProcAttr) {
 	}
 }
 
+// prepareExec is prepare for a process started later in a running
+// dyno (Dyno.Exec), with a descriptor of its own; the caller runs done
+// once the process has started.
+func (cg *dynoCgroup) prepareExec(attr *syscall.SysProcAttr) (done func(), err error) {
+	if !cg.v2 {
+		return func() {}, nil // joinScript
+	}
+	fd, err := os.Open(cg.memDir)
+	if err != nil {
+		return nil, fmt.Errorf("open cgroup: %w", err)
+	}
+	attr.UseCgroupFD = true
+	attr.CgroupFD = int(fd.Fd())
+	return func() { _ = fd.Close() }, nil
+}
+
 // started closes what prepare opened.
 func (cg *dynoCgroup) started() {
 	if cg.fd != nil {

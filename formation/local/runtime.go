@@ -80,8 +80,15 @@ type Dyno struct {
 	cgroup *dynoCgroup // nil when running without limits
 	term   *pty.Relay  // nil unless DynoSpec.Terminal
 
+	// What Exec starts processes with: the dyno's own shell, bootstrap,
+	// directory and environment.
+	shell, name, appDir, joinLines string
+	env                            []string
+	waitDelay                      time.Duration
+
 	mu         sync.Mutex
 	leaderDone bool // the main process has exited (it may not be reaped yet)
+	execs      map[*process]struct{}
 
 	done chan struct{}
 	exit formation.Exit
@@ -90,6 +97,7 @@ type Dyno struct {
 var (
 	_ formation.Dyno         = (*Dyno)(nil)
 	_ formation.MemoryReader = (*Dyno)(nil)
+	_ formation.Execer       = (*Dyno)(nil)
 )
 
 func (r *Runtime) logger() *slog.Logger {
@@ -303,6 +311,7 @@ func (r *Runtime) Start(ctx context.Context, spec formation.DynoSpec, stdio form
 	if cmd.WaitDelay <= 0 {
 		cmd.WaitDelay = 2 * time.Second
 	}
+	d.shell, d.name, d.appDir, d.joinLines, d.env, d.waitDelay = shell, spec.Name, appDir, joinLines, cmd.Env, cmd.WaitDelay
 	err = cmd.Start()
 	if d.cgroup != nil {
 		d.cgroup.started()
@@ -397,8 +406,12 @@ func (r *Runtime) supervise(d *Dyno, cmd *exec.Cmd, cleanup func()) {
 	}
 	d.mu.Lock()
 	d.leaderDone = true
-	// The dyno ends with its main process: what it left behind goes too.
+	// The dyno ends with its main process: what it left behind goes too,
+	// and so do processes Exec started in it.
 	_ = syscall.Kill(-d.pgid, syscall.SIGKILL)
+	for p := range d.execs {
+		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+	}
 	if d.cgroup != nil {
 		// Processes that left the group may hold the output pipes.
 		d.cgroup.signal(syscall.SIGKILL)
@@ -409,15 +422,7 @@ func (r *Runtime) supervise(d *Dyno, cmd *exec.Cmd, cleanup func()) {
 	if d.term != nil {
 		d.term.Close(cmd.WaitDelay)
 	}
-	exit := formation.Exit{At: time.Now()}
-	if ps := cmd.ProcessState; ps != nil {
-		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			exit.Signal = ws.Signal()
-			exit.Code = 128 + int(exit.Signal)
-		} else {
-			exit.Code = ps.ExitCode()
-		}
-	}
+	exit := exitOf(cmd)
 	if r.Subreaper {
 		reapGroup(d.pgid)
 	}

@@ -114,4 +114,18 @@
 // the output out to Stdio.Stdout. init runs the command in the
 // foreground there, since a non-interactive shell's background job
 // ignores SIGINT and ^C must reach it.
+//
+// # Exec
+//
+// Dyno.Exec (formation.Execer, heroku ps:exec) runs `<binary> exec
+// --process` in the foreground with ExecProcess: the container's user,
+// capabilities, /app and environment plus ExecSpec.Env, and the init's
+// bootstrap (.profile.d, then bash -c). The process joins the container's
+// namespaces and cgroup, so it shares the dyno's limits and dies with its
+// PID namespace. Its status comes back through the runtime (128+n when
+// killed by signal n); signals go straight to the process group of the
+// session the runtime gives it, and what it leaves in that group is
+// killed when it exits. A terminal works as the dyno's own does, and
+// Resize also resizes the container's terminal, since crun does not pass
+// SIGWINCH on.
 package oci

@@ -25,6 +25,7 @@ import (
 	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/formation/internal/oomwatch"
 	"github.com/dynokit/dynokit/internal/pty"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // DefaultDir holds bundles and the OCI runtime's state when Runtime.Dir is
@@ -69,6 +70,7 @@ var (
 	_ formation.Runtime      = (*Runtime)(nil)
 	_ formation.Dyno         = (*Dyno)(nil)
 	_ formation.MemoryReader = (*Dyno)(nil)
+	_ formation.Execer       = (*Dyno)(nil)
 )
 
 // Dyno is a dyno running in an OCI container.
@@ -80,6 +82,7 @@ type Dyno struct {
 	bundle  string
 	cgroup  string
 	cgroups cgroupMounts
+	spec    *specs.Spec // the container's, for Exec
 
 	started    chan struct{} // init reported "started"
 	mainExited atomic.Bool   // init reported the command's exit
@@ -257,6 +260,7 @@ func (d *Dyno) start(ctx context.Context, spec formation.DynoSpec, stdio formati
 		d.removeBundle()
 		return err
 	}
+	d.spec = s
 	logPath := filepath.Join(d.bundle, "runtime.log")
 
 	// fd 3 in the container: the host closes its end to let init exit.

@@ -61,17 +61,28 @@ const initScript = initStart + `) <&0 &
 wait "$!"
 ` + initEnd
 
-// initStart and initEnd are initScript around how the command runs.
-const (
-	initStart = `{ echo started >&4; } 2>/dev/null
-(
-  exec 3<&- 4>&-
-  for f in /app/.profile.d/*.sh; do
+// bootstrap runs the command $1 as a dyno does: .profile.d/*.sh and
+// .profile are sourced, then bash -c replaces the shell. Both the init
+// (in a subshell) and Dyno.Exec run it.
+const bootstrap = `  for f in /app/.profile.d/*.sh; do
     if [ -r "$f" ]; then . "$f"; fi
   done
   if [ -r /app/.profile ]; then . /app/.profile; fi
   exec bash -c "$1"
 `
+
+// execScript is bootstrap for ExecProcess. It first waits for a line on fd
+// 3, when that is open, so that Dyno.Exec can look at the process before
+// anything runs.
+const execScript = `{ read -r -u 3 _; exec 3<&-; } 2>/dev/null
+` + bootstrap
+
+// initStart and initEnd are initScript around how the command runs.
+const (
+	initStart = `{ echo started >&4; } 2>/dev/null
+(
+  exec 3<&- 4>&-
+` + bootstrap
 	initEnd = `status=$?
 { echo "exited $status" >&4; } 2>/dev/null
 read -r -u 3 _ 2>/dev/null
@@ -273,18 +284,7 @@ func dynoEnv(d formation.DynoSpec) []string {
 	if d.Name != "" && !has("DYNO") {
 		all = append(all, "DYNO="+d.Name)
 	}
-	index := map[string]int{}
-	var out []string
-	for _, kv := range all {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := index[k]; ok {
-			out[i] = kv
-			continue
-		}
-		index[k] = len(out)
-		out = append(out, kv)
-	}
-	return out
+	return mergeEnv(all, nil)
 }
 
 func validHostname(h string) bool {
@@ -548,4 +548,80 @@ func WithOCIVersion(v string) Opt {
 		s.Version = v
 		return nil
 	}
+}
+
+// ExecProcess is the process that `<binary> exec --process` runs for e in
+// a running container made from s (Spec's output, with opts applied): the
+// container's user, capabilities, working directory (/app) and
+// environment, with e.Env added (later entries win), running e.Command
+// with the dyno's bootstrap (.profile.d, then bash -c; an empty Command
+// is bash). A terminal, when e asks for one, is process.terminal with
+// e.Terminal's size. When fd 3 is open (--preserve-fds=1), the process
+// first waits for a line on it, as Dyno.Exec uses; otherwise it runs at
+// once.
+func ExecProcess(s *specs.Spec, e formation.ExecSpec) (*specs.Process, error) {
+	if s == nil || s.Process == nil {
+		return nil, errors.New("oci: exec process: the container spec has no process")
+	}
+	if e.Terminal != nil {
+		if err := e.Terminal.Validate(); err != nil {
+			return nil, fmt.Errorf("oci: exec process: %w", err)
+		}
+	}
+	if strings.ContainsRune(e.Command, 0) {
+		return nil, errors.New("oci: exec process: Command contains a NUL byte")
+	}
+	for i, kv := range e.Env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || !envKeyPattern.MatchString(k) {
+			return nil, fmt.Errorf("oci: exec process: Env[%d] %q is not KEY=VALUE with a name of letters, digits and _", i, kv)
+		}
+		if strings.ContainsRune(kv, 0) {
+			return nil, fmt.Errorf("oci: exec process: Env[%d] for %s contains a NUL byte", i, k)
+		}
+	}
+	command := e.Command
+	if command == "" {
+		command = "bash"
+	}
+	p := *s.Process
+	p.Args = []string{"/bin/bash", "-c", execScript, "dyno-exec", command}
+	p.Env = mergeEnv(s.Process.Env, e.Env)
+	if p.Cwd == "" {
+		p.Cwd = AppDir
+	}
+	if c := s.Process.Capabilities; c != nil {
+		p.Capabilities = &specs.LinuxCapabilities{
+			Bounding:    slices.Clone(c.Bounding),
+			Effective:   slices.Clone(c.Effective),
+			Inheritable: slices.Clone(c.Inheritable),
+			Permitted:   slices.Clone(c.Permitted),
+			Ambient:     slices.Clone(c.Ambient),
+		}
+	}
+	p.User.AdditionalGids = slices.Clone(s.Process.User.AdditionalGids)
+	p.Rlimits = slices.Clone(s.Process.Rlimits)
+	p.Terminal = e.Terminal != nil
+	p.ConsoleSize = nil
+	if t := e.Terminal; t != nil {
+		p.ConsoleSize = &specs.Box{Width: uint(cmp.Or(t.Cols, 80)), Height: uint(cmp.Or(t.Rows, 24))}
+	}
+	return &p, nil
+}
+
+// mergeEnv is base with extra added: a later entry replaces an earlier one
+// of the same name in place.
+func mergeEnv(base, extra []string) []string {
+	index := map[string]int{}
+	out := make([]string, 0, len(base)+len(extra))
+	for _, kv := range slices.Concat(base, extra) {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[k]; ok {
+			out[i] = kv
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
 }

@@ -135,6 +135,10 @@ func (r *Relay) Close(wait time.Duration) {
 	<-r.outDone
 }
 
+// Resize changes the terminal's size; its foreground process group gets
+// SIGWINCH.
+func (r *Relay) Resize(cols, rows int) error { return SetSize(r.master, cols, rows) }
+
 // Abandon closes both ends when the process could not be started.
 func (r *Relay) Abandon() {
 	r.Slave.Close()

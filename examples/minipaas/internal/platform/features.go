@@ -32,6 +32,10 @@ const (
 	// averages are not sampled). Memory is read from the dyno's cgroup,
 	// which dynos with a size have (unsized ones run unlimited).
 	LogRuntimeMetrics Feature = "log-runtime-metrics"
+	// RuntimeHerokuExec (Heroku Exec): processes can be run in the app's
+	// running dynos with Exec (heroku ps:exec), and connections made to
+	// ports they listen on (ps:forward, ps:socks).
+	RuntimeHerokuExec Feature = "runtime-heroku-exec"
 )
 
 // flag is where rec keeps f, or nil for a feature the platform does not
@@ -44,6 +48,8 @@ func (f Feature) flag(rec *appRecord) *bool {
 		return &rec.DynoMetadata
 	case LogRuntimeMetrics:
 		return &rec.RuntimeMetrics
+	case RuntimeHerokuExec:
+		return &rec.HerokuExec
 	}
 	return nil
 }

@@ -47,6 +47,8 @@ type appRecord struct {
 	DynoMetadata bool `json:"dyno_metadata,omitempty"`
 	// RuntimeMetrics is the app's log-runtime-metrics feature.
 	RuntimeMetrics bool `json:"runtime_metrics,omitempty"`
+	// HerokuExec is the app's runtime-heroku-exec feature.
+	HerokuExec bool `json:"heroku_exec,omitempty"`
 	// Autoscaling is the app's web autoscaling policy; nil when off.
 	Autoscaling *autoscale.Policy `json:"autoscaling,omitempty"`
 }
