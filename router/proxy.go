@@ -57,6 +57,11 @@ func (rt *Router) proxy(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	a := ex.app
 	bs := *a.backends.Load()
 	if len(bs) == 0 {
+		// Counted until the exchange ends (AppStats.Waiting), so that a
+		// platform sees the request between its dyno starting and the
+		// request reaching it.
+		a.waiting.Add(1)
+		defer a.waiting.Add(-1)
 		var code Code
 		if bs, code = rt.waitForBackends(ctx, a); code != CodeNone {
 			if code == H27 {

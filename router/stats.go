@@ -108,6 +108,14 @@ type AppStats struct {
 	// snapshot (Config.MaxDynoRequests); a gauge, which Sub keeps as it is
 	// in the later snapshot.
 	Backlog int64
+	// InFlight is how many requests are with the app's dynos at the
+	// moment of the snapshot, upgraded connections included; Waiting, how
+	// many arrived while the app had no web dyno (booting, sleeping) and
+	// have not ended, whether still waiting or since sent to a dyno. Both
+	// are gauges, kept by Sub as in the later snapshot: a platform that
+	// idles apps checks them, as a request counts in Requests only once
+	// it ends.
+	InFlight, Waiting int64
 }
 
 // Stats returns a snapshot of app's metrics; ok is false for unknown apps.
@@ -133,6 +141,10 @@ func (rt *Router) Stats(appName string) (s AppStats, ok bool) {
 	s.ServiceTimeSum = time.Duration(st.timeSum.Load())
 	s.percentiles()
 	s.Backlog = a.backlog.n.Load()
+	for _, b := range *a.backends.Load() {
+		s.InFlight += b.InFlight()
+	}
+	s.Waiting = a.waiting.Load()
 	return s, true
 }
 
@@ -146,7 +158,7 @@ func (s AppStats) Sub(prev AppStats) AppStats {
 	if s.Requests < prev.Requests {
 		return s
 	}
-	d := AppStats{Requests: s.Requests - prev.Requests, ByCode: map[string]int64{}, Backlog: s.Backlog}
+	d := AppStats{Requests: s.Requests - prev.Requests, ByCode: map[string]int64{}, Backlog: s.Backlog, InFlight: s.InFlight, Waiting: s.Waiting}
 	for i := range d.ByClass {
 		d.ByClass[i] = s.ByClass[i] - prev.ByClass[i]
 	}

@@ -107,3 +107,64 @@ func TestWakeSleepingApp(t *testing.T) {
 		t.Error("SetWebState accepted an unknown state")
 	}
 }
+
+// TestStatsWaitingAndInFlight: a request held while its app wakes counts
+// in AppStats.Waiting until it ends, including while the woken dyno
+// answers it, and in InFlight while the dyno has it; neither is in
+// Requests until it ends. A platform that idles apps relies on this.
+func TestStatsWaitingAndInFlight(t *testing.T) {
+	answering, finish := make(chan struct{}), make(chan struct{})
+	dyno := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(answering)
+		<-finish
+		w.Write([]byte("awake"))
+	}))
+	defer dyno.Close()
+	var rt *router.Router
+	booting := make(chan struct{})
+	rt = router.New(router.Config{Wake: func(app string) {
+		<-booting
+		rt.SetBackends(app, []router.Dyno{{ID: "d1", Name: "web.1", Addr: dyno.Listener.Addr().String()}})
+	}})
+	rt.SetWebState("app", router.WebSleeping)
+	srv := httptest.NewServer(rt)
+	defer srv.Close()
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req.Host = "app.localhost"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	stats := func() router.AppStats {
+		st, _ := rt.Stats("app")
+		return st
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for stats().Waiting != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if st := stats(); st.Waiting != 1 || st.InFlight != 0 || st.Requests != 0 {
+		t.Errorf("while the app wakes: waiting %d, in flight %d, requests %d; want 1, 0, 0", st.Waiting, st.InFlight, st.Requests)
+	}
+	close(booting)
+	<-answering
+	if st := stats(); st.Waiting != 1 || st.InFlight != 1 || st.Requests != 0 {
+		t.Errorf("while the woken dyno answers: waiting %d, in flight %d, requests %d; want 1, 1, 0", st.Waiting, st.InFlight, st.Requests)
+	}
+	close(finish)
+	if code := <-done; code != 200 {
+		t.Fatalf("request: %d", code)
+	}
+	for stats().Requests != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if st := stats(); st.Waiting != 0 || st.InFlight != 0 || st.Requests != 1 {
+		t.Errorf("after: waiting %d, in flight %d, requests %d; want 0, 0, 1", st.Waiting, st.InFlight, st.Requests)
+	}
+}

@@ -73,7 +73,8 @@ type app struct {
 	waitCh chan struct{} // closed and replaced when backends or state change
 
 	stats   appStats
-	backlog backlog // requests waiting for a dyno under MaxDynoRequests
+	backlog backlog      // requests waiting for a dyno under MaxDynoRequests
+	waiting atomic.Int64 // requests that found no web dyno, until they end
 }
 
 // Name returns the app's current name.

@@ -47,6 +47,10 @@ import (
 const (
 	execAPIPath  = "/api/v2"
 	execGrantTTL = time.Hour // a grant's key works this long after the PUT
+	// Bounds on what clients can hold: connections at once (handshakes
+	// included), and channels per connection.
+	execMaxConns    = 256
+	execMaxChannels = 64
 )
 
 // execService is the exec manager and its SSH server.
@@ -68,6 +72,7 @@ type execGrant struct {
 	appID, dyno string
 	key         ssh.PublicKey
 	expires     time.Time
+	token       string // the API token that asked: revoking it ends the grant
 }
 
 // newExecService loads or makes the SSH host key in dataDir. addr empty
@@ -197,7 +202,8 @@ func (s *execService) grant(w http.ResponseWriter, r *http.Request, app platform
 			delete(s.grants, u)
 		}
 	}
-	s.grants[name] = execGrant{appID: app.ID, dyno: dyno, key: key, expires: now.Add(execGrantTTL)}
+	_, tok, _ := r.BasicAuth()
+	s.grants[name] = execGrant{appID: app.ID, dyno: dyno, key: key, expires: now.Add(execGrantTTL), token: tok}
 	s.mu.Unlock()
 	platformapi.WriteJSON(w, http.StatusOK, map[string]string{
 		"tunnel_host":      s.host,
@@ -246,6 +252,9 @@ func (s *execService) run(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	conns := make(map[net.Conn]struct{})
+	// At most this many connections at once, so that clients that never
+	// finish a handshake cannot use up descriptors shared with the router.
+	slots := make(chan struct{}, execMaxConns)
 	stop := context.AfterFunc(ctx, func() {
 		ln.Close()
 		mu.Lock()
@@ -262,12 +271,19 @@ func (s *execService) run(ctx context.Context, ln net.Listener) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
+			// Out of descriptors and the like pass: wait and go on, as
+			// net/http's server does, rather than stop the platform.
+			s.log.Warn("minipaas: exec: accept", "err", err)
+			if !sleepCtx(ctx, 100*time.Millisecond) {
+				return nil
 			}
-			return fmt.Errorf("exec: accept: %w", err)
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			c.Close()
+			continue
 		}
 		mu.Lock()
 		if ctx.Err() != nil {
@@ -280,6 +296,7 @@ func (s *execService) run(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() { <-slots }()
 			s.serveConn(ctx, c, cfg)
 			mu.Lock()
 			delete(conns, c)
@@ -298,7 +315,16 @@ func (s *execService) authorize(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.
 	if !ok || time.Now().After(g.expires) || string(g.key.Marshal()) != string(key.Marshal()) {
 		return nil, fmt.Errorf("exec: no grant for user %q with this key", meta.User())
 	}
-	return &ssh.Permissions{Extensions: map[string]string{"app": g.appID, "dyno": g.dyno}}, nil
+	return &ssh.Permissions{Extensions: map[string]string{"user": meta.User()}}, nil
+}
+
+// live returns the grant a connection was let in under while it still
+// holds: not expired, its token still valid.
+func (s *execService) live(user string) (execGrant, bool) {
+	s.mu.Lock()
+	g, ok := s.grants[user]
+	s.mu.Unlock()
+	return g, ok && time.Now().Before(g.expires) && s.tokenOK(g.token)
 }
 
 func (s *execService) serveConn(ctx context.Context, c net.Conn, cfg *ssh.ServerConfig) {
@@ -311,10 +337,28 @@ func (s *execService) serveConn(ctx context.Context, c net.Conn, cfg *ssh.Server
 	_ = c.SetDeadline(time.Time{})
 	defer sc.Close()
 	go ssh.DiscardRequests(reqs)
-	appID, dyno := sc.Permissions.Extensions["app"], sc.Permissions.Extensions["dyno"]
+	user := sc.Permissions.Extensions["user"]
+	g, ok := s.live(user)
+	if !ok {
+		return
+	}
+	appID, dyno := g.appID, g.dyno
+	// The connection ends when its grant does, or minipaas stops;
+	// sessions and forwards end with it.
+	ctx, cancel := context.WithDeadline(ctx, g.expires)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { sc.Close() })
+	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer cancel() // before the wait: forwards to a dyno that keeps its end open
+	n := 0
 	for nc := range chans {
+		if _, ok := s.live(user); !ok || n >= execMaxChannels {
+			_ = nc.Reject(ssh.Prohibited, "the grant has ended (token revoked or expired), or too many channels")
+			continue
+		}
+		n++
 		switch nc.ChannelType() {
 		case "session":
 			wg.Add(1)
@@ -336,6 +380,9 @@ func (s *execService) session(ctx context.Context, nc ssh.NewChannel, appID, dyn
 		return
 	}
 	defer ch.Close()
+	// Requests must be read to the end: the connection's reader blocks on
+	// a channel whose requests nobody takes.
+	defer func() { go ssh.DiscardRequests(reqs) }()
 	var (
 		spec formation.ExecSpec
 		proc formation.ExecProcess
@@ -360,12 +407,24 @@ func (s *execService) session(ctx context.Context, nc ssh.NewChannel, appID, dyn
 			// fails if the channel closed first: wait a moment for the
 			// client's end of input before closing.
 			stdin.CloseWithError(io.ErrClosedPipe)
-			select {
-			case <-clientEOF:
-			case <-time.After(time.Second):
-			case <-ctx.Done():
+			wait := time.NewTimer(time.Second)
+			defer wait.Stop()
+			for {
+				select {
+				case req, ok := <-reqs:
+					if !ok {
+						return
+					}
+					if req.WantReply {
+						_ = req.Reply(false, nil)
+					}
+					continue
+				case <-clientEOF:
+				case <-wait.C:
+				case <-ctx.Done():
+				}
+				return
 			}
-			return
 		case <-ctx.Done():
 			return
 		}
@@ -379,7 +438,7 @@ func (s *execService) session(ctx context.Context, nc ssh.NewChannel, appID, dyn
 		switch req.Type {
 		case "env":
 			var kv struct{ Name, Value string }
-			if ssh.Unmarshal(req.Payload, &kv) == nil && proc == nil && validEnvName(kv.Name) {
+			if ssh.Unmarshal(req.Payload, &kv) == nil && proc == nil && validEnvName(kv.Name) && len(spec.Env) < 64 && len(kv.Value) <= 4096 {
 				spec.Env = append(spec.Env, kv.Name+"="+kv.Value)
 				reply = true
 			}
@@ -568,4 +627,16 @@ func validTerm(t string) bool {
 		}
 	}
 	return true
+}
+
+// sleepCtx waits d, or less when ctx ends first (then false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -856,7 +856,10 @@ func testExecEndsWithDyno(h *harness) {
 	h.waitOutput(&dynoOut, "up\n")
 	ex := h.execer(d)
 	var out Buffer
-	p, err := ex.Exec(h.ctx, formation.ExecSpec{Command: `echo started; sleep 60 & wait`}, formation.Stdio{Stdout: &out})
+	// set -m: the job gets a process group of its own, as in an
+	// interactive shell; it must end with the dyno all the same (the
+	// suite's cleanup finds any process left with the dyno's token).
+	p, err := ex.Exec(h.ctx, formation.ExecSpec{Command: `set -m; sleep 60 & echo started; wait`}, formation.Stdio{Stdout: &out})
 	if err != nil {
 		h.t.Fatalf("Exec: %v", err)
 	}

@@ -1,22 +1,27 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/dynokit/dynokit/formation"
 	"github.com/dynokit/dynokit/internal/pty"
+	"golang.org/x/sys/unix"
 )
 
 // Exec runs spec in the running dyno (heroku ps:exec): with the dyno's
 // shell bootstrap (.profile.d, then bash -c), in its app directory, with
 // its environment plus spec.Env and in its cgroup when it has one. The
-// process gets a process group of its own (a session, on a terminal),
-// which is killed when it exits and when the dyno ends.
+// process gets a session of its own, whose processes are killed when it
+// exits and when the dyno ends.
 func (d *Dyno) Exec(ctx context.Context, spec formation.ExecSpec, stdio formation.Stdio) (formation.ExecProcess, error) {
 	if spec.Terminal != nil {
 		if err := spec.Terminal.Validate(); err != nil {
@@ -45,7 +50,10 @@ func (d *Dyno) Exec(ctx context.Context, spec formation.ExecSpec, stdio formatio
 	}
 	cmd.Stdout = nonNil(stdio.Stdout)
 	cmd.Stderr = nonNil(stdio.Stderr)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A session of its own, terminal or not: an interactive shell puts
+	// each job in a process group of its own, and the session is what
+	// holds them all (killSession).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.WaitDelay = d.waitDelay
 	p := &process{dyno: d.id, done: make(chan struct{})}
 	if spec.Terminal != nil {
@@ -100,8 +108,16 @@ func (d *Dyno) Exec(ctx context.Context, spec formation.ExecSpec, stdio formatio
 		}()
 	}
 	go func() {
+		// What it left behind goes, while the leader is not yet reaped
+		// (so its id, the session's, cannot be another's yet).
+		for {
+			var info unix.Siginfo
+			if err := unix.Waitid(unix.P_PID, p.pgid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
+				break
+			}
+		}
+		killSession(p.pgid)
 		_ = cmd.Wait()
-		_ = syscall.Kill(-p.pgid, syscall.SIGKILL) // what it left behind
 		if p.term != nil {
 			p.term.Close(cmd.WaitDelay)
 		}
@@ -145,6 +161,32 @@ func (p *process) Signal(ctx context.Context, sig syscall.Signal) error {
 		return fmt.Errorf("local: signal exec in %s: %w", p.dyno, err)
 	}
 	return nil
+}
+
+// killSession sends SIGKILL to every process of session sid (found in
+// /proc), whatever process group it is in.
+func killSession(sid int) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// After the command name (in parentheses, which may hold
+		// anything): state ppid pgrp session ...
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 3 && f[3] == strconv.Itoa(sid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 func (p *process) Resize(t formation.Terminal) error {

@@ -410,7 +410,7 @@ func (r *Runtime) supervise(d *Dyno, cmd *exec.Cmd, cleanup func()) {
 	// and so do processes Exec started in it.
 	_ = syscall.Kill(-d.pgid, syscall.SIGKILL)
 	for p := range d.execs {
-		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+		killSession(p.pgid)
 	}
 	if d.cgroup != nil {
 		// Processes that left the group may hold the output pipes.

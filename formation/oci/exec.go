@@ -413,19 +413,36 @@ func resizeControllingTerminal(pid, cols, rows int) error {
 	if unix.Major(dev) != 136 {
 		return fmt.Errorf("process %d has no pseudo-terminal as its controlling terminal", pid)
 	}
-	name := "/proc/" + strconv.Itoa(pid) + "/root/dev/pts/" + strconv.FormatUint(uint64(unix.Minor(dev)), 10)
-	f, err := os.OpenFile(name, os.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	// The path is resolved inside the container's root with no symlinks
+	// (the container controls that tree: a link there must not lead this
+	// process, root on the host, to a host file), and only a character
+	// device of that number is opened for writing.
+	root, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the root of process %d: %w", pid, err)
+	}
+	defer unix.Close(root)
+	name := "dev/pts/" + strconv.FormatUint(uint64(unix.Minor(dev)), 10)
+	pathFD, err := unix.Openat2(root, name, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("open /%s of process %d: %w", name, pid, err)
+	}
+	defer unix.Close(pathFD)
+	var st unix.Stat_t
+	if err := unix.Fstat(pathFD, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != dev {
+		return fmt.Errorf("/%s is not the controlling terminal of process %d", name, pid)
+	}
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(pathFD), os.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return err
-	}
-	if st.Rdev != dev {
-		return fmt.Errorf("%s is not the controlling terminal of process %d", name, pid)
-	}
 	return pty.SetSize(f, cols, rows)
 }
 

@@ -49,11 +49,14 @@ func (p *Platform) watchIdle(ctx context.Context) {
 		next := make(map[string]seen, len(names))
 		for _, name := range names {
 			var n int64
+			busy := false
 			if st, ok := p.router.Stats(name); ok {
-				n = st.Requests
+				// A request counts once it ends: one being answered, or
+				// held while the app wakes, keeps it awake meanwhile.
+				n, busy = st.Requests, st.InFlight > 0 || st.Waiting > 0
 			}
 			s, ok := last[name]
-			if !ok || s.requests != n || p.asleep(name) {
+			if !ok || s.requests != n || busy || p.asleep(name) {
 				s = seen{requests: n, since: now}
 			}
 			next[name] = s
