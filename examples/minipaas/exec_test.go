@@ -229,17 +229,7 @@ func TestHerokuExecCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer term.Stop()
-	step := func(keys, want string) {
-		t.Helper()
-		if keys != "" {
-			if err := term.Type(keys); err != nil {
-				t.Fatalf("typing %q: %v", keys, err)
-			}
-		}
-		if out, ok := term.WaitOutput(60*time.Second, func(s string) bool { return strings.Contains(s, want) }); !ok {
-			t.Fatalf("heroku ps:exec on a terminal: after typing %q, no %q in:\n%s", keys, want, out)
-		}
-	}
+	step := func(keys, want string) { t.Helper(); typeAndWait(t, term, "heroku ps:exec on a terminal", keys, want) }
 	step("", "Connecting to web.1")
 	step("stty size; echo shell-''in-$DYNO\r", "shell-in-web.1")
 	step("", "24 80") // the CLI asks for ssh2's default terminal, whatever its own size
@@ -294,4 +284,18 @@ func mustDynos(t *testing.T, m *minipaas, app string) []platform.Dyno {
 		t.Fatal(err)
 	}
 	return dynos
+}
+
+// typeAndWait types keys (if any) on a CLI running on a terminal, then
+// waits up to a minute for want in its output.
+func typeAndWait(t *testing.T, term *herokucli.Running, what, keys, want string) {
+	t.Helper()
+	if keys != "" {
+		if err := term.Type(keys); err != nil {
+			t.Fatalf("typing %q: %v", keys, err)
+		}
+	}
+	if out, ok := term.WaitOutput(60*time.Second, func(s string) bool { return strings.Contains(s, want) }); !ok {
+		t.Fatalf("%s: after typing %q, no %q in:\n%s", what, keys, want, out)
+	}
 }

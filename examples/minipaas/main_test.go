@@ -777,17 +777,7 @@ func cliRunOnTerminal(ctx context.Context, t *testing.T, cli *herokucli.CLI, app
 		t.Fatal(err)
 	}
 	defer term.Stop()
-	step := func(keys, want string) {
-		t.Helper()
-		if keys != "" {
-			if err := term.Type(keys); err != nil {
-				t.Fatalf("typing %q: %v", keys, err)
-			}
-		}
-		if out, ok := term.WaitOutput(60*time.Second, func(s string) bool { return strings.Contains(s, want) }); !ok {
-			t.Fatalf("heroku run bash on a terminal: after typing %q, no %q in:\n%s", keys, want, out)
-		}
-	}
+	step := func(keys, want string) { t.Helper(); typeAndWait(t, term, "heroku run bash on a terminal", keys, want) }
 	step("", "up, run.")
 	// The dyno runs under the name the CLI announced.
 	name := regexp.MustCompile(`up, (run\.[0-9]+)`).FindStringSubmatch(term.Output())

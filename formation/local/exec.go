@@ -1,14 +1,10 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -166,26 +162,8 @@ func (p *process) Signal(ctx context.Context, sig syscall.Signal) error {
 // killSession sends SIGKILL to every process of session sid (found in
 // /proc), whatever process group it is in.
 func killSession(sid int) {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// After the command name (in parentheses, which may hold
-		// anything): state ppid pgrp session ...
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 3 && f[3] == strconv.Itoa(sid) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+	for _, pid := range procsWhere(func(_, s int) bool { return s == sid }) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 

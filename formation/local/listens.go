@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -29,6 +30,12 @@ func (d *Dyno) pids() []int {
 	if d.cgroup != nil {
 		return d.cgroup.pids()
 	}
+	return procsWhere(func(pgrp, _ int) bool { return pgrp == d.pgid })
+}
+
+// procsWhere lists the processes (from /proc) whose process group and
+// session match.
+func procsWhere(match func(pgrp, sid int) bool) []int {
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {
@@ -40,12 +47,15 @@ func (d *Dyno) pids() []int {
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
-		_, rest, ok := strings.Cut(string(b[strings.LastIndexByte(string(b), ')')+1:]), " ")
-		if !ok {
+		// pid (comm) state ppid pgrp session …; comm may hold spaces and
+		// parentheses.
+		fs := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(fs) < 4 {
 			continue
 		}
-		if fs := strings.Fields(rest); len(fs) > 2 && fs[2] == strconv.Itoa(d.pgid) {
+		pgrp, err1 := strconv.Atoi(fs[2])
+		sid, err2 := strconv.Atoi(fs[3])
+		if err1 == nil && err2 == nil && match(pgrp, sid) {
 			pids = append(pids, pid)
 		}
 	}
