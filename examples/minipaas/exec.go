@@ -215,26 +215,19 @@ func (s *execService) grant(w http.ResponseWriter, r *http.Request, app platform
 	return nil
 }
 
-// dyno finds the app's running dyno for a grant, as an API error.
+// dyno is platform.ExecDyno as an API error.
 func (s *execService) dyno(ctx context.Context, app, name string) (platform.Dyno, error) {
-	on, err := s.p.FeatureOn(ctx, app, platform.RuntimeHerokuExec)
-	if err != nil {
-		return platform.Dyno{}, apiError(err)
-	}
-	if !on {
-		return platform.Dyno{}, platformapi.Errorf(http.StatusUnprocessableEntity, "exec_disabled",
+	d, err := s.p.ExecDyno(ctx, app, name)
+	switch {
+	case errors.Is(err, platform.ErrExecOff):
+		return d, platformapi.Errorf(http.StatusUnprocessableEntity, "exec_disabled",
 			"Heroku Exec is off for %s: heroku features:enable runtime-heroku-exec -a %s", app, app)
+	case errors.Is(err, platform.ErrNotFound):
+		return d, platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Dyno %s of %s is not running (heroku ps -a %s).", name, app, app)
+	case err != nil:
+		return d, apiError(err)
 	}
-	dynos, err := s.p.Dynos(ctx, app)
-	if err != nil {
-		return platform.Dyno{}, apiError(err)
-	}
-	for _, d := range dynos {
-		if d.Name == name && d.State == formation.StateUp {
-			return d, nil
-		}
-	}
-	return platform.Dyno{}, platformapi.Errorf(http.StatusNotFound, platformapi.IDNotFound, "Dyno %s of %s is not running (heroku ps -a %s).", name, app, app)
+	return d, nil
 }
 
 // dynoIP is the address ps:socks and ps:forward reach the dyno at.
@@ -274,10 +267,12 @@ func (s *execService) run(ctx context.Context, ln net.Listener) error {
 			// Out of descriptors and the like pass: wait and go on, as
 			// net/http's server does, rather than stop the platform.
 			s.log.Warn("minipaas: exec: accept", "err", err)
-			if !sleepCtx(ctx, 100*time.Millisecond) {
+			select {
+			case <-time.After(100 * time.Millisecond):
+				continue
+			case <-ctx.Done():
 				return nil
 			}
-			continue
 		}
 		select {
 		case slots <- struct{}{}:
@@ -563,7 +558,7 @@ func (s *execService) forward(ctx context.Context, nc ssh.NewChannel, appID, dyn
 		_ = nc.Reject(ssh.Prohibited, fmt.Sprintf("only the dyno's own address %s is reachable", ip))
 		return
 	}
-	if ok, err := s.p.DynoListens(ctx, app.Name, dyno, int(target.Port)); err != nil || !ok {
+	if ok, err := s.p.Reconciler().DynoListens(d.ID, int(target.Port)); err != nil || !ok {
 		_ = nc.Reject(ssh.Prohibited, fmt.Sprintf("no process of %s listens on port %d", dyno, target.Port))
 		return
 	}
@@ -627,16 +622,4 @@ func validTerm(t string) bool {
 		}
 	}
 	return true
-}
-
-// sleepCtx waits d, or less when ctx ends first (then false).
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

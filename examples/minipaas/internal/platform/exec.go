@@ -8,7 +8,7 @@ import (
 	"github.com/dynokit/dynokit/formation"
 )
 
-// ErrExecOff is returned by Exec and DynoListens for an app whose
+// ErrExecOff is returned by Exec and ExecDyno for an app whose
 // runtime-heroku-exec feature is off.
 var ErrExecOff = errors.New("platform: Heroku Exec is off for this app (heroku features:enable runtime-heroku-exec)")
 
@@ -17,7 +17,7 @@ var ErrExecOff = errors.New("platform: Heroku Exec is off for this app (heroku f
 // ErrNotFound; a runtime that cannot run processes in dynos is
 // formation.ErrNoExec.
 func (p *Platform) Exec(ctx context.Context, app, dyno string, spec formation.ExecSpec, stdio formation.Stdio) (formation.ExecProcess, error) {
-	d, err := p.execDyno(ctx, app, dyno)
+	d, err := p.ExecDyno(ctx, app, dyno)
 	if err != nil {
 		return nil, err
 	}
@@ -31,25 +31,10 @@ func (p *Platform) Exec(ctx context.Context, app, dyno string, spec formation.Ex
 	return proc, nil
 }
 
-// DynoListens reports whether the app's running dyno has a process
-// listening on TCP port (ps:forward and ps:socks reach only those). It
-// needs RuntimeHerokuExec, as Exec does; runtimes that cannot tell
-// (formation.ListenChecker) answer true.
-func (p *Platform) DynoListens(ctx context.Context, app, dyno string, port int) (bool, error) {
-	d, err := p.execDyno(ctx, app, dyno)
-	if err != nil {
-		return false, err
-	}
-	ok, err := p.rec.DynoListens(d.ID, port)
-	if err != nil {
-		return false, fmt.Errorf("platform: dyno %s of %s: %w", dyno, app, err)
-	}
-	return ok, nil
-}
-
-// execDyno is the app's dyno named dyno, when it is up and the app has
-// Heroku Exec on.
-func (p *Platform) execDyno(ctx context.Context, app, dyno string) (Dyno, error) {
+// ExecDyno is the app's dyno named dyno, when it is up and the app has
+// Heroku Exec on: ErrExecOff when it is off, ErrNotFound when the dyno is
+// not running.
+func (p *Platform) ExecDyno(ctx context.Context, app, dyno string) (Dyno, error) {
 	on, err := p.FeatureOn(ctx, app, RuntimeHerokuExec)
 	if err != nil {
 		return Dyno{}, err
